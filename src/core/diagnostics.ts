@@ -13,5 +13,5 @@ export interface TypedChannel<T> {
   readonly hasSubscribers: boolean;
   publish(message: T): void;
   subscribe(fn: (message: T, name: string | symbol) => void): void;
-  unsubscribe(fn: (message: T, name: string | symbol) => void): boolean;
+  unsubscribe(fn: (message: T, name: string | symbol) => void): unknown;
 }

@@ -20,7 +20,8 @@ export function toMillis(input: Duration): number {
     if (!Number.isFinite(input) || input < 0) throw new InvalidDurationError(input);
     return Math.round(input);
   }
-  if (typeof input !== 'string' || input.length === 0 || input.length > 64) throw new InvalidDurationError(input);
+  if (typeof input !== 'string' || input.length === 0 || input.length > 64)
+    throw new InvalidDurationError(input);
   const text = input.trim();
   if (/^\d+$/.test(text)) return Number(text);
   let total = 0;

@@ -5,10 +5,14 @@ export const MAX_TOPIC_NAME_LENGTH = 249;
 
 /** Kafka's topic naming rules, so a topic made here can move to a Kafka cluster unchanged. */
 export function validateTopicName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || name.length === 0) throw new InvalidTopicNameError(name, 'it must be a non-empty string');
+  if (typeof name !== 'string' || name.length === 0)
+    throw new InvalidTopicNameError(name, 'it must be a non-empty string');
   if (name === '.' || name === '..') throw new InvalidTopicNameError(name, "'.' and '..' are not allowed");
   if (name.length > MAX_TOPIC_NAME_LENGTH)
-    throw new InvalidTopicNameError(name.slice(0, 40) + '…', `it is longer than ${MAX_TOPIC_NAME_LENGTH} characters`);
+    throw new InvalidTopicNameError(
+      name.slice(0, 40) + '…',
+      `it is longer than ${MAX_TOPIC_NAME_LENGTH} characters`,
+    );
   if (!LEGAL.test(name))
     throw new InvalidTopicNameError(name, 'only ASCII letters, digits, ".", "_" and "-" are allowed');
 }

@@ -1,0 +1,158 @@
+import {
+  BusClosedError,
+  InvalidArgumentError,
+  InvalidTransactionStateError,
+  type ProducerRecord,
+  type RecordMetadata,
+  type TopicPartitionOffset,
+  TransactionTooLargeError,
+} from '../core/index.ts';
+import { encodeBatch } from './batch-format.ts';
+import type { Producer, ProducerOptions, Transaction } from './bus.ts';
+import type { EmbeddedBus } from './embedded-bus.ts';
+import { groupByPartition } from './record-batches.ts';
+
+export class EmbeddedProducer implements Producer {
+  readonly #bus: EmbeddedBus;
+  readonly transactionalId: string | undefined;
+  readonly epoch: number;
+  #sticky = 0;
+  #open: EmbeddedTransaction | null = null;
+  #closed = false;
+
+  constructor(bus: EmbeddedBus, options: ProducerOptions) {
+    this.#bus = bus;
+    this.transactionalId = options.transactionalId;
+    this.epoch =
+      options.transactionalId === undefined ? 0 : bus.transactions.register(options.transactionalId);
+  }
+
+  async send(records: ProducerRecord[]): Promise<RecordMetadata[]> {
+    this.#checkOpen();
+    const groups = groupByPartition(this.#bus, records, (_topic, n) => this.nextSticky(n));
+    const now = this.#bus.clock.now();
+    const out = new Array<RecordMetadata>(records.length);
+    const appends: Promise<void>[] = [];
+    for (const group of groups.values()) {
+      const batch = encodeBatch(group.records, group.sizes, now);
+      appends.push(
+        group.log.append(batch).then((base) => {
+          for (let i = 0; i < group.indexes.length; i++) {
+            out[group.indexes[i]!] = {
+              topic: group.log.topic,
+              partition: group.log.partition,
+              offset: base + i,
+            };
+          }
+        }),
+      );
+    }
+    await Promise.all(appends);
+    return out;
+  }
+
+  async beginTransaction(): Promise<Transaction> {
+    this.#checkOpen();
+    if (this.transactionalId === undefined) {
+      throw new InvalidTransactionStateError(
+        'beginTransaction() needs a producer made with a transactionalId',
+      );
+    }
+    if (this.#open)
+      throw new InvalidTransactionStateError(
+        'This producer already has a transaction open: commit or abort it first',
+      );
+    this.#bus.transactions.checkEpoch(this.transactionalId, this.epoch);
+    this.#open = new EmbeddedTransaction(this.#bus, this, () => {
+      this.#open = null;
+    });
+    return this.#open;
+  }
+
+  nextSticky(partitions: number): number {
+    return this.#sticky++ % partitions;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed || this.#bus.closed) throw new BusClosedError('producer');
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#open) await this.#open.abort().catch(() => {});
+    this.#bus.untrack(this);
+  }
+}
+
+/**
+ * Records and offsets are held here until commit, then handed to the transaction coordinator, which
+ * makes them visible on every partition at once. Buffers passed to send() must not change until then.
+ */
+export class EmbeddedTransaction implements Transaction {
+  readonly #bus: EmbeddedBus;
+  readonly #producer: EmbeddedProducer;
+  readonly #onEnd: () => void;
+  readonly records: ProducerRecord[] = [];
+  readonly offsets = new Map<string, TopicPartitionOffset[]>();
+  #bytes = 0;
+  #state: 'open' | 'committing' | 'ended' = 'open';
+
+  constructor(bus: EmbeddedBus, producer: EmbeddedProducer, onEnd: () => void) {
+    this.#bus = bus;
+    this.#producer = producer;
+    this.#onEnd = onEnd;
+  }
+
+  async send(records: ProducerRecord[]): Promise<void> {
+    this.#checkOpen();
+    // Validate now, so a bad record fails its send() and not the whole commit.
+    const groups = groupByPartition(this.#bus, records, (_t, n) => this.#producer.nextSticky(n));
+    let bytes = 0;
+    for (const g of groups.values()) bytes += g.bytes;
+    if (this.#bytes + bytes > this.#bus.maxTransactionBytes) {
+      throw new TransactionTooLargeError(this.#bytes + bytes, this.#bus.maxTransactionBytes);
+    }
+    this.#bytes += bytes;
+    // Pin each record's partition now: murmur2 or sticky, decided once.
+    for (const g of groups.values()) {
+      for (const r of g.records) this.records.push({ ...r, partition: g.log.partition });
+    }
+  }
+
+  async sendOffsets(group: string, offsets: TopicPartitionOffset[]): Promise<void> {
+    this.#checkOpen();
+    if (typeof group !== 'string' || group.length === 0)
+      throw new InvalidArgumentError('sendOffsets needs a group name');
+    for (const o of offsets) this.#bus.partitionLog(o.topic, o.partition);
+    const list = this.offsets.get(group) ?? [];
+    list.push(...offsets);
+    this.offsets.set(group, list);
+  }
+
+  async commit(): Promise<void> {
+    this.#checkOpen();
+    this.#state = 'committing';
+    try {
+      await this.#bus.transactions.commit(this.#producer.transactionalId!, this.#producer.epoch, this);
+    } finally {
+      this.#state = 'ended';
+      this.#onEnd();
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#state === 'ended') return;
+    if (this.#state === 'committing')
+      throw new InvalidTransactionStateError('The transaction is being committed');
+    this.#state = 'ended';
+    this.records.length = 0;
+    this.offsets.clear();
+    this.#onEnd();
+  }
+
+  #checkOpen(): void {
+    if (this.#bus.closed) throw new BusClosedError('producer');
+    if (this.#state !== 'open') throw new InvalidTransactionStateError(`The transaction is ${this.#state}`);
+  }
+}

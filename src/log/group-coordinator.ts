@@ -1,0 +1,97 @@
+import type { TopicPartition } from '../core/index.ts';
+
+/** What the coordinator needs of a group member (the embedded consumer). */
+export interface GroupMember {
+  readonly memberId: number;
+  readonly topics: readonly string[];
+  /** Stop reading these partitions; the member's onRevoked runs before this resolves. */
+  groupRevoke(partitions: TopicPartition[]): Promise<void>;
+  /** Start reading these partitions from the group's committed offsets; onAssigned runs first. */
+  groupAssign(partitions: TopicPartition[]): Promise<void>;
+}
+
+interface GroupState {
+  members: GroupMember[];
+  owned: Map<GroupMember, TopicPartition[]>;
+  /** Rebalances run one after another, never interleaved. */
+  chain: Promise<void>;
+}
+
+/**
+ * Consumer groups inside one process. On every join or leave the partitions of the subscribed topics
+ * are dealt round-robin over the members; every member first gives up what it loses (and commits, in
+ * onRevoked) before any member starts on what it gains, so no partition ever has two readers.
+ */
+export class GroupCoordinator {
+  readonly #groups = new Map<string, GroupState>();
+  readonly #partitionsOf: (topic: string) => number | undefined;
+
+  constructor(partitionsOf: (topic: string) => number | undefined) {
+    this.#partitionsOf = partitionsOf;
+  }
+
+  join(group: string, member: GroupMember): Promise<void> {
+    const state = this.#state(group);
+    if (!state.members.includes(member)) state.members.push(member);
+    return this.#rebalance(state);
+  }
+
+  leave(group: string, member: GroupMember): Promise<void> {
+    const state = this.#groups.get(group);
+    if (!state) return Promise.resolve();
+    state.members = state.members.filter((m) => m !== member);
+    return this.#rebalance(state);
+  }
+
+  /** A topic was deleted: rebalance the groups that read it. */
+  async topicDeleted(topic: string): Promise<void> {
+    for (const state of this.#groups.values()) {
+      if (state.members.some((m) => m.topics.includes(topic))) await this.#rebalance(state);
+    }
+  }
+
+  #state(group: string): GroupState {
+    let state = this.#groups.get(group);
+    if (!state) {
+      state = { members: [], owned: new Map(), chain: Promise.resolve() };
+      this.#groups.set(group, state);
+    }
+    return state;
+  }
+
+  #rebalance(state: GroupState): Promise<void> {
+    const run = state.chain.then(async () => {
+      const target = this.#assignment(state.members);
+      for (const [member, before] of state.owned) {
+        const after = target.get(member) ?? [];
+        const lost = before.filter((tp) => !after.some((a) => same(a, tp)));
+        if (lost.length > 0) await member.groupRevoke(lost).catch(() => {});
+      }
+      for (const member of state.members) {
+        const before = state.owned.get(member) ?? [];
+        const gained = (target.get(member) ?? []).filter((tp) => !before.some((b) => same(b, tp)));
+        if (gained.length > 0) await member.groupAssign(gained);
+      }
+      state.owned = target;
+    });
+    state.chain = run.catch(() => {});
+    return run;
+  }
+
+  #assignment(members: readonly GroupMember[]): Map<GroupMember, TopicPartition[]> {
+    const result = new Map<GroupMember, TopicPartition[]>(members.map((m) => [m, []]));
+    const topics = [...new Set(members.flatMap((m) => m.topics))].sort();
+    for (const topic of topics) {
+      const partitions = this.#partitionsOf(topic);
+      if (partitions === undefined) continue;
+      const readers = members.filter((m) => m.topics.includes(topic)).sort((a, b) => a.memberId - b.memberId);
+      for (let p = 0; p < partitions; p++)
+        result.get(readers[p % readers.length]!)!.push({ topic, partition: p });
+    }
+    return result;
+  }
+}
+
+function same(a: TopicPartition, b: TopicPartition): boolean {
+  return a.topic === b.topic && a.partition === b.partition;
+}

@@ -1,0 +1,171 @@
+import { type FileHandle, open, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { BATCH_HEADER_BYTES, type BatchHeader, batchSizeAt, readBatchHeader } from './batch-format.ts';
+import { readAt, segmentFileName, writeAllAt } from './file-io.ts';
+import { SegmentIndex } from './segment-index.ts';
+
+const SCAN_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/**
+ * One file of a partition's log, holding the batches from `baseOffset` on, with its sparse index.
+ * Only the last segment of a partition is appended to; the others are read-only until retention
+ * deletes them or compaction replaces them.
+ */
+export class Segment {
+  readonly baseOffset: number;
+  readonly file: string;
+  readonly indexFile: string;
+  readonly handle: FileHandle;
+  index: SegmentIndex;
+  /** Bytes of whole, acknowledged-or-in-flight batches: readers never look past this. */
+  size: number;
+  /** The offset after the last record in this segment (baseOffset when empty). */
+  nextOffset: number;
+  maxTimestamp: number;
+  #readers = 0;
+  #deleted = false;
+
+  private constructor(
+    dir: string,
+    baseOffset: number,
+    handle: FileHandle,
+    index: SegmentIndex,
+    size: number,
+    nextOffset: number,
+    maxTimestamp: number,
+  ) {
+    this.baseOffset = baseOffset;
+    this.file = path.join(dir, segmentFileName(baseOffset, '.log'));
+    this.indexFile = path.join(dir, segmentFileName(baseOffset, '.index'));
+    this.handle = handle;
+    this.index = index;
+    this.size = size;
+    this.nextOffset = nextOffset;
+    this.maxTimestamp = maxTimestamp;
+  }
+
+  static async create(dir: string, baseOffset: number): Promise<Segment> {
+    const handle = await open(path.join(dir, segmentFileName(baseOffset, '.log')), 'w+');
+    return new Segment(dir, baseOffset, handle, new SegmentIndex(), 0, baseOffset, Number.NEGATIVE_INFINITY);
+  }
+
+  /**
+   * Opens an existing segment. With `trustIndex`, a saved index that matches the file's size is used
+   * as is; otherwise the file is scanned, every batch's CRC checked, and the file truncated at the
+   * first torn or corrupt batch (everything after it is unacknowledged or damaged).
+   */
+  static async open(
+    dir: string,
+    baseOffset: number,
+    trustIndex: boolean,
+  ): Promise<{ segment: Segment; truncatedBytes: number }> {
+    const file = path.join(dir, segmentFileName(baseOffset, '.log'));
+    const handle = await open(file, 'r+');
+    const fileSize = (await stat(file)).size;
+    if (trustIndex) {
+      const loaded = await SegmentIndex.load(path.join(dir, segmentFileName(baseOffset, '.index')), fileSize);
+      if (loaded) {
+        const segment = new Segment(
+          dir,
+          baseOffset,
+          handle,
+          loaded.index,
+          fileSize,
+          loaded.nextOffset,
+          loaded.maxTimestamp,
+        );
+        return { segment, truncatedBytes: 0 };
+      }
+    }
+    const index = new SegmentIndex();
+    let nextOffset = baseOffset;
+    let maxTimestamp = Number.NEGATIVE_INFINITY;
+    let position = 0;
+    let chunk: Buffer = Buffer.alloc(0);
+    let chunkStart = 0;
+    const load = async (length: number) => {
+      chunk = await readAt(
+        handle,
+        position,
+        Math.min(Math.max(length, SCAN_CHUNK_BYTES), fileSize - position),
+      );
+      chunkStart = position;
+    };
+    while (position < fileSize) {
+      if (position + BATCH_HEADER_BYTES > chunkStart + chunk.length) await load(BATCH_HEADER_BYTES);
+      const size = batchSizeAt(chunk, position - chunkStart);
+      if (size < BATCH_HEADER_BYTES || position + size > fileSize) break; // torn tail
+      if (position + size > chunkStart + chunk.length) await load(size);
+      const header = readBatchHeader(chunk, position - chunkStart, true);
+      if (!header || header.baseOffset < nextOffset) break; // corrupt, or not a batch of this log
+      const max = header.maxTimestamp > maxTimestamp ? header.maxTimestamp : maxTimestamp;
+      index.add(header.baseOffset, position, max);
+      maxTimestamp = max;
+      nextOffset = header.lastOffset + 1;
+      position += size;
+    }
+    const truncatedBytes = fileSize - position;
+    if (truncatedBytes > 0) {
+      await handle.truncate(position);
+      await handle.datasync();
+    }
+    const segment = new Segment(dir, baseOffset, handle, index, position, nextOffset, maxTimestamp);
+    return { segment, truncatedBytes };
+  }
+
+  get isEmpty(): boolean {
+    return this.size === 0;
+  }
+
+  /** Writes batches at the end; the caller assigned their offsets and keeps one write at a time. */
+  async append(batches: Buffer[], headers: BatchHeader[]): Promise<void> {
+    const start = this.size;
+    const written = await writeAllAt(this.handle, batches, start);
+    let position = start;
+    for (const header of headers) {
+      if (header.maxTimestamp > this.maxTimestamp) this.maxTimestamp = header.maxTimestamp;
+      this.index.add(header.baseOffset, position, this.maxTimestamp);
+      position += header.size;
+      this.nextOffset = header.lastOffset + 1;
+    }
+    this.size = start + written;
+  }
+
+  async sync(): Promise<void> {
+    await this.handle.datasync();
+  }
+
+  /** Reads bytes for readers; returns null if the segment was deleted meanwhile. */
+  async read(position: number, length: number): Promise<Buffer | null> {
+    if (this.#deleted) return null;
+    this.#readers++;
+    try {
+      return await readAt(this.handle, position, Math.min(length, this.size - position));
+    } finally {
+      this.#readers--;
+      if (this.#deleted && this.#readers === 0) await this.handle.close().catch(() => {});
+    }
+  }
+
+  get deleted(): boolean {
+    return this.#deleted;
+  }
+
+  async saveIndex(): Promise<void> {
+    await this.index.save(this.indexFile, this.size, this.nextOffset, this.maxTimestamp);
+  }
+
+  async close(): Promise<void> {
+    if (this.#deleted) return;
+    await this.handle.close();
+  }
+
+  /** Removes the files; open readers finish on the unlinked file, then the handle closes. */
+  async delete(): Promise<void> {
+    if (this.#deleted) return;
+    this.#deleted = true;
+    await rm(this.file, { force: true });
+    await rm(this.indexFile, { force: true });
+    if (this.#readers === 0) await this.handle.close().catch(() => {});
+  }
+}

@@ -1,0 +1,116 @@
+import { ProducerFencedError } from '../core/index.ts';
+import { encodeBatch, readBatchHeader } from './batch-format.ts';
+import type { EmbeddedBus } from './embedded-bus.ts';
+import type { EmbeddedTransaction } from './embedded-producer.ts';
+import { OFFSETS_TOPIC } from './offset-store.ts';
+import type { PartitionLog } from './partition-log.ts';
+import { groupByPartition } from './record-batches.ts';
+import type { JournalPart, PreparedTransaction, TransactionJournal } from './transaction-journal.ts';
+
+/**
+ * Commits transactions atomically across partitions (see transaction-journal.ts for the crash
+ * story) and fences zombie producers: each transactional id has an epoch, bumped by every new producer
+ * with that id; a commit from an older epoch fails with ProducerFencedError.
+ *
+ * Visibility: each partition's batch is reserved (offsets assigned, readers kept below it) in one
+ * synchronous step, and all fences are lifted in one synchronous step after every partition has its
+ * batch, so in this single-threaded process a reader sees the whole transaction or none of it.
+ */
+export class TransactionCoordinator {
+  readonly #bus: EmbeddedBus;
+  readonly #journal: TransactionJournal;
+  readonly #epochs = new Map<string, number>();
+  #lastId = 0;
+  #inFlight = new Set<Promise<unknown>>();
+
+  constructor(bus: EmbeddedBus, journal: TransactionJournal) {
+    this.#bus = bus;
+    this.#journal = journal;
+  }
+
+  register(transactionalId: string): number {
+    const epoch = (this.#epochs.get(transactionalId) ?? 0) + 1;
+    this.#epochs.set(transactionalId, epoch);
+    return epoch;
+  }
+
+  checkEpoch(transactionalId: string, epoch: number): void {
+    if (this.#epochs.get(transactionalId) !== epoch) throw new ProducerFencedError(transactionalId);
+  }
+
+  async commit(transactionalId: string, epoch: number, txn: EmbeddedTransaction): Promise<void> {
+    this.checkEpoch(transactionalId, epoch);
+    const transactionId = this.#nextId();
+    const now = this.#bus.clock.now();
+    const batches = new Map<PartitionLog, Buffer>();
+    for (const group of groupByPartition(this.#bus, txn.records, () => 0).values()) {
+      batches.set(group.log, encodeBatch(group.records, group.sizes, now, transactionId));
+    }
+    const offsetsLog = this.#bus.partitionLog(OFFSETS_TOPIC, 0);
+    const offsets = [...txn.offsets.entries()];
+    if (offsets.length > 0) batches.set(offsetsLog, this.#bus.offsets.encode(offsets, now, transactionId));
+    if (batches.size === 0) return;
+
+    // Synchronous from here to the journal write: offsets are assigned and readers fenced together.
+    const reservations = [...batches].map(([log, batch]) => ({ log, batch, ...log.reserve(batch) }));
+    const prepared: PreparedTransaction = {
+      transactionId,
+      parts: reservations.map((r) => ({
+        topic: r.log.topic,
+        partition: r.log.partition,
+        baseOffset: r.baseOffset,
+        batch: r.batch,
+      })),
+    };
+    const work = (async () => {
+      await this.#journal.prepare(prepared);
+      for (const r of reservations) r.release();
+      await Promise.all(reservations.map((r) => r.done));
+      for (const r of reservations) r.log.unfence(r.baseOffset);
+      for (const [group, list] of offsets) this.#bus.offsets.apply(group, list);
+      await this.#journal.done(transactionId);
+    })();
+    this.#inFlight.add(work);
+    try {
+      await work;
+    } finally {
+      this.#inFlight.delete(work);
+    }
+  }
+
+  /** Rolls forward commits a crash interrupted: every partition that lacks its batch gets it. */
+  async recover(unfinished: PreparedTransaction[]): Promise<void> {
+    for (const txn of unfinished) {
+      for (const part of txn.parts) await this.#reapply(part, txn.transactionId);
+      this.#lastId = Math.max(this.#lastId, txn.transactionId);
+    }
+    await this.#journal.reset();
+  }
+
+  async #reapply(part: JournalPart, transactionId: number): Promise<void> {
+    if (!this.#bus.hasTopic(part.topic)) return; // deleted since
+    const log = this.#bus.partitionLog(part.topic, part.partition);
+    // Partitions are written in offset order and the transaction's batch was queued before anything
+    // after it, so it is present exactly when the log reaches past its base offset.
+    if (log.endOffset > part.baseOffset) return;
+    const header = readBatchHeader(part.batch, 0, true);
+    if (!header || header.transactionId !== transactionId) return;
+    const base = await log.append(part.batch);
+    if (base !== part.baseOffset) {
+      this.#bus.logger.warn(
+        { topic: part.topic, partition: part.partition, expected: part.baseOffset, got: base },
+        'transaction batch re-applied at a different offset: records before it were lost (fsync policy allowed it)',
+      );
+    }
+  }
+
+  #nextId(): number {
+    // Unique across restarts without persisting a counter: time-based, strictly increasing.
+    this.#lastId = Math.max(this.#lastId + 1, Date.now() * 1000);
+    return this.#lastId;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight]);
+  }
+}
