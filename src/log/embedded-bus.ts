@@ -100,6 +100,7 @@ export class EmbeddedBus implements Bus {
   #unlock!: () => Promise<void>;
   #timers: NodeJS.Timeout[] = [];
   #closed = false;
+  #closing: Promise<void> | null = null;
   #maintenanceRunning: Promise<void> | null = null;
 
   private constructor(options: EmbeddedBusOptions) {
@@ -321,7 +322,7 @@ export class EmbeddedBus implements Bus {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new BusClosedError();
+    if (this.#closing) throw new BusClosedError();
   }
 
   // ── maintenance and shutdown ──────────────────────────────────────────────────────────────────
@@ -353,10 +354,16 @@ export class EmbeddedBus implements Bus {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#closing) return this.#closing;
+    this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
+    // Clients close first, while the bus still works: a consumer's onRevoked may commit offsets.
     for (const client of [...this.#clients]) await client.close().catch(() => {});
+    this.#closed = true;
     await this.#maintenanceRunning?.catch(() => {});
     await this.transactions.close();
     for (const state of this.#topics.values()) for (const p of state.partitions) await p.close();
