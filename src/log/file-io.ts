@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, writevSync } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -48,14 +48,18 @@ export async function readAt(handle: FileHandle, position: number, length: numbe
   return done === length ? buf : buf.subarray(0, done);
 }
 
-/** Writes all of `buffers` at `position` (writev may write less than asked; this finishes the job). */
-export async function writeAllAt(handle: FileHandle, buffers: Buffer[], position: number): Promise<number> {
+/**
+ * Writes all of `buffers` at `position`, synchronously. A write into the page cache is a memcpy: done
+ * on the main thread it costs less than the thread-pool round trip an async write adds, and the
+ * appender waits for it either way. fsync, which waits for the disk, stays asynchronous.
+ */
+export function writeAllAtSync(fd: number, buffers: Buffer[], position: number): number {
   let total = 0;
   for (const b of buffers) total += b.length;
   let written = 0;
   let pending = buffers;
   while (written < total) {
-    const { bytesWritten } = await handle.writev(pending, position + written);
+    const bytesWritten = writevSync(fd, pending, position + written);
     written += bytesWritten;
     if (written < total) pending = dropBytes(pending, bytesWritten);
   }

@@ -244,7 +244,7 @@ export class PartitionLog {
         bytes += entries[j]!.header.size;
         j++;
       }
-      await active.append(batches, headers);
+      active.append(batches, headers);
       i = j;
     }
     if (this.config.fsync === 'batch') await this.active.sync();

@@ -1,7 +1,7 @@
 import { type FileHandle, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BATCH_HEADER_BYTES, type BatchHeader, batchSizeAt, readBatchHeader } from './batch-format.ts';
-import { readAt, segmentFileName, writeAllAt } from './file-io.ts';
+import { readAt, segmentFileName, writeAllAtSync } from './file-io.ts';
 import { SegmentIndex } from './segment-index.ts';
 
 const SCAN_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -118,9 +118,9 @@ export class Segment {
   }
 
   /** Writes batches at the end; the caller assigned their offsets and keeps one write at a time. */
-  async append(batches: Buffer[], headers: BatchHeader[]): Promise<void> {
+  append(batches: Buffer[], headers: BatchHeader[]): void {
     const start = this.size;
-    const written = await writeAllAt(this.handle, batches, start);
+    const written = writeAllAtSync(this.handle.fd, batches, start);
     let position = start;
     for (const header of headers) {
       if (header.maxTimestamp > this.maxTimestamp) this.maxTimestamp = header.maxTimestamp;
