@@ -92,6 +92,8 @@ export class EmbeddedBus implements Bus {
   readonly logger: Logger;
   readonly groups: GroupCoordinator;
   offsets!: OffsetStore;
+  /** What opening had to repair after a crash, for logs and tests. */
+  recovery = { interruptedTransactions: 0, reappliedTransactionBatches: 0 };
   transactions!: TransactionCoordinator;
   readonly #topics = new Map<string, TopicState>();
   readonly #topicDefaults: Partial<Omit<TopicSpec, 'partitions'>>;
@@ -156,7 +158,9 @@ export class EmbeddedBus implements Bus {
     const { journal, unfinished } = await TransactionJournal.open(path.join(this.dataDir, 'transactions'));
     this.#journal = journal;
     this.transactions = new TransactionCoordinator(this, journal);
-    await this.transactions.recover(unfinished);
+    const reapplied = await this.transactions.recover(unfinished);
+    this.recovery = { interruptedTransactions: unfinished.length, reappliedTransactionBatches: reapplied };
+    if (unfinished.length > 0) this.logger.warn(this.recovery, 'finished transaction commits a crash interrupted');
     this.offsets = await OffsetStore.load(this.partitionLog(OFFSETS_TOPIC, 0));
   }
 

@@ -78,23 +78,28 @@ export class TransactionCoordinator {
     }
   }
 
-  /** Rolls forward commits a crash interrupted: every partition that lacks its batch gets it. */
-  async recover(unfinished: PreparedTransaction[]): Promise<void> {
+  /**
+   * Rolls forward commits a crash interrupted: every partition that lacks its batch gets it.
+   * Returns how many batches had to be re-applied.
+   */
+  async recover(unfinished: PreparedTransaction[]): Promise<number> {
+    let reapplied = 0;
     for (const txn of unfinished) {
-      for (const part of txn.parts) await this.#reapply(part, txn.transactionId);
+      for (const part of txn.parts) if (await this.#reapply(part, txn.transactionId)) reapplied++;
       this.#lastId = Math.max(this.#lastId, txn.transactionId);
     }
     await this.#journal.reset();
+    return reapplied;
   }
 
-  async #reapply(part: JournalPart, transactionId: number): Promise<void> {
-    if (!this.#bus.hasTopic(part.topic)) return; // deleted since
+  async #reapply(part: JournalPart, transactionId: number): Promise<boolean> {
+    if (!this.#bus.hasTopic(part.topic)) return false; // deleted since
     const log = this.#bus.partitionLog(part.topic, part.partition);
     // Partitions are written in offset order and the transaction's batch was queued before anything
     // after it, so it is present exactly when the log reaches past its base offset.
-    if (log.endOffset > part.baseOffset) return;
+    if (log.endOffset > part.baseOffset) return false;
     const header = readBatchHeader(part.batch, 0, true);
-    if (!header || header.transactionId !== transactionId) return;
+    if (!header || header.transactionId !== transactionId) return false;
     const base = await log.append(part.batch);
     if (base !== part.baseOffset) {
       this.#bus.logger.warn(
@@ -102,6 +107,7 @@ export class TransactionCoordinator {
         'transaction batch re-applied at a different offset: records before it were lost (fsync policy allowed it)',
       );
     }
+    return true;
   }
 
   #nextId(): number {
