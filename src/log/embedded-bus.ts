@@ -160,7 +160,8 @@ export class EmbeddedBus implements Bus {
     this.transactions = new TransactionCoordinator(this, journal);
     const reapplied = await this.transactions.recover(unfinished);
     this.recovery = { interruptedTransactions: unfinished.length, reappliedTransactionBatches: reapplied };
-    if (unfinished.length > 0) this.logger.warn(this.recovery, 'finished transaction commits a crash interrupted');
+    if (unfinished.length > 0)
+      this.logger.warn(this.recovery, 'finished transaction commits a crash interrupted');
     this.offsets = await OffsetStore.load(this.partitionLog(OFFSETS_TOPIC, 0));
   }
 

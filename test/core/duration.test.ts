@@ -16,9 +16,11 @@ describe('durations', () => {
     expect(toMillis(input)).toBe(ms);
   });
 
-  it.each(['', '5', 'x', '5 m', '-1s', '5mm', 's5', 'NaN', -1, Number.POSITIVE_INFINITY, '9'.repeat(100)].filter(
-    (v) => v !== '5',
-  ))('rejects %j with a typed error', (input) => {
+  it.each(
+    ['', '5', 'x', '5 m', '-1s', '5mm', 's5', 'NaN', -1, Number.POSITIVE_INFINITY, '9'.repeat(100)].filter(
+      (v) => v !== '5',
+    ),
+  )('rejects %j with a typed error', (input) => {
     expect(() => toMillis(input as string)).toThrow(InvalidDurationError);
   });
 

@@ -90,7 +90,9 @@ export function busContract(name: string, harness: BusHarness): void {
         }
         await expect(bus.deleteTopic(uniqueName('missing'))).rejects.toBeInstanceOf(UnknownTopicError);
         await expect(bus.partitionOffsets(uniqueName('missing'))).rejects.toBeInstanceOf(UnknownTopicError);
-        await expect(bus.createTopic(uniqueName('t'), { partitions: 0 })).rejects.toMatchObject({ code: expect.any(String) });
+        await expect(bus.createTopic(uniqueName('t'), { partitions: 0 })).rejects.toMatchObject({
+          code: expect.any(String),
+        });
       });
 
       it('describes a compacted topic as compacted', async () => {
@@ -105,8 +107,20 @@ export function busContract(name: string, harness: BusHarness): void {
         const producer = bus.producer();
         const binary = Buffer.from([0, 1, 2, 255, 254, 0]);
         const sent = await producer.send([
-          { topic: t, partition: 0, key: Buffer.from('k1'), value: Buffer.from('v1'), timestamp: 1_700_000_000_000 },
-          { topic: t, partition: 0, key: null, value: binary, headers: { trace: Buffer.from('abc'), empty: Buffer.alloc(0) } },
+          {
+            topic: t,
+            partition: 0,
+            key: Buffer.from('k1'),
+            value: Buffer.from('v1'),
+            timestamp: 1_700_000_000_000,
+          },
+          {
+            topic: t,
+            partition: 0,
+            key: null,
+            value: binary,
+            headers: { trace: Buffer.from('abc'), empty: Buffer.alloc(0) },
+          },
           { topic: t, partition: 0, key: Buffer.from('k3'), value: null },
           { topic: t, partition: 1, value: Buffer.from('other') },
         ]);
@@ -132,8 +146,11 @@ export function busContract(name: string, harness: BusHarness): void {
         const t = await topic(6);
         const producer = bus.producer();
         const keys = Array.from({ length: 60 }, (_, i) => `key-${i}`);
-        const sent = await producer.send(keys.map((k) => ({ topic: t, key: Buffer.from(k), value: Buffer.from(k) })));
-        sent.forEach((m, i) => expect(m.partition).toBe(partitionForKey(Buffer.from(keys[i]!), 6)));
+        const sent = await producer.send(
+          keys.map((k) => ({ topic: t, key: Buffer.from(k), value: Buffer.from(k) })),
+        );
+        for (const [i, m] of sent.entries())
+          expect(m.partition).toBe(partitionForKey(Buffer.from(keys[i]!), 6));
         const used = new Set<number>();
         for (let i = 0; i < 30; i++) {
           const [m] = await producer.send([{ topic: t, value: Buffer.from('x') }]);
@@ -158,9 +175,9 @@ export function busContract(name: string, harness: BusHarness): void {
       it('rejects unknown topics and partitions, appending nothing', async () => {
         const t = await topic(2);
         const producer = bus.producer();
-        await expect(producer.send([{ topic: uniqueName('missing'), value: Buffer.from('x') }])).rejects.toBeInstanceOf(
-          UnknownTopicError,
-        );
+        await expect(
+          producer.send([{ topic: uniqueName('missing'), value: Buffer.from('x') }]),
+        ).rejects.toBeInstanceOf(UnknownTopicError);
         await expect(
           producer.send([
             { topic: t, partition: 0, value: Buffer.from('ok') },
@@ -208,10 +225,18 @@ export function busContract(name: string, harness: BusHarness): void {
         const producer = bus.producer();
         const base = 1_800_000_000_000;
         const sent = await producer.send(
-          [0, 10, 20, 30].map((d) => ({ topic: t, value: Buffer.from(String(d)), timestamp: base + d * 1000 })),
+          [0, 10, 20, 30].map((d) => ({
+            topic: t,
+            value: Buffer.from(String(d)),
+            timestamp: base + d * 1000,
+          })),
         );
-        expect(await bus.offsetsForTime(t, base + 15_000)).toEqual([{ partition: 0, offset: sent[2]!.offset }]);
-        expect(await bus.offsetsForTime(t, new Date(base))).toEqual([{ partition: 0, offset: sent[0]!.offset }]);
+        expect(await bus.offsetsForTime(t, base + 15_000)).toEqual([
+          { partition: 0, offset: sent[2]!.offset },
+        ]);
+        expect(await bus.offsetsForTime(t, new Date(base))).toEqual([
+          { partition: 0, offset: sent[0]!.offset },
+        ]);
         expect(await bus.offsetsForTime(t, base + 31_000)).toEqual([{ partition: 0, offset: -1 }]);
       });
     });
@@ -259,7 +284,9 @@ export function busContract(name: string, harness: BusHarness): void {
         const got = await drain(first, 4);
         expect(got.map((r) => text(r.value))).toEqual(['m1', 'm2', 'm3', 'm4']);
         await first.commit([{ topic: t, partition: 0, offset: got[1]!.offset + 1 }]);
-        expect(await bus.committedOffsets(group, t)).toEqual([{ topic: t, partition: 0, offset: got[1]!.offset + 1 }]);
+        expect(await bus.committedOffsets(group, t)).toEqual([
+          { topic: t, partition: 0, offset: got[1]!.offset + 1 },
+        ]);
         await first.close();
         expect(assigned).toEqual([[{ topic: t, partition: 0 }]]);
         expect(revoked).toEqual([[{ topic: t, partition: 0 }]]);
@@ -345,7 +372,9 @@ export function busContract(name: string, harness: BusHarness): void {
         if (!harness.reopen) return context.skip();
         const t = await topic(2);
         const group = uniqueName('g');
-        const sent = await bus.producer().send([0, 1].map((p) => ({ topic: t, partition: p, value: Buffer.from(`d${p}`) })));
+        const sent = await bus
+          .producer()
+          .send([0, 1].map((p) => ({ topic: t, partition: p, value: Buffer.from(`d${p}`) })));
         const c = consumer({ group, reset: 'earliest' });
         await c.subscribe([t]);
         await drain(c, 2);
@@ -354,7 +383,9 @@ export function busContract(name: string, harness: BusHarness): void {
         bus = await harness.reopen(bus);
         const ranges = await bus.partitionOffsets(t);
         expect(ranges.map((r) => r.end)).toEqual(sent.map((m) => m.offset + 1));
-        expect((await bus.committedOffsets(group, t)).map((o) => o.offset)).toEqual(sent.map((m) => m.offset + 1));
+        expect((await bus.committedOffsets(group, t)).map((o) => o.offset)).toEqual(
+          sent.map((m) => m.offset + 1),
+        );
         const next = await bus.producer().send([{ topic: t, partition: 0, value: Buffer.from('after') }]);
         expect(next[0]!.offset).toBeGreaterThan(sent[0]!.offset);
       });

@@ -18,7 +18,9 @@ describe('compaction', () => {
     const newest = new Map<string, number>();
     for (let i = 0; i < 400; i++) {
       const key = `k${i % 10}`;
-      const [m] = await producer.send([{ topic: 't', key: Buffer.from(key), value: Buffer.from(`${key}=${i}`) }]);
+      const [m] = await producer.send([
+        { topic: 't', key: Buffer.from(key), value: Buffer.from(`${key}=${i}`) },
+      ]);
       newest.set(key, m!.offset);
     }
     const before = await readAll(bus, 't');
@@ -47,11 +49,17 @@ describe('compaction', () => {
   it('drops tombstones once they are older than tombstoneRetention, and the values they deleted', async () => {
     const clock = new ManualClock(1_000_000);
     const bus = await open(dir, { clock });
-    await bus.createTopic('t', { partitions: 1, compacted: true, segmentBytes: 1024, tombstoneRetention: '1m' });
+    await bus.createTopic('t', {
+      partitions: 1,
+      compacted: true,
+      segmentBytes: 1024,
+      tombstoneRetention: '1m',
+    });
     const producer = bus.producer();
     await producer.send([{ topic: 't', key: Buffer.from('gone'), value: Buffer.from('v') }]);
     await producer.send([{ topic: 't', key: Buffer.from('gone'), value: null }]);
-    for (let i = 0; i < 60; i++) await producer.send([{ topic: 't', key: Buffer.from(`k${i}`), value: Buffer.from('x'.repeat(40)) }]);
+    for (let i = 0; i < 60; i++)
+      await producer.send([{ topic: 't', key: Buffer.from(`k${i}`), value: Buffer.from('x'.repeat(40)) }]);
     await bus.runMaintenance();
     let records = await readAll(bus, 't');
     expect(records.filter((r) => r.key!.toString() === 'gone').map((r) => r.value)).toEqual([null]);
@@ -65,7 +73,9 @@ describe('compaction', () => {
   it('requires a key on a compacted topic', async () => {
     const bus = await open(dir);
     await bus.createTopic('t', { partitions: 1, compacted: true });
-    await expect(bus.producer().send([{ topic: 't', value: Buffer.from('x') }])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(bus.producer().send([{ topic: 't', value: Buffer.from('x') }])).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
     await bus.close();
   });
 });

@@ -21,10 +21,20 @@ describe('kill -9 during appends', () => {
     let previousMaxOffset = [-1, -1, -1];
     for (let round = 0; round < ROUNDS; round++) {
       const killAfter = Math.floor(random() * 25);
-      const { lines } = await runAndKill('append-forever.ts', [dir, String(round), String(round + 1)], (line, n) =>
-        line === 'ready' ? (killAfter === 0 ? Math.floor(random() * 5) : false) : n > killAfter ? Math.floor(random() * 3) : false,
+      const { lines } = await runAndKill(
+        'append-forever.ts',
+        [dir, String(round), String(round + 1)],
+        (line, n) =>
+          line === 'ready'
+            ? killAfter === 0
+              ? Math.floor(random() * 5)
+              : false
+            : n > killAfter
+              ? Math.floor(random() * 3)
+              : false,
       );
-      for (const line of lines) if (line.startsWith('ack ')) for (const id of line.slice(4).split(' ')) acked.add(id);
+      for (const line of lines)
+        if (line.startsWith('ack ')) for (const id of line.slice(4).split(' ')) acked.add(id);
 
       const bus = await open(dir);
       const seen = new Set<string>();

@@ -29,7 +29,9 @@ describe('kill -9 during compaction', () => {
       const { lines } = await runAndKill('compact-forever.ts', [dir, String(round)], (line, n) =>
         n >= killAfter && (!duringCompaction || line === 'compacting') ? Math.floor(random() * 4) : false,
       );
-      const leftovers = (await readdir(path.join(dir, 'topics', 'c', '0'))).filter((f) => /\.(cleaned|swap)$/.test(f));
+      const leftovers = (await readdir(path.join(dir, 'topics', 'c', '0'))).filter((f) =>
+        /\.(cleaned|swap)$/.test(f),
+      );
       if (leftovers.length > 0) interruptedCompactions++;
       acks += lines.filter((l) => l.startsWith('ack ')).length;
       for (const line of lines) {
@@ -41,7 +43,8 @@ describe('kill -9 during compaction', () => {
       const bus = await open(dir);
       const records = await readAll(bus, 'c');
       const byOffset = new Map(records.map((r) => [r.offset, r]));
-      for (let i = 1; i < records.length; i++) expect(records[i]!.offset).toBeGreaterThan(records[i - 1]!.offset);
+      for (let i = 1; i < records.length; i++)
+        expect(records[i]!.offset).toBeGreaterThan(records[i - 1]!.offset);
       for (const [key, { value, offset }] of newest) {
         const newer = records.filter((r) => r.key!.toString() === key && r.offset > offset);
         if (newer.length > 0) continue; // written, not acknowledged before the kill: a newer value wins
@@ -52,6 +55,8 @@ describe('kill -9 during compaction', () => {
       if (round === ROUNDS - 1) expect(records.length).toBeLessThan(acks);
       await bus.close();
     }
-    console.info(`compaction crash test: ${interruptedCompactions} of ${ROUNDS} kills left a compaction to finish`);
+    console.info(
+      `compaction crash test: ${interruptedCompactions} of ${ROUNDS} kills left a compaction to finish`,
+    );
   }, 240_000);
 });

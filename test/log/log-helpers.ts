@@ -20,4 +20,5 @@ export async function readAll(bus: EmbeddedBus, topic: string, partition = 0): P
   return out;
 }
 
-export const values = (records: ConsumedRecord[]): string[] => records.map((r) => r.value?.toString('utf8') ?? '∅');
+export const values = (records: ConsumedRecord[]): string[] =>
+  records.map((r) => r.value?.toString('utf8') ?? '∅');

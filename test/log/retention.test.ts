@@ -11,7 +11,11 @@ describe('retention', () => {
   });
   afterEach(async () => remove());
 
-  const record = (i: number, timestamp: number) => ({ topic: 't', value: Buffer.from(`r${i}`.padEnd(100, '.')), timestamp });
+  const record = (i: number, timestamp: number) => ({
+    topic: 't',
+    value: Buffer.from(`r${i}`.padEnd(100, '.')),
+    timestamp,
+  });
 
   it('deletes whole segments older than the retention time, never the active one', async () => {
     const clock = new ManualClock(10_000_000);

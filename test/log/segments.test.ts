@@ -21,7 +21,12 @@ describe('segments, indexes and recovery', () => {
     await bus.createTopic('t', { partitions: 1, segmentBytes: 4096 });
     const producer = bus.producer();
     for (let i = 0; i < count; i += batch) {
-      await producer.send(Array.from({ length: batch }, (_, j) => ({ topic: 't', value: Buffer.from(`record-${i + j}`.padEnd(60, '.')) })));
+      await producer.send(
+        Array.from({ length: batch }, (_, j) => ({
+          topic: 't',
+          value: Buffer.from(`record-${i + j}`.padEnd(60, '.')),
+        })),
+      );
     }
     await bus.close();
   }
@@ -40,7 +45,8 @@ describe('segments, indexes and recovery', () => {
 
   it('rebuilds missing or stale indexes', async () => {
     await fill(300);
-    for (const f of await readdir(partitionDir())) if (f.endsWith('.index')) await rm(path.join(partitionDir(), f));
+    for (const f of await readdir(partitionDir()))
+      if (f.endsWith('.index')) await rm(path.join(partitionDir(), f));
     const bus = await open(dir);
     expect((await readAll(bus, 't')).length).toBe(300);
     const c = bus.consumer({});

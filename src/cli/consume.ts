@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import type { KappaClient } from './client.ts';
+
+export interface ConsumeOptions {
+  group?: string;
+  fromBeginning?: boolean;
+  max?: string;
+}
+
+interface Fetched {
+  key: unknown;
+  value: unknown;
+  partition: number;
+  offset: number;
+  timestamp: number;
+}
+
+/**
+ * `kappa consume TOPIC`: records as JSON lines on stdout, through a REST Proxy consumer instance. With
+ * `--group` it is a member of that group and commits what it printed; without, it reads on its own
+ * and leaves no trace. Stops after `--max` records or on Ctrl-C.
+ */
+export async function consume(client: KappaClient, topic: string, options: ConsumeOptions): Promise<void> {
+  const max = options.max === undefined ? Number.POSITIVE_INFINITY : Number(options.max);
+  if (!(max > 0) || (Number.isFinite(max) && !Number.isInteger(max)))
+    throw new Error(`--max must be a positive integer, got '${options.max}'`);
+  const group = options.group ?? `kappa-console-${randomUUID()}`;
+  const created = await client.request<{ instance_id: string }>(
+    'POST',
+    `/consumers/${encodeURIComponent(group)}`,
+    {
+      format: 'json',
+      'auto.offset.reset': options.fromBeginning ? 'earliest' : 'latest',
+      'auto.commit.enable': options.group ? 'true' : 'false',
+    },
+    'application/vnd.kafka.v2+json',
+  );
+  const instance = `/consumers/${encodeURIComponent(group)}/instances/${created.instance_id}`;
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await client.request(
+      'POST',
+      `${instance}/subscription`,
+      { topics: [topic] },
+      'application/vnd.kafka.v2+json',
+    );
+    let printed = 0;
+    while (!stopped && printed < max) {
+      const wanted = Math.min(500, max - printed);
+      const records = await client.request<Fetched[]>(
+        'GET',
+        `${instance}/records?timeout=1000&max_records=${wanted}`,
+      );
+      for (const r of records.slice(0, wanted)) {
+        process.stdout.write(
+          `${JSON.stringify({ key: r.key, value: r.value, partition: r.partition, offset: r.offset, timestamp: r.timestamp })}\n`,
+        );
+        printed++;
+      }
+    }
+  } finally {
+    await client.request('DELETE', instance).catch(() => {});
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}

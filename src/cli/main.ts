@@ -1,0 +1,54 @@
+import { Command } from 'commander';
+import { DEFAULT_URL, fail, KappaClient } from './client.ts';
+import { consume } from './consume.ts';
+import { produce } from './produce.ts';
+import { topicsCommand } from './topics.ts';
+import { up } from './up.ts';
+
+/** The `kappa` command. Client commands speak HTTP to a running Kappa, embedded or distributed alike. */
+export function buildProgram(): Command {
+  const program = new Command('kappa')
+    .description('Kappa: real-time analytics on one stream path')
+    .option('--url <url>', 'URL of a running Kappa', process.env.KAPPA_URL ?? DEFAULT_URL)
+    .showHelpAfterError();
+  const client = () => new KappaClient(program.opts<{ url: string }>().url);
+  const clusterClient = async () => {
+    const c = client();
+    const clusters = await c.request<{ data: Array<{ cluster_id: string }> }>('GET', '/v3/clusters');
+    return { client: c, clusterId: clusters.data[0]!.cluster_id };
+  };
+
+  program
+    .command('up')
+    .description('start Kappa with everything embedded: log, HTTP API (no servers to install)')
+    .option('--port <port>', 'HTTP port (0 picks a free one)')
+    .option('--host <host>', 'HTTP interface to listen on')
+    .option('--data-dir <dir>', 'where to keep data (default ./data)')
+    .option('--config <file>', 'config file (default: kappa.config.{ts,js,yaml,json} if present)')
+    .action((options) => up(options));
+
+  topicsCommand(program, clusterClient);
+
+  program
+    .command('produce <topic>')
+    .description('send JSON lines {"key":…,"value":…} from stdin to a topic')
+    .action((topic: string) => produce(client(), topic));
+
+  program
+    .command('consume <topic>')
+    .description("print a topic's records as JSON lines")
+    .option('--from-beginning', 'start at the oldest record when the group has no committed offset')
+    .option('--group <group>', 'read as a member of this consumer group, committing what was printed')
+    .option('--max <n>', 'stop after n records')
+    .action((topic: string, options) => consume(client(), topic, options));
+
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    fail(error);
+  }
+}

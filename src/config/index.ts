@@ -1,0 +1,3 @@
+export { type Assembly, assemble } from './assemble.ts';
+export { CONFIG_FILES, defineConfig, loadConfig } from './load.ts';
+export { configSchema, type KappaConfig, type KappaConfigInput } from './schema.ts';

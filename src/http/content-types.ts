@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+
+/** The embedded formats of REST Proxy v2 produce and consume. Schema formats arrive with the registry. */
+export type EmbeddedFormat = 'json' | 'binary';
+
+export const KAFKA_V2_JSON = 'application/vnd.kafka.v2+json';
+
+const VND_KAFKA = /^application\/vnd\.kafka(\.[a-z]+)?\.v[23]\+json$/i;
+
+/** Parses the REST Proxy's vendor JSON types with Fastify's own JSON parser (it rejects __proto__ poisoning). */
+export function registerContentTypes(app: FastifyInstance): void {
+  app.addContentTypeParser(VND_KAFKA, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+}
+
+/** The embedded format a produce request's content type names, or null if it names none we accept. */
+export function produceFormat(contentType: string | undefined): EmbeddedFormat | 'unsupported' {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (
+    type === 'application/json' ||
+    type === 'application/vnd.kafka.json.v2+json' ||
+    type === 'application/vnd.kafka.v2+json'
+  )
+    return 'json';
+  if (type === 'application/vnd.kafka.binary.v2+json') return 'binary';
+  return 'unsupported';
+}

@@ -1,0 +1,15 @@
+import type { FastifyInstance } from 'fastify';
+import type { Bus } from '../../log/index.ts';
+
+/** `/healthz`: the process serves requests. `/readyz`: and its bus answers. */
+export function healthRoutes(app: FastifyInstance, bus: Bus): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await bus.listTopics();
+      return { status: 'ready', bus: bus.kind };
+    } catch (error) {
+      return reply.code(503).send({ status: 'not ready', reason: (error as Error).message });
+    }
+  });
+}

@@ -1,0 +1,122 @@
+import type { FastifyInstance } from 'fastify';
+import type { ProducerRecord } from '../../core/index.ts';
+import type { Bus, Producer } from '../../log/index.ts';
+import { produceFormat } from '../content-types.ts';
+import { RequestError } from '../errors.ts';
+import { encodeField } from '../record-codec.ts';
+
+export interface ProduceRouteOptions {
+  bus: Bus;
+  producer: Producer;
+  maxRecordsPerRequest: number;
+  autoCreateTopics: boolean;
+  defaultPartitions: number;
+}
+
+/**
+ * Confluent REST Proxy v2 produce: `POST /topics/{topic}` and `POST /topics/{topic}/partitions/{p}`.
+ * The whole request is checked before anything is written, and the bus rejects a batch as a whole, so
+ * a rejected request appends nothing.
+ */
+export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions): void {
+  const handler = async (
+    topic: string,
+    partition: number | undefined,
+    contentType: string | undefined,
+    body: unknown,
+  ) => {
+    const format = produceFormat(contentType);
+    if (format === 'unsupported') {
+      throw new RequestError(
+        415,
+        415,
+        `Unsupported content type '${contentType ?? ''}': use application/vnd.kafka.json.v2+json, application/vnd.kafka.binary.v2+json or application/json`,
+      );
+    }
+    const records = parseRecords(body, options.maxRecordsPerRequest).map((r, i): ProducerRecord => {
+      const record: ProducerRecord = {
+        topic,
+        key: encodeField(r.key, format, `records[${i}].key`),
+        value: encodeField(r.value, format, `records[${i}].value`),
+      };
+      const p = partition ?? r.partition;
+      if (p !== undefined && p !== null) record.partition = p;
+      return record;
+    });
+    await ensureTopic(options, topic);
+    const sent = await options.producer.send(records);
+    return {
+      key_schema_id: null,
+      value_schema_id: null,
+      offsets: sent.map((m) => ({ partition: m.partition, offset: m.offset, error_code: null, error: null })),
+    };
+  };
+
+  app.post<{ Params: { topic: string } }>('/topics/:topic', (request, reply) =>
+    handler(request.params.topic, undefined, request.headers['content-type'], request.body).then((body) =>
+      reply.type('application/vnd.kafka.v2+json').send(body),
+    ),
+  );
+  app.post<{ Params: { topic: string; partition: string } }>(
+    '/topics/:topic/partitions/:partition',
+    (request, reply) =>
+      handler(
+        request.params.topic,
+        parsePartition(request.params.partition),
+        request.headers['content-type'],
+        request.body,
+      ).then((body) => reply.type('application/vnd.kafka.v2+json').send(body)),
+  );
+}
+
+interface RawRecord {
+  key?: unknown;
+  value?: unknown;
+  partition?: number | null;
+}
+
+function parseRecords(body: unknown, max: number): RawRecord[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new RequestError(422, 422, 'The request body must be a JSON object with a "records" array');
+  }
+  const records = (body as { records?: unknown }).records;
+  if (!Array.isArray(records)) throw new RequestError(422, 422, 'The request body needs a "records" array');
+  if (records.length === 0) throw new RequestError(422, 422, '"records" is empty: send at least one record');
+  if (records.length > max) {
+    throw new RequestError(
+      413,
+      413,
+      `${records.length} records in one request is over the limit of ${max}: split the request`,
+    );
+  }
+  records.forEach((r, i) => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r))
+      throw new RequestError(422, 422, `records[${i}] must be an object`);
+    const p = (r as RawRecord).partition;
+    if (p !== undefined && p !== null && (!Number.isInteger(p) || p < 0)) {
+      throw new RequestError(422, 422, `records[${i}].partition must be a non-negative integer`);
+    }
+  });
+  return records as RawRecord[];
+}
+
+function parsePartition(text: string): number {
+  const p = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(p))
+    throw new RequestError(404, 40402, `Partition '${text}' not found`);
+  return p;
+}
+
+async function ensureTopic(options: ProduceRouteOptions, topic: string): Promise<void> {
+  if (!options.autoCreateTopics) return; // the bus answers UnknownTopicError → 404/40401
+  try {
+    await options.bus.describeTopic(topic);
+  } catch {
+    await options.bus.createTopic(topic, { partitions: options.defaultPartitions }).catch(async (error) => {
+      // Another request may have created it meanwhile; anything else (an invalid name) is the caller's.
+      await options.bus.describeTopic(topic).catch(() => {
+        throw error;
+      });
+    });
+  }
+}
