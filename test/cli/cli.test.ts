@@ -1,0 +1,145 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/temp-dir.ts';
+
+const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'kappa.js');
+
+function run(
+  args: string[],
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, KAPPA_URL: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** A port nothing listens on: bound, then released. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('kappa CLI against `kappa up`', () => {
+  let up: ChildProcess;
+  let url: string;
+  let remove: () => Promise<void>;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    ({ dir: dataDir, remove } = await tempDir('kappa-cli-'));
+    up = spawn(process.execPath, [BIN, 'up', '--port', '0', '--data-dir', dataDir], {
+      env: { ...process.env, KAPPA_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    url = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: up.stdout! }).on('line', (line) => {
+        const match = /Kappa is up at (\S+)/.exec(line);
+        if (match) resolve(match[1]!);
+      });
+      up.once('exit', (code) => reject(new Error(`kappa up exited with ${code}`)));
+    });
+  });
+  afterAll(async () => {
+    if (up.exitCode === null) up.kill('SIGKILL');
+    await remove();
+  });
+
+  it('creates, lists and describes topics', async () => {
+    const created = await run(['--url', url, 'topics', 'create', 'payments', '--partitions', '3']);
+    expect(created).toMatchObject({ code: 0 });
+    expect(created.stdout).toContain('Created topic payments with 3 partitions');
+    expect((await run(['--url', url, 'topics', 'list'])).stdout.split('\n')).toContain('payments');
+    const described = await run(['--url', url, 'topics', 'describe', 'payments']);
+    expect(described.stdout).toContain('3 partition(s)');
+    const again = await run(['--url', url, 'topics', 'create', 'payments']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("Topic 'payments' already exists");
+  });
+
+  it('produces JSON lines from stdin and consumes them back', async () => {
+    const lines = Array.from({ length: 1200 }, (_, i) =>
+      JSON.stringify({ key: `m${i % 7}`, value: { amount: i } }),
+    ).join('\n');
+    const produced = await run(['--url', url, 'produce', 'payments'], `${lines}\n`);
+    expect(produced).toMatchObject({ code: 0 });
+    expect(produced.stderr).toContain('Produced 1200 records to payments');
+
+    const consumed = await run(['--url', url, 'consume', 'payments', '--from-beginning', '--max', '1200']);
+    expect(consumed.code).toBe(0);
+    const records = consumed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(records).toHaveLength(1200);
+    expect(records.map((r) => r.value.amount).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 1200 }, (_, i) => i),
+    );
+    for (const r of records) {
+      expect(Object.keys(r).sort()).toEqual(['key', 'offset', 'partition', 'timestamp', 'value']);
+      expect(r.key).toBe(`m${r.value.amount % 7}`);
+    }
+  });
+
+  it('resumes a group where it left off', async () => {
+    const first = await run([
+      '--url',
+      url,
+      'consume',
+      'payments',
+      '--group',
+      'audit',
+      '--from-beginning',
+      '--max',
+      '700',
+    ]);
+    const second = await run(['--url', url, 'consume', 'payments', '--group', 'audit', '--max', '500']);
+    const amounts = [first, second].flatMap((r) =>
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).value.amount),
+    );
+    expect(new Set(amounts).size).toBe(1200);
+  });
+
+  it('reports bad input and unknown topics with one clear line and exit code 1', async () => {
+    const bad = await run(['--url', url, 'produce', 'payments'], '{"value":1}\nnot json\n');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/line 2 is not JSON/);
+    const missing = await run(['--url', url, 'produce', 'nope'], '{"value":1}\n');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("Topic 'nope' does not exist");
+    const port = await freePort();
+    const down = await run(['--url', `http://127.0.0.1:${port}`, 'topics', 'list']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(`No Kappa is running at http://127.0.0.1:${port}`);
+  });
+
+  it('stops cleanly on SIGTERM and keeps its data for the next start', async () => {
+    const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+    up.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const { openEmbeddedBus } = await import('../../src/log/index.ts');
+    const bus = await openEmbeddedBus({ dataDir, maintenanceInterval: 0 });
+    const ranges = await bus.partitionOffsets('payments');
+    expect(ranges.reduce((n, r) => n + r.end, 0)).toBe(1200); // the rejected produces appended nothing
+    await bus.close();
+  });
+});
