@@ -40,7 +40,7 @@ export async function compactPartition(log: PartitionLog, now: number): Promise<
 
   const newest = new Map<string, number>();
   const end = log.endOffset;
-  for await (const { buf, at, header } of log.batchesFrom(log.startOffset)) {
+  for (const { buf, at, header } of log.batchesFrom(log.startOffset)) {
     if (header.baseOffset >= end) break;
     forEachRecord(buf, at, header, (offset, _ts, key) => {
       if (key !== null && offset < end) newest.set(key.toString('latin1'), offset);
@@ -65,7 +65,7 @@ export async function compactPartition(log: PartitionLog, now: number): Promise<
   };
 
   for (const segment of closed) {
-    const data = await segment.read(0, segment.size);
+    const data = segment.read(0, segment.size);
     if (data === null) return result; // retention took it meanwhile; next round
     const batches: Buffer[] = [];
     let bytes = 0;

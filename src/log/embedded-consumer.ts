@@ -92,12 +92,12 @@ export class EmbeddedConsumer implements Consumer, GroupMember {
     const deadline = Date.now() + (options.timeoutMs ?? 1000);
     for (;;) {
       const out: ConsumedRecord[] = [];
-      await this.#fetch(out, maxRecords, maxBytes);
+      this.#fetch(out, maxRecords, maxBytes);
       if (out.length > 0 || this.#closed) return out;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || options.signal?.aborted) return out;
       if (this.#anyReadable()) {
-        await new Promise((resolve) => setImmediate(resolve)); // a segment swapped under the read: try again
+        await new Promise((resolve) => setImmediate(resolve)); // compaction is swapping a segment: try again
         continue;
       }
       await this.#waitForData(remaining, options.signal);
@@ -105,7 +105,7 @@ export class EmbeddedConsumer implements Consumer, GroupMember {
   }
 
   /** Reads from owned partitions, starting from a different one each call so none starves. */
-  async #fetch(out: ConsumedRecord[], maxRecords: number, maxBytes: number): Promise<void> {
+  #fetch(out: ConsumedRecord[], maxRecords: number, maxBytes: number): void {
     const owned = [...this.#owned.values()];
     if (owned.length === 0) return;
     const start = this.#next++ % owned.length;
@@ -114,20 +114,14 @@ export class EmbeddedConsumer implements Consumer, GroupMember {
       const o = owned[(start + i) % owned.length]!;
       if (o.position >= o.log.endOffset) continue;
       const before = out.length;
-      let next: number;
       try {
-        next = await o.log.read(o.position, maxRecords - out.length, maxBytes - bytes, out);
+        o.position = o.log.read(o.position, maxRecords - out.length, maxBytes - bytes, out);
       } catch (error) {
         if (!(error instanceof OffsetOutOfRangeError)) throw error;
         // Retention removed what this consumer had not read yet: continue per the reset policy.
         o.position = this.#resetPosition(o.log);
         continue;
       }
-      if (this.#owned.get(tpKey(o.topic, o.partition)) !== o) {
-        out.length = before; // revoked or re-assigned while reading: these are no longer ours
-        continue;
-      }
-      o.position = next;
       for (let r = before; r < out.length; r++)
         bytes += (out[r]!.value?.length ?? 0) + (out[r]!.key?.length ?? 0);
     }

@@ -1,4 +1,4 @@
-import { constants, writevSync } from 'node:fs';
+import { constants, readSync, writevSync } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -36,12 +36,17 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Reads exactly `length` bytes at `position`, or fewer only at the end of the file. */
-export async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+/**
+ * Reads exactly `length` bytes at `position`, or fewer only at the end of the file. Synchronous, like
+ * the appends: consumers read what was just written, which the page cache holds, and a memcpy on the
+ * main thread costs less than a thread-pool round trip. (A read of cold data blocks the event loop for
+ * as long as the disk takes; reads are bounded to a few hundred KiB at a time for that reason.)
+ */
+export function readAt(handle: FileHandle, position: number, length: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await handle.read(buf, done, length - done, position + done);
+    const bytesRead = readSync(handle.fd, buf, done, length - done, position + done);
     if (bytesRead === 0) break;
     done += bytesRead;
   }

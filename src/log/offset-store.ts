@@ -22,7 +22,7 @@ export class OffsetStore {
     let offset = log.startOffset;
     for (;;) {
       const records: ConsumedRecord[] = [];
-      const next = await log.read(offset, 10_000, 16 * 1024 * 1024, records);
+      const next = log.read(offset, 10_000, 16 * 1024 * 1024, records);
       for (const record of records) {
         if (record.key === null || record.value === null) continue;
         const [group, topic, partition] = JSON.parse(record.key.toString('utf8')) as [string, string, number];

@@ -289,7 +289,7 @@ export class PartitionLog {
    * Reads records from `offset` up to what readers may see, at most `maxRecords` and about `maxBytes`
    * (whole batches; at least one record). Returns the offset to read next.
    */
-  async read(offset: number, maxRecords: number, maxBytes: number, out: ConsumedRecord[]): Promise<number> {
+  read(offset: number, maxRecords: number, maxBytes: number, out: ConsumedRecord[]): number {
     const end = this.#visibleEnd;
     if (offset >= end) return offset;
     if (offset < this.startOffset) {
@@ -299,7 +299,7 @@ export class PartitionLog {
     let count = 0;
     let bytes = 0;
     const first = out.length;
-    for await (const { buf, at, header } of this.batchesFrom(offset)) {
+    for (const { buf, at, header } of this.batchesFrom(offset)) {
       if (header.baseOffset >= end) break;
       if (header.lastOffset < next) continue;
       const n = decodeRecords(
@@ -326,9 +326,10 @@ export class PartitionLog {
   /**
    * Every whole batch from the one holding `offset` (or the indexed batch before it) to the end of
    * the log, verified by CRC. Works on a snapshot of the segment list: if retention deletes a segment
-   * under it, the walk ends early and the caller reads again from where it got to.
+   * while the caller pauses between batches, the walk ends early and the caller reads again from
+   * where it got to.
    */
-  async *batchesFrom(offset: number): AsyncGenerator<{ buf: Buffer; at: number; header: BatchHeader }> {
+  *batchesFrom(offset: number): Generator<{ buf: Buffer; at: number; header: BatchHeader }> {
     const segments = this.segments;
     let si = Math.max(0, lastAtMost(segmentBases(segments), offset));
     let position = segments[si]!.index.positionFor(offset);
@@ -339,7 +340,7 @@ export class PartitionLog {
         position = 0;
         continue;
       }
-      let buf = await segment.read(position, MIN_READ_BYTES);
+      let buf = segment.read(position, MIN_READ_BYTES);
       if (buf === null) return;
       let at = 0;
       while (at < buf.length) {
@@ -347,7 +348,7 @@ export class PartitionLog {
         if (size < 0 || size > buf.length - at) {
           if (at > 0) break;
           // One batch larger than a read: fetch it whole.
-          const whole = await segment.read(position, size);
+          const whole = segment.read(position, size);
           if (whole === null || whole.length < size) return;
           buf = whole;
           continue;
@@ -366,12 +367,12 @@ export class PartitionLog {
   }
 
   /** The first offset whose record timestamp is ≥ ts, or -1 when no visible record is that recent. */
-  async offsetForTime(ts: number): Promise<number> {
+  offsetForTime(ts: number): number {
     const end = this.#visibleEnd;
     const segment = this.segments.find((s) => s.maxTimestamp >= ts);
     if (!segment) return -1;
     const start = segment.index.offsetBeforeTime(ts) ?? segment.baseOffset;
-    for await (const { buf, at, header } of this.batchesFrom(start)) {
+    for (const { buf, at, header } of this.batchesFrom(start)) {
       if (header.baseOffset >= end) return -1;
       if (header.maxTimestamp < ts) continue;
       let found = -1;

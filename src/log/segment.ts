@@ -22,7 +22,6 @@ export class Segment {
   /** The offset after the last record in this segment (baseOffset when empty). */
   nextOffset: number;
   maxTimestamp: number;
-  #readers = 0;
   #deleted = false;
 
   private constructor(
@@ -84,11 +83,7 @@ export class Segment {
     let chunk: Buffer = Buffer.alloc(0);
     let chunkStart = 0;
     const load = async (length: number) => {
-      chunk = await readAt(
-        handle,
-        position,
-        Math.min(Math.max(length, SCAN_CHUNK_BYTES), fileSize - position),
-      );
+      chunk = readAt(handle, position, Math.min(Math.max(length, SCAN_CHUNK_BYTES), fileSize - position));
       chunkStart = position;
     };
     while (position < fileSize) {
@@ -135,16 +130,10 @@ export class Segment {
     await this.handle.datasync();
   }
 
-  /** Reads bytes for readers; returns null if the segment was deleted meanwhile. */
-  async read(position: number, length: number): Promise<Buffer | null> {
+  /** Reads bytes for readers; null once the segment is deleted (the reader looks again). */
+  read(position: number, length: number): Buffer | null {
     if (this.#deleted) return null;
-    this.#readers++;
-    try {
-      return await readAt(this.handle, position, Math.min(length, this.size - position));
-    } finally {
-      this.#readers--;
-      if (this.#deleted && this.#readers === 0) await this.handle.close().catch(() => {});
-    }
+    return readAt(this.handle, position, Math.min(length, this.size - position));
   }
 
   get deleted(): boolean {
@@ -160,12 +149,12 @@ export class Segment {
     await this.handle.close();
   }
 
-  /** Removes the files; open readers finish on the unlinked file, then the handle closes. */
+  /** Removes the files. Reads are synchronous, so none is in flight to be cut short. */
   async delete(): Promise<void> {
     if (this.#deleted) return;
     this.#deleted = true;
+    await this.handle.close().catch(() => {});
     await rm(this.file, { force: true });
     await rm(this.indexFile, { force: true });
-    if (this.#readers === 0) await this.handle.close().catch(() => {});
   }
 }

@@ -1,0 +1,133 @@
+// The embedded log against the disk's own limit: appends and sequential reads, each next to a raw
+// fs write or read of the same bytes with the same fsync policy, measured in the same run.
+import { type FileHandle, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { type EmbeddedBus, openEmbeddedBus } from '../src/log/index.ts';
+import { type BenchOptions, type BenchResult, result } from './result.ts';
+
+const BATCH = 1000;
+
+interface Case {
+  valueBytes: number;
+  fsync: 'batch' | 'never';
+  batches: number;
+}
+
+export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> {
+  const cases: Case[] = [
+    { valueBytes: 100, fsync: 'never', batches: quick ? 300 : 2000 },
+    { valueBytes: 1024, fsync: 'never', batches: quick ? 100 : 600 },
+    { valueBytes: 100, fsync: 'batch', batches: quick ? 50 : 300 },
+    { valueBytes: 1024, fsync: 'batch', batches: quick ? 30 : 200 },
+  ];
+  for (const c of cases) yield* appendAndRead(c);
+}
+
+async function* appendAndRead(c: Case): AsyncIterable<BenchResult> {
+  const label = `${c.valueBytes === 1024 ? '1KiB' : `${c.valueBytes}B`}-${c.fsync === 'batch' ? 'fsync-per-batch' : 'nofsync'}`;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kappa-bench-log-'));
+  try {
+    const bus = await openEmbeddedBus({ dataDir: dir, maintenanceInterval: 0 });
+    await bus.createTopic('bench', { partitions: 1, fsync: c.fsync });
+    const producer = bus.producer();
+    const value = Buffer.alloc(c.valueBytes, 'v');
+    const batch = Array.from({ length: BATCH }, (_, i) => ({
+      topic: 'bench',
+      key: Buffer.from(`key-${i % 100}`),
+      value,
+      partition: 0,
+    }));
+    for (let i = 0; i < 20; i++) await producer.send(batch); // warm-up
+    const before = await dirBytes(dir);
+    const raw1 = await rawWrite(dir, (await dirBytes(dir)) / 20, c.batches, c.fsync);
+    const start = performance.now();
+    for (let i = 0; i < c.batches; i++) await producer.send(batch);
+    const seconds = (performance.now() - start) / 1000;
+    const bytes = (await dirBytes(dir)) - before;
+    const raw2 = await rawWrite(dir, bytes / c.batches, c.batches, c.fsync);
+    const rawMBps = (raw1 + raw2) / 2;
+    const records = c.batches * BATCH;
+    yield result('log', `append-${label}`, 'records_per_s', records / seconds, 'rec/s');
+    yield result('log', `append-${label}`, 'MB_per_s', bytes / seconds / 1e6, 'MB/s', {
+      name: `raw-fs-write-${c.fsync === 'batch' ? 'fsync' : 'nofsync'}`,
+      value: rawMBps,
+    });
+    if (c.fsync === 'never') yield* read(bus, dir, records + 20 * BATCH, label);
+    await bus.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function* read(
+  bus: EmbeddedBus,
+  dir: string,
+  total: number,
+  label: string,
+): AsyncIterable<BenchResult> {
+  const consumer = bus.consumer({});
+  await consumer.assign([{ topic: 'bench', partition: 0, offset: 0 }]);
+  const start = performance.now();
+  let got = 0;
+  while (got < total)
+    got += (await consumer.poll({ maxRecords: 10_000, maxBytes: 8 * 1024 * 1024, timeoutMs: 0 })).length;
+  const seconds = (performance.now() - start) / 1000;
+  const bytes = await dirBytes(path.join(dir, 'topics', 'bench'));
+  const rawMBps = await rawRead(path.join(dir, 'topics', 'bench', '0'));
+  yield result('log', `read-${label}`, 'records_per_s', got / seconds, 'rec/s');
+  yield result('log', `read-${label}`, 'MB_per_s', bytes / seconds / 1e6, 'MB/s', {
+    name: 'raw-fs-read',
+    value: rawMBps,
+  });
+  await consumer.close();
+}
+
+/** The disk's limit for this workload: the same number of same-sized writes, fsynced the same way. Returns MB/s. */
+async function rawWrite(
+  dir: string,
+  chunkBytes: number,
+  count: number,
+  fsync: 'batch' | 'never',
+): Promise<number> {
+  const file = path.join(dir, 'raw.bin');
+  const handle: FileHandle = await open(file, 'w');
+  const chunk = Buffer.alloc(Math.round(chunkBytes), 1);
+  let position = 0;
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    await handle.write(chunk, 0, chunk.length, position);
+    position += chunk.length;
+    if (fsync === 'batch') await handle.datasync();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  await handle.close();
+  await rm(file);
+  return position / seconds / 1e6;
+}
+
+async function rawRead(partitionDir: string): Promise<number> {
+  const files = (await readdir(partitionDir)).filter((f) => f.endsWith('.log'));
+  const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
+  let bytes = 0;
+  const start = performance.now();
+  for (const f of files) {
+    const handle = await open(path.join(partitionDir, f), 'r');
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, bytes === 0 ? 0 : null);
+      if (bytesRead === 0) break;
+      bytes += bytesRead;
+    }
+    await handle.close();
+  }
+  return bytes / ((performance.now() - start) / 1000) / 1e6;
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith('.log'))
+      total += (await stat(path.join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
