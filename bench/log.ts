@@ -68,6 +68,9 @@ async function* read(
 ): AsyncIterable<BenchResult> {
   const consumer = bus.consumer({});
   await consumer.assign([{ topic: 'bench', partition: 0, offset: 0 }]);
+  for (let warm = 0; warm < total; )
+    warm += (await consumer.poll({ maxRecords: 10_000, maxBytes: 8 * 1024 * 1024, timeoutMs: 0 })).length;
+  consumer.seek('bench', 0, 0);
   const start = performance.now();
   let got = 0;
   while (got < total)

@@ -63,19 +63,20 @@ export function encodeBatch(
   let total = BATCH_HEADER_BYTES;
   for (let i = 0; i < sizes.length; i++) total += sizes[i]!;
   const buf = Buffer.allocUnsafe(total);
+  // A DataView's setters compile to plain stores; Buffer's write* methods check their arguments each call.
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let pos = BATCH_HEADER_BYTES;
   let maxTimestamp = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const start = pos;
-    pos += 4;
-    buf.writeUInt32LE(i, pos);
+    view.setUint32(pos + 4, i, true);
     const timestamp = r.timestamp ?? defaultTimestamp;
-    buf.writeDoubleLE(timestamp, pos + 4);
-    pos += 12;
+    view.setFloat64(pos + 8, timestamp, true);
+    pos += 16;
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
-    pos = writeBytes(buf, pos, r.key ?? null);
-    pos = writeBytes(buf, pos, r.value);
+    pos = writeBytes(buf, view, pos, r.key ?? null);
+    pos = writeBytes(buf, view, pos, r.value);
     const headers = r.headers;
     let count = 0;
     const countAt = pos;
@@ -84,16 +85,16 @@ export function encodeBatch(
       for (const name in headers) {
         const value = headers[name]!;
         const nameLength = buf.write(name, pos + 2, 'utf8');
-        buf.writeUInt16LE(nameLength, pos);
+        view.setUint16(pos, nameLength, true);
         pos += 2 + nameLength;
-        buf.writeUInt32LE(value.length, pos);
+        view.setUint32(pos, value.length, true);
         buf.set(value, pos + 4);
         pos += 4 + value.length;
         count++;
       }
     }
-    buf.writeUInt16LE(count, countAt);
-    buf.writeUInt32LE(pos - start - 4, start);
+    view.setUint16(countAt, count, true);
+    view.setUint32(start, pos - start - 4, true);
   }
   buf.writeDoubleLE(0, 0);
   buf.writeUInt32LE(total - 12, 8);
@@ -109,12 +110,12 @@ export function encodeBatch(
   return buf;
 }
 
-function writeBytes(buf: Buffer, pos: number, bytes: Buffer | null): number {
+function writeBytes(buf: Buffer, view: DataView, pos: number, bytes: Buffer | null): number {
   if (bytes === null) {
-    buf.writeInt32LE(-1, pos);
+    view.setInt32(pos, -1, true);
     return pos + 4;
   }
-  buf.writeInt32LE(bytes.length, pos);
+  view.setInt32(pos, bytes.length, true);
   buf.set(bytes, pos + 4);
   return pos + 4 + bytes.length;
 }
@@ -179,38 +180,39 @@ export function decodeRecords(
   limit: number,
   out: ConsumedRecord[],
 ): number {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let p = pos + BATCH_HEADER_BYTES;
   const end = pos + header.size;
   let pushed = 0;
   const base = header.baseOffset;
   while (p < end && pushed < limit) {
-    const length = buf.readUInt32LE(p);
-    const offset = base + buf.readUInt32LE(p + 4);
+    const length = view.getUint32(p, true);
+    const offset = base + view.getUint32(p + 4, true);
     if (offset >= toOffset) break;
     if (offset < fromOffset) {
       p += 4 + length;
       continue;
     }
-    const timestamp = buf.readDoubleLE(p + 8);
+    const timestamp = view.getFloat64(p + 8, true);
     let q = p + 16;
-    const keyLength = buf.readInt32LE(q);
+    const keyLength = view.getInt32(q, true);
     q += 4;
     const key = keyLength < 0 ? null : buf.subarray(q, q + keyLength);
     if (keyLength > 0) q += keyLength;
-    const valueLength = buf.readInt32LE(q);
+    const valueLength = view.getInt32(q, true);
     q += 4;
     const value = valueLength < 0 ? null : buf.subarray(q, q + valueLength);
     if (valueLength > 0) q += valueLength;
-    const headerCount = buf.readUInt16LE(q);
+    const headerCount = view.getUint16(q, true);
     q += 2;
     let headers = EMPTY_HEADERS;
     if (headerCount > 0) {
       headers = {};
       for (let h = 0; h < headerCount; h++) {
-        const nameLength = buf.readUInt16LE(q);
+        const nameLength = view.getUint16(q, true);
         const name = buf.toString('utf8', q + 2, q + 2 + nameLength);
         q += 2 + nameLength;
-        const vLength = buf.readUInt32LE(q);
+        const vLength = view.getUint32(q, true);
         headers[name] = buf.subarray(q + 4, q + 4 + vLength);
         q += 4 + vLength;
       }

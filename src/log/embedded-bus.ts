@@ -312,6 +312,10 @@ export class EmbeddedBus implements Bus {
     return log;
   }
 
+  partitionLogs(topic: string): readonly PartitionLog[] {
+    return this.#topic(topic).partitions;
+  }
+
   hasTopic(topic: string): boolean {
     return this.#topics.has(topic);
   }

@@ -38,6 +38,7 @@ export function groupByPartition(
   const limit = bus.maxRecordBytes;
   let lastTopic = '';
   let lastConfig = null as ReturnType<EmbeddedBus['topicConfig']> | null;
+  let partitionLogs: readonly PartitionLog[] | null = null;
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     if (record === null || typeof record !== 'object')
@@ -45,6 +46,7 @@ export function groupByPartition(
     const { topic, key, value, partition, timestamp } = record;
     if (topic !== lastTopic || lastConfig === null) {
       lastConfig = bus.topicConfig(topic);
+      partitionLogs = bus.partitionLogs(topic);
       lastTopic = topic;
     }
     const config = lastConfig;
@@ -76,7 +78,7 @@ export function groupByPartition(
       p = sticky.get(topic) ?? stickyPartition(topic, config.partitions);
       sticky.set(topic, p);
     }
-    const log = bus.partitionLog(topic, p);
+    const log = partitionLogs![p]!;
     let group = groups.get(log);
     if (!group) {
       group = { log, records: [], sizes: [], indexes: [], bytes: 0 };
