@@ -93,9 +93,8 @@ export class Segment {
       if (position + size > chunkStart + chunk.length) await load(size);
       const header = readBatchHeader(chunk, position - chunkStart, true);
       if (!header || header.baseOffset < nextOffset) break; // corrupt, or not a batch of this log
-      const max = header.maxTimestamp > maxTimestamp ? header.maxTimestamp : maxTimestamp;
-      index.add(header.baseOffset, position, max);
-      maxTimestamp = max;
+      maxTimestamp = Math.max(maxTimestamp, header.maxTimestamp);
+      index.add(header.baseOffset, position, maxTimestamp);
       nextOffset = header.lastOffset + 1;
       position += size;
     }
