@@ -216,6 +216,10 @@ export class PartitionLog {
           `Writing ${this.topic}-${this.partition} failed; reopen the log to recover`,
           error,
         );
+        this.#logger.error(
+          { err: error, topic: this.topic, partition: this.partition },
+          'append failed: partition stopped',
+        );
         for (const e of entries) e.reject(this.#failed);
         for (const e of this.#queue.splice(0)) e.reject(this.#failed);
         return;
