@@ -37,12 +37,10 @@ export class EmbeddedProducer implements Producer {
       const batch = encodeBatch(group.records, group.sizes, now);
       appends.push(
         group.log.append(batch).then((base) => {
-          for (let i = 0; i < group.indexes.length; i++) {
-            out[group.indexes[i]!] = {
-              topic: group.log.topic,
-              partition: group.log.partition,
-              offset: base + i,
-            };
+          const { topic, partition } = group.log;
+          const indexes = group.indexes;
+          for (let i = 0; i < group.records.length; i++) {
+            out[indexes === null ? i : indexes[i]!] = { topic, partition, offset: base + i };
           }
         }),
       );

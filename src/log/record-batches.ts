@@ -12,10 +12,10 @@ import type { PartitionLog } from './partition-log.ts';
 /** The records of one send (or one transaction) bound for one partition, in send order. */
 export interface PartitionBatch {
   log: PartitionLog;
-  records: ProducerRecord[];
+  records: readonly ProducerRecord[];
   sizes: number[];
-  /** Positions of these records in the caller's array, to answer in the caller's order. */
-  indexes: number[];
+  /** Positions of these records in the caller's array, to answer in the caller's order; null: all of them, in order. */
+  indexes: number[] | null;
   bytes: number;
 }
 
@@ -33,8 +33,10 @@ export function groupByPartition(
   stickyPartition: (topic: string, partitions: number) => number,
 ): Map<PartitionLog, PartitionBatch> {
   if (!Array.isArray(records)) throw new InvalidArgumentError('send() takes an array of records');
-  const groups = new Map<PartitionLog, PartitionBatch>();
   const sticky = new Map<string, number>();
+  const sizes = new Array<number>(records.length);
+  const logs = new Array<PartitionLog>(records.length);
+  let single = true;
   const limit = bus.maxRecordBytes;
   let lastTopic = '';
   let lastConfig = null as ReturnType<EmbeddedBus['topicConfig']> | null;
@@ -79,15 +81,28 @@ export function groupByPartition(
       sticky.set(topic, p);
     }
     const log = partitionLogs![p]!;
+    sizes[i] = size;
+    logs[i] = log;
+    if (log !== logs[0]) single = false;
+  }
+  if (single && records.length > 0) {
+    // The common case, one partition: the caller's array is the batch as it is.
+    let bytes = 0;
+    for (const size of sizes) bytes += size;
+    return new Map([[logs[0]!, { log: logs[0]!, records, sizes, indexes: null, bytes }]]);
+  }
+  const groups = new Map<PartitionLog, PartitionBatch & { records: ProducerRecord[]; indexes: number[] }>();
+  for (let i = 0; i < records.length; i++) {
+    const log = logs[i]!;
     let group = groups.get(log);
     if (!group) {
       group = { log, records: [], sizes: [], indexes: [], bytes: 0 };
       groups.set(log, group);
     }
-    group.records.push(record);
-    group.sizes.push(size);
+    group.records.push(records[i]!);
+    group.sizes.push(sizes[i]!);
     group.indexes.push(i);
-    group.bytes += size;
+    group.bytes += sizes[i]!;
   }
   return groups;
 }
