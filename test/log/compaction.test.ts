@@ -1,18 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, ManualClock } from '../../src/core/index.ts';
-import { tempDir } from '../support/temp-dir.ts';
+import { useTempDir } from '../support/temp-dir.ts';
 import { open, readAll } from './log-helpers.ts';
 
 describe('compaction', () => {
-  let dir: string;
-  let remove: () => Promise<void>;
-  beforeEach(async () => {
-    ({ dir, remove } = await tempDir());
-  });
-  afterEach(async () => remove());
+  const temp = useTempDir('each');
 
   it('keeps the newest record per key at its original offset, and leaves the active segment alone', async () => {
-    const bus = await open(dir);
+    const bus = await open(temp.dir);
     await bus.createTopic('t', { partitions: 1, compacted: true, segmentBytes: 2048 });
     const producer = bus.producer();
     const newest = new Map<string, number>();
@@ -41,14 +36,14 @@ describe('compaction', () => {
     const [range] = await bus.partitionOffsets('t');
     expect(range!.end).toBe(400);
     await bus.close();
-    const reopened = await open(dir);
+    const reopened = await open(temp.dir);
     expect((await readAll(reopened, 't')).map((r) => r.offset)).toEqual(after.map((r) => r.offset));
     await reopened.close();
   });
 
   it('drops tombstones once they are older than tombstoneRetention, and the values they deleted', async () => {
     const clock = new ManualClock(1_000_000);
-    const bus = await open(dir, { clock });
+    const bus = await open(temp.dir, { clock });
     await bus.createTopic('t', {
       partitions: 1,
       compacted: true,
@@ -71,7 +66,7 @@ describe('compaction', () => {
   });
 
   it('requires a key on a compacted topic', async () => {
-    const bus = await open(dir);
+    const bus = await open(temp.dir);
     await bus.createTopic('t', { partitions: 1, compacted: true });
     await expect(bus.producer().send([{ topic: 't', value: Buffer.from('x') }])).rejects.toBeInstanceOf(
       InvalidArgumentError,

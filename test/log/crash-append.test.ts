@@ -1,19 +1,14 @@
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../support/random.ts';
-import { tempDir } from '../support/temp-dir.ts';
+import { useTempDir } from '../support/temp-dir.ts';
 import { runAndKill } from './crash-harness.ts';
 import { open, readAll } from './log-helpers.ts';
 
 const ROUNDS = 50;
 
 describe('kill -9 during appends', () => {
-  let dir: string;
-  let remove: () => Promise<void>;
-  beforeAll(async () => {
-    ({ dir, remove } = await tempDir('kappa-crash-append-'));
-  });
-  afterAll(async () => remove());
+  const temp = useTempDir('all');
 
   it(`loses no acknowledged record and corrupts nothing over ${ROUNDS} kills`, async () => {
     const random = seededRandom(20261125);
@@ -23,7 +18,7 @@ describe('kill -9 during appends', () => {
       const killAfter = Math.floor(random() * 25);
       const { lines } = await runAndKill(
         'append-forever.ts',
-        [dir, String(round), String(round + 1)],
+        [temp.dir, String(round), String(round + 1)],
         (line, n) =>
           line === 'ready'
             ? killAfter === 0
@@ -36,7 +31,7 @@ describe('kill -9 during appends', () => {
       for (const line of lines)
         if (line.startsWith('ack ')) for (const id of line.slice(4).split(' ')) acked.add(id);
 
-      const bus = await open(dir);
+      const bus = await open(temp.dir);
       const seen = new Set<string>();
       for (let p = 0; p < 3; p++) {
         const records = await readAll(bus, 't', p);

@@ -2,19 +2,14 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../support/random.ts';
-import { tempDir } from '../support/temp-dir.ts';
+import { useTempDir } from '../support/temp-dir.ts';
 import { runAndKill } from './crash-harness.ts';
 import { open, readAll } from './log-helpers.ts';
 
 const ROUNDS = 25;
 
 describe('kill -9 during compaction', () => {
-  let dir: string;
-  let remove: () => Promise<void>;
-  beforeAll(async () => {
-    ({ dir, remove } = await tempDir('kappa-crash-compact-'));
-  });
-  afterAll(async () => remove());
+  const temp = useTempDir('all');
 
   it(`keeps the newest value of every key at its offset over ${ROUNDS} kills`, async () => {
     const random = seededRandom(7);
@@ -26,10 +21,10 @@ describe('kill -9 during compaction', () => {
       const killAfter = 40 + Math.floor(random() * 200);
       // Half the rounds die while a compaction runs, the others anywhere.
       const duringCompaction = random() < 0.5;
-      const { lines } = await runAndKill('compact-forever.ts', [dir, String(round)], (line, n) =>
+      const { lines } = await runAndKill('compact-forever.ts', [temp.dir, String(round)], (line, n) =>
         n >= killAfter && (!duringCompaction || line === 'compacting') ? Math.floor(random() * 4) : false,
       );
-      const leftovers = (await readdir(path.join(dir, 'topics', 'c', '0'))).filter((f) =>
+      const leftovers = (await readdir(path.join(temp.dir, 'topics', 'c', '0'))).filter((f) =>
         /\.(cleaned|swap)$/.test(f),
       );
       if (leftovers.length > 0) interruptedCompactions++;
@@ -40,7 +35,7 @@ describe('kill -9 during compaction', () => {
         newest.set(key, { value: `${key}=${version}`.padEnd(80, '.'), offset: Number(offset) });
       }
 
-      const bus = await open(dir);
+      const bus = await open(temp.dir);
       const records = await readAll(bus, 'c');
       const byOffset = new Map(records.map((r) => [r.offset, r]));
       for (let i = 1; i < records.length; i++)

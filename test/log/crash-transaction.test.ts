@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../support/random.ts';
-import { tempDir } from '../support/temp-dir.ts';
+import { useTempDir } from '../support/temp-dir.ts';
 import { runAndKill } from './crash-harness.ts';
 import { open, readAll } from './log-helpers.ts';
 
@@ -8,12 +8,7 @@ const ROUNDS = 40;
 const PER_TRANSACTION = 9; // 3 partitions × 3 records
 
 describe('kill -9 during transaction commits', () => {
-  let dir: string;
-  let remove: () => Promise<void>;
-  beforeAll(async () => {
-    ({ dir, remove } = await tempDir('kappa-crash-txn-'));
-  });
-  afterAll(async () => remove());
+  const temp = useTempDir('all');
 
   it(`shows every transaction whole or not at all, with its group offset, over ${ROUNDS} kills`, async () => {
     const random = seededRandom(42);
@@ -22,13 +17,13 @@ describe('kill -9 during transaction commits', () => {
     for (let round = 0; round < ROUNDS; round++) {
       const target = 1 + Math.floor(random() * 15);
       // Kill right as a commit starts (or a moment into it), the window where atomicity is at stake.
-      const { lines } = await runAndKill('transact-forever.ts', [dir], (line) => {
+      const { lines } = await runAndKill('transact-forever.ts', [temp.dir], (line) => {
         const match = /^committing (\d+)$/.exec(line);
         return match !== null && Number(match[1]) % 16 >= target ? Math.floor(random() * 3) : false;
       });
       for (const line of lines) if (line.startsWith('committed ')) committed.add(Number(line.slice(10)));
 
-      const bus = await open(dir);
+      const bus = await open(temp.dir);
       if (bus.recovery.reappliedTransactionBatches > 0) interrupted++;
       const count = new Map<number, number>();
       for (let p = 0; p < 3; p++) {

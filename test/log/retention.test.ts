@@ -1,15 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/index.ts';
-import { tempDir } from '../support/temp-dir.ts';
+import { useTempDir } from '../support/temp-dir.ts';
 import { open, readAll } from './log-helpers.ts';
 
 describe('retention', () => {
-  let dir: string;
-  let remove: () => Promise<void>;
-  beforeEach(async () => {
-    ({ dir, remove } = await tempDir());
-  });
-  afterEach(async () => remove());
+  const temp = useTempDir('each');
 
   const record = (i: number, timestamp: number) => ({
     topic: 't',
@@ -19,7 +14,7 @@ describe('retention', () => {
 
   it('deletes whole segments older than the retention time, never the active one', async () => {
     const clock = new ManualClock(10_000_000);
-    const bus = await open(dir, { clock });
+    const bus = await open(temp.dir, { clock });
     await bus.createTopic('t', { partitions: 1, segmentBytes: 2048, retention: '1h' });
     const producer = bus.producer();
     for (let i = 0; i < 100; i++) await producer.send([record(i, i < 60 ? 1_000 : 9_000_000)]);
@@ -40,7 +35,7 @@ describe('retention', () => {
   });
 
   it('deletes the oldest segments while the partition is over its size limit', async () => {
-    const bus = await open(dir);
+    const bus = await open(temp.dir);
     await bus.createTopic('t', { partitions: 1, segmentBytes: 2048, retentionBytes: 8192 });
     const producer = bus.producer();
     for (let i = 0; i < 200; i++) await producer.send([record(i, Date.now())]);
@@ -55,7 +50,7 @@ describe('retention', () => {
   });
 
   it('moves a consumer left behind by retention to the reset position', async () => {
-    const bus = await open(dir);
+    const bus = await open(temp.dir);
     await bus.createTopic('t', { partitions: 1, segmentBytes: 2048, retentionBytes: 4096 });
     const producer = bus.producer();
     const consumer = bus.consumer({ reset: 'earliest' });

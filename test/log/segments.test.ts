@@ -2,22 +2,17 @@ import { appendFile, open as openFile, readdir, rm, stat } from 'node:fs/promise
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DataDirLockedError } from '../../src/core/index.ts';
-import { tempDir } from '../support/temp-dir.ts';
+import { useTempDir } from '../support/temp-dir.ts';
 import { open, readAll, values } from './log-helpers.ts';
 
 describe('segments, indexes and recovery', () => {
-  let dir: string;
-  let remove: () => Promise<void>;
-  beforeEach(async () => {
-    ({ dir, remove } = await tempDir());
-  });
-  afterEach(async () => remove());
+  const temp = useTempDir('each');
 
-  const partitionDir = () => path.join(dir, 'topics', 't', '0');
+  const partitionDir = () => path.join(temp.dir, 'topics', 't', '0');
   const logFiles = async () => (await readdir(partitionDir())).filter((f) => f.endsWith('.log')).sort();
 
   async function fill(count: number, batch = 10): Promise<void> {
-    const bus = await open(dir);
+    const bus = await open(temp.dir);
     await bus.createTopic('t', { partitions: 1, segmentBytes: 4096 });
     const producer = bus.producer();
     for (let i = 0; i < count; i += batch) {
@@ -34,7 +29,7 @@ describe('segments, indexes and recovery', () => {
   it('rolls segments at segmentBytes and reads across them after reopening', async () => {
     await fill(500);
     expect((await logFiles()).length).toBeGreaterThan(5);
-    const bus = await open(dir);
+    const bus = await open(temp.dir);
     const records = await readAll(bus, 't');
     expect(records.map((r) => r.offset)).toEqual(Array.from({ length: 500 }, (_, i) => i));
     expect(records[499]!.value!.toString()).toMatch(/^record-499/);
@@ -47,7 +42,7 @@ describe('segments, indexes and recovery', () => {
     await fill(300);
     for (const f of await readdir(partitionDir()))
       if (f.endsWith('.index')) await rm(path.join(partitionDir(), f));
-    const bus = await open(dir);
+    const bus = await open(temp.dir);
     expect((await readAll(bus, 't')).length).toBe(300);
     const c = bus.consumer({});
     await c.assign([{ topic: 't', partition: 0, offset: 257 }]);
@@ -58,9 +53,9 @@ describe('segments, indexes and recovery', () => {
   it('truncates a torn tail on open and keeps every whole batch before it', async () => {
     await fill(100);
     const last = path.join(partitionDir(), (await logFiles()).at(-1)!);
-    await rm(path.join(dir, '.clean'));
+    await rm(path.join(temp.dir, '.clean'));
     await appendFile(last, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]));
-    const bus = await open(dir);
+    const bus = await open(temp.dir);
     expect((await readAll(bus, 't')).length).toBe(100);
     const [next] = await bus.producer().send([{ topic: 't', value: Buffer.from('after') }]);
     expect(next!.offset).toBe(100);
@@ -72,11 +67,11 @@ describe('segments, indexes and recovery', () => {
     await fill(100);
     const last = path.join(partitionDir(), (await logFiles()).at(-1)!);
     const size = (await stat(last)).size;
-    await rm(path.join(dir, '.clean'));
+    await rm(path.join(temp.dir, '.clean'));
     const handle = await openFile(last, 'r+');
     await handle.write(Buffer.from([0xff]), 0, 1, size - 5); // inside the last batch's records
     await handle.close();
-    const bus = await open(dir);
+    const bus = await open(temp.dir);
     const records = await readAll(bus, 't');
     expect(records.length).toBe(90); // the last batch of 10 is gone, all before it intact
     expect(records.every((r, i) => r.value!.toString().startsWith(`record-${i}`))).toBe(true);
@@ -84,10 +79,10 @@ describe('segments, indexes and recovery', () => {
   });
 
   it('refuses a data directory another live process holds', async () => {
-    const bus = await open(dir);
-    await expect(open(dir)).rejects.toBeInstanceOf(DataDirLockedError);
+    const bus = await open(temp.dir);
+    await expect(open(temp.dir)).rejects.toBeInstanceOf(DataDirLockedError);
     await bus.close();
-    const again = await open(dir);
+    const again = await open(temp.dir);
     await again.close();
   });
 });
