@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/net.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'kappa.js');
@@ -23,16 +23,6 @@ function run(
     });
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input ?? '');
-  });
-}
-
-/** A port nothing listens on: bound, then released. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 
