@@ -19,6 +19,7 @@ export const ErrorCodes = {
   TRANSACTION_TOO_LARGE: 'KAPPA_TRANSACTION_TOO_LARGE',
   INVALID_TRANSACTION_STATE: 'KAPPA_INVALID_TRANSACTION_STATE',
   PRODUCER_FENCED: 'KAPPA_PRODUCER_FENCED',
+  GROUP_FENCED: 'KAPPA_GROUP_FENCED',
   BUS_CLOSED: 'KAPPA_BUS_CLOSED',
   DATA_DIR_LOCKED: 'KAPPA_DATA_DIR_LOCKED',
   CORRUPT_LOG: 'KAPPA_CORRUPT_LOG',
@@ -142,6 +143,17 @@ export class ProducerFencedError extends KappaError {
       ErrorCodes.PRODUCER_FENCED,
       'user',
       `Producer with transactional id '${transactionalId}' was fenced: a newer producer with the same id has started; this one must stop`,
+    );
+  }
+}
+
+export class GroupFencedError extends KappaError {
+  constructor(group: string, generation: number) {
+    super(
+      ErrorCodes.GROUP_FENCED,
+      'external',
+      `Group '${group}' has rebalanced since generation ${generation}: another member may own these partitions now; abort, and read again from the committed offsets`,
+      { retriable: false, details: { group, generation } },
     );
   }
 }

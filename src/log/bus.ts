@@ -105,10 +105,26 @@ export interface Producer {
  */
 export interface Transaction {
   send(records: ProducerRecord[]): Promise<void>;
-  /** Commit `offsets` (the next offset to read per partition) for `group` as part of the transaction. */
-  sendOffsets(group: string, offsets: TopicPartitionOffset[]): Promise<void>;
+  /**
+   * Commit `offsets` (the next offset to read per partition) for a group as part of the transaction.
+   * Given a group member's `groupMetadata()`, the offsets are fenced to that member: if the group has
+   * rebalanced since (a new generation, or the member was dropped), this call or the commit fails with
+   * GroupFencedError, the transaction is aborted and nothing of it becomes visible (Kafka's KIP-447). Given only a
+   * group name, the offsets are committed for the group whoever owns the partitions now.
+   * Offsets of partitions a member loses must be committed or dropped in its onRevoked: after the
+   * rebalance its new generation would no longer fence them.
+   */
+  sendOffsets(group: string | GroupMetadata, offsets: TopicPartitionOffset[]): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;
+}
+
+/** A group member's identity in its group's current generation (Kafka's ConsumerGroupMetadata). */
+export interface GroupMetadata {
+  group: string;
+  /** Bumped by every rebalance of the group. */
+  generation: number;
+  memberId: string;
 }
 
 export interface ConsumerOptions {
@@ -150,6 +166,8 @@ export interface Consumer {
   commit(offsets?: TopicPartitionOffset[]): Promise<void>;
   /** The partitions this consumer owns now. */
   assignment(): TopicPartition[];
+  /** This member's identity for fencing a transaction's offsets; only for a subscribed group member. */
+  groupMetadata(): GroupMetadata;
   /** The next offset `poll` will return for an owned partition. */
   position(topic: string, partition: number): number | undefined;
   close(): Promise<void>;

@@ -7,7 +7,7 @@ import {
   type TopicPartitionOffset,
   tpKey,
 } from '../core/index.ts';
-import type { Consumer, ConsumerOptions, PollOptions } from './bus.ts';
+import type { Consumer, ConsumerOptions, GroupMetadata, PollOptions } from './bus.ts';
 import type { EmbeddedBus } from './embedded-bus.ts';
 import type { GroupMember } from './group-coordinator.ts';
 import type { PartitionLog } from './partition-log.ts';
@@ -172,6 +172,13 @@ export class EmbeddedConsumer implements Consumer, GroupMember {
 
   assignment(): TopicPartition[] {
     return [...this.#owned.values()].map((o) => ({ topic: o.topic, partition: o.partition }));
+  }
+
+  groupMetadata(): GroupMetadata {
+    this.#checkOpen();
+    if (this.#mode !== 'subscribed')
+      throw new InvalidArgumentError('groupMetadata() needs a consumer that has subscribed to a group');
+    return this.#bus.groups.metadata(this.#options.group!, this);
   }
 
   position(topic: string, partition: number): number | undefined {

@@ -8,7 +8,7 @@ import {
   TransactionTooLargeError,
 } from '../core/index.ts';
 import { encodeBatch } from './batch-format.ts';
-import type { Producer, ProducerOptions, Transaction } from './bus.ts';
+import type { GroupMetadata, Producer, ProducerOptions, Transaction } from './bus.ts';
 import type { EmbeddedBus } from './embedded-bus.ts';
 import { groupByPartition } from './record-batches.ts';
 
@@ -93,6 +93,8 @@ export class EmbeddedTransaction implements Transaction {
   readonly #onEnd: () => void;
   readonly records: ProducerRecord[] = [];
   readonly offsets = new Map<string, TopicPartitionOffset[]>();
+  /** Group members the offsets are fenced to, checked when the transaction commits. */
+  readonly fences: GroupMetadata[] = [];
   #bytes = 0;
   #state: 'open' | 'committing' | 'ended' = 'open';
 
@@ -118,10 +120,20 @@ export class EmbeddedTransaction implements Transaction {
     }
   }
 
-  async sendOffsets(group: string, offsets: TopicPartitionOffset[]): Promise<void> {
+  async sendOffsets(member: string | GroupMetadata, offsets: TopicPartitionOffset[]): Promise<void> {
     this.#checkOpen();
+    const group = typeof member === 'string' ? member : member?.group;
     if (typeof group !== 'string' || group.length === 0)
-      throw new InvalidArgumentError('sendOffsets needs a group name');
+      throw new InvalidArgumentError("sendOffsets needs a group name or a member's groupMetadata()");
+    if (typeof member !== 'string') {
+      try {
+        this.#bus.groups.checkFence(member);
+      } catch (error) {
+        await this.abort();
+        throw error;
+      }
+      this.fences.push(member);
+    }
     for (const o of offsets) this.#bus.partitionLog(o.topic, o.partition);
     const list = this.offsets.get(group) ?? [];
     list.push(...offsets);
@@ -146,6 +158,7 @@ export class EmbeddedTransaction implements Transaction {
     this.#state = 'ended';
     this.records.length = 0;
     this.offsets.clear();
+    this.fences.length = 0;
     this.#onEnd();
   }
 

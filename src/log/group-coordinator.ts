@@ -1,4 +1,5 @@
-import type { TopicPartition } from '../core/index.ts';
+import { GroupFencedError, type TopicPartition } from '../core/index.ts';
+import type { GroupMetadata } from './bus.ts';
 
 /** What the coordinator needs of a group member (the embedded consumer). */
 export interface GroupMember {
@@ -13,6 +14,8 @@ export interface GroupMember {
 interface GroupState {
   members: GroupMember[];
   owned: Map<GroupMember, TopicPartition[]>;
+  /** Bumped by every rebalance, as Kafka's group generation is. */
+  generation: number;
   /** Rebalances run one after another, never interleaved. */
   chain: Promise<void>;
 }
@@ -50,10 +53,26 @@ export class GroupCoordinator {
     }
   }
 
+  metadata(group: string, member: GroupMember): GroupMetadata {
+    const state = this.#groups.get(group);
+    if (!state?.members.includes(member)) throw new GroupFencedError(group, state?.generation ?? 0);
+    return { group, generation: state.generation, memberId: String(member.memberId) };
+  }
+
+  /** Throws GroupFencedError unless `metadata` names a current member in the current generation. */
+  checkFence(metadata: GroupMetadata): void {
+    const state = this.#groups.get(metadata.group);
+    const current =
+      state !== undefined &&
+      state.generation === metadata.generation &&
+      state.members.some((m) => String(m.memberId) === metadata.memberId);
+    if (!current) throw new GroupFencedError(metadata.group, metadata.generation);
+  }
+
   #state(group: string): GroupState {
     let state = this.#groups.get(group);
     if (!state) {
-      state = { members: [], owned: new Map(), chain: Promise.resolve() };
+      state = { members: [], owned: new Map(), generation: 0, chain: Promise.resolve() };
       this.#groups.set(group, state);
     }
     return state;
@@ -61,6 +80,7 @@ export class GroupCoordinator {
 
   #rebalance(state: GroupState): Promise<void> {
     const run = state.chain.then(async () => {
+      state.generation++;
       const target = this.#assignment(state.members);
       for (const [member, before] of state.owned) {
         const after = target.get(member) ?? [];

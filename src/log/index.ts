@@ -3,6 +3,7 @@ export type {
   Consumer,
   ConsumerOptions,
   FsyncPolicy,
+  GroupMetadata,
   PartitionRange,
   PollOptions,
   Producer,

@@ -40,6 +40,7 @@ export class TransactionCoordinator {
 
   async commit(transactionalId: string, epoch: number, txn: EmbeddedTransaction): Promise<void> {
     this.checkEpoch(transactionalId, epoch);
+    for (const fence of txn.fences) this.#bus.groups.checkFence(fence);
     const transactionId = this.#nextId();
     const now = this.#bus.clock.now();
     const batches = new Map<PartitionLog, Buffer>();

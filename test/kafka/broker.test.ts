@@ -1,18 +1,19 @@
 import { Consumer } from '@platformatic/kafka';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/core/index.ts';
-import { type KafkaBroker, kafkaAvailable, startKafkaBroker } from '../support/kafka-broker.ts';
+import { hasKafka, kafkaBroker, kafkaTool } from '../support/kafka.ts';
+import type { KafkaEndpoints } from '../support/kafka-broker.ts';
+import { uniqueName } from '../support/temp-dir.ts';
 
-describe.skipIf(!kafkaAvailable())('a real Kafka broker', () => {
-  let broker: KafkaBroker;
+describe.skipIf(!hasKafka)('a real Kafka broker', () => {
+  let broker: KafkaEndpoints;
   beforeAll(async () => {
-    broker = await startKafkaBroker();
-  }, 240_000);
-  afterAll(async () => broker?.stop());
+    broker = await kafkaBroker();
+  }, 150_000);
 
   it("places keys on the partitions Kafka's own Java producer picks (murmur2)", async () => {
-    const topic = 'murmur2-parity';
-    await broker.java('org.apache.kafka.tools.TopicCommand', [
+    const topic = uniqueName('murmur2-parity');
+    await kafkaTool('org.apache.kafka.tools.TopicCommand', [
       '--bootstrap-server',
       broker.bootstrap,
       '--create',
@@ -24,7 +25,7 @@ describe.skipIf(!kafkaAvailable())('a real Kafka broker', () => {
       '1',
     ]);
     const keys = Array.from({ length: 200 }, (_, i) => `key-${i}-${'x'.repeat(i % 13)}`);
-    await broker.java(
+    await kafkaTool(
       'org.apache.kafka.tools.ConsoleProducer',
       [
         '--bootstrap-server',
@@ -40,7 +41,7 @@ describe.skipIf(!kafkaAvailable())('a real Kafka broker', () => {
     );
     const consumer = new Consumer({
       clientId: 'kappa-test',
-      groupId: 'parity',
+      groupId: uniqueName('parity'),
       bootstrapBrokers: [broker.bootstrap],
     });
     const stream = await consumer.consume({

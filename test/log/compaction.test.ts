@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, ManualClock } from '../../src/core/index.ts';
 import { useTempDir } from '../support/temp-dir.ts';
 import { open, readAll } from './log-helpers.ts';

@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../support/random.ts';
 import { useTempDir } from '../support/temp-dir.ts';
 import { runAndKill } from './crash-harness.ts';

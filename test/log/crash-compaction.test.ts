@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../support/random.ts';
 import { useTempDir } from '../support/temp-dir.ts';
 import { runAndKill } from './crash-harness.ts';

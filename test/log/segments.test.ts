@@ -1,6 +1,6 @@
 import { appendFile, open as openFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DataDirLockedError } from '../../src/core/index.ts';
 import { useTempDir } from '../support/temp-dir.ts';
 import { open, readAll, values } from './log-helpers.ts';

@@ -15,10 +15,27 @@ const ROOT = path.join(import.meta.dirname, '..', '..');
 export const KAFKA_LIBS = path.join(ROOT, '.cache', 'kafka', 'libs');
 const POM = path.join(import.meta.dirname, 'kafka', 'pom.xml');
 
-export interface KafkaBroker {
-  /** `127.0.0.1:<port>`. */
+/** The users the broker's SASL listeners know, one per mechanism. */
+export const SASL_USERS = {
+  PLAIN: { username: 'plain-user', password: 'plain-secret' },
+  'SCRAM-SHA-256': { username: 'scram256-user', password: 'scram256-secret' },
+  'SCRAM-SHA-512': { username: 'scram512-user', password: 'scram512-secret' },
+} as const;
+
+/** Where a test finds the broker: what KafkaBroker holds, minus the process. */
+export interface KafkaEndpoints {
+  /** `127.0.0.1:<port>`, PLAINTEXT. */
   bootstrap: string;
-  /** Runs a Kafka tool's main class on the broker's classpath. */
+  /** SASL_PLAINTEXT with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (users in SASL_USERS). */
+  saslBootstrap: string;
+  /** SASL_SSL with SCRAM-SHA-512: TLS with a self-signed certificate for 127.0.0.1. */
+  tlsBootstrap: string;
+  /** PEM of the TLS listener's certificate, to trust as the CA. */
+  tlsCa: string;
+}
+
+export interface KafkaBroker extends KafkaEndpoints {
+  /** Runs a Kafka tool's main class on the broker's classpath and returns its standard output. */
   java(mainClass: string, args: string[], input?: string): Promise<string>;
   stop(): Promise<void>;
 }
@@ -43,27 +60,70 @@ export async function ensureKafkaJars(): Promise<void> {
   );
 }
 
+/** Runs a Java main class on the Kafka classpath. */
+export async function runKafkaJava(
+  mainClass: string,
+  args: string[],
+  input?: string,
+  jvm: string[] = [],
+): Promise<string> {
+  const child = execFile('java', [...jvm, '-cp', `${KAFKA_LIBS}/*`, mainClass, ...args], {
+    timeout: 300_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (input !== undefined) child.stdin!.end(input);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`${mainClass} exited with ${code}: ${err.slice(-2000)}`);
+  return out;
+}
+
 /**
- * Starts a single-node KRaft broker (broker and controller in one process) on free ports on 127.0.0.1,
- * in a fresh folder, and waits until it answers a metadata request.
+ * Starts a single-node KRaft broker (broker and controller in one process) in a fresh folder, with
+ * PLAINTEXT, SASL_PLAINTEXT and SASL_SSL listeners on free ports on 127.0.0.1, and waits until it
+ * answers a metadata request.
  */
 export async function startKafkaBroker(): Promise<KafkaBroker> {
   await ensureKafkaJars();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kappa-kafka-'));
-  const [port, controllerPort] = [await freePort(), await freePort()];
-  const classpath = `${KAFKA_LIBS}/*`;
+  const [port, controllerPort, saslPort, tlsPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const tls = await makeCertificate(dir);
   const properties = path.join(dir, 'server.properties');
+  const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+  const plainUser = SASL_USERS.PLAIN;
   await writeFile(
     properties,
     [
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SASL_PLAINTEXT://127.0.0.1:${saslPort},SASL_SSL://127.0.0.1:${tlsPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort},SASL_SSL://127.0.0.1:${tlsPort}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
+      'listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${plainUser.username}="${plainUser.password}";`,
+      `listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=${scram}`,
+      `listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=${scram}`,
+      'listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512',
+      `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scram}`,
+      `ssl.keystore.location=${tls.keystore}`,
+      'ssl.keystore.type=PKCS12',
+      `ssl.keystore.password=${tls.password}`,
+      `ssl.key.password=${tls.password}`,
       `log.dirs=${path.join(dir, 'data')}`,
       'num.partitions=1',
       // One node: the internal topics cannot have more replicas than that.
@@ -91,16 +151,20 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
       'appender.file.layout.pattern=%d %p %c{1} %m%n',
     ].join('\n'),
   );
-  const clusterId = kafkaUuid();
-  const jvm = ['-Xms256m', '-Xmx768m', `-Dlog4j2.configurationFile=${log4j}`, '-cp', classpath];
-  await run(
-    'java',
-    [...jvm, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', properties],
-    {
-      timeout: 120_000,
-    },
+  const jvm = ['-Xms256m', '-Xmx768m', `-Dlog4j2.configurationFile=${log4j}`];
+  const scramUsers = (['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const).flatMap((m) => [
+    '--add-scram',
+    `${m}=[name=${SASL_USERS[m].username},password=${SASL_USERS[m].password}]`,
+  ]);
+  await runKafkaJava(
+    'kafka.tools.StorageTool',
+    ['format', '--standalone', '-t', kafkaUuid(), '-c', properties, ...scramUsers],
+    undefined,
+    jvm,
   );
-  const broker: ChildProcess = spawn('java', [...jvm, 'kafka.Kafka', properties], { stdio: 'ignore' });
+  const broker: ChildProcess = spawn('java', [...jvm, '-cp', `${KAFKA_LIBS}/*`, 'kafka.Kafka', properties], {
+    stdio: 'ignore',
+  });
   const exited = new Promise<number | null>((resolve) => broker.once('exit', resolve));
   const bootstrap = `127.0.0.1:${port}`;
   try {
@@ -112,20 +176,10 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
   }
   return {
     bootstrap,
-    async java(mainClass, args, input) {
-      const child = execFile('java', [...jvm, mainClass, ...args], {
-        timeout: 120_000,
-        maxBuffer: 64 * 1024 * 1024,
-      });
-      if (input !== undefined) child.stdin!.end(input);
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d;
-      });
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      if (code !== 0) throw new Error(`${mainClass} exited with ${code}`);
-      return out;
-    },
+    saslBootstrap: `127.0.0.1:${saslPort}`,
+    tlsBootstrap: `127.0.0.1:${tlsPort}`,
+    tlsCa: tls.ca,
+    java: (mainClass, args, input) => runKafkaJava(mainClass, args, input, jvm),
     async stop() {
       if (broker.exitCode === null) {
         broker.kill('SIGTERM');
@@ -136,6 +190,33 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A self-signed certificate for 127.0.0.1 made with the JDK's keytool: the keystore and its PEM. */
+async function makeCertificate(dir: string): Promise<{ keystore: string; password: string; ca: string }> {
+  const keystore = path.join(dir, 'broker.p12');
+  const password = randomBytes(12).toString('hex');
+  const common = ['-keystore', keystore, '-storetype', 'PKCS12', '-storepass', password];
+  await run('keytool', [
+    '-genkeypair',
+    '-alias',
+    'broker',
+    '-keyalg',
+    'RSA',
+    '-keysize',
+    '2048',
+    '-validity',
+    '7',
+    '-dname',
+    'CN=127.0.0.1',
+    '-ext',
+    'SAN=IP:127.0.0.1,DNS:localhost',
+    '-keypass',
+    password,
+    ...common,
+  ]);
+  const { stdout: ca } = await run('keytool', ['-exportcert', '-rfc', '-alias', 'broker', ...common]);
+  return { keystore, password, ca };
 }
 
 /** Asks for metadata until the broker answers: readiness by protocol, not by sleeping. */

@@ -1,0 +1,244 @@
+import { Admin, FetchIsolationLevels } from '@platformatic/kafka';
+import {
+  BusClosedError,
+  type PartitionOffset,
+  type TopicPartitionOffset,
+  toMillis,
+  UnknownTopicError,
+  validateTopicName,
+} from '../core/index.ts';
+import type {
+  Bus,
+  Consumer,
+  ConsumerOptions,
+  PartitionRange,
+  Producer,
+  ProducerOptions,
+  TopicDescription,
+  TopicSpec,
+} from '../log/index.ts';
+import { KafkaConsumer } from './kafka-consumer.ts';
+import { toKappaError } from './kafka-errors.ts';
+import { connectionOptions, type KafkaBusOptions } from './kafka-options.ts';
+import { KafkaProducer } from './kafka-producer.ts';
+
+const EARLIEST = -2n;
+const LATEST = -1n;
+
+/**
+ * The Bus contract over Apache Kafka. Kafka does the distribution, replication and failover; this
+ * maps the contract's calls onto @platformatic/kafka's admin, producer and consumer clients and
+ * translates their errors into Kappa's.
+ */
+export class KafkaBus implements Bus {
+  readonly kind = 'kafka';
+  readonly options: KafkaBusOptions;
+  readonly maxRecordBytes: number;
+  readonly admin: Admin;
+  readonly #clients = new Set<{ close(): Promise<void> }>();
+  #closed = false;
+
+  constructor(options: KafkaBusOptions) {
+    this.options = options;
+    this.maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
+    this.admin = new Admin(connectionOptions(options, 'admin'));
+  }
+
+  async createTopic(name: string, spec: TopicSpec): Promise<void> {
+    this.#checkOpen();
+    validateTopicName(name);
+    const configs: Array<{ name: string; value: string }> = [];
+    if (spec.compacted) configs.push({ name: 'cleanup.policy', value: 'compact' });
+    if (spec.retention !== undefined)
+      configs.push({ name: 'retention.ms', value: String(toMillis(spec.retention)) });
+    if (spec.retentionBytes !== undefined)
+      configs.push({ name: 'retention.bytes', value: String(spec.retentionBytes) });
+    if (spec.tombstoneRetention !== undefined) {
+      configs.push({ name: 'delete.retention.ms', value: String(toMillis(spec.tombstoneRetention)) });
+    }
+    if (spec.segmentBytes !== undefined)
+      configs.push({ name: 'segment.bytes', value: String(spec.segmentBytes) });
+    if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
+      throw toKappaError({
+        apiId: 'INVALID_PARTITIONS',
+        message: `partitions must be a positive integer, got ${spec.partitions}`,
+      });
+    }
+    try {
+      await this.admin.createTopics({
+        topics: [name],
+        partitions: spec.partitions,
+        replicas: this.options.replicationFactor ?? -1,
+        configs,
+      });
+    } catch (error) {
+      throw toKappaError(error, { topic: name });
+    }
+    await this.#awaitMetadata(name);
+  }
+
+  /** Creation is acknowledged by the controller before every broker knows the topic; wait until it is usable. */
+  async #awaitMetadata(name: string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      try {
+        const metadata = await this.admin.metadata({ topics: [name], forceUpdate: true });
+        const topic = metadata.topics.get(name);
+        if (topic?.partitions.every((p) => p.leader >= 0)) return;
+      } catch {
+        // not there yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.#checkOpen();
+    try {
+      await this.admin.deleteTopics({ topics: [name] });
+    } catch (error) {
+      throw toKappaError(error, { topic: name });
+    }
+  }
+
+  async listTopics(options: { includeInternal?: boolean } = {}): Promise<string[]> {
+    this.#checkOpen();
+    const names = await this.admin
+      .listTopics({ includeInternals: options.includeInternal ?? false })
+      .catch((e) => {
+        throw toKappaError(e);
+      });
+    return names.filter((n) => options.includeInternal || !n.startsWith('__')).sort();
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription> {
+    this.#checkOpen();
+    const partitions = await this.partitionCount(name);
+    const [described] = await this.admin
+      .describeConfigs({
+        resources: [
+          {
+            resourceType: 2,
+            resourceName: name,
+            configurationKeys: ['cleanup.policy', 'retention.ms', 'retention.bytes'],
+          },
+        ],
+      })
+      .catch((e) => {
+        throw toKappaError(e, { topic: name });
+      });
+    const config = new Map((described?.configs ?? []).map((c) => [c.name, c.value]));
+    const retentionMs = Number(config.get('retention.ms') ?? -1);
+    const retentionBytes = Number(config.get('retention.bytes') ?? -1);
+    return {
+      name,
+      partitions,
+      compacted: (config.get('cleanup.policy') ?? '').split(',').includes('compact'),
+      retentionMs: retentionMs < 0 ? null : retentionMs,
+      retentionBytes: retentionBytes < 0 ? null : retentionBytes,
+      internal: name.startsWith('__'),
+    };
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    try {
+      const metadata = await this.admin.metadata({ topics: [topic] });
+      const t = metadata.topics.get(topic);
+      if (!t) throw new UnknownTopicError(topic);
+      return t.partitionsCount;
+    } catch (error) {
+      throw toKappaError(error, { topic });
+    }
+  }
+
+  async partitionOffsets(topic: string): Promise<PartitionRange[]> {
+    this.#checkOpen();
+    const partitions = await this.partitionCount(topic);
+    const [start, end] = await Promise.all([
+      this.#listOffsets(topic, partitions, EARLIEST),
+      this.#listOffsets(topic, partitions, LATEST),
+    ]);
+    return start.map((s, p) => ({ partition: p, start: s, end: end[p]! }));
+  }
+
+  async offsetsForTime(topic: string, at: Date | number): Promise<PartitionOffset[]> {
+    this.#checkOpen();
+    const partitions = await this.partitionCount(topic);
+    const ts = BigInt(at instanceof Date ? at.getTime() : at);
+    const offsets = await this.#listOffsets(topic, partitions, ts);
+    return offsets.map((offset, partition) => ({ partition, offset }));
+  }
+
+  /** Per partition, the offset for a timestamp (or EARLIEST/LATEST), as a read_committed reader sees it. */
+  async #listOffsets(topic: string, partitions: number, timestamp: bigint): Promise<number[]> {
+    try {
+      const [listed] = await this.admin.listOffsets({
+        topics: [
+          {
+            name: topic,
+            partitions: Array.from({ length: partitions }, (_, p) => ({ partitionIndex: p, timestamp })),
+          },
+        ],
+        isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      });
+      const out = new Array<number>(partitions).fill(-1);
+      for (const p of listed?.partitions ?? []) out[p.partitionIndex] = Number(p.offset);
+      return out;
+    } catch (error) {
+      throw toKappaError(error, { topic });
+    }
+  }
+
+  async committedOffsets(group: string, topic?: string): Promise<TopicPartitionOffset[]> {
+    this.#checkOpen();
+    try {
+      // require_stable: offsets of a transaction that is still completing are waited for, not skipped.
+      const [result] = await this.admin.listConsumerGroupOffsets({ groups: [group], requireStable: true });
+      const out: TopicPartitionOffset[] = [];
+      for (const t of result?.topics ?? []) {
+        if (topic !== undefined && t.name !== topic) continue;
+        for (const p of t.partitions)
+          if (p.committedOffset >= 0n)
+            out.push({ topic: t.name, partition: p.partitionIndex, offset: Number(p.committedOffset) });
+      }
+      return out.sort((a, b) =>
+        a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
+      );
+    } catch (error) {
+      throw toKappaError(error, { ...(topic ? { topic } : {}) });
+    }
+  }
+
+  producer(options: ProducerOptions = {}): Producer {
+    this.#checkOpen();
+    return this.#track(new KafkaProducer(this, options));
+  }
+
+  consumer(options: ConsumerOptions): Consumer {
+    this.#checkOpen();
+    return this.#track(new KafkaConsumer(this, options));
+  }
+
+  #track<T extends { close(): Promise<void> }>(client: T): T {
+    this.#clients.add(client);
+    return client;
+  }
+
+  untrack(client: { close(): Promise<void> }): void {
+    this.#clients.delete(client);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new BusClosedError();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const client of [...this.#clients]) await client.close().catch(() => {});
+    this.#closed = true;
+    await this.admin.close().catch(() => {});
+  }
+}

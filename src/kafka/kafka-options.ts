@@ -1,0 +1,37 @@
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import type { SASLOptions } from '@platformatic/kafka';
+
+/** How to reach a Kafka cluster (self-hosted, MSK, Redpanda...). */
+export interface KafkaBusOptions {
+  /** `host:port` of one or more brokers. */
+  brokers: string[];
+  clientId?: string;
+  /** TLS settings as for node:tls; `true` means TLS with the system's CAs. */
+  tls?: TlsOptions | boolean;
+  /** SASL PLAIN or SCRAM-SHA-256/512. */
+  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+  /** Largest record accepted client-side (key + value + headers). Default 1 MiB, as the broker's default. */
+  maxRecordBytes?: number;
+  /** Replicas of topics Kappa creates; -1 (the default) lets the broker decide. */
+  replicationFactor?: number;
+  /** Producer batch compression. */
+  compression?: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+  /** Request timeout in ms. */
+  timeoutMs?: number;
+}
+
+/** The connection part every @platformatic/kafka client takes. */
+export function connectionOptions(options: KafkaBusOptions, role: string) {
+  const sasl: SASLOptions | undefined = options.sasl
+    ? { mechanism: options.sasl.mechanism, username: options.sasl.username, password: options.sasl.password }
+    : undefined;
+  return {
+    clientId: `${options.clientId ?? 'kappa'}-${role}`,
+    bootstrapBrokers: options.brokers,
+    ...(options.tls === undefined || options.tls === false
+      ? {}
+      : { tls: options.tls === true ? {} : options.tls }),
+    ...(sasl ? { sasl } : {}),
+    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+  };
+}

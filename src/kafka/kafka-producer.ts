@@ -1,0 +1,271 @@
+import {
+  FindCoordinatorKeyTypes,
+  type Message,
+  type MessageToProduce,
+  Producer as PlatformaticProducer,
+} from '@platformatic/kafka';
+import {
+  BusClosedError,
+  GroupFencedError,
+  InvalidArgumentError,
+  InvalidTransactionStateError,
+  type ProducerRecord,
+  partitionForKey,
+  type RecordMetadata,
+  RecordTooLargeError,
+  type TopicPartitionOffset,
+  UnknownPartitionError,
+} from '../core/index.ts';
+import type { GroupMetadata, Producer, ProducerOptions, Transaction } from '../log/index.ts';
+import type { KafkaBus } from './kafka-bus.ts';
+import { toKappaError } from './kafka-errors.ts';
+import { connectionOptions } from './kafka-options.ts';
+
+type Outgoing = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+
+/**
+ * An idempotent (acks=all) Kafka producer. Partitions are chosen here, exactly as the embedded log
+ * chooses them (murmur2 of the key; keyless records of one send together), so a key lands on the same
+ * partition on either bus. Records are checked before anything is sent, as the contract requires.
+ */
+export class KafkaProducer implements Producer {
+  readonly #bus: KafkaBus;
+  readonly #client: PlatformaticProducer<Buffer, Buffer, Buffer, Buffer>;
+  readonly transactionalId: string | undefined;
+  #sticky = 0;
+  #open: KafkaTransaction | null = null;
+  #closed = false;
+
+  constructor(bus: KafkaBus, options: ProducerOptions) {
+    this.#bus = bus;
+    this.transactionalId = options.transactionalId;
+    this.#client = new PlatformaticProducer({
+      ...connectionOptions(bus.options, 'producer'),
+      idempotent: true,
+      acks: -1,
+      ...(bus.options.compression && bus.options.compression !== 'none'
+        ? { compression: bus.options.compression }
+        : {}),
+      // A new producer must introduce itself with producer id -1 (KIP-360): the client's default of 0
+      // reads as "I am producer 0", which the broker fences whenever another producer got id 0 first.
+      ...(options.transactionalId
+        ? { transactionalId: options.transactionalId, producerId: -1n, producerEpoch: -1 }
+        : {}),
+    });
+  }
+
+  async send(records: ProducerRecord[]): Promise<RecordMetadata[]> {
+    this.#checkOpen();
+    const messages = await this.prepare(records);
+    try {
+      const result = await this.#client.send({ messages });
+      return this.#metadata(messages, result.offsets ?? []);
+    } catch (error) {
+      throw toKappaError(error, { topic: records[0]?.topic ?? '' });
+    }
+  }
+
+  /** Validates every record and pins its partition; throws before anything is sent. */
+  async prepare(records: readonly ProducerRecord[]): Promise<Outgoing[]> {
+    if (!Array.isArray(records)) throw new InvalidArgumentError('send() takes an array of records');
+    const partitions = new Map<string, number>();
+    const sticky = new Map<string, number>();
+    const out: Outgoing[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      let count = partitions.get(r.topic);
+      if (count === undefined) {
+        count = await this.#bus.partitionCount(r.topic);
+        partitions.set(r.topic, count);
+      }
+      if (r.value !== null && !Buffer.isBuffer(r.value))
+        throw new InvalidArgumentError(`Record ${i}: value must be a Buffer or null`);
+      if (r.key != null && !Buffer.isBuffer(r.key))
+        throw new InvalidArgumentError(`Record ${i}: key must be a Buffer, null or absent`);
+      let size = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+      const headers = new Map<Buffer, Buffer>();
+      for (const [name, value] of Object.entries(r.headers ?? {}) as Array<[string, Buffer]>) {
+        const key = Buffer.from(name);
+        headers.set(key, value);
+        size += key.length + value.length;
+      }
+      if (size > this.#bus.maxRecordBytes)
+        throw new RecordTooLargeError(size, this.#bus.maxRecordBytes, `record ${i}`);
+      let partition: number;
+      if (r.partition !== undefined) {
+        if (!Number.isInteger(r.partition) || r.partition < 0 || r.partition >= count)
+          throw new UnknownPartitionError(r.topic, r.partition, count);
+        partition = r.partition;
+      } else if (r.key != null) {
+        partition = partitionForKey(r.key, count);
+      } else {
+        partition = sticky.get(r.topic) ?? this.#sticky++ % count;
+        sticky.set(r.topic, partition);
+      }
+      const message: Outgoing = {
+        topic: r.topic,
+        partition,
+        headers,
+        timestamp: BigInt(r.timestamp ?? Date.now()),
+      };
+      if (r.key != null) message.key = r.key;
+      if (r.value !== null) message.value = r.value;
+      out.push(message);
+    }
+    return out;
+  }
+
+  /** Kafka answers with each partition's base offset; records follow in send order. */
+  #metadata(
+    messages: Outgoing[],
+    offsets: Array<{ topic: string; partition: number; offset: bigint }>,
+  ): RecordMetadata[] {
+    const next = new Map(offsets.map((o) => [`${o.topic}\u0000${o.partition}`, Number(o.offset)]));
+    return messages.map((m) => {
+      const key = `${m.topic}\u0000${m.partition}`;
+      const offset = next.get(key) ?? -1;
+      next.set(key, offset + 1);
+      return { topic: m.topic, partition: m.partition!, offset };
+    });
+  }
+
+  async beginTransaction(): Promise<Transaction> {
+    this.#checkOpen();
+    if (!this.transactionalId)
+      throw new InvalidTransactionStateError(
+        'beginTransaction() needs a producer made with a transactionalId',
+      );
+    if (this.#open)
+      throw new InvalidTransactionStateError(
+        'This producer already has a transaction open: commit or abort it first',
+      );
+    try {
+      const txn = await this.#client.beginTransaction();
+      this.#open = new KafkaTransaction(this.#bus, this, txn, () => {
+        this.#open = null;
+      });
+      return this.#open;
+    } catch (error) {
+      throw toKappaError(error, { transactionalId: this.transactionalId });
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed || this.#bus.closed) throw new BusClosedError('producer');
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#open) await this.#open.abort().catch(() => {});
+    await this.#client.close(true).catch(() => {});
+    this.#bus.untrack(this);
+  }
+}
+
+type PlatformaticTransaction = Awaited<
+  ReturnType<PlatformaticProducer<Buffer, Buffer, Buffer, Buffer>['beginTransaction']>
+>;
+
+/** A Kafka transaction: records and a group's offsets committed atomically by the transaction coordinator. */
+class KafkaTransaction implements Transaction {
+  readonly #bus: KafkaBus;
+  readonly #producer: KafkaProducer;
+  readonly #txn: PlatformaticTransaction;
+  readonly #onEnd: () => void;
+  readonly #groups = new Set<string>();
+  #ended = false;
+
+  constructor(bus: KafkaBus, producer: KafkaProducer, txn: PlatformaticTransaction, onEnd: () => void) {
+    this.#bus = bus;
+    this.#producer = producer;
+    this.#txn = txn;
+    this.#onEnd = onEnd;
+  }
+
+  async send(records: ProducerRecord[]): Promise<void> {
+    this.#checkOpen();
+    const messages = await this.#producer.prepare(records);
+    await this.#txn.send({ messages }).catch((e) => {
+      throw toKappaError(e, { transactionalId: this.#producer.transactionalId! });
+    });
+  }
+
+  async sendOffsets(member: string | GroupMetadata, offsets: TopicPartitionOffset[]): Promise<void> {
+    this.#checkOpen();
+    const group = typeof member === 'string' ? member : member?.group;
+    if (typeof group !== 'string' || group.length === 0) {
+      throw new InvalidArgumentError("sendOffsets needs a group name or a member's groupMetadata()");
+    }
+    // Generation -1 and no member id commit for the group without fencing (Kafka's
+    // sendOffsetsToTransaction(offsets, groupId)); a member's metadata fences them to it (KIP-447).
+    const { generation, memberId } = typeof member === 'string' ? { generation: -1, memberId: '' } : member;
+    try {
+      if (!this.#groups.has(group)) {
+        // addConsumer only reads the group id: it adds the group's offsets partition to the transaction.
+        await this.#txn.addConsumer({ groupId: group } as never);
+        this.#groups.add(group);
+      }
+      const [coordinator] = await this.#bus.admin.findCoordinator({
+        keyType: FindCoordinatorKeyTypes.GROUP,
+        keys: [group],
+      });
+      for (const o of offsets) {
+        // TxnOffsetCommit commits `offset + 1` of the message it is given.
+        const message = {
+          topic: o.topic,
+          partition: o.partition,
+          offset: BigInt(o.offset) - 1n,
+          metadata: {
+            consumer: {
+              groupId: group,
+              generationId: generation,
+              memberId,
+              coordinatorId: coordinator!.nodeId,
+            },
+          },
+        } as unknown as Message<Buffer, Buffer, Buffer, Buffer>;
+        await this.#txn.addOffset(message);
+      }
+    } catch (error) {
+      const failure = toKappaError(error, {
+        transactionalId: this.#producer.transactionalId!,
+        group,
+        generation,
+      });
+      // A fenced member's transaction must not commit anything: end it here, as the contract says.
+      if (failure instanceof GroupFencedError) await this.abort().catch(() => {});
+      throw failure;
+    }
+  }
+
+  async commit(): Promise<void> {
+    this.#checkOpen();
+    this.#ended = true;
+    try {
+      await this.#txn.commit();
+    } catch (error) {
+      await this.#txn.abort().catch(() => {});
+      throw toKappaError(error, { transactionalId: this.#producer.transactionalId! });
+    } finally {
+      this.#onEnd();
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      await this.#txn.abort();
+    } catch (error) {
+      throw toKappaError(error, { transactionalId: this.#producer.transactionalId! });
+    } finally {
+      this.#onEnd();
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#bus.closed) throw new BusClosedError('producer');
+    if (this.#ended) throw new InvalidTransactionStateError('The transaction has ended');
+  }
+}
