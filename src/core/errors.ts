@@ -24,6 +24,8 @@ export const ErrorCodes = {
   DATA_DIR_LOCKED: 'KAPPA_DATA_DIR_LOCKED',
   CORRUPT_LOG: 'KAPPA_CORRUPT_LOG',
   IO: 'KAPPA_IO',
+  CONNECTION: 'KAPPA_CONNECTION',
+  AUTHENTICATION: 'KAPPA_AUTHENTICATION',
   CONFIG_INVALID: 'KAPPA_CONFIG_INVALID',
   TIMEOUT: 'KAPPA_TIMEOUT',
 } as const;
@@ -183,6 +185,20 @@ export class CorruptLogError extends KappaError {
 export class IoError extends KappaError {
   constructor(message: string, cause: unknown) {
     super(ErrorCodes.IO, 'external', message, { cause });
+  }
+}
+
+/** A server (Kafka, a database...) could not be reached or dropped the connection. */
+export class ConnectionError extends KappaError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCodes.CONNECTION, 'external', message, { cause });
+  }
+}
+
+/** A server refused our credentials or we refused its certificate: the config must change. */
+export class AuthenticationError extends KappaError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCodes.AUTHENTICATION, 'user', message, { cause });
   }
 }
 

@@ -56,6 +56,9 @@ function fromKappa(error: KappaError, api: 'v2' | 'v3'): RestError {
       return rest(416, 41601, error.message);
     case ErrorCodes.BUS_CLOSED:
       return rest(503, 50301, 'Kappa is shutting down');
+    case ErrorCodes.AUTHENTICATION:
+      // The server's own credentials are wrong, not the client's request: a server-side failure.
+      return rest(503, 50002, error.message);
     default:
       return error.blame === 'external' ? rest(503, 50002, error.message) : rest(500, 50001, error.message);
   }

@@ -18,6 +18,8 @@ export interface KafkaBusOptions {
   compression?: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
   /** Request timeout in ms. */
   timeoutMs?: number;
+  /** How often a failed request is tried again before the error surfaces. Default 3. */
+  retries?: number;
 }
 
 /** The connection part every @platformatic/kafka client takes. */
@@ -33,5 +35,6 @@ export function connectionOptions(options: KafkaBusOptions, role: string) {
       : { tls: options.tls === true ? {} : options.tls }),
     ...(sasl ? { sasl } : {}),
     ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
   };
 }
