@@ -1,3 +1,4 @@
 // Kappa's public API, grouped by layer (DESIGN.md: layers point down; each folder's index.ts is its surface).
 export * from './core/index.ts';
+export * from './kafka/index.ts';
 export * from './log/index.ts';

@@ -1,4 +1,5 @@
 import { type API, type Callback, kGetApi, Consumer as PlatformaticConsumer } from '@platformatic/kafka';
+import { protocolErrorIds } from './kafka-errors.ts';
 
 /**
  * @platformatic/kafka's consumer with two behaviours of Kafka's Java consumer that it lacks, added at
@@ -11,8 +12,10 @@ import { type API, type Callback, kGetApi, Consumer as PlatformaticConsumer } fr
  *   "before another member may read them" true.
  * - With `requireStable`, committed offsets are fetched with require_stable (KIP-447), as the Java
  *   consumer does under read_committed: while a transaction that commits offsets for a partition is
- *   still completing, the broker answers UNSTABLE_OFFSET_COMMIT (which the client retries) instead of
- *   the older offset, so a new owner never resumes from before a committed transaction.
+ *   still completing, the broker answers UNSTABLE_OFFSET_COMMIT instead of the older offset, so a new
+ *   owner never resumes from before a committed transaction. That answer is retried here until the
+ *   transaction ends: one left open by a crashed member ends when the broker aborts it (the
+ *   producer's transaction timeout), which takes longer than the client's own few retries.
  */
 export class GroupMember extends PlatformaticConsumer<Buffer, Buffer, Buffer, Buffer> {
   beforeJoin: (() => Promise<void>) | null = null;
@@ -31,15 +34,35 @@ export class GroupMember extends PlatformaticConsumer<Buffer, Buffer, Buffer, Bu
     if (name === 'OffsetFetch' && this.requireStable) {
       super[kGetApi]<RequestArguments, ResponseType>(name, (error, api) => {
         if (error || !api) return callback(error);
-        // OffsetFetch's arguments are (connection, groups, requireStable, callback).
-        const stable = (connection: Parameters<typeof api>[0], ...args: unknown[]) => {
-          args[1] = true;
-          (api as unknown as (...all: unknown[]) => void)(connection, ...args);
-        };
-        callback(null, Object.assign(stable, api) as typeof api);
+        callback(null, Object.assign(stableOffsetFetch(api), api) as typeof api);
       });
       return;
     }
     lookup();
   }
+}
+
+/** How long a new owner waits for a crashed member's transaction to be aborted by the broker. */
+const UNSTABLE_WAIT_MS = 120_000;
+const UNSTABLE_RETRY_MS = 250;
+
+/** OffsetFetch with require_stable set, retrying UNSTABLE_OFFSET_COMMIT. Arguments: (connection, groups, requireStable, callback). */
+function stableOffsetFetch<A extends Array<unknown>, R>(api: API<A, R>) {
+  const call = api as unknown as (...args: unknown[]) => void;
+  return (connection: unknown, ...args: unknown[]) => {
+    const done = args.at(-1) as (error: Error | null, response?: unknown) => void;
+    if (typeof done !== 'function') return call(connection, ...args);
+    const request = args.slice(0, -1);
+    request[1] = true;
+    const deadline = Date.now() + UNSTABLE_WAIT_MS;
+    const attempt = () =>
+      call(connection, ...request, (error: Error | null, response?: unknown) => {
+        if (error && Date.now() < deadline && protocolErrorIds(error).includes('UNSTABLE_OFFSET_COMMIT')) {
+          setTimeout(attempt, UNSTABLE_RETRY_MS);
+          return;
+        }
+        done(error, response);
+      });
+    attempt();
+  };
 }

@@ -135,6 +135,8 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
       'share.coordinator.state.topic.replication.factor=1',
       'share.coordinator.state.topic.min.isr=1',
       'group.initial.rebalance.delay.ms=0',
+      // A crashed producer's open transaction is aborted within a second of its timeout, not ten.
+      'transaction.abort.timed.out.transaction.cleanup.interval.ms=1000',
       'auto.create.topics.enable=false',
     ].join('\n'),
   );
