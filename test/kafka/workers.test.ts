@@ -3,7 +3,6 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBus } from '../../src/kafka/index.ts';
-import { drain } from '../log/bus-contract.ts';
 import { hasKafka, kafkaBroker } from '../support/kafka.ts';
 import type { KafkaEndpoints } from '../support/kafka-broker.ts';
 import { seededRandom } from '../support/random.ts';
