@@ -20,11 +20,16 @@ export function buildProgram(): Command {
 
   program
     .command('up')
-    .description('start Kappa with everything embedded: log, HTTP API (no servers to install)')
+    .description('start Kappa: the log (embedded, or Kafka with --bus) and the HTTP API in one process')
     .option('--port <port>', 'HTTP port (0 picks a free one)')
     .option('--host <host>', 'HTTP interface to listen on')
     .option('--data-dir <dir>', 'where to keep data (default ./data)')
     .option('--config <file>', 'config file (default: kappa.config.{ts,js,yaml,json} if present)')
+    .option(
+      '--bus <url>',
+      "the bus: 'embedded' or kafka://[user:pass@]host:port[,…][?sasl=SCRAM-SHA-512&tls=true] (or KAPPA_BUS)",
+      process.env.KAPPA_BUS,
+    )
     .action((options) => up(options));
 
   topicsCommand(program, clusterClient);

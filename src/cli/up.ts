@@ -7,9 +7,10 @@ export interface UpOptions {
   host?: string;
   dataDir?: string;
   config?: string;
+  bus?: string;
 }
 
-/** `kappa up`: everything embedded in this process until SIGINT or SIGTERM. */
+/** `kappa up`: the whole slice in this process, on the embedded log or on Kafka, until SIGINT or SIGTERM. */
 export async function up(options: UpOptions): Promise<void> {
   const port = options.port === undefined ? undefined : Number(options.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
@@ -17,6 +18,7 @@ export async function up(options: UpOptions): Promise<void> {
   }
   const { config, file } = await loadConfig({
     ...(options.config ? { file: options.config } : {}),
+    ...(options.bus ? { bus: options.bus } : {}),
     overrides: { dataDir: options.dataDir, http: { port, host: options.host } },
   });
   const logger = createLogger();
@@ -42,9 +44,9 @@ export async function up(options: UpOptions): Promise<void> {
     }
     throw error;
   }
-  logger.info({ url, dataDir: config.dataDir, config: file ?? '(defaults)' }, 'kappa is up');
+  logger.info({ url, bus: assembly.busDescription, config: file ?? '(defaults)' }, 'kappa is up');
   // A line for people and scripts (tests read the URL from it), whatever the log level.
-  process.stdout.write(`Kappa is up at ${url} (data in ${config.dataDir})\n`);
+  process.stdout.write(`Kappa is up at ${url} (${assembly.busDescription})\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -1,4 +1,7 @@
-import { type Logger, silentLogger } from '../core/index.ts';
+import { readFile } from 'node:fs/promises';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { ConfigError, type Logger, silentLogger } from '../core/index.ts';
+import { KafkaBus } from '../kafka/index.ts';
 import { type Bus, openEmbeddedBus } from '../log/index.ts';
 import type { KappaConfig } from './schema.ts';
 
@@ -6,16 +9,62 @@ import type { KappaConfig } from './schema.ts';
 export interface Assembly {
   config: KappaConfig;
   bus: Bus;
+  /** Where the bus is, for people: the data folder or the Kafka brokers. */
+  busDescription: string;
   close(): Promise<void>;
 }
 
 export async function assemble(config: KappaConfig, logger: Logger = silentLogger): Promise<Assembly> {
-  const bus = await openEmbeddedBus({
-    dataDir: config.dataDir,
-    maxRecordBytes: config.log.maxRecordBytes,
-    maintenanceInterval: config.log.maintenanceInterval,
-    topicDefaults: { fsync: config.log.fsync, segmentBytes: config.log.segmentBytes },
-    logger,
-  });
-  return { config, bus, close: () => bus.close() };
+  const bus = await openBus(config, logger);
+  const busDescription =
+    config.bus.kind === 'kafka'
+      ? `Kafka at ${config.bus.brokers.join(',')}`
+      : `embedded log in ${config.dataDir}`;
+  return { config, bus, busDescription, close: () => bus.close() };
+}
+
+async function openBus(config: KappaConfig, logger: Logger): Promise<Bus> {
+  if (config.bus.kind === 'embedded') {
+    return openEmbeddedBus({
+      dataDir: config.dataDir,
+      maxRecordBytes: config.log.maxRecordBytes,
+      maintenanceInterval: config.log.maintenanceInterval,
+      topicDefaults: { fsync: config.log.fsync, segmentBytes: config.log.segmentBytes },
+      logger,
+    });
+  }
+  const { kind: _kind, tls, ...kafka } = config.bus;
+  const bus = new KafkaBus({ ...kafka, ...(tls === undefined ? {} : { tls: await tlsOptions(tls) }) });
+  // Fail at start, with the cause (unreachable, refused credentials, untrusted certificate), rather
+  // than on the first request.
+  try {
+    await bus.listTopics();
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  return bus;
+}
+
+type TlsConfig = Exclude<Extract<KappaConfig['bus'], { kind: 'kafka' }>['tls'], undefined>;
+
+async function tlsOptions(tls: TlsConfig): Promise<TlsOptions | boolean> {
+  if (typeof tls === 'boolean') return tls;
+  const read = async (text: string | undefined, file: string | undefined, what: string) => {
+    if (text !== undefined) return text;
+    if (file === undefined) return undefined;
+    return readFile(file, 'utf8').catch((error: Error) => {
+      throw new ConfigError(`bus.tls.${what}File: cannot read ${file}: ${error.message}`);
+    });
+  };
+  const ca = await read(tls.ca, tls.caFile, 'ca');
+  const cert = await read(tls.cert, tls.certFile, 'cert');
+  const key = await read(tls.key, tls.keyFile, 'key');
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+    ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
+  };
 }

@@ -1,3 +1,4 @@
 export { type Assembly, assemble } from './assemble.ts';
+export { parseBusUrl } from './bus-url.ts';
 export { CONFIG_FILES, defineConfig, loadConfig } from './load.ts';
 export { configSchema, type KappaConfig, type KappaConfigInput } from './schema.ts';

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../core/index.ts';
+import { parseBusUrl } from './bus-url.ts';
 import { configSchema, type KappaConfig, type KappaConfigInput } from './schema.ts';
 
 export const CONFIG_FILES = [
@@ -24,11 +25,18 @@ export function defineConfig(config: KappaConfigInput): KappaConfigInput {
  * `overrides` (command-line flags) on top. Errors name the file and the field.
  */
 export async function loadConfig(
-  options: { file?: string; cwd?: string; overrides?: DeepPartial<KappaConfigInput> } = {},
+  options: {
+    file?: string;
+    cwd?: string;
+    overrides?: DeepPartial<KappaConfigInput>;
+    /** `--bus` or KAPPA_BUS (see bus-url.ts): replaces the file's whole `bus` section. */
+    bus?: string;
+  } = {},
 ): Promise<{ config: KappaConfig; file: string | null }> {
   const cwd = options.cwd ?? process.cwd();
   const file = options.file ? path.resolve(cwd, options.file) : await findConfigFile(cwd);
   const raw = file ? await readConfigFile(file) : {};
+  if (options.bus !== undefined && isPlainObject(raw)) raw.bus = parseBusUrl(options.bus);
   const merged = merge(raw, options.overrides ?? {});
   const result = configSchema.safeParse(merged);
   if (!result.success) {
@@ -38,7 +46,13 @@ export async function loadConfig(
     throw new ConfigError(`Invalid config${file ? ` in ${file}` : ''}: ${problems}`);
   }
   const config = result.data;
-  config.dataDir = path.resolve(file ? path.dirname(file) : cwd, config.dataDir);
+  const base = file ? path.dirname(file) : cwd;
+  config.dataDir = path.resolve(base, config.dataDir);
+  if (config.bus.kind === 'kafka' && typeof config.bus.tls === 'object') {
+    const tls = config.bus.tls;
+    for (const key of ['caFile', 'certFile', 'keyFile'] as const)
+      if (tls[key]) tls[key] = path.resolve(base, tls[key]);
+  }
   return { config, file };
 }
 

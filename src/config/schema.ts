@@ -3,6 +3,58 @@ import { z } from 'zod';
 const duration = z.union([z.number().nonnegative(), z.string().min(1)]);
 const fsync = z.union([z.literal('batch'), z.literal('never'), duration]);
 
+/** TLS to the brokers: `true` trusts the system's CAs; files are read when Kappa starts. */
+const tls = z.union([
+  z.boolean(),
+  z
+    .object({
+      /** PEM text of the CA that signed the brokers' certificates, or a path to it in `caFile`. */
+      ca: z.string().min(1).optional(),
+      caFile: z.string().min(1).optional(),
+      /** Client certificate and key (mutual TLS), as PEM text or paths. */
+      cert: z.string().min(1).optional(),
+      certFile: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+      /** Name to check the certificate against when it differs from the broker address. */
+      servername: z.string().min(1).optional(),
+      /** Default true. false accepts any certificate: for a laptop against a test cluster only. */
+      rejectUnauthorized: z.boolean().optional(),
+    })
+    .strict(),
+]);
+
+const kafkaBus = z
+  .object({
+    kind: z.literal('kafka'),
+    /** `host:port` of one or more brokers; the client finds the rest. */
+    brokers: z.array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'a broker is host:port')).min(1),
+    clientId: z.string().min(1).default('kappa'),
+    tls: tls.optional(),
+    sasl: z
+      .object({
+        mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+        username: z.string().min(1),
+        password: z.string(),
+      })
+      .strict()
+      .optional(),
+    /** Compression of produced batches. */
+    compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
+    /** Replicas of topics Kappa creates; -1 lets the broker decide (default.replication.factor). */
+    replicationFactor: z.number().int().min(-1).max(32).default(-1),
+    /** Largest record accepted before sending; match the broker's max.message.bytes. */
+    maxRecordBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
+    /** Request timeout, also the transaction timeout. */
+    timeoutMs: z.number().int().positive().default(5000),
+    retries: z.number().int().min(0).max(100).default(5),
+  })
+  .strict();
+
 /**
  * The Kappa config. Every field has a default, and the defaults give the embedded shape: `kappa up`
  * with no config file runs everything in one process on ./data.
@@ -27,9 +79,9 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The log everything runs on: the embedded log (default) or a Kafka cluster. */
     bus: z
-      .object({ kind: z.literal('embedded') })
-      .strict()
+      .discriminatedUnion('kind', [z.object({ kind: z.literal('embedded') }).strict(), kafkaBus])
       .prefault({ kind: 'embedded' }),
     log: z
       .object({

@@ -112,7 +112,8 @@ export class KafkaBus implements Bus {
 
   async describeTopic(name: string): Promise<TopicDescription> {
     this.#checkOpen();
-    const partitions = await this.partitionCount(name);
+    const metadata = await this.#topicMetadata(name);
+    const partitions = metadata.partitionsCount;
     const [described] = await this.admin
       .describeConfigs({
         resources: [
@@ -136,15 +137,20 @@ export class KafkaBus implements Bus {
       retentionMs: retentionMs < 0 ? null : retentionMs,
       retentionBytes: retentionBytes < 0 ? null : retentionBytes,
       internal: name.startsWith('__'),
+      replicationFactor: metadata.partitions[0]?.replicas.length ?? 0,
     };
   }
 
   async partitionCount(topic: string): Promise<number> {
+    return (await this.#topicMetadata(topic)).partitionsCount;
+  }
+
+  async #topicMetadata(topic: string) {
     try {
       const metadata = await this.admin.metadata({ topics: [topic] });
       const t = metadata.topics.get(topic);
       if (!t) throw new UnknownTopicError(topic);
-      return t.partitionsCount;
+      return t;
     } catch (error) {
       throw toKappaError(error, { topic });
     }

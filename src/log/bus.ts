@@ -67,6 +67,8 @@ export interface TopicDescription {
   retentionMs: number | null;
   retentionBytes: number | null;
   internal: boolean;
+  /** Copies of each partition: 1 on the embedded log (one disk), the broker's count on Kafka. */
+  replicationFactor: number;
 }
 
 export interface PartitionRange {

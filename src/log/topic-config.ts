@@ -70,6 +70,7 @@ export function describe(config: TopicConfig): TopicDescription {
     retentionMs: config.retentionMs,
     retentionBytes: config.retentionBytes,
     internal: config.internal,
+    replicationFactor: 1,
   };
 }
 

@@ -1,30 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
 import { tempDir } from '../support/temp-dir.ts';
-
-const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'kappa.js');
-
-function run(
-  args: string[],
-  input?: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, KAPPA_URL: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
+import { run, startUp } from './cli-helpers.ts';
 
 describe('kappa CLI against `kappa up`', () => {
   let up: ChildProcess;
@@ -34,17 +12,7 @@ describe('kappa CLI against `kappa up`', () => {
 
   beforeAll(async () => {
     ({ dir: dataDir, remove } = await tempDir('kappa-cli-'));
-    up = spawn(process.execPath, [BIN, 'up', '--port', '0', '--data-dir', dataDir], {
-      env: { ...process.env, KAPPA_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    url = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: up.stdout! }).on('line', (line) => {
-        const match = /Kappa is up at (\S+)/.exec(line);
-        if (match) resolve(match[1]!);
-      });
-      up.once('exit', (code) => reject(new Error(`kappa up exited with ${code}`)));
-    });
+    ({ process: up, url } = await startUp(['--port', '0', '--data-dir', dataDir]));
   });
   afterAll(async () => {
     if (up.exitCode === null) up.kill('SIGKILL');

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/core/index.ts';
 import { KafkaBus } from '../../src/kafka/index.ts';
 import { drain } from '../log/bus-contract.ts';
-import type { KafkaEndpoints } from '../support/kafka-broker.ts';
 import { hasKafka, kafkaBroker } from '../support/kafka.ts';
+import type { KafkaEndpoints } from '../support/kafka-broker.ts';
 import { serviceAvailable } from '../support/services.ts';
 import { uniqueName } from '../support/temp-dir.ts';
 
@@ -23,7 +23,10 @@ describe.skipIf(!hasKcat)('interop with kcat', () => {
   afterAll(async () => bus?.close());
 
   async function kcat(args: string[], input?: string): Promise<string> {
-    const child = run('kcat', ['-b', broker.bootstrap, '-q', ...args], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+    const child = run('kcat', ['-b', broker.bootstrap, '-q', ...args], {
+      timeout: 60_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     if (input !== undefined) child.child.stdin!.end(input);
     return (await child).stdout;
   }
@@ -34,7 +37,19 @@ describe.skipIf(!hasKcat)('interop with kcat', () => {
     const keys = Array.from({ length: 120 }, (_, i) => `user-${i}-${'k'.repeat(i % 11)}`);
     // murmur2_random is librdkafka's name for the Java client's default partitioner.
     await kcat(
-      ['-P', '-t', topic, '-K', '|', '-H', 'source=kcat', '-z', 'zstd', '-X', 'topic.partitioner=murmur2_random'],
+      [
+        '-P',
+        '-t',
+        topic,
+        '-K',
+        '|',
+        '-H',
+        'source=kcat',
+        '-z',
+        'zstd',
+        '-X',
+        'topic.partitioner=murmur2_random',
+      ],
       `${keys.map((k, i) => `${k}|value-${i}`).join('\n')}\n`,
     );
     const reader = bus.consumer({ reset: 'earliest' });
@@ -56,9 +71,14 @@ describe.skipIf(!hasKcat)('interop with kcat', () => {
     try {
       await lz4.createTopic(topic, { partitions: 5 });
       const keys = Array.from({ length: 100 }, (_, i) => `device-${i}`);
-      const sent = await lz4
-        .producer()
-        .send(keys.map((k, i) => ({ topic, key: Buffer.from(k), value: Buffer.from(`reading ${i}`), headers: { unit: Buffer.from('celsius') } })));
+      const sent = await lz4.producer().send(
+        keys.map((k, i) => ({
+          topic,
+          key: Buffer.from(k),
+          value: Buffer.from(`reading ${i}`),
+          headers: { unit: Buffer.from('celsius') },
+        })),
+      );
       const producer = lz4.producer({ transactionalId: uniqueName('tx') });
       const aborted = await producer.beginTransaction();
       await aborted.send([{ topic, key: Buffer.from('device-0'), value: Buffer.from('aborted') }]);
@@ -67,14 +87,39 @@ describe.skipIf(!hasKcat)('interop with kcat', () => {
       await committed.send([{ topic, key: Buffer.from('device-0'), value: Buffer.from('committed') }]);
       await committed.commit();
 
-      const out = await kcat(['-C', '-t', topic, '-e', '-X', 'isolation.level=read_committed', '-f', '%p\t%o\t%k\t%s\t%h\n']);
-      const lines = out.trim().split('\n').map((line) => line.split('\t'));
-      const byValue = new Map(lines.map(([partition, offset, key, value, headers]) => [value!, { partition: Number(partition), offset: Number(offset), key, headers }]));
+      const out = await kcat([
+        '-C',
+        '-t',
+        topic,
+        '-e',
+        '-X',
+        'isolation.level=read_committed',
+        '-f',
+        '%p\t%o\t%k\t%s\t%h\n',
+      ]);
+      const lines = out
+        .trim()
+        .split('\n')
+        .map((line) => line.split('\t'));
+      const byValue = new Map(
+        lines.map(([partition, offset, key, value, headers]) => [
+          value!,
+          { partition: Number(partition), offset: Number(offset), key, headers },
+        ]),
+      );
       expect(lines).toHaveLength(keys.length + 1);
       expect(byValue.has('aborted')).toBe(false);
-      expect(byValue.get('committed')).toMatchObject({ key: 'device-0', partition: partitionForKey(Buffer.from('device-0'), 5) });
+      expect(byValue.get('committed')).toMatchObject({
+        key: 'device-0',
+        partition: partitionForKey(Buffer.from('device-0'), 5),
+      });
       for (const [i, key] of keys.entries()) {
-        expect(byValue.get(`reading ${i}`)).toEqual({ ...sent[i], topic: undefined, key, headers: 'unit=celsius' });
+        expect(byValue.get(`reading ${i}`)).toEqual({
+          ...sent[i],
+          topic: undefined,
+          key,
+          headers: 'unit=celsius',
+        });
       }
     } finally {
       await lz4.close();

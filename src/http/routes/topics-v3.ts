@@ -24,7 +24,7 @@ export function topicsV3Routes(app: FastifyInstance, options: { bus: Bus; cluste
     cluster_id: clusterId,
     topic_name: d.name,
     is_internal: d.internal,
-    replication_factor: 1,
+    replication_factor: d.replicationFactor,
     partitions_count: d.partitions,
     partitions: { related: `${base(request)}/topics/${d.name}/partitions` },
     configs: { related: `${base(request)}/topics/${d.name}/configs` },
