@@ -20,10 +20,8 @@ describe('the bus as a URL (--bus, KAPPA_BUS)', () => {
       compression: 'lz4',
       clientId: 'etl',
     });
-    expect(parseBusUrl('kafka://bob:secret@b1:9092').sasl).toEqual({
-      mechanism: 'PLAIN',
-      username: 'bob',
-      password: 'secret',
+    expect(parseBusUrl('kafka://bob:secret@b1:9092')).toMatchObject({
+      sasl: { mechanism: 'PLAIN', username: 'bob', password: 'secret' },
     });
   });
 
