@@ -22,6 +22,7 @@ import { toKappaError } from './kafka-errors.ts';
 import { connectionOptions, type KafkaBusOptions } from './kafka-options.ts';
 import { KafkaProducer } from './kafka-producer.ts';
 
+const PARTITION_COUNT_TTL_MS = 5000;
 const EARLIEST = -2n;
 const LATEST = -1n;
 
@@ -36,6 +37,7 @@ export class KafkaBus implements Bus {
   readonly maxRecordBytes: number;
   readonly admin: Admin;
   readonly #clients = new Set<{ close(): Promise<void> }>();
+  readonly #partitionCounts = new Map<string, { count: number; until: number }>();
   #closed = false;
 
   constructor(options: KafkaBusOptions) {
@@ -47,6 +49,7 @@ export class KafkaBus implements Bus {
   async createTopic(name: string, spec: TopicSpec): Promise<void> {
     this.#checkOpen();
     validateTopicName(name);
+    this.#partitionCounts.delete(name);
     const configs: Array<{ name: string; value: string }> = [];
     if (spec.compacted) configs.push({ name: 'cleanup.policy', value: 'compact' });
     if (spec.retention !== undefined)
@@ -93,6 +96,7 @@ export class KafkaBus implements Bus {
 
   async deleteTopic(name: string): Promise<void> {
     this.#checkOpen();
+    this.#partitionCounts.delete(name);
     try {
       await this.admin.deleteTopics({ topics: [name] });
     } catch (error) {
@@ -141,8 +145,16 @@ export class KafkaBus implements Bus {
     };
   }
 
+  /**
+   * A topic's partition count, cached for a few seconds: producers ask on every send, and a topic's
+   * partitions only grow, which the client's own metadata refresh picks up as slowly.
+   */
   async partitionCount(topic: string): Promise<number> {
-    return (await this.#topicMetadata(topic)).partitionsCount;
+    const cached = this.#partitionCounts.get(topic);
+    if (cached && cached.until > Date.now()) return cached.count;
+    const count = (await this.#topicMetadata(topic)).partitionsCount;
+    this.#partitionCounts.set(topic, { count, until: Date.now() + PARTITION_COUNT_TTL_MS });
+    return count;
   }
 
   async #topicMetadata(topic: string) {

@@ -70,7 +70,8 @@ export class KafkaProducer implements Producer {
     if (!Array.isArray(records)) throw new InvalidArgumentError('send() takes an array of records');
     const partitions = new Map<string, number>();
     const sticky = new Map<string, number>();
-    const out: Outgoing[] = [];
+    const now = BigInt(Date.now());
+    const out = new Array<Outgoing>(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       let count = partitions.get(r.topic);
@@ -83,11 +84,14 @@ export class KafkaProducer implements Producer {
       if (r.key != null && !Buffer.isBuffer(r.key))
         throw new InvalidArgumentError(`Record ${i}: key must be a Buffer, null or absent`);
       let size = (r.key?.length ?? 0) + (r.value?.length ?? 0);
-      const headers = new Map<Buffer, Buffer>();
-      for (const [name, value] of Object.entries(r.headers ?? {}) as Array<[string, Buffer]>) {
-        const key = Buffer.from(name);
-        headers.set(key, value);
-        size += key.length + value.length;
+      let headers: Map<Buffer, Buffer> | undefined;
+      if (r.headers !== undefined) {
+        for (const name in r.headers) {
+          const value = r.headers[name]!;
+          const key = Buffer.from(name);
+          (headers ??= new Map()).set(key, value);
+          size += key.length + value.length;
+        }
       }
       if (size > this.#bus.maxRecordBytes)
         throw new RecordTooLargeError(size, this.#bus.maxRecordBytes, `record ${i}`);
@@ -105,28 +109,36 @@ export class KafkaProducer implements Producer {
       const message: Outgoing = {
         topic: r.topic,
         partition,
-        headers,
-        timestamp: BigInt(r.timestamp ?? Date.now()),
+        timestamp: r.timestamp === undefined ? now : BigInt(r.timestamp),
       };
+      if (headers) message.headers = headers;
       if (r.key != null) message.key = r.key;
       if (r.value !== null) message.value = r.value;
-      out.push(message);
+      out[i] = message;
     }
     return out;
   }
 
-  /** Kafka answers with each partition's base offset; records follow in send order. */
+  /** Kafka answers with each partition's base offset; a partition's records follow in send order. */
   #metadata(
     messages: Outgoing[],
     offsets: Array<{ topic: string; partition: number; offset: bigint }>,
   ): RecordMetadata[] {
-    const next = new Map(offsets.map((o) => [`${o.topic}\u0000${o.partition}`, Number(o.offset)]));
-    return messages.map((m) => {
-      const key = `${m.topic}\u0000${m.partition}`;
-      const offset = next.get(key) ?? -1;
-      next.set(key, offset + 1);
-      return { topic: m.topic, partition: m.partition!, offset };
-    });
+    const next = new Map<string, number[]>();
+    for (const o of offsets) {
+      let topic = next.get(o.topic);
+      if (!topic) next.set(o.topic, (topic = []));
+      topic[o.partition] = Number(o.offset);
+    }
+    const out = new Array<RecordMetadata>(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const { topic, partition } = messages[i] as { topic: string; partition: number };
+      const bases = next.get(topic);
+      const offset = bases?.[partition] ?? -1;
+      if (bases && offset >= 0) bases[partition] = offset + 1;
+      out[i] = { topic, partition, offset };
+    }
+    return out;
   }
 
   async beginTransaction(): Promise<Transaction> {

@@ -12,9 +12,19 @@ import type {
  * The Bus contract: what every log Kappa runs on provides (the embedded log here, Kafka in `kafka/`).
  * test/log/bus-contract.ts is the one suite every implementation passes.
  *
- * Where implementations may differ, the contract says so:
+ * Where implementations may differ, the contract says so (docs/kafka.md lists it for people):
  * - offsets strictly increase per partition but may have gaps (compaction; Kafka's transaction markers);
- * - `fsync` is honoured by the embedded log only: Kafka's durability is replication, set on the broker.
+ * - `fsync` is honoured by the embedded log only: Kafka's durability is replication, set on the broker;
+ * - group rebalances: the embedded log moves partitions at once; Kafka moves them cooperatively, in two
+ *   rebalances (the owner gives a partition up, then the group hands it on). In both, onRevoked has
+ *   returned before another member reads the partition;
+ * - seek() on Kafka moves only assign()ed partitions: a group member that must read again closes and
+ *   subscribes anew, resuming from the group's committed offsets;
+ * - Kafka aborts a transaction left open longer than the client's request timeout (5 s by default),
+ *   which is how a crashed producer's transaction ends; the embedded log journals a transaction only
+ *   at commit, so an unfinished one simply never happened;
+ * - Kafka refuses record timestamps more than an hour ahead of the broker's clock (its
+ *   message.timestamp.after.max.ms); the embedded log takes any.
  */
 export interface Bus {
   /** 'embedded' or 'kafka': for messages and metrics, never for behaviour. */
@@ -83,7 +93,8 @@ export interface ProducerOptions {
   /**
    * Makes the producer transactional. A producer that starts with an id fences every older producer
    * with the same id: their commits fail with ProducerFencedError (so a restarted worker cannot be
-   * doubled by its zombie).
+   * doubled by its zombie). It takes the id over when it begins its first transaction (on Kafka that
+   * is when it registers with the transaction coordinator); the embedded log fences at creation.
    */
   transactionalId?: string;
 }
@@ -160,7 +171,7 @@ export interface Consumer {
   subscribe(topics: string[]): Promise<void>;
   /** Read these partitions directly, without group membership; `offset` omitted means the reset policy. */
   assign(partitions: Array<TopicPartition & { offset?: number }>): Promise<void>;
-  /** Move the read position of an owned partition. */
+  /** Move the read position of an owned partition (on Kafka, of an assign()ed one only). */
   seek(topic: string, partition: number, offset: number): void;
   /** Records in offset order per partition; waits up to `timeoutMs` when none are ready. */
   poll(options?: PollOptions): Promise<ConsumedRecord[]>;
