@@ -43,12 +43,10 @@ const kafkaBus = z
     compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
     /** Replicas of topics Kappa creates; -1 lets the broker decide (default.replication.factor). */
     replicationFactor: z.number().int().min(-1).max(32).default(-1),
-    /** Largest record accepted before sending; match the broker's max.message.bytes. */
-    maxRecordBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(1024 * 1024),
+    /** Largest record (key + value + headers) accepted before sending; fits the broker's default max.message.bytes. */
+    maxRecordBytes: z.number().int().positive().default(1_000_000),
+    /** Largest batch for one partition in one request: bigger sends are split. Keep it under max.message.bytes. */
+    maxBatchBytes: z.number().int().positive().default(1_000_000),
     /** Request timeout, also the transaction timeout. */
     timeoutMs: z.number().int().positive().default(5000),
     retries: z.number().int().min(0).max(100).default(5),

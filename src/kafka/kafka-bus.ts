@@ -35,6 +35,7 @@ export class KafkaBus implements Bus {
   readonly kind = 'kafka';
   readonly options: KafkaBusOptions;
   readonly maxRecordBytes: number;
+  readonly maxBatchBytes: number;
   readonly admin: Admin;
   readonly #clients = new Set<{ close(): Promise<void> }>();
   readonly #partitionCounts = new Map<string, { count: number; until: number }>();
@@ -42,7 +43,8 @@ export class KafkaBus implements Bus {
 
   constructor(options: KafkaBusOptions) {
     this.options = options;
-    this.maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
+    this.maxRecordBytes = options.maxRecordBytes ?? 1_000_000;
+    this.maxBatchBytes = Math.max(this.maxRecordBytes + 1024, options.maxBatchBytes ?? 1_000_000);
     this.admin = new Admin(connectionOptions(options, 'admin'));
   }
 

@@ -51,6 +51,9 @@ export class KafkaConsumer implements Consumer {
   readonly #positions = new Map<string, TopicPartition & { offset: number | null }>();
   readonly #wakers = new Set<() => void>();
   readonly #sessionTimeout: number;
+  #chain: Promise<unknown> = Promise.resolve();
+  /** Every stream ever started: seek() detaches the current one before #restartManual stops it. */
+  readonly #streams = new Set<Stream>();
   #mode: 'none' | 'subscribed' | 'assigned' = 'none';
   #closed = false;
   #failure: unknown = null;
@@ -70,9 +73,14 @@ export class KafkaConsumer implements Consumer {
       rebalanceTimeout: this.#sessionTimeout,
       protocols: [{ name: COOPERATIVE_STICKY_ASSIGNOR, version: 3 }],
     });
-    this.#client.beforeJoin = () => this.#revokeLost();
+    // Only group members revoke; the private group behind assign() joins from inside a stream restart,
+    // which already holds the chain.
+    this.#client.beforeJoin = () =>
+      this.#mode === 'subscribed' ? this.#serially(() => this.#revokeLost()) : Promise.resolve();
     this.#client.requireStable = options.isolation !== 'read_uncommitted';
-    this.#client.on('consumer:group:join', (payload) => void this.#onJoin(payload.assignments ?? []));
+    this.#client.on('consumer:group:join', (payload) => {
+      void this.#serially(() => this.#onJoin(payload.assignments ?? []));
+    });
     // The client reports a failed rejoin here; poll() rethrows it. Closing tears connections down
     // mid-request, which is no failure.
     this.#client.on('error', (error: unknown) => {
@@ -135,9 +143,18 @@ export class KafkaConsumer implements Consumer {
       );
     owned.offset = offset;
     this.#buffer = this.#buffer.filter((r) => r.topic !== topic || r.partition !== partition);
-    void this.#restartManual().catch((error) => {
+    // Nothing more from the current stream: what it has in flight was fetched from the old position.
+    this.#stream = null;
+    void this.#serially(() => this.#restartManual()).catch((error) => {
       this.#failure = error;
     });
+  }
+
+  /** Membership changes and stream restarts run one at a time, in the order they were asked for. */
+  #serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(work);
+    this.#chain = run.catch(() => {});
+    return run;
   }
 
   /** Manual reads: the private group owns every partition of the topics; records of others are dropped. */
@@ -178,8 +195,12 @@ export class KafkaConsumer implements Consumer {
       throw toKappaError(error, { topic: options.topics[0] ?? '' });
     }
     const stream = this.#stream;
-    stream.on('data', (message: Message<Buffer, Buffer, Buffer, Buffer>) => this.#accept(message));
+    this.#streams.add(stream);
+    stream.on('data', (message: Message<Buffer, Buffer, Buffer, Buffer>) => {
+      if (stream === this.#stream) this.#accept(message);
+    });
     stream.on('error', (error: unknown) => {
+      if (stream !== this.#stream) return;
       this.#failure = error;
       this.#wake();
     });
@@ -346,9 +367,10 @@ export class KafkaConsumer implements Consumer {
   }
 
   async #stopStream(): Promise<void> {
-    const stream = this.#stream;
     this.#stream = null;
-    if (stream) await stream.close().catch(() => {});
+    const streams = [...this.#streams];
+    this.#streams.clear();
+    await Promise.all(streams.map((stream) => stream.close().catch(() => {})));
   }
 
   async close(): Promise<void> {

@@ -11,8 +11,16 @@ export interface KafkaBusOptions {
   tls?: TlsOptions | boolean;
   /** SASL PLAIN or SCRAM-SHA-256/512. */
   sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
-  /** Largest record accepted client-side (key + value + headers). Default 1 MiB, as the broker's default. */
+  /**
+   * Largest record accepted client-side (key + value + headers). Default 1,000,000 bytes, which with
+   * its framing fits the broker's default max.message.bytes (1,048,588).
+   */
   maxRecordBytes?: number;
+  /**
+   * Largest batch for one partition in one produce request; a bigger send() is split into several
+   * requests. Default 1,000,000 bytes; keep it under the broker's (or topic's) max.message.bytes.
+   */
+  maxBatchBytes?: number;
   /** Replicas of topics Kappa creates; -1 (the default) lets the broker decide. */
   replicationFactor?: number;
   /** Producer batch compression. */

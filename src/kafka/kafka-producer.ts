@@ -23,6 +23,38 @@ import { connectionOptions } from './kafka-options.ts';
 
 type Outgoing = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
+/** A record's framing in a batch (length, attributes, deltas, header count) at most; the batch's own is 61 bytes. */
+const RECORD_OVERHEAD = 24;
+const BATCH_OVERHEAD = 61;
+
+/** Cuts a send's records, in order, into requests whose per-partition batches stay under a byte budget. */
+class RequestSplitter {
+  readonly #budget: number;
+  readonly #requests: Outgoing[][] = [[]];
+  #bytes = new Map<string, number>();
+
+  constructor(budget: number) {
+    this.#budget = budget;
+  }
+
+  add(message: Outgoing, size: number): void {
+    const key = `${message.topic}\u0000${message.partition}`;
+    const bytes = (this.#bytes.get(key) ?? BATCH_OVERHEAD) + size + RECORD_OVERHEAD;
+    const current = this.#requests.at(-1)!;
+    if (bytes > this.#budget && current.length > 0) {
+      this.#requests.push([message]);
+      this.#bytes = new Map([[key, BATCH_OVERHEAD + size + RECORD_OVERHEAD]]);
+      return;
+    }
+    current.push(message);
+    this.#bytes.set(key, bytes);
+  }
+
+  done(): Outgoing[][] {
+    return this.#requests.filter((r) => r.length > 0);
+  }
+}
+
 /**
  * An idempotent (acks=all) Kafka producer. Partitions are chosen here, exactly as the embedded log
  * chooses them (murmur2 of the key; keyless records of one send together), so a key lands on the same
@@ -56,22 +88,31 @@ export class KafkaProducer implements Producer {
 
   async send(records: ProducerRecord[]): Promise<RecordMetadata[]> {
     this.#checkOpen();
-    const messages = await this.prepare(records);
+    const requests = await this.prepare(records);
+    const out: RecordMetadata[] = [];
     try {
-      const result = await this.#client.send({ messages });
-      return this.#metadata(messages, result.offsets ?? []);
+      // One after another: the idempotent producer keeps a partition's records in this order.
+      for (const messages of requests) {
+        const result = await this.#client.send({ messages });
+        out.push(...this.#metadata(messages, result.offsets ?? []));
+      }
+      return out;
     } catch (error) {
       throw toKappaError(error, { topic: records[0]?.topic ?? '' });
     }
   }
 
-  /** Validates every record and pins its partition; throws before anything is sent. */
-  async prepare(records: readonly ProducerRecord[]): Promise<Outgoing[]> {
+  /**
+   * Validates every record and pins its partition, throwing before anything is sent; then splits the
+   * records, in order, into requests whose batch for any one partition stays under the broker's
+   * max.message.bytes, so a large send() is not refused as a whole (MESSAGE_TOO_LARGE).
+   */
+  async prepare(records: readonly ProducerRecord[]): Promise<Outgoing[][]> {
     if (!Array.isArray(records)) throw new InvalidArgumentError('send() takes an array of records');
     const partitions = new Map<string, number>();
     const sticky = new Map<string, number>();
     const now = BigInt(Date.now());
-    const out = new Array<Outgoing>(records.length);
+    const requests = new RequestSplitter(this.#bus.maxBatchBytes);
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       let count = partitions.get(r.topic);
@@ -114,9 +155,9 @@ export class KafkaProducer implements Producer {
       if (headers) message.headers = headers;
       if (r.key != null) message.key = r.key;
       if (r.value !== null) message.value = r.value;
-      out[i] = message;
+      requests.add(message, size);
     }
-    return out;
+    return requests.done();
   }
 
   /** Kafka answers with each partition's base offset; a partition's records follow in send order. */
@@ -197,10 +238,11 @@ class KafkaTransaction implements Transaction {
 
   async send(records: ProducerRecord[]): Promise<void> {
     this.#checkOpen();
-    const messages = await this.#producer.prepare(records);
-    await this.#txn.send({ messages }).catch((e) => {
-      throw toKappaError(e, { transactionalId: this.#producer.transactionalId! });
-    });
+    for (const messages of await this.#producer.prepare(records)) {
+      await this.#txn.send({ messages }).catch((e) => {
+        throw toKappaError(e, { transactionalId: this.#producer.transactionalId! });
+      });
+    }
   }
 
   async sendOffsets(member: string | GroupMetadata, offsets: TopicPartitionOffset[]): Promise<void> {

@@ -94,6 +94,23 @@ describe.skipIf(!hasKafka)('Kafka bus: connection, compression and isolation', (
     });
   }
 
+  it("splits a send larger than the broker's batch limit into requests, keeping order", async () => {
+    const bus = open();
+    const topic = uniqueName('big-send');
+    await bus.createTopic(topic, { partitions: 1 });
+    // 4,000 records of 1 KiB to one partition: a 4 MB batch, four times the broker's max.message.bytes.
+    const values = Array.from({ length: 4000 }, (_, i) =>
+      Buffer.concat([Buffer.from(`${i}:`), Buffer.alloc(1024, 'x')]),
+    );
+    const sent = await bus.producer().send(values.map((value) => ({ topic, value })));
+    expect(sent.map((m) => m.offset)).toEqual(sent.map((_, i) => sent[0]!.offset + i));
+    const reader = bus.consumer({ reset: 'earliest' });
+    await reader.assign([{ topic, partition: 0 }]);
+    const got = await drain(reader, values.length);
+    expect(got.map((r) => r.value!.toString().split(':')[0])).toEqual(values.map((_, i) => String(i)));
+    await reader.close();
+  });
+
   const mechanisms = Object.keys(SASL_USERS) as Array<keyof typeof SASL_USERS>;
   for (const mechanism of mechanisms) {
     it(`authenticates with SASL ${mechanism} and produces and consumes`, async () => {
