@@ -40,22 +40,17 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
       const onKafka = await workload(kafka, c);
       progress(`${label}: Java ProducerPerformance and ConsumerPerformance`);
       const java = await javaTools(bootstrap, c);
-      yield result('bus', `produce-${label}-embedded`, 'records_per_s', ours.produce, 'rec/s', {
-        name: 'kappa-kafka-bus',
-        value: onKafka.produce,
-      });
-      yield result('bus', `produce-${label}-kafka`, 'records_per_s', onKafka.produce, 'rec/s', {
-        name: 'java-ProducerPerformance',
-        value: java.produce,
-      });
-      yield result('bus', `consume-${label}-embedded`, 'records_per_s', ours.consume, 'rec/s', {
-        name: 'kappa-kafka-bus',
-        value: onKafka.consume,
-      });
-      yield result('bus', `consume-${label}-kafka`, 'records_per_s', onKafka.consume, 'rec/s', {
-        name: 'java-ConsumerPerformance',
-        value: java.consume,
-      });
+      for (const phase of ['produce', 'consume'] as const) {
+        const javaTool = phase === 'produce' ? 'ProducerPerformance' : 'ConsumerPerformance';
+        yield result('bus', `${phase}-${label}-embedded`, 'records_per_s', ours[phase], 'rec/s', {
+          name: 'kappa-kafka-bus',
+          value: onKafka[phase],
+        });
+        yield result('bus', `${phase}-${label}-kafka`, 'records_per_s', onKafka[phase], 'rec/s', {
+          name: `java-${javaTool}`,
+          value: java[phase],
+        });
+      }
     }
     await kafka.close();
     await embedded.close();

@@ -7,15 +7,16 @@ import {
   UnknownTopicError,
   validateTopicName,
 } from '../core/index.ts';
-import type {
-  Bus,
-  Consumer,
-  ConsumerOptions,
-  PartitionRange,
-  Producer,
-  ProducerOptions,
-  TopicDescription,
-  TopicSpec,
+import {
+  type Bus,
+  type Consumer,
+  type ConsumerOptions,
+  OpenClients,
+  type PartitionRange,
+  type Producer,
+  type ProducerOptions,
+  type TopicDescription,
+  type TopicSpec,
 } from '../log/index.ts';
 import { KafkaConsumer } from './kafka-consumer.ts';
 import { toKappaError } from './kafka-errors.ts';
@@ -37,7 +38,7 @@ export class KafkaBus implements Bus {
   readonly maxRecordBytes: number;
   readonly maxBatchBytes: number;
   readonly admin: Admin;
-  readonly #clients = new Set<{ close(): Promise<void> }>();
+  readonly #clients = new OpenClients();
   readonly #partitionCounts = new Map<string, { count: number; until: number }>();
   #closed = false;
 
@@ -230,17 +231,12 @@ export class KafkaBus implements Bus {
 
   producer(options: ProducerOptions = {}): Producer {
     this.#checkOpen();
-    return this.#track(new KafkaProducer(this, options));
+    return this.#clients.add(new KafkaProducer(this, options));
   }
 
   consumer(options: ConsumerOptions): Consumer {
     this.#checkOpen();
-    return this.#track(new KafkaConsumer(this, options));
-  }
-
-  #track<T extends { close(): Promise<void> }>(client: T): T {
-    this.#clients.add(client);
-    return client;
+    return this.#clients.add(new KafkaConsumer(this, options));
   }
 
   untrack(client: { close(): Promise<void> }): void {
@@ -257,7 +253,7 @@ export class KafkaBus implements Bus {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    for (const client of [...this.#clients]) await client.close().catch(() => {});
+    await this.#clients.closeAll();
     this.#closed = true;
     await this.admin.close().catch(() => {});
   }

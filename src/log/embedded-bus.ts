@@ -33,6 +33,7 @@ import { EmbeddedProducer } from './embedded-producer.ts';
 import { ensureDir, fsyncDir, removeDir, writeFileAtomic } from './file-io.ts';
 import { GroupCoordinator } from './group-coordinator.ts';
 import { OFFSETS_TOPIC, OffsetStore } from './offset-store.ts';
+import { OpenClients } from './open-clients.ts';
 import { PartitionLog } from './partition-log.ts';
 import { applyRetention } from './retention.ts';
 import {
@@ -97,7 +98,7 @@ export class EmbeddedBus implements Bus {
   transactions!: TransactionCoordinator;
   readonly #topics = new Map<string, TopicState>();
   readonly #topicDefaults: Partial<Omit<TopicSpec, 'partitions'>>;
-  readonly #clients = new Set<{ close(): Promise<void> }>();
+  readonly #clients = new OpenClients();
   #journal!: TransactionJournal;
   #unlock!: () => Promise<void>;
   #timers: NodeJS.Timeout[] = [];
@@ -280,17 +281,12 @@ export class EmbeddedBus implements Bus {
 
   producer(options: ProducerOptions = {}): Producer {
     this.#checkOpen();
-    return this.#track(new EmbeddedProducer(this, options));
+    return this.#clients.add(new EmbeddedProducer(this, options));
   }
 
   consumer(options: ConsumerOptions): Consumer {
     this.#checkOpen();
-    return this.#track(new EmbeddedConsumer(this, options));
-  }
-
-  #track<T extends { close(): Promise<void> }>(client: T): T {
-    this.#clients.add(client);
-    return client;
+    return this.#clients.add(new EmbeddedConsumer(this, options));
   }
 
   /** @internal clients deregister themselves on close. */
@@ -371,7 +367,7 @@ export class EmbeddedBus implements Bus {
   async #close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     // Clients close first, while the bus still works: a consumer's onRevoked may commit offsets.
-    for (const client of [...this.#clients]) await client.close().catch(() => {});
+    await this.#clients.closeAll();
     this.#closed = true;
     await this.#maintenanceRunning?.catch(() => {});
     await this.transactions.close();

@@ -13,3 +13,4 @@ export type {
   Transaction,
 } from './bus.ts';
 export { EmbeddedBus, type EmbeddedBusOptions, openEmbeddedBus } from './embedded-bus.ts';
+export { OpenClients } from './open-clients.ts';
