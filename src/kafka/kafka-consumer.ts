@@ -27,6 +27,13 @@ type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 /** Above this many buffered records the stream is paused until poll() drains it. */
 const HIGH_WATER = 20_000;
 
+interface Position extends TopicPartition {
+  /** The next offset poll() returns, or null until the first record (the group's committed offset). */
+  offset: number | null;
+  /** Set when the partition is given up, so a cached reference is never used after. */
+  gone?: true;
+}
+
 /** Kafka's default; the broker accepts 6 s to 30 min (group.min/max.session.timeout.ms). */
 const DEFAULT_SESSION_TIMEOUT = '10s';
 
@@ -48,7 +55,9 @@ export class KafkaConsumer implements Consumer {
   #stream: Stream | null = null;
   #buffer: ConsumedRecord[] = [];
   /** Owned partitions and the next offset poll() returns for each. */
-  readonly #positions = new Map<string, TopicPartition & { offset: number | null }>();
+  readonly #positions = new Map<string, Position>();
+  /** The position #accept found last: records arrive in runs per partition, so most lookups hit it. */
+  #lastPosition: Position | null = null;
   readonly #wakers = new Set<() => void>();
   readonly #sessionTimeout: number;
   #chain: Promise<unknown> = Promise.resolve();
@@ -118,7 +127,7 @@ export class KafkaConsumer implements Consumer {
     if (this.#mode === 'subscribed')
       throw new InvalidArgumentError('This consumer is subscribed to a group; it cannot also assign()');
     this.#mode = 'assigned';
-    this.#positions.clear();
+    this.#forget([...this.#positions.values()]);
     for (const tp of partitions) {
       const count = await this.#bus.partitionCount(tp.topic);
       if (!Number.isInteger(tp.partition) || tp.partition < 0 || tp.partition >= count)
@@ -206,13 +215,33 @@ export class KafkaConsumer implements Consumer {
     });
   }
 
+  #forget(partitions: TopicPartition[]): void {
+    for (const tp of partitions) {
+      const key = tpKey(tp.topic, tp.partition);
+      const position = this.#positions.get(key);
+      if (position) position.gone = true;
+      this.#positions.delete(key);
+    }
+  }
+
   #accept(message: Message<Buffer, Buffer, Buffer, Buffer>): void {
-    const owned = this.#positions.get(tpKey(message.topic, message.partition));
-    if (!owned) return;
+    let owned = this.#lastPosition;
+    if (
+      owned === null ||
+      owned.gone ||
+      owned.partition !== message.partition ||
+      owned.topic !== message.topic
+    ) {
+      owned = this.#positions.get(tpKey(message.topic, message.partition)) ?? null;
+      if (owned === null) return;
+      this.#lastPosition = owned;
+    }
     const offset = Number(message.offset);
     if (owned.offset !== null && offset < owned.offset) return;
     const headers: Headers = {};
-    for (const [name, value] of message.headers) headers[name.toString()] = value ?? Buffer.alloc(0);
+    if (message.headers.size > 0) {
+      for (const [name, value] of message.headers) headers[name.toString()] = value ?? Buffer.alloc(0);
+    }
     this.#buffer.push({
       topic: message.topic,
       partition: message.partition,
@@ -223,7 +252,7 @@ export class KafkaConsumer implements Consumer {
       headers,
     });
     if (this.#buffer.length > HIGH_WATER) this.#stream?.pause();
-    this.#wake();
+    if (this.#wakers.size > 0) this.#wake();
   }
 
   /**
@@ -245,7 +274,7 @@ export class KafkaConsumer implements Consumer {
     } catch {
       // The callback's failure is its own to report; the partitions go regardless.
     }
-    for (const o of lost) this.#positions.delete(tpKey(o.topic, o.partition));
+    this.#forget(lost);
     this.#buffer = this.#buffer.filter((r) => this.#positions.has(tpKey(r.topic, r.partition)));
     this.#wake();
   }
@@ -299,10 +328,14 @@ export class KafkaConsumer implements Consumer {
     let bytes = 0;
     let i = 0;
     const keep: ConsumedRecord[] = [];
+    let owned: Position | undefined;
     for (; i < this.#buffer.length; i++) {
       const r = this.#buffer[i]!;
-      const owned = this.#positions.get(tpKey(r.topic, r.partition));
-      if (!owned || (owned.offset !== null && r.offset < owned.offset)) continue;
+      if (owned === undefined || owned.partition !== r.partition || owned.topic !== r.topic) {
+        owned = this.#positions.get(tpKey(r.topic, r.partition));
+        if (owned === undefined) continue;
+      }
+      if (owned.offset !== null && r.offset < owned.offset) continue;
       if (out.length >= maxRecords || (out.length > 0 && bytes >= maxBytes)) {
         keep.push(r);
         continue;
@@ -380,7 +413,7 @@ export class KafkaConsumer implements Consumer {
     this.#wake();
     await this.#stopStream();
     await this.#client.close(true).catch(() => {});
-    this.#positions.clear();
+    this.#forget([...this.#positions.values()]);
     this.#bus.untrack(this);
   }
 
