@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { type KafkaBroker, kafkaAvailable, startKafkaBroker } from './kafka-broker.ts';
+import { endpointsOf, type KafkaBroker, kafkaAvailable, startKafkaBroker } from './kafka-broker.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -35,8 +35,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (available) {
     starting = startKafkaBroker().then(
       async (broker) => {
-        const { java: _java, stop: _stop, ...endpoints } = broker;
-        await writeFile(file, JSON.stringify(endpoints));
+        await writeFile(file, JSON.stringify(endpointsOf(broker)));
         return broker;
       },
       async (error: Error) => {

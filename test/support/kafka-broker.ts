@@ -37,7 +37,16 @@ export interface KafkaEndpoints {
 export interface KafkaBroker extends KafkaEndpoints {
   /** Runs a Kafka tool's main class on the broker's classpath and returns its standard output. */
   java(mainClass: string, args: string[], input?: string): Promise<string>;
+  /** kill -9 of the broker process; its data stays for `restart`. */
+  kill(): Promise<void>;
+  /** Starts the killed broker again on the same ports and data, and waits until it answers. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export function endpointsOf(broker: KafkaBroker): KafkaEndpoints {
+  const { bootstrap, saslBootstrap, tlsBootstrap, tlsCa } = broker;
+  return { bootstrap, saslBootstrap, tlsBootstrap, tlsCa };
 }
 
 export function kafkaAvailable(): boolean {
@@ -164,26 +173,27 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
     undefined,
     jvm,
   );
-  const broker: ChildProcess = spawn('java', [...jvm, '-cp', `${KAFKA_LIBS}/*`, 'kafka.Kafka', properties], {
-    stdio: 'ignore',
-  });
-  const exited = new Promise<number | null>((resolve) => broker.once('exit', resolve));
   const bootstrap = `127.0.0.1:${port}`;
-  try {
-    await waitForMetadata(bootstrap, exited);
-  } catch (error) {
-    broker.kill('SIGKILL');
-    const tail = await readFile(path.join(dir, 'broker.log'), 'utf8').catch(() => '');
-    throw new Error(`Kafka broker did not start: ${(error as Error).message}\n${tail.slice(-3000)}`);
-  }
+  // The process as it runs now: `kill` and `restart` replace it, on the same ports and data.
+  let current = await launch(jvm, properties, bootstrap, dir);
   return {
     bootstrap,
     saslBootstrap: `127.0.0.1:${saslPort}`,
     tlsBootstrap: `127.0.0.1:${tlsPort}`,
     tlsCa: tls.ca,
     java: (mainClass, args, input) => runKafkaJava(mainClass, args, input, jvm),
+    async kill() {
+      current.process.kill('SIGKILL');
+      await current.exited;
+    },
+    async restart() {
+      if (current.process.exitCode === null && current.process.signalCode === null)
+        throw new Error('the broker is running');
+      current = await launch(jvm, properties, bootstrap, dir);
+    },
     async stop() {
-      if (broker.exitCode === null) {
+      const { process: broker, exited } = current;
+      if (broker.exitCode === null && broker.signalCode === null) {
         broker.kill('SIGTERM');
         const timer = setTimeout(() => broker.kill('SIGKILL'), 20_000);
         await exited;
@@ -192,6 +202,27 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts the broker process and waits until it answers a metadata request. */
+async function launch(
+  jvm: string[],
+  properties: string,
+  bootstrap: string,
+  dir: string,
+): Promise<{ process: ChildProcess; exited: Promise<number | null> }> {
+  const broker = spawn('java', [...jvm, '-cp', `${KAFKA_LIBS}/*`, 'kafka.Kafka', properties], {
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((resolve) => broker.once('exit', resolve));
+  try {
+    await waitForMetadata(bootstrap, exited);
+  } catch (error) {
+    broker.kill('SIGKILL');
+    const tail = await readFile(path.join(dir, 'broker.log'), 'utf8').catch(() => '');
+    throw new Error(`Kafka broker did not start: ${(error as Error).message}\n${tail.slice(-3000)}`);
+  }
+  return { process: broker, exited };
 }
 
 /** A self-signed certificate for 127.0.0.1 made with the JDK's keytool: the keystore and its PEM. */

@@ -1,12 +1,11 @@
 // Development helper: starts the test broker and keeps it running, writing its endpoints to the file
 // named on the command line; then `KAPPA_TEST_KAFKA=<file> npx vitest run test/kafka` reuses it.
 import { writeFile } from 'node:fs/promises';
-import { startKafkaBroker } from './kafka-broker.ts';
+import { endpointsOf, startKafkaBroker } from './kafka-broker.ts';
 
 const file = process.argv[2] ?? '.cache/kafka/endpoints.json';
 const broker = await startKafkaBroker();
-const { java: _java, stop: _stop, ...endpoints } = broker;
-await writeFile(file, JSON.stringify(endpoints));
+await writeFile(file, JSON.stringify(endpointsOf(broker)));
 console.log(`Kafka broker at ${broker.bootstrap}; endpoints in ${file}; Ctrl-C stops it`);
 const stop = async () => {
   await broker.stop();
