@@ -62,6 +62,10 @@ function retryDelay(
   _retries: number,
   error: unknown,
 ): number {
-  if (protocolErrorIds(error).includes('CONCURRENT_TRANSACTIONS')) return 20 * attempt;
+  const ids = protocolErrorIds(error);
+  if (ids.includes('CONCURRENT_TRANSACTIONS')) return 20 * attempt;
+  // A topic that does not exist mostly stays that way: answer "unknown topic" in a fraction of a
+  // second, not after the whole backoff (a topic Kappa creates is waited for in createTopic).
+  if (ids.includes('UNKNOWN_TOPIC_OR_PARTITION') || ids.includes('UNKNOWN_TOPIC_ID')) return 20 * attempt;
   return Math.min(1000, 100 * 2 ** (attempt - 1));
 }
