@@ -1,9 +1,8 @@
-import { Admin, FetchIsolationLevels } from '@platformatic/kafka';
+import { Admin, FetchIsolationLevels, FindCoordinatorKeyTypes } from '@platformatic/kafka';
 import {
   BusClosedError,
   type PartitionOffset,
   type TopicPartitionOffset,
-  toMillis,
   UnknownTopicError,
   validateTopicName,
 } from '../core/index.ts';
@@ -15,6 +14,7 @@ import {
   type PartitionRange,
   type Producer,
   type ProducerOptions,
+  resolveTopicConfig,
   type TopicDescription,
   type TopicSpec,
 } from '../log/index.ts';
@@ -40,6 +40,7 @@ export class KafkaBus implements Bus {
   readonly admin: Admin;
   readonly #clients = new OpenClients();
   readonly #partitionCounts = new Map<string, { count: number; until: number }>();
+  readonly #groupCoordinators = new Map<string, number>();
   #closed = false;
 
   constructor(options: KafkaBusOptions) {
@@ -52,28 +53,24 @@ export class KafkaBus implements Bus {
   async createTopic(name: string, spec: TopicSpec): Promise<void> {
     this.#checkOpen();
     validateTopicName(name);
-    this.#partitionCounts.delete(name);
+    // The contract's checks and units, as the embedded log applies them; only what the spec names
+    // becomes a topic config, so the broker's own defaults stand for the rest.
+    const resolved = resolveTopicConfig(name, spec);
     const configs: Array<{ name: string; value: string }> = [];
-    if (spec.compacted) configs.push({ name: 'cleanup.policy', value: 'compact' });
-    if (spec.retention !== undefined)
-      configs.push({ name: 'retention.ms', value: String(toMillis(spec.retention)) });
-    if (spec.retentionBytes !== undefined)
-      configs.push({ name: 'retention.bytes', value: String(spec.retentionBytes) });
-    if (spec.tombstoneRetention !== undefined) {
-      configs.push({ name: 'delete.retention.ms', value: String(toMillis(spec.tombstoneRetention)) });
-    }
+    if (resolved.compacted) configs.push({ name: 'cleanup.policy', value: 'compact' });
+    if (resolved.retentionMs !== null)
+      configs.push({ name: 'retention.ms', value: String(resolved.retentionMs) });
+    if (resolved.retentionBytes !== null)
+      configs.push({ name: 'retention.bytes', value: String(resolved.retentionBytes) });
+    if (spec.tombstoneRetention !== undefined)
+      configs.push({ name: 'delete.retention.ms', value: String(resolved.tombstoneRetentionMs) });
     if (spec.segmentBytes !== undefined)
-      configs.push({ name: 'segment.bytes', value: String(spec.segmentBytes) });
-    if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
-      throw toKappaError({
-        apiId: 'INVALID_PARTITIONS',
-        message: `partitions must be a positive integer, got ${spec.partitions}`,
-      });
-    }
+      configs.push({ name: 'segment.bytes', value: String(resolved.segmentBytes) });
+    this.#partitionCounts.delete(name);
     try {
       await this.admin.createTopics({
         topics: [name],
-        partitions: spec.partitions,
+        partitions: resolved.partitions,
         replicas: this.options.replicationFactor ?? -1,
         configs,
       });
@@ -227,6 +224,26 @@ export class KafkaBus implements Bus {
     } catch (error) {
       throw toKappaError(error, { ...(topic ? { topic } : {}) });
     }
+  }
+
+  /** The node that coordinates a group, remembered until a request to it fails. */
+  async groupCoordinator(group: string): Promise<number> {
+    const known = this.#groupCoordinators.get(group);
+    if (known !== undefined) return known;
+    try {
+      const [coordinator] = await this.admin.findCoordinator({
+        keyType: FindCoordinatorKeyTypes.GROUP,
+        keys: [group],
+      });
+      this.#groupCoordinators.set(group, coordinator!.nodeId);
+      return coordinator!.nodeId;
+    } catch (error) {
+      throw toKappaError(error);
+    }
+  }
+
+  forgetGroupCoordinator(group: string): void {
+    this.#groupCoordinators.delete(group);
   }
 
   producer(options: ProducerOptions = {}): Producer {

@@ -30,8 +30,6 @@ const HIGH_WATER = 20_000;
 interface Position extends TopicPartition {
   /** The next offset poll() returns, or null until the first record (the group's committed offset). */
   offset: number | null;
-  /** Set when the partition is given up, so a cached reference is never used after. */
-  gone?: true;
 }
 
 /**
@@ -59,10 +57,7 @@ export class KafkaConsumer implements Consumer {
   #buffer: ConsumedRecord[] = [];
   /** Owned partitions and the next offset poll() returns for each. */
   readonly #positions = new Map<string, Position>();
-  /** The position #accept found last: records arrive in runs per partition, so most lookups hit it. */
-  #lastPosition: Position | null = null;
   readonly #wakers = new Set<() => void>();
-  readonly #sessionTimeout: number;
   #chain: Promise<unknown> = Promise.resolve();
   /** Every stream ever started: seek() detaches the current one before #restartManual stops it. */
   readonly #streams = new Set<Stream>();
@@ -76,13 +71,13 @@ export class KafkaConsumer implements Consumer {
     }
     this.#bus = bus;
     this.#options = options;
-    this.#sessionTimeout = toMillis(options.sessionTimeout ?? DEFAULT_SESSION_TIMEOUT);
+    const sessionTimeout = toMillis(options.sessionTimeout ?? DEFAULT_SESSION_TIMEOUT);
     this.#client = new GroupMember({
       ...connectionOptions(bus.options, 'consumer'),
       groupId: options.group ?? `kappa-assign-${randomUUID()}`,
-      sessionTimeout: this.#sessionTimeout,
-      heartbeatInterval: Math.min(3000, Math.floor(this.#sessionTimeout / 5)),
-      rebalanceTimeout: this.#sessionTimeout,
+      sessionTimeout,
+      heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 5)),
+      rebalanceTimeout: sessionTimeout,
       protocols: [{ name: COOPERATIVE_STICKY_ASSIGNOR, version: 3 }],
     });
     // Only group members revoke; the private group behind assign() joins from inside a stream restart,
@@ -130,7 +125,7 @@ export class KafkaConsumer implements Consumer {
     if (this.#mode === 'subscribed')
       throw new InvalidArgumentError('This consumer is subscribed to a group; it cannot also assign()');
     this.#mode = 'assigned';
-    this.#forget([...this.#positions.values()]);
+    this.#positions.clear();
     for (const tp of partitions) {
       const count = await this.#bus.partitionCount(tp.topic);
       if (!Number.isInteger(tp.partition) || tp.partition < 0 || tp.partition >= count)
@@ -218,27 +213,9 @@ export class KafkaConsumer implements Consumer {
     });
   }
 
-  #forget(partitions: TopicPartition[]): void {
-    for (const tp of partitions) {
-      const key = tpKey(tp.topic, tp.partition);
-      const position = this.#positions.get(key);
-      if (position) position.gone = true;
-      this.#positions.delete(key);
-    }
-  }
-
   #accept(message: Message<Buffer, Buffer, Buffer, Buffer>): void {
-    let owned = this.#lastPosition;
-    if (
-      owned === null ||
-      owned.gone ||
-      owned.partition !== message.partition ||
-      owned.topic !== message.topic
-    ) {
-      owned = this.#positions.get(tpKey(message.topic, message.partition)) ?? null;
-      if (owned === null) return;
-      this.#lastPosition = owned;
-    }
+    const owned = this.#positions.get(tpKey(message.topic, message.partition));
+    if (!owned) return;
     const offset = Number(message.offset);
     if (owned.offset !== null && offset < owned.offset) return;
     const headers: Headers = {};
@@ -263,34 +240,34 @@ export class KafkaConsumer implements Consumer {
    * already narrowed its assignment to what it keeps), or all of them if the membership was lost.
    */
   async #revokeLost(): Promise<void> {
-    if (this.#mode !== 'subscribed' || this.#positions.size === 0) return;
-    const keep = new Set(
-      (this.#client.assignments ?? []).flatMap((a) => a.partitions.map((p) => tpKey(a.topic, p))),
-    );
-    await this.#revoke([...this.#positions.values()].filter((o) => !keep.has(tpKey(o.topic, o.partition))));
+    if (this.#mode === 'subscribed') await this.#revoke(this.#outside(this.#client.assignments ?? []));
+  }
+
+  /** The owned partitions that `assignments` does not list. */
+  #outside(assignments: Array<{ topic: string; partitions: number[] }>): Position[] {
+    const keep = new Set(assignments.flatMap((a) => a.partitions.map((p) => tpKey(a.topic, p))));
+    return [...this.#positions.values()].filter((o) => !keep.has(tpKey(o.topic, o.partition)));
   }
 
   async #revoke(lost: TopicPartition[]): Promise<void> {
     if (lost.length === 0) return;
-    try {
-      await this.#options.onRevoked?.(lost.map(({ topic, partition }) => ({ topic, partition })));
-    } catch {
-      // The callback's failure is its own to report; the partitions go regardless.
-    }
-    this.#forget(lost);
+    await runGroupCallback(
+      this.#options.onRevoked,
+      lost.map(({ topic, partition }) => ({ topic, partition })),
+    );
+    for (const o of lost) this.#positions.delete(tpKey(o.topic, o.partition));
     this.#buffer = this.#buffer.filter((r) => this.#positions.has(tpKey(r.topic, r.partition)));
     this.#wake();
   }
 
   async #onJoin(assignments: Array<{ topic: string; partitions: number[] }>): Promise<void> {
     if (this.#mode !== 'subscribed') return;
-    const next = new Set(assignments.flatMap((a) => a.partitions.map((p) => tpKey(a.topic, p))));
-    await this.#revoke([...this.#positions.values()].filter((o) => !next.has(tpKey(o.topic, o.partition))));
+    await this.#revoke(this.#outside(assignments));
     const gained = assignments
       .flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition })))
       .filter((tp) => !this.#positions.has(tpKey(tp.topic, tp.partition)));
     if (gained.length > 0) {
-      await Promise.resolve(this.#options.onAssigned?.(gained)).catch(() => {});
+      await runGroupCallback(this.#options.onAssigned, gained);
       for (const tp of gained) this.#positions.set(tpKey(tp.topic, tp.partition), { ...tp, offset: null });
     }
     this.#wake();
@@ -416,11 +393,23 @@ export class KafkaConsumer implements Consumer {
     this.#wake();
     await this.#stopStream();
     await this.#client.close(true).catch(() => {});
-    this.#forget([...this.#positions.values()]);
+    this.#positions.clear();
     this.#bus.untrack(this);
   }
 
   #checkOpen(): void {
     if (this.#closed || this.#bus.closed) throw new BusClosedError('consumer');
+  }
+}
+
+/** Runs a user's group callback; its failure is its own to report, and the rebalance goes on regardless. */
+async function runGroupCallback(
+  fn: ((partitions: TopicPartition[]) => void | Promise<void>) | undefined,
+  partitions: TopicPartition[],
+): Promise<void> {
+  try {
+    await fn?.(partitions);
+  } catch {
+    // Not ours to report: the callback logs its own failures.
   }
 }

@@ -1,9 +1,4 @@
-import {
-  FindCoordinatorKeyTypes,
-  type Message,
-  type MessageToProduce,
-  Producer as PlatformaticProducer,
-} from '@platformatic/kafka';
+import { type MessageToProduce, Producer as PlatformaticProducer } from '@platformatic/kafka';
 import {
   BusClosedError,
   GroupFencedError,
@@ -16,10 +11,17 @@ import {
   type TopicPartitionOffset,
   UnknownPartitionError,
 } from '../core/index.ts';
-import type { GroupMetadata, Producer, ProducerOptions, Transaction } from '../log/index.ts';
+import {
+  type GroupMetadata,
+  groupOf,
+  type Producer,
+  type ProducerOptions,
+  type Transaction,
+} from '../log/index.ts';
 import type { KafkaBus } from './kafka-bus.ts';
 import { toKappaError } from './kafka-errors.ts';
 import { connectionOptions } from './kafka-options.ts';
+import { commitTransactionOffsets } from './txn-offset-commit.ts';
 
 type Outgoing = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
@@ -31,23 +33,27 @@ const BATCH_OVERHEAD = 61;
 class RequestSplitter {
   readonly #budget: number;
   readonly #requests: Outgoing[][] = [[]];
-  #bytes = new Map<string, number>();
+  /** Bytes of the current request per topic, indexed by partition. */
+  #bytes = new Map<string, number[]>();
 
   constructor(budget: number) {
     this.#budget = budget;
   }
 
   add(message: Outgoing, size: number): void {
-    const key = `${message.topic}\u0000${message.partition}`;
-    const bytes = (this.#bytes.get(key) ?? BATCH_OVERHEAD) + size + RECORD_OVERHEAD;
-    const current = this.#requests.at(-1)!;
-    if (bytes > this.#budget && current.length > 0) {
-      this.#requests.push([message]);
-      this.#bytes = new Map([[key, BATCH_OVERHEAD + size + RECORD_OVERHEAD]]);
-      return;
+    const partition = message.partition!;
+    const record = size + RECORD_OVERHEAD;
+    let topic = this.#bytes.get(message.topic);
+    let bytes = (topic?.[partition] ?? BATCH_OVERHEAD) + record;
+    if (bytes > this.#budget && this.#requests.at(-1)!.length > 0) {
+      this.#requests.push([]);
+      this.#bytes = new Map();
+      topic = undefined;
+      bytes = BATCH_OVERHEAD + record;
     }
-    current.push(message);
-    this.#bytes.set(key, bytes);
+    if (!topic) this.#bytes.set(message.topic, (topic = []));
+    topic[partition] = bytes;
+    this.#requests.at(-1)!.push(message);
   }
 
   done(): Outgoing[][] {
@@ -62,7 +68,8 @@ class RequestSplitter {
  */
 export class KafkaProducer implements Producer {
   readonly #bus: KafkaBus;
-  readonly #client: PlatformaticProducer<Buffer, Buffer, Buffer, Buffer>;
+  /** The underlying client; the transaction sends its offsets through it. */
+  readonly client: PlatformaticProducer<Buffer, Buffer, Buffer, Buffer>;
   readonly transactionalId: string | undefined;
   #sticky = 0;
   #open: KafkaTransaction | null = null;
@@ -71,7 +78,7 @@ export class KafkaProducer implements Producer {
   constructor(bus: KafkaBus, options: ProducerOptions) {
     this.#bus = bus;
     this.transactionalId = options.transactionalId;
-    this.#client = new PlatformaticProducer({
+    this.client = new PlatformaticProducer({
       ...connectionOptions(bus.options, 'producer'),
       idempotent: true,
       acks: -1,
@@ -93,7 +100,7 @@ export class KafkaProducer implements Producer {
     try {
       // One after another: the idempotent producer keeps a partition's records in this order.
       for (const messages of requests) {
-        const result = await this.#client.send({ messages });
+        const result = await this.client.send({ messages });
         out.push(...this.#metadata(messages, result.offsets ?? []));
       }
       return out;
@@ -193,7 +200,7 @@ export class KafkaProducer implements Producer {
         'This producer already has a transaction open: commit or abort it first',
       );
     try {
-      const txn = await this.#client.beginTransaction();
+      const txn = await this.client.beginTransaction();
       this.#open = new KafkaTransaction(this.#bus, this, txn, () => {
         this.#open = null;
       });
@@ -211,7 +218,7 @@ export class KafkaProducer implements Producer {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#open) await this.#open.abort().catch(() => {});
-    await this.#client.close(true).catch(() => {});
+    await this.client.close(true).catch(() => {});
     this.#bus.untrack(this);
   }
 }
@@ -247,10 +254,7 @@ class KafkaTransaction implements Transaction {
 
   async sendOffsets(member: string | GroupMetadata, offsets: TopicPartitionOffset[]): Promise<void> {
     this.#checkOpen();
-    const group = typeof member === 'string' ? member : member?.group;
-    if (typeof group !== 'string' || group.length === 0) {
-      throw new InvalidArgumentError("sendOffsets needs a group name or a member's groupMetadata()");
-    }
+    const group = groupOf(member);
     // Generation -1 and no member id commit for the group without fencing (Kafka's
     // sendOffsetsToTransaction(offsets, groupId)); a member's metadata fences them to it (KIP-447).
     const { generation, memberId } = typeof member === 'string' ? { generation: -1, memberId: '' } : member;
@@ -260,33 +264,20 @@ class KafkaTransaction implements Transaction {
         await this.#txn.addConsumer({ groupId: group } as never);
         this.#groups.add(group);
       }
-      const [coordinator] = await this.#bus.admin.findCoordinator({
-        keyType: FindCoordinatorKeyTypes.GROUP,
-        keys: [group],
-      });
-      for (const o of offsets) {
-        // TxnOffsetCommit commits `offset + 1` of the message it is given.
-        const message = {
-          topic: o.topic,
-          partition: o.partition,
-          offset: BigInt(o.offset) - 1n,
-          metadata: {
-            consumer: {
-              groupId: group,
-              generationId: generation,
-              memberId,
-              coordinatorId: coordinator!.nodeId,
-            },
-          },
-        } as unknown as Message<Buffer, Buffer, Buffer, Buffer>;
-        await this.#txn.addOffset(message);
-      }
+      await commitTransactionOffsets(
+        this.#producer.client,
+        this.#producer.transactionalId!,
+        await this.#bus.groupCoordinator(group),
+        { group, generation, memberId },
+        offsets,
+      );
     } catch (error) {
       const failure = toKappaError(error, {
         transactionalId: this.#producer.transactionalId!,
         group,
         generation,
       });
+      if (!(failure instanceof GroupFencedError)) this.#bus.forgetGroupCoordinator(group);
       // A fenced member's transaction must not commit anything: end it here, as the contract says.
       if (failure instanceof GroupFencedError) await this.abort().catch(() => {});
       throw failure;

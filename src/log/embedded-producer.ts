@@ -1,6 +1,5 @@
 import {
   BusClosedError,
-  InvalidArgumentError,
   InvalidTransactionStateError,
   type ProducerRecord,
   type RecordMetadata,
@@ -10,6 +9,7 @@ import {
 import { encodeBatch } from './batch-format.ts';
 import type { GroupMetadata, Producer, ProducerOptions, Transaction } from './bus.ts';
 import type { EmbeddedBus } from './embedded-bus.ts';
+import { groupOf } from './group-of.ts';
 import { groupByPartition } from './record-batches.ts';
 
 export class EmbeddedProducer implements Producer {
@@ -122,9 +122,7 @@ export class EmbeddedTransaction implements Transaction {
 
   async sendOffsets(member: string | GroupMetadata, offsets: TopicPartitionOffset[]): Promise<void> {
     this.#checkOpen();
-    const group = typeof member === 'string' ? member : member?.group;
-    if (typeof group !== 'string' || group.length === 0)
-      throw new InvalidArgumentError("sendOffsets needs a group name or a member's groupMetadata()");
+    const group = groupOf(member);
     if (typeof member !== 'string') {
       try {
         this.#bus.groups.checkFence(member);

@@ -13,4 +13,6 @@ export type {
   Transaction,
 } from './bus.ts';
 export { EmbeddedBus, type EmbeddedBusOptions, openEmbeddedBus } from './embedded-bus.ts';
+export { groupOf } from './group-of.ts';
 export { OpenClients } from './open-clients.ts';
+export { resolveTopicConfig } from './topic-config.ts';

@@ -1,7 +1,7 @@
 import { Consumer } from '@platformatic/kafka';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/core/index.ts';
-import { hasKafka, kafkaBroker, kafkaTool } from '../support/kafka.ts';
+import { hasKafka, kafkaBroker, runKafkaJava } from '../support/kafka.ts';
 import type { KafkaEndpoints } from '../support/kafka-broker.ts';
 import { uniqueName } from '../support/temp-dir.ts';
 
@@ -13,7 +13,7 @@ describe.skipIf(!hasKafka)('a real Kafka broker', () => {
 
   it("places keys on the partitions Kafka's own Java producer picks (murmur2)", async () => {
     const topic = uniqueName('murmur2-parity');
-    await kafkaTool('org.apache.kafka.tools.TopicCommand', [
+    await runKafkaJava('org.apache.kafka.tools.TopicCommand', [
       '--bootstrap-server',
       broker.bootstrap,
       '--create',
@@ -25,7 +25,7 @@ describe.skipIf(!hasKafka)('a real Kafka broker', () => {
       '1',
     ]);
     const keys = Array.from({ length: 200 }, (_, i) => `key-${i}-${'x'.repeat(i % 13)}`);
-    await kafkaTool(
+    await runKafkaJava(
       'org.apache.kafka.tools.ConsoleProducer',
       [
         '--bootstrap-server',

@@ -8,6 +8,11 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** A JSON file that will hold the shared broker's endpoints, or `{"error": …}` if it failed to start. */
     kafkaEndpointsFile: string;
+    /**
+     * Whether Kafka tests run: the broker's binaries are here, or KAPPA_REQUIRE_SERVICES=1 demands
+     * them (then their tests fail with the reason from the endpoints file instead of being skipped).
+     */
+    kafkaExpected: boolean;
   }
 }
 
@@ -20,6 +25,7 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   if (process.env.KAPPA_TEST_KAFKA) {
     project.provide('kafkaEndpointsFile', path.resolve(process.env.KAPPA_TEST_KAFKA));
+    project.provide('kafkaExpected', true);
     return async () => {};
   }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kappa-kafka-endpoints-'));
@@ -29,7 +35,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let available = false;
   try {
     available = kafkaAvailable();
+    project.provide('kafkaExpected', available);
   } catch (error) {
+    project.provide('kafkaExpected', true);
     await writeFile(file, JSON.stringify({ error: (error as Error).message }));
   }
   if (available) {

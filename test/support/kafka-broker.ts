@@ -35,8 +35,6 @@ export interface KafkaEndpoints {
 }
 
 export interface KafkaBroker extends KafkaEndpoints {
-  /** Runs a Kafka tool's main class on the broker's classpath and returns its standard output. */
-  java(mainClass: string, args: string[], input?: string): Promise<string>;
   /** kill -9 of the broker process; its data stays for `restart`. */
   kill(): Promise<void>;
   /** Starts the killed broker again on the same ports and data, and waits until it answers. */
@@ -181,7 +179,6 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
     saslBootstrap: `127.0.0.1:${saslPort}`,
     tlsBootstrap: `127.0.0.1:${tlsPort}`,
     tlsCa: tls.ca,
-    java: (mainClass, args, input) => runKafkaJava(mainClass, args, input, jvm),
     async kill() {
       current.process.kill('SIGKILL');
       await current.exited;

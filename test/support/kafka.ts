@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { inject } from 'vitest';
-import { type KafkaEndpoints, kafkaAvailable, runKafkaJava } from './kafka-broker.ts';
+import type { KafkaEndpoints } from './kafka-broker.ts';
 
-export { kafkaAvailable, runKafkaJava, SASL_USERS } from './kafka-broker.ts';
+export { runKafkaJava, SASL_USERS } from './kafka-broker.ts';
 
-/** Whether this run has a Kafka broker (checked once per file; under KAPPA_REQUIRE_SERVICES=1 a missing one throws). */
-export const hasKafka: boolean = process.env.KAPPA_TEST_KAFKA ? true : kafkaAvailable();
+/** Whether this run's Kafka tests run, as the global setup found (a missing broker fails them under KAPPA_REQUIRE_SERVICES=1). */
+export const hasKafka: boolean = inject('kafkaExpected');
 
 /**
  * The run's shared broker (started by test/support/global-setup.ts), once it answers. Tests on it use
@@ -25,6 +25,3 @@ export async function kafkaBroker(): Promise<KafkaEndpoints> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
-
-/** Runs a Kafka tool (e.g. 'org.apache.kafka.tools.TopicCommand') against the shared broker's classpath. */
-export const kafkaTool = runKafkaJava;
