@@ -9,6 +9,7 @@ import {
   type RecordMetadata,
   RecordTooLargeError,
   type TopicPartitionOffset,
+  tpKey,
   UnknownPartitionError,
 } from '../core/index.ts';
 import {
@@ -233,7 +234,8 @@ class KafkaTransaction implements Transaction {
   readonly #producer: KafkaProducer;
   readonly #txn: PlatformaticTransaction;
   readonly #onEnd: () => void;
-  readonly #groups = new Set<string>();
+  /** The offsets sent per group, by partition (the last one sent counts), to see them applied after the commit. */
+  readonly #offsets = new Map<string, Map<string, number>>();
   #ended = false;
 
   constructor(bus: KafkaBus, producer: KafkaProducer, txn: PlatformaticTransaction, onEnd: () => void) {
@@ -259,11 +261,13 @@ class KafkaTransaction implements Transaction {
     // sendOffsetsToTransaction(offsets, groupId)); a member's metadata fences them to it (KIP-447).
     const { generation, memberId } = typeof member === 'string' ? { generation: -1, memberId: '' } : member;
     try {
-      if (!this.#groups.has(group)) {
+      if (!this.#offsets.has(group)) {
         // addConsumer only reads the group id: it adds the group's offsets partition to the transaction.
         await this.#txn.addConsumer({ groupId: group } as never);
-        this.#groups.add(group);
+        this.#offsets.set(group, new Map());
       }
+      const sent = this.#offsets.get(group)!;
+      for (const o of offsets) sent.set(tpKey(o.topic, o.partition), o.offset);
       await commitTransactionOffsets(
         this.#producer.client,
         this.#producer.transactionalId!,
@@ -294,6 +298,28 @@ class KafkaTransaction implements Transaction {
       throw toKappaError(error, { transactionalId: this.#producer.transactionalId! });
     } finally {
       this.#onEnd();
+    }
+    await this.#offsetsApplied();
+  }
+
+  /**
+   * EndTxn answers once the commit is decided; the markers that apply its offsets reach the group's
+   * coordinator a few milliseconds later, and until then an OffsetFetch, even with require_stable,
+   * can still return the old offsets (seen with Kafka 4.1). A task that commits and then hands its
+   * partitions over (or crashes) must not let the next owner resume from before this transaction, so
+   * the commit resolves only once its offsets read back.
+   */
+  async #offsetsApplied(): Promise<void> {
+    // Past the deadline the commit still stands (it was decided): waiting longer is all that is lost.
+    const deadline = Date.now() + (this.#bus.options.timeoutMs ?? 5000);
+    for (const [group, sent] of this.#offsets) {
+      for (let attempt = 1; Date.now() < deadline; attempt++) {
+        const committed = new Map(
+          (await this.#bus.committedOffsets(group)).map((o) => [tpKey(o.topic, o.partition), o.offset]),
+        );
+        if ([...sent].every(([key, offset]) => committed.get(key) === offset)) break;
+        await new Promise((resolve) => setTimeout(resolve, 2 * attempt));
+      }
     }
   }
 
