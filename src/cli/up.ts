@@ -25,6 +25,7 @@ export async function up(options: UpOptions): Promise<void> {
   const assembly = await assemble(config, logger);
   const server = await createServer({
     bus: assembly.bus,
+    registry: assembly.registry,
     logger,
     maxBodyBytes: config.http.maxBodyBytes,
     maxRecordsPerRequest: config.http.maxRecordsPerRequest,

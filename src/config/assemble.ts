@@ -3,12 +3,14 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigError, type Logger, silentLogger } from '../core/index.ts';
 import { KafkaBus } from '../kafka/index.ts';
 import { type Bus, openEmbeddedBus } from '../log/index.ts';
+import { SchemaRegistry } from '../registry/index.ts';
 import type { KappaConfig } from './schema.ts';
 
 /** The parts a deployment's config names, opened and ready for http/ and cli/. */
 export interface Assembly {
   config: KappaConfig;
   bus: Bus;
+  registry: SchemaRegistry;
   /** Where the bus is, for people: the data folder or the Kafka brokers. */
   busDescription: string;
   close(): Promise<void>;
@@ -20,7 +22,23 @@ export async function assemble(config: KappaConfig, logger: Logger = silentLogge
     config.bus.kind === 'kafka'
       ? `Kafka at ${config.bus.brokers.join(',')}`
       : `embedded log in ${config.dataDir}`;
-  return { config, bus, busDescription, close: () => bus.close() };
+  let registry: SchemaRegistry;
+  try {
+    registry = await SchemaRegistry.open({ bus, logger, ...config.registry });
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  return {
+    config,
+    bus,
+    registry,
+    busDescription,
+    async close() {
+      await registry.close();
+      await bus.close();
+    },
+  };
 }
 
 async function openBus(config: KappaConfig, logger: Logger): Promise<Bus> {

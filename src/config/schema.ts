@@ -101,6 +101,31 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    registry: z
+      .object({
+        /** The compacted topic subjects, versions and settings are kept in; `_schemas`, as Confluent's. */
+        topic: z.string().min(1).default('_schemas'),
+        /** Compatibility level of subjects without their own until one is set through the API. */
+        defaultCompatibility: z
+          .enum([
+            'NONE',
+            'BACKWARD',
+            'BACKWARD_TRANSITIVE',
+            'FORWARD',
+            'FORWARD_TRANSITIVE',
+            'FULL',
+            'FULL_TRANSITIVE',
+          ])
+          .default('BACKWARD'),
+        /** Largest schema text accepted. Default 1 MiB. */
+        maxSchemaBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
     topics: z
       .object({
         /** Create a topic on first produce instead of answering 404. */

@@ -1,4 +1,5 @@
 import { ErrorCodes, InvalidArgumentError, isKappaError, type KappaError } from '../core/index.ts';
+import { RegistryError } from '../registry/index.ts';
 
 /** A REST Proxy error body: `{"error_code": …, "message": …}` with the HTTP status it goes with. */
 export interface RestError {
@@ -23,7 +24,8 @@ export class RequestError extends InvalidArgumentError {
  * codes where they differ (unknown topic is 404/40403 there).
  */
 export function toRestError(error: unknown, api: 'v2' | 'v3' = 'v2'): RestError {
-  if (error instanceof RequestError) return rest(error.status, error.errorCode, error.message);
+  if (error instanceof RequestError || error instanceof RegistryError)
+    return rest(error.status, error.errorCode, error.message);
   if (isKappaError(error)) return fromKappa(error, api);
   const fastify = error as { statusCode?: number; code?: string; message?: string };
   if (typeof fastify.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Logger, silentLogger } from '../core/index.ts';
 import type { Bus } from '../log/index.ts';
+import type { SchemaRegistry } from '../registry/index.ts';
 import { ConsumerInstances } from './consumer-instances.ts';
 import { registerContentTypes } from './content-types.ts';
 import { toRestError } from './errors.ts';
@@ -8,10 +9,13 @@ import { consumersV2Routes } from './routes/consumers-v2.ts';
 import { healthRoutes } from './routes/health.ts';
 import { produceRoutes } from './routes/produce.ts';
 import { recordsRoutes } from './routes/records.ts';
+import { registryRoutes } from './routes/registry/index.ts';
 import { topicsV3Routes } from './routes/topics-v3.ts';
 
 export interface ServerOptions {
   bus: Bus;
+  /** Serves Confluent's Schema Registry API when given. */
+  registry?: SchemaRegistry;
   logger?: Logger;
   maxBodyBytes?: number;
   maxRecordsPerRequest?: number;
@@ -60,6 +64,7 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   topicsV3Routes(app, { bus: options.bus, clusterId: options.clusterId ?? 'kappa' });
   consumersV2Routes(app, instances);
   recordsRoutes(app, options.bus);
+  if (options.registry) await app.register(registryRoutes(options.registry, logger));
   await app.ready();
 
   return {

@@ -1,0 +1,28 @@
+export { AvroSchema, avroProvider } from './avro/avro-schema.ts';
+export { COMPATIBILITY_LEVELS, type CompatibilityLevel, checkCompatibility } from './compatibility.ts';
+export { RecordInvalidError, RegistryError, RegistryErrors } from './errors.ts';
+export {
+  type RegisterOptions,
+  type RegistryOptions,
+  SchemaRegistry,
+  type SubjectVersion,
+} from './registry.ts';
+export {
+  type ParsedSchema,
+  type ResolvedReference,
+  SCHEMA_TYPES,
+  type SchemaDefinition,
+  type SchemaProvider,
+  type SchemaReference,
+  type SchemaType,
+} from './schema.ts';
+export { MODES, type Mode } from './store/schema-records.ts';
+export { checkSubject, LATEST, parseVersion } from './subject-name.ts';
+export {
+  decodeMessageIndexes,
+  encodeMessageIndexes,
+  frame,
+  HEADER_BYTES,
+  MAGIC_BYTE,
+  schemaIdOf,
+} from './wire-format.ts';

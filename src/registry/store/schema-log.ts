@@ -1,0 +1,188 @@
+import { ErrorCodes, isKappaError, type Logger, silentLogger, UnknownTopicError } from '../../core/index.ts';
+import type { Bus, Consumer, Producer } from '../../log/index.ts';
+import { RegistryErrors } from '../errors.ts';
+import { RegistryState } from './registry-state.ts';
+import { decodeRecord, encodeKey, encodeValue, type SchemaRecord, SkippedRecord } from './schema-records.ts';
+
+export interface SchemaLogOptions {
+  bus: Bus;
+  /** Default `_schemas`, the topic Confluent's registry uses. */
+  topic?: string;
+  logger?: Logger;
+  /** How long a write may keep losing races to other registries before it gives up. Default 30 s. */
+  writeTimeoutMs?: number;
+}
+
+/** What a write decided: the records to append and the answer to give once they are read back. */
+export interface WritePlan<T> {
+  records: SchemaRecord[];
+  result: T;
+}
+
+/**
+ * The registry's state, kept in a compacted one-partition topic and folded into memory by a reader
+ * that follows it, so every registry process sharing the topic converges on the same state.
+ *
+ * Writes are serialized across processes without a leader: every writer uses the same transactional
+ * id, so beginning a write fences any other registry that began one earlier. The writer then reads
+ * the topic to its end (a NOOP record it appends itself marks the end), decides on ids and versions
+ * from what it has read, and commits. A registry that was fenced in between has its transaction
+ * aborted, reads again and decides again, so two processes never hand out one id to two schemas.
+ */
+export class SchemaLog {
+  readonly state = new RegistryState();
+  readonly topic: string;
+  readonly #bus: Bus;
+  readonly #logger: Logger;
+  readonly #writeTimeoutMs: number;
+  #consumer: Consumer | null = null;
+  #plain: Producer | null = null;
+  #transactional: Producer | null = null;
+  /** The offset after the last record folded into `state`. */
+  #applied = 0;
+  #waiters: Array<{ offset: number; resolve: () => void; reject: (error: unknown) => void }> = [];
+  #tail: Promise<void> = Promise.resolve();
+  #failure: unknown = null;
+  #closed = false;
+  /** Writes of this process run one at a time; other processes are kept out by fencing. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: SchemaLogOptions) {
+    this.#bus = options.bus;
+    this.topic = options.topic ?? '_schemas';
+    this.#logger = options.logger ?? silentLogger;
+    this.#writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
+  }
+
+  /** Creates the topic if needed and reads it to its end. */
+  async start(): Promise<void> {
+    await this.#ensureTopic();
+    this.#consumer = this.#bus.consumer({ isolation: 'read_committed', reset: 'earliest' });
+    await this.#consumer.assign([{ topic: this.topic, partition: 0, offset: 0 }]);
+    this.#plain = this.#bus.producer();
+    this.#tail = this.#follow();
+    await this.sync();
+  }
+
+  /** Resolves once everything committed to the topic before this call is in `state`. */
+  async sync(): Promise<void> {
+    const [marker] = await this.#plain!.send([
+      { topic: this.topic, key: encodeKey({ kind: 'NOOP' }), value: null },
+    ]);
+    await this.#reach(marker!.offset + 1);
+  }
+
+  /**
+   * Runs `plan` on the state as it is when no other registry can commit before this one, appends
+   * what it returns, and resolves with its result once the records are read back. `plan` may throw
+   * (an invalid request): nothing is appended then.
+   */
+  write<T>(plan: (state: RegistryState) => WritePlan<T>): Promise<T> {
+    const run = this.#queue.then(() => this.#write(plan));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #write<T>(plan: (state: RegistryState) => WritePlan<T>): Promise<T> {
+    const deadline = Date.now() + this.#writeTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      this.#transactional ??= this.#bus.producer({ transactionalId: `kappa-registry:${this.topic}` });
+      const producer = this.#transactional;
+      const txn = await producer.beginTransaction();
+      try {
+        await this.sync();
+        const { records, result } = plan(this.state);
+        if (records.length === 0) {
+          await txn.abort();
+          return result;
+        }
+        await txn.send(
+          records.map((r) => ({ topic: this.topic, partition: 0, key: encodeKey(r), value: encodeValue(r) })),
+        );
+        await txn.commit();
+        await this.sync();
+        return result;
+      } catch (error) {
+        await txn.abort().catch(() => {});
+        if (!isKappaError(error) || error.code !== ErrorCodes.PRODUCER_FENCED) throw error;
+        // Another registry began a write after this one: take the id back and decide again.
+        this.#transactional = null;
+        await producer.close().catch(() => {});
+        if (Date.now() > deadline)
+          throw RegistryErrors.timeout(
+            `Gave up after ${attempt} attempts: other registries kept writing to ${this.topic}`,
+          );
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * Math.min(attempt, 10)));
+      }
+    }
+  }
+
+  async #ensureTopic(): Promise<void> {
+    try {
+      const description = await this.#bus.describeTopic(this.topic);
+      if (description.partitions !== 1 || !description.compacted)
+        this.#logger.warn(
+          { topic: this.topic, ...description },
+          'the schemas topic should be compacted with one partition',
+        );
+    } catch (error) {
+      if (!(error instanceof UnknownTopicError)) throw error;
+      await this.#bus.createTopic(this.topic, { partitions: 1, compacted: true }).catch(async (create) => {
+        // Another registry created it meanwhile.
+        await this.#bus.describeTopic(this.topic).catch(() => {
+          throw create;
+        });
+      });
+    }
+  }
+
+  async #follow(): Promise<void> {
+    const consumer = this.#consumer!;
+    try {
+      while (!this.#closed) {
+        const records = await consumer.poll({ timeoutMs: 500, maxRecords: 1000 });
+        for (const r of records) {
+          const decoded = decodeRecord(r.key, r.value);
+          const skipped = decoded instanceof SkippedRecord ? decoded.reason : this.state.apply(decoded);
+          if (skipped !== null)
+            this.#logger.warn({ topic: this.topic, offset: r.offset }, `skipped ${skipped}`);
+          this.#applied = r.offset + 1;
+        }
+        if (records.length > 0) this.#settle();
+      }
+    } catch (error) {
+      if (this.#closed) return;
+      this.#failure = error;
+      this.#logger.error({ err: error, topic: this.topic }, 'stopped following the schemas topic');
+      for (const w of this.#waiters)
+        w.reject(RegistryErrors.storeError(`reading ${this.topic} failed`, error));
+      this.#waiters = [];
+    }
+  }
+
+  #reach(offset: number): Promise<void> {
+    if (this.#failure)
+      return Promise.reject(RegistryErrors.storeError(`reading ${this.topic} failed`, this.#failure));
+    if (this.#applied >= offset) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ offset, resolve, reject }));
+  }
+
+  #settle(): void {
+    this.#waiters = this.#waiters.filter((w) => {
+      if (w.offset > this.#applied) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of this.#waiters) w.reject(RegistryErrors.storeError('the registry is closing'));
+    this.#waiters = [];
+    await this.#transactional?.close().catch(() => {});
+    await this.#plain?.close().catch(() => {});
+    await this.#consumer?.close().catch(() => {});
+    await this.#tail;
+  }
+}
