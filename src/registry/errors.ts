@@ -57,11 +57,16 @@ export const RegistryErrors = {
       `Invalid compatibility level ${JSON.stringify(level)}. Valid values are none, backward, forward, full, backward_transitive, forward_transitive, and full_transitive`,
     ),
   invalidMode: (mode: unknown) =>
-    invalid(42204, `Invalid mode ${JSON.stringify(mode)}. Valid values are READWRITE, READONLY and IMPORT`),
+    invalid(42204, `Invalid mode ${JSON.stringify(mode)}. Valid values are READWRITE, READONLY, and IMPORT.`),
   operationNotPermitted: (message: string) => rejected(422, 42205, message),
   referenceExists: (message: string) => rejected(422, 42206, message),
   invalidSubject: (subject: string, reason: string) =>
-    invalid(42208, `Invalid subject ${JSON.stringify(subject)}: ${reason}`),
+    invalid(42208, `The specified subject '${subject}' is not a valid: ${reason}`),
+  schemaTooLarge: (bytes: number, limit: number) =>
+    invalid(
+      42209,
+      `Register operation failed because schema is too large: ${bytes} bytes, over the limit of ${limit} bytes (registry.maxSchemaBytes)`,
+    ),
   incompatible: (subject: string, messages: readonly string[]) =>
     new RegistryError(
       ErrorCodes.SCHEMA_INCOMPATIBLE,

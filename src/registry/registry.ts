@@ -3,6 +3,7 @@ import type { Bus } from '../log/index.ts';
 import { avroProvider } from './avro/avro-schema.ts';
 import { COMPATIBILITY_LEVELS, type CompatibilityLevel, checkCompatibility } from './compatibility.ts';
 import { RegistryErrors } from './errors.ts';
+import { jsonSchemaProvider } from './json/json-schema.ts';
 import type {
   ParsedSchema,
   ResolvedReference,
@@ -64,7 +65,9 @@ export class SchemaRegistry {
     this.#log = log;
     this.#maxSchemaBytes = options.maxSchemaBytes ?? 1024 * 1024;
     this.#defaultCompatibility = options.defaultCompatibility ?? 'BACKWARD';
-    this.#providers = new Map([avroProvider, ...(options.providers ?? [])].map((p) => [p.type, p]));
+    this.#providers = new Map(
+      [avroProvider, jsonSchemaProvider, ...(options.providers ?? [])].map((p) => [p.type, p]),
+    );
   }
 
   /** Opens the registry on a bus and reads its topic to the end. */
@@ -87,8 +90,9 @@ export class SchemaRegistry {
     return this.#state.maxId;
   }
 
+  /** In Confluent's order, which clients may show. */
   types(): SchemaType[] {
-    return [...this.#providers.keys()].sort();
+    return (['JSON', 'PROTOBUF', 'AVRO'] as const).filter((t) => this.#providers.has(t));
   }
 
   /** The schema with an id; with `subject`, only if that subject holds it. */
@@ -125,7 +129,7 @@ export class SchemaRegistry {
   }
 
   referencedBy(subject: string, version: number): number[] {
-    const stored = this.#find(subject, version, false);
+    const stored = this.#find(subject, version, true);
     return [...new Set(this.#state.referencedBy(subject, stored.version).map((v) => v.id))].sort(
       (a, b) => a - b,
     );
@@ -138,18 +142,20 @@ export class SchemaRegistry {
     options: { normalize?: boolean; deleted?: boolean } = {},
   ): SubjectVersion {
     checkSubject(subject);
-    if (!this.#state.hasSubject(subject)) throw RegistryErrors.subjectNotFound(subject);
-    const candidate = this.#prepare(definition, options.normalize ?? false);
-    const identity = identityOf(candidate.definition);
-    const match = this.#state
-      .versions(subject, options.deleted ?? false)
-      .reverse()
-      .find((v) => identityOf(v) === identity);
+    const versions = this.#state.versions(subject, options.deleted ?? false);
+    if (versions.length === 0) throw RegistryErrors.subjectNotFound(subject);
+    const identity = identityOf(this.#prepare(definition, options.normalize ?? false).definition);
+    const match = versions.reverse().find((v) => identityOf(v) === identity);
     if (!match) throw RegistryErrors.schemaNotFound();
     return present(match);
   }
 
-  /** Registers a schema under a subject, or finds it there; resolves with its id. */
+  /**
+   * Registers a schema under a subject, or finds it there; resolves with its id. The steps and their
+   * order are Confluent's: a schema already live in the subject answers with its id before the mode is
+   * looked at; then the mode, the compatibility check (not in IMPORT), and the id: the one the same
+   * schema has anywhere, or the next free one.
+   */
   async register(
     subject: string,
     definition: SchemaDefinition,
@@ -157,50 +163,55 @@ export class SchemaRegistry {
   ): Promise<number> {
     checkSubject(subject);
     const candidate = this.#prepare(definition, options.normalize ?? false);
+    const identity = identityOf(candidate.definition);
     return this.#log.write((state) => {
+      const versions = state.versions(subject, true);
+      const live = versions.filter((v) => !v.deleted);
+      const existing = live.find((v) => identityOf(v) === identity);
+      if (existing && options.version === undefined) return { records: [], result: existing.id };
       const mode = this.#modeOf(state, subject);
       if (mode === 'READONLY' || mode === 'READONLY_OVERRIDE')
         throw RegistryErrors.operationNotPermitted(`Subject ${subject} is in read-only mode`);
-      const identity = identityOf(candidate.definition);
-      const versions = state.versions(subject, true);
-      if (mode === 'IMPORT') return this.#import(state, subject, candidate.definition, options);
-      if (options.id !== undefined && options.id >= 0)
-        throw RegistryErrors.operationNotPermitted(
-          `Subject ${subject} is not in import mode: a schema id cannot be given`,
+      const importing = options.id !== undefined && options.id >= 0;
+      if (importing && mode !== 'IMPORT')
+        throw RegistryErrors.operationNotPermitted(`Subject ${subject} is not in import mode`);
+      if (!importing && mode !== 'READWRITE')
+        throw RegistryErrors.operationNotPermitted(`Subject ${subject} is not in read-write mode`);
+      const next = (versions.at(-1)?.version ?? 0) + 1;
+      let version = next;
+      let id = state.idOf(candidate.definition);
+      if (importing) {
+        version = options.version ?? next;
+        const holder = state.schemaById(options.id!);
+        if (holder && identityOf(holder) !== identity)
+          throw RegistryErrors.operationNotPermitted(
+            `Overwrite new schema with id ${options.id} is not permitted.`,
+          );
+        id = options.id!;
+      } else {
+        if (options.version !== undefined && options.version !== next)
+          throw RegistryErrors.invalidSchema('Version is not one more than previous version');
+        const previous = live.map((v) => ({ version: v.version, schema: this.#parse(v) }));
+        const messages = checkCompatibility(
+          this.#compatibilityOf(state, subject),
+          candidate.parsed,
+          previous,
         );
-      const existing = versions.filter((v) => !v.deleted).find((v) => identityOf(v) === identity);
-      if (existing) return { records: [], result: existing.id };
-      const previous = versions
-        .filter((v) => !v.deleted)
-        .map((v) => ({ version: v.version, schema: this.#parse(v) }));
-      const messages = checkCompatibility(this.#compatibilityOf(state, subject), candidate.parsed, previous);
-      if (messages.length > 0) throw RegistryErrors.incompatible(subject, messages);
-      const id = state.idOf(candidate.definition) ?? state.maxId + 1;
-      const version = (versions.at(-1)?.version ?? 0) + 1;
-      return { records: [schemaRecord(subject, version, id, candidate.definition)], result: id };
+        if (messages.length > 0) throw RegistryErrors.incompatible(subject, messages);
+      }
+      id ??= state.maxId + 1;
+      // A soft-deleted earlier version of the same schema gives way to the new one, as on Confluent.
+      const replaced = versions
+        .filter((v) => v.deleted && v.id === id && v.version < version)
+        .map((v): SchemaRecord => ({ kind: 'SCHEMA', subject, version: v.version, value: null }));
+      return { records: [...replaced, schemaRecord(subject, version, id, candidate.definition)], result: id };
     });
   }
 
-  #import(state: RegistryState, subject: string, definition: SchemaDefinition, options: RegisterOptions) {
-    if (options.id === undefined || options.id < 1)
-      throw RegistryErrors.operationNotPermitted(
-        `Subject ${subject} is in import mode: give the schema's id`,
-      );
-    const held = state.schemaById(options.id);
-    if (held && identityOf(held) !== identityOf(definition))
-      throw RegistryErrors.operationNotPermitted(
-        `Overwrite new schema with id ${options.id} is not permitted: the id is taken by another schema`,
-      );
-    const version = options.version ?? (state.versions(subject, true).at(-1)?.version ?? 0) + 1;
-    const taken = state.version(subject, version);
-    if (taken && identityOf(taken) !== identityOf(definition))
-      throw RegistryErrors.operationNotPermitted(
-        `Version ${version} of subject ${subject} already holds another schema`,
-      );
-    return { records: [schemaRecord(subject, version, options.id, definition)], result: options.id };
-  }
-
-  /** Whether a schema could be registered: against one version, or (no version) as registering would check. */
+  /**
+   * Whether a schema could be registered: against one version (`LATEST` for the newest), or with no
+   * version, against the versions registering would check. An unknown subject is compatible with anything.
+   */
   testCompatibility(
     subject: string,
     version: number | undefined,
@@ -210,13 +221,16 @@ export class SchemaRegistry {
     checkSubject(subject);
     const candidate = this.#prepare(definition, options.normalize ?? false);
     const level = this.#compatibilityOf(this.#state, subject);
+    const live = this.#state.versions(subject);
     if (version === undefined) {
-      const previous = this.#state
-        .versions(subject)
-        .map((v) => ({ version: v.version, schema: this.#parse(v) }));
+      const previous = live.map((v) => ({ version: v.version, schema: this.#parse(v) }));
       return checkCompatibility(level, candidate.parsed, previous);
     }
-    const stored = this.#find(subject, version, false);
+    const stored = version === LATEST ? live.at(-1) : live.find((v) => v.version === version);
+    if (!stored) {
+      if (version === LATEST) return [];
+      throw RegistryErrors.versionNotFound(version);
+    }
     // Against one version, a transitive level means the same as its plain one.
     const single = level.replace('_TRANSITIVE', '') as CompatibilityLevel;
     return checkCompatibility(single, candidate.parsed, [
@@ -228,17 +242,30 @@ export class SchemaRegistry {
   async deleteVersion(subject: string, version: number, permanent = false): Promise<number> {
     checkSubject(subject);
     return this.#log.write((state) => {
+      const all = state.versions(subject, true);
+      const stored =
+        version === LATEST ? all.filter((v) => !v.deleted).at(-1) : all.find((v) => v.version === version);
+      if (stored?.deleted && !permanent) throw RegistryErrors.versionSoftDeleted(subject, stored.version);
+      if (!stored) {
+        if (all.length === 0 || version === LATEST) throw RegistryErrors.subjectNotFound(subject);
+        throw RegistryErrors.versionNotFound(version);
+      }
       this.#checkWritable(state, subject);
-      const stored = this.#find(subject, version, permanent);
-      if (version === LATEST && permanent && !stored.deleted)
-        throw RegistryErrors.versionNotSoftDeleted(subject, stored.version);
-      if (!permanent && stored.deleted) throw RegistryErrors.versionSoftDeleted(subject, stored.version);
-      if (permanent && !stored.deleted) throw RegistryErrors.versionNotSoftDeleted(subject, stored.version);
       this.#checkUnreferenced(state, [stored]);
-      const record: SchemaRecord = permanent
-        ? { kind: 'SCHEMA', subject, version: stored.version, value: null }
-        : { kind: 'SCHEMA', subject, version: stored.version, value: { ...stored, deleted: true } };
-      return { records: [record], result: stored.version };
+      if (permanent) {
+        if (!stored.deleted) throw RegistryErrors.versionNotSoftDeleted(subject, stored.version);
+        return {
+          records: [{ kind: 'SCHEMA', subject, version: stored.version, value: null }],
+          result: stored.version,
+        };
+      }
+      const records: SchemaRecord[] = [
+        { kind: 'SCHEMA', subject, version: stored.version, value: { ...stored, deleted: true } },
+      ];
+      // The last live version gone: the subject's own settings go with it, as on Confluent.
+      if (all.every((v) => v.deleted || v === stored))
+        records.push(...this.#settingsTombstones(state, subject));
+      return { records, result: stored.version };
     });
   }
 
@@ -246,13 +273,14 @@ export class SchemaRegistry {
   async deleteSubject(subject: string, permanent = false): Promise<number[]> {
     checkSubject(subject);
     return this.#log.write((state) => {
-      this.#checkWritable(state, subject);
       const all = state.versions(subject, true);
       if (all.length === 0) throw RegistryErrors.subjectNotFound(subject);
       const live = all.filter((v) => !v.deleted);
+      if (!permanent && live.length === 0) throw RegistryErrors.subjectSoftDeleted(subject);
+      this.#checkWritable(state, subject);
+      this.#checkUnreferenced(state, permanent ? all : live);
       if (permanent) {
         if (live.length > 0) throw RegistryErrors.subjectNotSoftDeleted(subject);
-        this.#checkUnreferenced(state, all);
         return {
           records: all.map(
             (v): SchemaRecord => ({ kind: 'SCHEMA', subject, version: v.version, value: null }),
@@ -260,23 +288,21 @@ export class SchemaRegistry {
           result: all.map((v) => v.version),
         };
       }
-      if (live.length === 0) throw RegistryErrors.subjectSoftDeleted(subject);
-      this.#checkUnreferenced(state, live);
       return {
         records: [
-          { kind: 'DELETE_SUBJECT', subject, value: { subject, version: all.at(-1)!.version } },
-          ...live.map(
-            (v): SchemaRecord => ({
-              kind: 'SCHEMA',
-              subject,
-              version: v.version,
-              value: { ...v, deleted: true },
-            }),
-          ),
+          { kind: 'DELETE_SUBJECT', subject, value: { subject, version: live.at(-1)!.version } },
+          ...this.#settingsTombstones(state, subject),
         ],
         result: live.map((v) => v.version),
       };
     });
+  }
+
+  #settingsTombstones(state: RegistryState, subject: string): SchemaRecord[] {
+    const out: SchemaRecord[] = [];
+    if (state.config(subject) !== undefined) out.push({ kind: 'CONFIG', subject, value: null });
+    if (state.mode(subject) !== undefined) out.push({ kind: 'MODE', subject, value: null });
+    return out;
   }
 
   /** A subject's level, or (subject null) the global one; `fallback` answers with the global level when the subject has none. */
@@ -289,21 +315,26 @@ export class SchemaRegistry {
   }
 
   async setCompatibility(subject: string | null, level: unknown): Promise<CompatibilityLevel> {
-    const parsed = typeof level === 'string' ? level.toUpperCase() : level;
+    const parsed = typeof level === 'string' ? level.trim().toUpperCase() : level;
     if (!COMPATIBILITY_LEVELS.includes(parsed as CompatibilityLevel))
       throw RegistryErrors.invalidCompatibilityLevel(level);
     if (subject !== null) checkSubject(subject);
     const compatibilityLevel = parsed as CompatibilityLevel;
-    return this.#log.write(() => ({
-      records: [{ kind: 'CONFIG', subject, value: { compatibilityLevel } }],
-      result: compatibilityLevel,
-    }));
+    return this.#log.write((state) => {
+      this.#checkWritable(state, subject);
+      return {
+        records: [{ kind: 'CONFIG', subject, value: { compatibilityLevel } }],
+        result: compatibilityLevel,
+      };
+    });
   }
 
   /** Removes a subject's level (it falls back to the global one) or resets the global one; resolves with what it was. */
   async deleteCompatibility(subject: string | null): Promise<CompatibilityLevel> {
+    if (subject !== null) checkSubject(subject);
     return this.#log.write((state) => {
-      const was = subject === null ? this.compatibility(null) : state.config(checkSubject(subject));
+      this.#checkWritable(state, subject);
+      const was = subject === null ? this.compatibility(null) : state.config(subject);
       if (was === undefined) throw RegistryErrors.subjectNotFound(subject!);
       return { records: [{ kind: 'CONFIG', subject, value: null }], result: was };
     });
@@ -318,16 +349,15 @@ export class SchemaRegistry {
   }
 
   async setMode(subject: string | null, mode: unknown, force = false): Promise<Mode> {
-    const parsed = typeof mode === 'string' ? mode.toUpperCase() : mode;
+    const parsed = typeof mode === 'string' ? mode.trim().toUpperCase() : mode;
     if (!MODES.includes(parsed as Mode)) throw RegistryErrors.invalidMode(mode);
     if (subject !== null) checkSubject(subject);
     return this.#log.write((state) => {
-      if (parsed === 'IMPORT' && !force) {
+      const current = subject === null ? state.mode(null) : (state.mode(subject) ?? state.mode(null));
+      if (parsed === 'IMPORT' && current !== 'IMPORT' && !force) {
         const holding = subject === null ? state.subjects().length > 0 : state.versions(subject).length > 0;
         if (holding)
-          throw RegistryErrors.operationNotPermitted(
-            'Cannot import since found existing subjects: use force=true to switch to IMPORT anyway',
-          );
+          throw RegistryErrors.operationNotPermitted('Cannot import since found existing subjects');
       }
       return {
         records: [{ kind: 'MODE', subject, value: { mode: parsed as Mode } }],
@@ -337,8 +367,9 @@ export class SchemaRegistry {
   }
 
   async deleteMode(subject: string | null): Promise<Mode> {
+    if (subject !== null) checkSubject(subject);
     return this.#log.write((state) => {
-      const was = subject === null ? this.mode(null) : state.mode(checkSubject(subject));
+      const was = subject === null ? this.mode(null) : state.mode(subject);
       if (was === undefined) throw RegistryErrors.subjectNotFound(subject!);
       return { records: [{ kind: 'MODE', subject, value: null }], result: was };
     });
@@ -363,10 +394,7 @@ export class SchemaRegistry {
     normalize: boolean,
   ): { definition: SchemaDefinition; parsed: ParsedSchema } {
     const bytes = Buffer.byteLength(definition.schema);
-    if (bytes > this.#maxSchemaBytes)
-      throw RegistryErrors.invalidSchema(
-        `the schema is ${bytes} bytes, over the limit of ${this.#maxSchemaBytes} bytes`,
-      );
+    if (bytes > this.#maxSchemaBytes) throw RegistryErrors.schemaTooLarge(bytes, this.#maxSchemaBytes);
     const parsed = this.#parseFresh(definition);
     const schema = normalize ? parsed.normalized() : parsed.canonical;
     const canonical = { ...definition, schema };
@@ -413,22 +441,21 @@ export class SchemaRegistry {
     });
   }
 
+  /** `LATEST` is the newest live version, also when deleted ones are asked for, as on Confluent. */
   #find(subject: string, version: number, includeDeleted: boolean): StoredVersion {
     checkSubject(subject);
-    const versions = this.#state.versions(subject, true);
+    const versions = this.#state.versions(subject, includeDeleted);
     if (versions.length === 0) throw RegistryErrors.subjectNotFound(subject);
-    if (version === LATEST) {
-      const latest = versions.filter((v) => includeDeleted || !v.deleted).at(-1);
-      if (!latest) throw RegistryErrors.subjectNotFound(subject);
-      return latest;
-    }
-    const stored = versions.find((v) => v.version === version);
-    if (!stored || (stored.deleted && !includeDeleted)) throw RegistryErrors.versionNotFound(version);
+    const stored =
+      version === LATEST
+        ? versions.filter((v) => !v.deleted).at(-1)
+        : versions.find((v) => v.version === version);
+    if (!stored) throw RegistryErrors.versionNotFound(version);
     return stored;
   }
 
-  #checkWritable(state: RegistryState, subject: string): void {
-    const mode = this.#modeOf(state, subject);
+  #checkWritable(state: RegistryState, subject: string | null): void {
+    const mode = subject === null ? (state.mode(null) ?? 'READWRITE') : this.#modeOf(state, subject);
     if (mode === 'READONLY' || mode === 'READONLY_OVERRIDE')
       throw RegistryErrors.operationNotPermitted(`Subject ${subject} is in read-only mode`);
   }
@@ -438,7 +465,7 @@ export class SchemaRegistry {
       const users = state.referencedBy(v.subject, v.version);
       if (users.length > 0)
         throw RegistryErrors.referenceExists(
-          `One or more references exist to the schema {subject=${v.subject},version=${v.version}}: ${users.map((u) => `${u.subject} version ${u.version}`).join(', ')}`,
+          `One or more references exist to the schema {magic=1,keytype=SCHEMA,subject=${v.subject},version=${v.version}}. Referenced by: ${users.map((u) => `${u.subject} version ${u.version}`).join(', ')}`,
         );
     }
   }

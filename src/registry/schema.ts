@@ -48,3 +48,15 @@ export interface SchemaProvider {
   /** Throws InvalidSchemaError with what is wrong and where. */
   parse(text: string, references: readonly ResolvedReference[]): ParsedSchema;
 }
+
+/** References in dependency order, each once: a referenced schema's own references come before it. */
+export function flattenReferences(
+  references: readonly ResolvedReference[],
+  out: ResolvedReference[] = [],
+): ResolvedReference[] {
+  for (const reference of references) {
+    flattenReferences(reference.references, out);
+    if (!out.some((r) => r.name === reference.name)) out.push(reference);
+  }
+  return out;
+}

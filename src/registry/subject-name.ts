@@ -1,7 +1,7 @@
 import { RegistryErrors } from './errors.ts';
 
 const hasControl = (text: string) =>
-  [...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  [...text].some((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f));
 
 /**
  * Subjects are free text in Confluent's API (`orders-value`, `com.acme.Order`), but not empty, not
@@ -21,7 +21,7 @@ export const LATEST = -1;
 
 /** `latest`, `-1` or a version number 1..2^31-1, as the API's path segment gives it. */
 export function parseVersion(text: string): number {
-  if (text === 'latest' || text === '-1') return LATEST;
+  if (text.trim().toLowerCase() === 'latest' || text === '-1') return LATEST;
   const n = Number(text);
   if (!/^\d{1,10}$/.test(text) || n < 1 || n > 2 ** 31 - 1) throw RegistryErrors.invalidVersion(text);
   return n;

@@ -14,9 +14,13 @@ export interface RegistryServer {
     path: string,
     body?: unknown,
     contentType?: string,
-  ): Promise<{ status: number; body: any; type: string }>;
+  ): Promise<{ status: number; body: Json; type: string }>;
   close(): Promise<void>;
 }
+
+/** Response bodies are whatever JSON the API sent; tests index into them freely. */
+// biome-ignore lint/suspicious/noExplicitAny: test responses are arbitrary JSON
+type Json = any;
 
 export const SR_JSON = 'application/vnd.schemaregistry.v1+json';
 
@@ -55,7 +59,7 @@ export async function call(url: string, method: string, path: string, body?: unk
   try {
     parsed = JSON.parse(text);
   } catch {}
-  return { status: response.status, body: parsed as any, type: response.headers.get('content-type') ?? '' };
+  return { status: response.status, body: parsed as Json, type: response.headers.get('content-type') ?? '' };
 }
 
 /** A small Avro record schema, as text. */

@@ -1,6 +1,11 @@
 import avro, { type Type } from 'avsc';
 import { RegistryErrors } from '../errors.ts';
-import type { ParsedSchema, ResolvedReference, SchemaProvider } from '../schema.ts';
+import {
+  flattenReferences,
+  type ParsedSchema,
+  type ResolvedReference,
+  type SchemaProvider,
+} from '../schema.ts';
 import { parseSchemaJson } from '../schema-json.ts';
 import { avroCanonical } from './avro-canonical.ts';
 import { type AvroIncompatibility, avroIncompatibilities } from './avro-compatibility.ts';
@@ -18,7 +23,7 @@ export class AvroSchema implements ParsedSchema {
     this.#json = json;
     this.#references = references;
     const registry: Record<string, Type> = {};
-    for (const reference of flatten(references))
+    for (const reference of flattenReferences(references))
       forSchema(parseSchemaJson(reference.schema, 'Avro'), registry);
     this.avro = forSchema(json, registry);
     this.canonical = avroCanonical(json);
@@ -36,7 +41,7 @@ export class AvroSchema implements ParsedSchema {
   /** The same schema parsed with Avro JSON encoding's wrapped unions, for REST Proxy's `avro` format. */
   wrapped(): Type {
     const registry: Record<string, Type> = {};
-    for (const reference of flatten(this.#references))
+    for (const reference of flattenReferences(this.#references))
       forSchema(parseSchemaJson(reference.schema, 'Avro'), registry, true);
     return forSchema(this.#json, registry, true);
   }
@@ -55,18 +60,6 @@ function forSchema(json: unknown, registry: Record<string, Type>, wrapUnions = f
   } catch (error) {
     throw RegistryErrors.invalidSchema(`Avro: ${(error as Error).message}`, error);
   }
-}
-
-/** References in dependency order: a referenced schema's own references come before it. */
-function flatten(
-  references: readonly ResolvedReference[],
-  out: ResolvedReference[] = [],
-): ResolvedReference[] {
-  for (const reference of references) {
-    flatten(reference.references, out);
-    if (!out.some((r) => r.name === reference.name)) out.push(reference);
-  }
-  return out;
 }
 
 /**

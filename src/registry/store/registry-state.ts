@@ -97,8 +97,8 @@ export class RegistryState {
 
   /** Versions holding an id, in subject then version order. */
   holdersOf(id: number): StoredVersion[] {
-    return [...(this.#holders.get(id) ?? [])].sort(
-      (a, b) => a.subject.localeCompare(b.subject) || a.version - b.version,
+    return [...(this.#holders.get(id) ?? [])].sort((a, b) =>
+      a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : a.version - b.version,
     );
   }
 

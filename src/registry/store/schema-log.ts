@@ -1,4 +1,11 @@
-import { ErrorCodes, isKappaError, type Logger, silentLogger, UnknownTopicError } from '../../core/index.ts';
+import {
+  ErrorCodes,
+  isKappaError,
+  type Logger,
+  type ProducerRecord,
+  silentLogger,
+  UnknownTopicError,
+} from '../../core/index.ts';
 import type { Bus, Consumer, Producer } from '../../log/index.ts';
 import { RegistryErrors } from '../errors.ts';
 import { RegistryState } from './registry-state.ts';
@@ -44,6 +51,11 @@ export class SchemaLog {
   #tail: Promise<void> = Promise.resolve();
   #failure: unknown = null;
   #closed = false;
+  /**
+   * The exact key bytes seen for each config and mode: compaction matches keys by bytes, and other
+   * registries write the global ones in other forms, so a deletion tombstones every form seen.
+   */
+  readonly #settingKeys = new Map<string, Set<string>>();
   /** Writes of this process run one at a time; other processes are kept out by fencing. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -96,9 +108,7 @@ export class SchemaLog {
           await txn.abort();
           return result;
         }
-        await txn.send(
-          records.map((r) => ({ topic: this.topic, partition: 0, key: encodeKey(r), value: encodeValue(r) })),
-        );
+        await txn.send(records.flatMap((r) => this.#encode(r)));
         await txn.commit();
         await this.sync();
         return result;
@@ -115,6 +125,17 @@ export class SchemaLog {
         await new Promise((r) => setTimeout(r, Math.random() * 20 * Math.min(attempt, 10)));
       }
     }
+  }
+
+  #encode(record: SchemaRecord): ProducerRecord[] {
+    const key = encodeKey(record);
+    const value = encodeValue(record);
+    const forms =
+      (record.kind === 'CONFIG' || record.kind === 'MODE') && value === null
+        ? this.#settingKeys.get(settingOf(record))
+        : undefined;
+    const keys = new Set([key.toString('utf8'), ...(forms ?? [])]);
+    return [...keys].map((k) => ({ topic: this.topic, partition: 0, key: Buffer.from(k), value }));
   }
 
   async #ensureTopic(): Promise<void> {
@@ -143,6 +164,10 @@ export class SchemaLog {
         const records = await consumer.poll({ timeoutMs: 500, maxRecords: 1000 });
         for (const r of records) {
           const decoded = decodeRecord(r.key, r.value);
+          if (!(decoded instanceof SkippedRecord) && (decoded.kind === 'CONFIG' || decoded.kind === 'MODE')) {
+            const forms = this.#settingKeys.get(settingOf(decoded)) ?? new Set<string>();
+            this.#settingKeys.set(settingOf(decoded), forms.add(r.key!.toString('utf8')));
+          }
           const skipped = decoded instanceof SkippedRecord ? decoded.reason : this.state.apply(decoded);
           if (skipped !== null)
             this.#logger.warn({ topic: this.topic, offset: r.offset }, `skipped ${skipped}`);
@@ -186,3 +211,6 @@ export class SchemaLog {
     await this.#tail;
   }
 }
+
+const settingOf = (record: { kind: string; subject: string | null }) =>
+  `${record.kind}:${record.subject ?? ''}`;

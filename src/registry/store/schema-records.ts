@@ -1,4 +1,4 @@
-import type { CompatibilityLevel } from '../compatibility.ts';
+import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from '../compatibility.ts';
 import type { SchemaReference, SchemaType } from '../schema.ts';
 
 /**
@@ -33,24 +33,35 @@ export function encodeKey(record: SchemaRecord): Buffer {
     case 'NOOP':
       return json({ keytype: 'NOOP', magic: 0 });
     default:
-      return json({ keytype: record.kind, subject: record.subject, magic: 0 });
+      // Confluent's Jackson settings leave out a null subject: the global config is {"keytype":"CONFIG","magic":0}.
+      return record.subject === null
+        ? json({ keytype: record.kind, magic: 0 })
+        : json({ keytype: record.kind, subject: record.subject, magic: 0 });
   }
 }
 
 export function encodeValue(record: SchemaRecord): Buffer | null {
   if (record.kind === 'NOOP' || record.value === null) return null;
-  if (record.kind !== 'SCHEMA') return json(record.value);
-  const v = record.value;
-  // Confluent leaves out schemaType for Avro and references when there are none.
-  return json({
-    subject: v.subject,
-    version: v.version,
-    id: v.id,
-    ...(v.schemaType === 'AVRO' ? {} : { schemaType: v.schemaType }),
-    ...(v.references.length === 0 ? {} : { references: v.references }),
-    schema: v.schema,
-    deleted: v.deleted,
-  });
+  switch (record.kind) {
+    case 'SCHEMA': {
+      const v = record.value;
+      // Confluent leaves out schemaType for Avro and references when there are none.
+      return json({
+        subject: v.subject,
+        version: v.version,
+        id: v.id,
+        schema: v.schema,
+        deleted: v.deleted,
+        ...(v.schemaType === 'AVRO' ? {} : { schemaType: v.schemaType }),
+        ...(v.references.length === 0 ? {} : { references: v.references }),
+      });
+    }
+    case 'CONFIG':
+    case 'MODE':
+      return json(record.subject === null ? record.value : { subject: record.subject, ...record.value });
+    default:
+      return json(record.value);
+  }
 }
 
 /** Why a record of the topic was skipped; the registry logs it and goes on. */
@@ -69,7 +80,9 @@ export function decodeRecord(key: Buffer | null, value: Buffer | null): SchemaRe
     return new SkippedRecord(`an unreadable key ${clip(key)}`);
   const v = value === null ? null : parse(value);
   if (v === undefined) return new SkippedRecord(`an unreadable value for key ${clip(key)}`);
-  const subject = typeof k.subject === 'string' ? k.subject : null;
+  // The global config and mode come as a key without subject, with "subject":null (older registries,
+  // Karapace) or with the subject ':.__GLOBAL:' (Confluent 8).
+  const subject = typeof k.subject === 'string' && k.subject !== GLOBAL_SUBJECT ? k.subject : null;
   switch (k.keytype) {
     case 'SCHEMA': {
       if (subject === null || !isVersion(k.version))
@@ -97,17 +110,18 @@ export function decodeRecord(key: Buffer | null, value: Buffer | null): SchemaRe
         },
       };
     }
-    case 'CONFIG':
-      return {
-        kind: 'CONFIG',
-        subject,
-        value:
-          v === null
-            ? null
-            : { compatibilityLevel: (v.compatibilityLevel ?? v.compatibility) as CompatibilityLevel },
-      };
+    case 'CONFIG': {
+      if (v === null) return { kind: 'CONFIG', subject, value: null };
+      const level = v.compatibilityLevel ?? v.compatibility;
+      if (!COMPATIBILITY_LEVELS.includes(level as CompatibilityLevel))
+        return new SkippedRecord(`a config with an unknown compatibility level ${clip(value!)}`);
+      return { kind: 'CONFIG', subject, value: { compatibilityLevel: level as CompatibilityLevel } };
+    }
     case 'MODE':
-      return { kind: 'MODE', subject, value: v === null ? null : { mode: v.mode as Mode } };
+      if (v === null) return { kind: 'MODE', subject, value: null };
+      if (!MODES.includes(v.mode as Mode))
+        return new SkippedRecord(`a mode record with an unknown mode ${clip(value!)}`);
+      return { kind: 'MODE', subject, value: { mode: v.mode as Mode } };
     case 'DELETE_SUBJECT':
       if (subject === null) return new SkippedRecord(`a subject deletion without subject ${clip(key)}`);
       return {
@@ -123,6 +137,7 @@ export function decodeRecord(key: Buffer | null, value: Buffer | null): SchemaRe
   }
 }
 
+const GLOBAL_SUBJECT = ':.__GLOBAL:';
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 function parse(bytes: Buffer): Record<string, unknown> | null | undefined {

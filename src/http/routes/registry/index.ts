@@ -13,6 +13,8 @@ export const SCHEMA_REGISTRY_V1 = 'application/vnd.schemaregistry.v1+json';
  */
 export function registryRoutes(registry: SchemaRegistry, logger: Logger) {
   return async (app: FastifyInstance) => {
+    // Confluent's registry answers other content types with 415; Fastify would parse text/plain.
+    app.removeContentTypeParser('text/plain');
     app.addContentTypeParser(
       [
         'application/vnd.schemaregistry.v1+json',

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { parseVersion, type SchemaRegistry } from '../../../registry/index.ts';
+import { parseVersion, RegistryError, type SchemaRegistry } from '../../../registry/index.ts';
 import { parseSchemaRequest } from './request-body.ts';
 
 interface Flags {
@@ -15,13 +15,18 @@ const on = (flag: string | undefined) => flag === 'true';
 /** `/compatibility`, `/config` and `/mode` of Confluent's Schema Registry API. */
 export function settingsRoutes(app: FastifyInstance, registry: SchemaRegistry): void {
   const test = (subject: string, version: string | undefined, body: unknown, flags: Flags) => {
-    const { definition } = parseSchemaRequest(body);
-    const messages = registry.testCompatibility(
-      subject,
-      version === undefined ? undefined : parseVersion(version),
-      definition,
-      { normalize: on(flags.normalize) },
-    );
+    const parsedVersion = version === undefined ? undefined : parseVersion(version);
+    let messages: string[];
+    try {
+      const { definition } = parseSchemaRequest(body);
+      messages = registry.testCompatibility(subject, parsedVersion, definition, {
+        normalize: on(flags.normalize),
+      });
+    } catch (error) {
+      // Verbose answers an invalid schema with why, as a failed check; otherwise it is a 422.
+      if (!on(flags.verbose) || !(error instanceof RegistryError) || error.errorCode !== 42201) throw error;
+      messages = [error.message];
+    }
     return { is_compatible: messages.length === 0, ...(on(flags.verbose) ? { messages } : {}) };
   };
   app.post<SubjectRoute>('/compatibility/subjects/:subject/versions', async (request) =>
