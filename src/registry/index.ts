@@ -2,6 +2,7 @@ export { AvroSchema, avroProvider } from './avro/avro-schema.ts';
 export { COMPATIBILITY_LEVELS, type CompatibilityLevel, checkCompatibility } from './compatibility.ts';
 export { RecordInvalidError, RegistryError, RegistryErrors } from './errors.ts';
 export { JsonSchema, jsonSchemaProvider } from './json/json-schema.ts';
+export { ProtobufSchema, protobufProvider } from './protobuf/protobuf-schema.ts';
 export {
   type RegisterOptions,
   type RegistryOptions,

@@ -4,6 +4,7 @@ import { avroProvider } from './avro/avro-schema.ts';
 import { COMPATIBILITY_LEVELS, type CompatibilityLevel, checkCompatibility } from './compatibility.ts';
 import { RegistryErrors } from './errors.ts';
 import { jsonSchemaProvider } from './json/json-schema.ts';
+import { protobufProvider } from './protobuf/protobuf-schema.ts';
 import type {
   ParsedSchema,
   ResolvedReference,
@@ -66,7 +67,10 @@ export class SchemaRegistry {
     this.#maxSchemaBytes = options.maxSchemaBytes ?? 1024 * 1024;
     this.#defaultCompatibility = options.defaultCompatibility ?? 'BACKWARD';
     this.#providers = new Map(
-      [avroProvider, jsonSchemaProvider, ...(options.providers ?? [])].map((p) => [p.type, p]),
+      [avroProvider, jsonSchemaProvider, protobufProvider, ...(options.providers ?? [])].map((p) => [
+        p.type,
+        p,
+      ]),
     );
   }
 

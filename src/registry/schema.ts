@@ -21,6 +21,9 @@ export interface ResolvedReference {
   name: string;
   schema: string;
   references: ResolvedReference[];
+  /** The subject and version it was found at: Protobuf compares imported types from different versions. */
+  subject?: string;
+  version?: number;
 }
 
 /**
