@@ -13,11 +13,13 @@ export {
   type ParsedSchema,
   type ResolvedReference,
   SCHEMA_TYPES,
+  type SchemaCodec,
   type SchemaDefinition,
   type SchemaProvider,
   type SchemaReference,
   type SchemaType,
 } from './schema.ts';
+export { type Deserialized, Serde } from './serde.ts';
 export { MODES, type Mode } from './store/schema-records.ts';
 export { checkSubject, LATEST, parseVersion } from './subject-name.ts';
 export {

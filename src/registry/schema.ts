@@ -43,6 +43,23 @@ export interface ParsedSchema {
    * reader's label, the second by the writer's ('new' and 'old', or the other way round).
    */
   isBackwardCompatible(previous: ParsedSchema): string[];
+  /** Encodes and decodes values of this schema (made once, on first use). */
+  codec(): SchemaCodec;
+}
+
+/** Values of one schema to bytes and back: the payload after Confluent's wire-format header. */
+export interface SchemaCodec {
+  /**
+   * Checks a value against the schema and encodes it; throws RecordInvalidError naming the field.
+   * Protobuf encodes `message` (default: the file's first message) and returns its message indexes.
+   */
+  encode(value: unknown, options?: { message?: string }): { payload: Buffer; indexes?: number[] };
+  decode(payload: Uint8Array, indexes?: readonly number[]): unknown;
+  /**
+   * A value in the JSON form REST Proxy takes (Avro's JSON encoding with wrapped unions and bytes
+   * as strings, Protobuf's JSON mapping) as the value `encode` takes.
+   */
+  fromJson(json: unknown, options?: { message?: string }): unknown;
 }
 
 /** One language: parses schema text and its resolved references. */

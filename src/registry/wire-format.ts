@@ -44,7 +44,12 @@ export function encodeMessageIndexes(indexes: readonly number[]): Buffer {
   return Buffer.from(bytes);
 }
 
-/** Reads message indexes at `offset`; returns them with the offset just after them. */
+/**
+ * Reads message indexes at `offset`; returns them with the offset just after them. Some producers
+ * (@kafkajs/confluent-schema-registry among them) leave the indexes out. Their payload then starts
+ * with a field tag, which reads as a negative count or index: that is taken as [0] with nothing
+ * consumed, as Confluent's own JavaScript deserializer does.
+ */
 export function decodeMessageIndexes(bytes: Uint8Array, offset: number): { indexes: number[]; next: number } {
   let at = offset;
   const read = (): number => {
@@ -60,13 +65,14 @@ export function decodeMessageIndexes(bytes: Uint8Array, offset: number): { index
     }
     return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
   };
+  const absent = { indexes: [0], next: offset };
   const count = read();
   if (count === 0) return { indexes: [0], next: at };
-  if (count < 0 || count > 100) throw new RecordInvalidError(`Invalid Protobuf message index count ${count}`);
+  if (count < 0 || count > 100) return absent;
   const indexes: number[] = [];
   for (let i = 0; i < count; i++) {
     const index = read();
-    if (index < 0) throw new RecordInvalidError(`Invalid Protobuf message index ${index}`);
+    if (index < 0) return absent;
     indexes.push(index);
   }
   return { indexes, next: at };

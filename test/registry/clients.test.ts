@@ -1,11 +1,14 @@
 import {
   AvroDeserializer,
   AvroSerializer,
+  JsonDeserializer,
+  JsonSerializer,
   SchemaRegistryClient,
   SerdeType,
 } from '@confluentinc/schemaregistry';
 import { SchemaRegistry as KafkajsRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Serde } from '../../src/registry/index.ts';
 import { avroRecord, type RegistryServer, startRegistryServer } from './registry-helpers.ts';
 
 const order = avroRecord('Order', [
@@ -13,49 +16,137 @@ const order = avroRecord('Order', [
   { name: 'amount', type: 'double' },
   { name: 'note', type: ['null', 'string'], default: null },
 ]);
+const orderJson = JSON.stringify({
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    amount: { type: 'number' },
+    tags: { type: 'array', items: { type: 'string' } },
+  },
+  required: ['id', 'amount'],
+});
+const orderProto = `syntax = "proto3";
+package shop;
+message Order {
+  string id = 1;
+  double amount = 2;
+  Status status = 3;
+  repeated Line lines = 4;
+  message Line { string sku = 1; int64 qty = 2; }
+}
+enum Status { NEW = 0; PAID = 1; }
+message Refund { string order_id = 1; }
+`;
 
 describe('real Schema Registry clients against Kappa', () => {
   let s: RegistryServer;
+  let serde: Serde;
   beforeAll(async () => {
     s = await startRegistryServer();
+    serde = new Serde(s.registry);
   });
   afterAll(async () => s.close());
 
-  it('@kafkajs/confluent-schema-registry registers, encodes and decodes Avro', async () => {
+  it('@kafkajs/confluent-schema-registry registers, encodes and decodes Avro; Kappa reads it and back', async () => {
     const client = new KafkajsRegistry({ host: s.url });
     const { id } = await client.register(
       { type: SchemaType.AVRO, schema: order },
       { subject: 'kafkajs-orders-value' },
     );
-    expect(id).toBeGreaterThan(0);
     expect(await client.getLatestSchemaId('kafkajs-orders-value')).toBe(id);
     const encoded = await client.encode(id, { id: 'o-1', amount: 9.5, note: 'fragile' });
-    expect(encoded[0]).toBe(0);
-    expect(encoded.readUInt32BE(1)).toBe(id);
-    expect(await client.decode(encoded)).toEqual({ id: 'o-1', amount: 9.5, note: 'fragile' });
+    expect(serde.deserialize(encoded)).toEqual({
+      schemaId: id,
+      schemaType: 'AVRO',
+      value: expect.objectContaining({ id: 'o-1', amount: 9.5, note: 'fragile' }),
+    });
+    const ours = serde.serialize(id, { id: 'o-2', amount: 1, note: null });
+    expect(await client.decode(ours)).toEqual({ id: 'o-2', amount: 1, note: null });
     // The same schema again is the same id, also under another subject.
-    const again = await client.register(
-      { type: SchemaType.AVRO, schema: order },
-      { subject: 'kafkajs-orders-value' },
-    );
-    expect(again.id).toBe(id);
-    const other = await client.register({ type: SchemaType.AVRO, schema: order }, { subject: 'other-value' });
-    expect(other.id).toBe(id);
+    expect(
+      (await client.register({ type: SchemaType.AVRO, schema: order }, { subject: 'kafkajs-orders-value' }))
+        .id,
+    ).toBe(id);
+    expect(
+      (await client.register({ type: SchemaType.AVRO, schema: order }, { subject: 'other-value' })).id,
+    ).toBe(id);
   });
 
-  it("Confluent's own client serializes and deserializes through Kappa", async () => {
+  it('@kafkajs/confluent-schema-registry works with JSON Schema and Protobuf too', async () => {
+    const client = new KafkajsRegistry({ host: s.url });
+    const json = await client.register(
+      { type: SchemaType.JSON, schema: orderJson },
+      { subject: 'kafkajs-json-value' },
+    );
+    const jsonBytes = await client.encode(json.id, { id: 'j-1', amount: 2, tags: ['a'] });
+    expect(serde.deserialize(jsonBytes).value).toEqual({ id: 'j-1', amount: 2, tags: ['a'] });
+    expect(await client.decode(serde.serialize(json.id, { id: 'j-2', amount: 3 }))).toEqual({
+      id: 'j-2',
+      amount: 3,
+    });
+    await expect(client.encode(json.id, { id: 'j-3' })).rejects.toThrow();
+
+    const proto = await client.register(
+      { type: SchemaType.PROTOBUF, schema: orderProto },
+      { subject: 'kafkajs-proto-value' },
+    );
+    // That client writes Protobuf without message indexes (its issue #152); Kappa reads such records
+    // as the first message, as Confluent's own JavaScript deserializer does.
+    const protoBytes = await client.encode(proto.id, {
+      id: 'p-1',
+      amount: 4.5,
+      status: 1,
+      lines: [{ sku: 'x', qty: 2 }],
+    });
+    expect(serde.deserialize(protoBytes).value).toEqual({
+      id: 'p-1',
+      amount: 4.5,
+      status: 'PAID',
+      lines: [{ sku: 'x', qty: '2' }],
+    });
+    const ours = serde.serialize(proto.id, { id: 'p-2', amount: 1, status: 'NEW', lines: [] });
+    expect(ours.subarray(5, 6)).toEqual(Buffer.of(0)); // the first message: indexes [0] as one 0 byte
+    const second = serde.serialize(proto.id, { order_id: 'p-2' }, { message: 'Refund' });
+    expect(second.subarray(5, 7)).toEqual(Buffer.of(2, 2)); // [1]
+    expect(serde.deserialize(second).value).toEqual({ order_id: 'p-2' });
+  });
+
+  it("Confluent's own client serializes and deserializes Avro and JSON Schema through Kappa", async () => {
     const client = new SchemaRegistryClient({ baseURLs: [s.url] });
-    const serializer = new AvroSerializer(client, SerdeType.VALUE, { autoRegisterSchemas: true });
-    const deserializer = new AvroDeserializer(client, SerdeType.VALUE, {});
-    const bytes = await serializer.serialize(
+    const id = await client.register('payments-value', { schemaType: 'AVRO', schema: order });
+    const avroOut = new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true });
+    const avroIn = new AvroDeserializer(client, SerdeType.VALUE, {});
+    const bytes = await avroOut.serialize(
       'payments',
       { id: 'p-1', amount: 3, note: null },
       undefined as never,
     );
-    expect(bytes[0]).toBe(0);
-    const id = bytes.readUInt32BE(1);
-    const latest = await client.getLatestSchemaMetadata('payments-value');
-    expect(latest.id).toBe(id);
-    expect(await deserializer.deserialize('payments', bytes)).toEqual({ id: 'p-1', amount: 3, note: null });
+    expect(bytes.readUInt32BE(1)).toBe(id);
+    expect((await client.getLatestSchemaMetadata('payments-value')).id).toBe(id);
+    expect(await avroIn.deserialize('payments', bytes)).toEqual({ id: 'p-1', amount: 3, note: null });
+    expect(serde.deserialize(bytes).value).toEqual(expect.objectContaining({ id: 'p-1', amount: 3 }));
+    expect(
+      await avroIn.deserialize('payments', serde.serialize(id, { id: 'p-2', amount: 4, note: 'x' })),
+    ).toEqual({
+      id: 'p-2',
+      amount: 4,
+      note: 'x',
+    });
+
+    const registered = await client.register('shipments-value', { schemaType: 'JSON', schema: orderJson });
+    const jsonOut = new JsonSerializer(client, SerdeType.VALUE, {
+      useLatestVersion: true,
+      validate: true,
+    } as never);
+    const jsonIn = new JsonDeserializer(client, SerdeType.VALUE, {});
+    const jsonBytes = await jsonOut.serialize('shipments', { id: 's-1', amount: 7 }, undefined as never);
+    expect(jsonBytes.readUInt32BE(1)).toBe(registered);
+    expect(serde.deserialize(jsonBytes).value).toEqual({ id: 's-1', amount: 7 });
+    expect(
+      await jsonIn.deserialize('shipments', serde.serialize(registered, { id: 's-2', amount: 8 })),
+    ).toEqual({
+      id: 's-2',
+      amount: 8,
+    });
   });
 });

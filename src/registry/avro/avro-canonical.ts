@@ -5,8 +5,8 @@
  * canonical text, so they get the same id, as they do on Confluent's registry. Written by hand: avsc
  * exports schemas in its own form (full names everywhere, attributes dropped), not Java's.
  */
-export function avroCanonical(schema: unknown): string {
-  return JSON.stringify(new Printer().type(schema, null));
+export function avroCanonical(schema: unknown, normalize = false): string {
+  return JSON.stringify(new Printer(normalize).type(schema, null));
 }
 
 const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
@@ -25,6 +25,26 @@ type JsonObject = Record<string, Json>;
 
 class Printer {
   readonly #seen = new Set<string>();
+  /** Confluent's normalize: names in full (no `namespace` key), properties and aliases sorted. */
+  readonly #normalize: boolean;
+
+  constructor(normalize: boolean) {
+    this.#normalize = normalize;
+  }
+
+  #props(s: JsonObject, reserved: readonly string[]): JsonObject {
+    const props = propsOf(s, reserved);
+    if (!this.#normalize) return props;
+    return Object.fromEntries(
+      Object.keys(props)
+        .sort()
+        .map((k) => [k, props[k]]),
+    );
+  }
+
+  #name(full: string, space: string | null): string {
+    return this.#normalize ? full : relative(full, space);
+  }
 
   type(schema: Json, space: string | null): Json {
     if (typeof schema === 'string') return this.#reference(schema, space);
@@ -34,11 +54,12 @@ class Printer {
     const type = s.type;
     if (typeof type !== 'string') return this.type(type, space);
     if (PRIMITIVES.has(type)) {
-      const props = propsOf(s, ['type']);
+      const props = this.#props(s, ['type']);
       return Object.keys(props).length === 0 ? type : { type, ...props };
     }
-    if (type === 'array') return { type, items: this.type(s.items, space), ...propsOf(s, RESERVED.array!) };
-    if (type === 'map') return { type, values: this.type(s.values, space), ...propsOf(s, RESERVED.map!) };
+    if (type === 'array')
+      return { type, items: this.type(s.items, space), ...this.#props(s, RESERVED.array!) };
+    if (type === 'map') return { type, values: this.type(s.values, space), ...this.#props(s, RESERVED.map!) };
     if (type in RESERVED) return this.#named(s, type, space);
     return this.#reference(type, space);
   }
@@ -49,10 +70,11 @@ class Printer {
       s.namespace as string | undefined,
       enclosing,
     );
-    if (this.#seen.has(full)) return relative(full, enclosing);
+    if (this.#seen.has(full)) return this.#name(full, enclosing);
     this.#seen.add(full);
-    const out: JsonObject = { type, name };
-    if (namespace !== null ? namespace !== enclosing : enclosing !== null) out.namespace = namespace ?? '';
+    const out: JsonObject = this.#normalize ? { type, name: full } : { type, name };
+    if (!this.#normalize && (namespace !== null ? namespace !== enclosing : enclosing !== null))
+      out.namespace = namespace ?? '';
     if (s.doc !== undefined) out.doc = s.doc;
     if (type === 'record' || type === 'error') {
       out.fields = Array.isArray(s.fields)
@@ -64,9 +86,13 @@ class Printer {
     } else {
       out.size = s.size;
     }
-    Object.assign(out, propsOf(s, RESERVED[type]!));
-    if (Array.isArray(s.aliases) && s.aliases.length > 0)
-      out.aliases = s.aliases.map((a) => relative(fullName(String(a), undefined, namespace).full, namespace));
+    Object.assign(out, this.#props(s, RESERVED[type]!));
+    if (Array.isArray(s.aliases) && s.aliases.length > 0) {
+      const aliases = s.aliases.map((a) =>
+        this.#name(fullName(String(a), undefined, namespace).full, namespace),
+      );
+      out.aliases = this.#normalize ? aliases.sort() : aliases;
+    }
     return out;
   }
 
@@ -75,13 +101,14 @@ class Printer {
     if (f.doc !== undefined) out.doc = f.doc;
     if (f.default !== undefined) out.default = f.default;
     if (f.order !== undefined && f.order !== 'ascending') out.order = f.order;
-    if (Array.isArray(f.aliases) && f.aliases.length > 0) out.aliases = f.aliases;
-    return Object.assign(out, propsOf(f, FIELD_RESERVED));
+    if (Array.isArray(f.aliases) && f.aliases.length > 0)
+      out.aliases = this.#normalize ? [...f.aliases].sort() : f.aliases;
+    return Object.assign(out, this.#props(f, FIELD_RESERVED));
   }
 
   #reference(name: string, space: string | null): Json {
     if (PRIMITIVES.has(name)) return name;
-    return relative(fullName(name, undefined, space).full, space);
+    return this.#name(fullName(name, undefined, space).full, space);
   }
 }
 

@@ -4,10 +4,12 @@ import {
   flattenReferences,
   type ParsedSchema,
   type ResolvedReference,
+  type SchemaCodec,
   type SchemaProvider,
 } from '../schema.ts';
 import { parseSchemaJson } from '../schema-json.ts';
 import { avroCanonical } from './avro-canonical.ts';
+import { avroCodec } from './avro-codec.ts';
 import { type AvroIncompatibility, avroIncompatibilities } from './avro-compatibility.ts';
 
 /** An Avro schema: the avsc type it parses to, with the named types of its references. */
@@ -17,20 +19,20 @@ export class AvroSchema implements ParsedSchema {
   /** The parsed type; unions unwrapped where avsc can (its default), as JavaScript callers expect. */
   readonly avro: Type;
   readonly #json: unknown;
-  readonly #references: readonly ResolvedReference[];
+  #codec: SchemaCodec | undefined;
 
   constructor(json: unknown, references: readonly ResolvedReference[]) {
-    this.#json = json;
-    this.#references = references;
     const registry: Record<string, Type> = {};
     for (const reference of flattenReferences(references))
       forSchema(parseSchemaJson(reference.schema, 'Avro'), registry);
     this.avro = forSchema(json, registry);
     this.canonical = avroCanonical(json);
+    this.#json = json;
   }
 
+  /** Confluent's normalized form: full names, custom properties and aliases sorted. */
   normalized(): string {
-    return this.canonical;
+    return avroCanonical(this.#json, true);
   }
 
   isBackwardCompatible(previous: ParsedSchema): string[] {
@@ -38,12 +40,9 @@ export class AvroSchema implements ParsedSchema {
     return avroIncompatibilities(this.avro, previous.avro).map(describe);
   }
 
-  /** The same schema parsed with Avro JSON encoding's wrapped unions, for REST Proxy's `avro` format. */
-  wrapped(): Type {
-    const registry: Record<string, Type> = {};
-    for (const reference of flattenReferences(this.#references))
-      forSchema(parseSchemaJson(reference.schema, 'Avro'), registry, true);
-    return forSchema(this.#json, registry, true);
+  codec(): SchemaCodec {
+    this.#codec ??= avroCodec(this.avro);
+    return this.#codec;
   }
 }
 
@@ -54,9 +53,9 @@ export const avroProvider: SchemaProvider = {
   },
 };
 
-function forSchema(json: unknown, registry: Record<string, Type>, wrapUnions = false): Type {
+function forSchema(json: unknown, registry: Record<string, Type>): Type {
   try {
-    return avro.Type.forSchema(json as avro.Schema, { registry, wrapUnions: wrapUnions ? true : 'auto' });
+    return avro.Type.forSchema(json as avro.Schema, { registry });
   } catch (error) {
     throw RegistryErrors.invalidSchema(`Avro: ${(error as Error).message}`, error);
   }

@@ -7,6 +7,7 @@ import {
   flattenReferences,
   type ParsedSchema,
   type ResolvedReference,
+  type SchemaCodec,
   type SchemaProvider,
 } from '../schema.ts';
 import { parseSchemaJson } from '../schema-json.ts';
@@ -51,6 +52,25 @@ export class JsonSchema implements ParsedSchema {
     return jsonSchemaDiff(previous.node, this.node)
       .filter((d) => !COMPATIBLE_JSON_CHANGES.has(d.type))
       .map(describeJsonDifference);
+  }
+
+  codec(): SchemaCodec {
+    return {
+      encode: (value) => {
+        this.validate(value);
+        return { payload: Buffer.from(JSON.stringify(value)) };
+      },
+      decode: (payload) => {
+        try {
+          return JSON.parse(
+            Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'),
+          );
+        } catch (error) {
+          throw new RecordInvalidError(`$ is not JSON: ${(error as Error).message}`, '$', error);
+        }
+      },
+      fromJson: (json) => json,
+    };
   }
 
   /** Throws RecordInvalidError naming where in the value the first violation is. */

@@ -4,12 +4,14 @@ import {
   flattenReferences,
   type ParsedSchema,
   type ResolvedReference,
+  type SchemaCodec,
   type SchemaProvider,
 } from '../schema.ts';
 import { COMPATIBLE_PROTO_CHANGES, type ProtoDifference, protoDiff } from './proto-diff.ts';
 import { type ProtoFile, type ProtoMessage, parseProtoFile, WELL_KNOWN } from './proto-file.ts';
 import { formatProto } from './proto-format.ts';
 import { TypeTable } from './proto-types.ts';
+import { protobufCodec } from './protobuf-codec.ts';
 
 /**
  * A Protobuf schema file with its imports (the references, named by import path). protobufjs parses,
@@ -22,6 +24,7 @@ export class ProtobufSchema implements ParsedSchema {
   readonly table: TypeTable;
   /** Every type of the schema and its imports, resolved, for encoding and decoding. */
   readonly root: protobuf.Root;
+  #codec: SchemaCodec | undefined;
 
   constructor(text: string, references: readonly ResolvedReference[]) {
     const dependencies = flattenReferences(references).map((r) => ({
@@ -102,6 +105,11 @@ export class ProtobufSchema implements ParsedSchema {
       level = found.messages;
     }
     return found?.fullName;
+  }
+
+  codec(): SchemaCodec {
+    this.#codec ??= protobufCodec(this);
+    return this.#codec;
   }
 
   lookup(fullName: string): protobuf.Type {
