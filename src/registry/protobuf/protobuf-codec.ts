@@ -74,47 +74,52 @@ function check(type: protobuf.Type, value: unknown, path: string): void {
       for (const [k, x] of Object.entries(v)) checkValue(field, x, `${at}.${k}`);
     } else if (field.repeated) {
       if (!Array.isArray(v)) throw new RecordInvalidError(`${at} must be an array`, at);
-      v.forEach((x, i) => checkValue(field, x, `${at}[${i}]`));
+      for (const [i, x] of v.entries()) checkValue(field, x, `${at}[${i}]`);
     } else checkValue(field, v, at);
   }
 }
 
 function checkValue(field: protobuf.Field, v: unknown, at: string): void {
-  const fail = (what: string) => {
-    throw new RecordInvalidError(`${at} is ${JSON.stringify(v)?.slice(0, 60)}, not ${what}`, at);
-  };
   const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) return check(resolved, v, at);
-  if (resolved instanceof protobuf.Enum) {
-    if (typeof v === 'string' ? !(v in resolved.values) : !Number.isInteger(v))
-      fail(`one of ${Object.keys(resolved.values).join(', ')}`);
+  if (resolved instanceof protobuf.Type) {
+    check(resolved, v, at);
     return;
   }
-  const t = field.type;
+  const expected =
+    resolved instanceof protobuf.Enum
+      ? (typeof v === 'string' ? v in resolved.values : Number.isInteger(v))
+        ? null
+        : `one of ${Object.keys(resolved.values).join(', ')}`
+      : scalarOk(field.type, v)
+        ? null
+        : `a ${field.type}`;
+  if (expected)
+    throw new RecordInvalidError(`${at} is ${JSON.stringify(v)?.slice(0, 60)}, not ${expected}`, at);
+}
+
+function scalarOk(t: string, v: unknown): boolean {
   const integer = (min: number, max: number) => {
     const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(`a ${t}`);
+    return typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max;
   };
   if (INT32.has(t)) return integer(-(2 ** 31), 2 ** 31 - 1);
   if (UINT32.has(t)) return integer(0, 2 ** 32 - 1);
   if (INT64.has(t)) {
-    const ok =
+    const unsigned = t.startsWith('u') || t.startsWith('fixed');
+    if (unsigned && String(v).startsWith('-')) return false;
+    return (
       (typeof v === 'number' && Number.isSafeInteger(v)) ||
       (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) ||
       typeof v === 'bigint' ||
-      (typeof v === 'object' && v !== null && 'low' in v && 'high' in v);
-    if (!ok || (t.startsWith('u') || t.startsWith('fixed') ? String(v).startsWith('-') : false))
-      fail(`a ${t}`);
-    return;
+      (typeof v === 'object' && v !== null && 'low' in v && 'high' in v)
+    );
   }
-  if (t === 'double' || t === 'float') {
-    if (typeof v !== 'number' && !['NaN', 'Infinity', '-Infinity'].includes(v as string)) fail(`a ${t}`);
-    return;
-  }
-  if (t === 'bool') return void (typeof v !== 'boolean' && fail('a bool'));
-  if (t === 'string') return void (typeof v !== 'string' && fail('a string'));
-  if (t === 'bytes')
-    return void (typeof v !== 'string' && !(v instanceof Uint8Array) && fail('bytes (base64)'));
+  if (t === 'double' || t === 'float')
+    return typeof v === 'number' || ['NaN', 'Infinity', '-Infinity'].includes(v as string);
+  if (t === 'bool') return typeof v === 'boolean';
+  if (t === 'string') return typeof v === 'string';
+  if (t === 'bytes') return typeof v === 'string' || v instanceof Uint8Array;
+  return true;
 }
 
 const camel = (name: string) => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
