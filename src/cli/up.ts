@@ -31,6 +31,7 @@ export async function up(options: UpOptions): Promise<void> {
     maxRecordsPerRequest: config.http.maxRecordsPerRequest,
     autoCreateTopics: config.topics.autoCreate,
     defaultPartitions: config.topics.defaultPartitions,
+    requireSchema: config.topics.requireSchema,
   });
   let url: string;
   try {

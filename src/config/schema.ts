@@ -131,6 +131,12 @@ export const configSchema = z
         /** Create a topic on first produce instead of answering 404. */
         autoCreate: z.boolean().default(false),
         defaultPartitions: z.number().int().min(1).max(10_000).default(1),
+        /**
+         * Topics (exact names or `*` patterns) whose values must be written with a schema of
+         * `<topic>-value`: produce requests in the json format, or with bytes that are not Confluent
+         * wire format of such a schema, are refused with 422.
+         */
+        requireSchema: z.array(z.string().min(1)).default([]),
       })
       .strict()
       .prefault({}),

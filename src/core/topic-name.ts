@@ -21,3 +21,11 @@ export function validateTopicName(name: unknown): asserts name is string {
 export function isInternalTopic(name: string): boolean {
   return name.startsWith('__');
 }
+
+/** A predicate over topic names from patterns: exact names, or names with `*` matching any run of characters. */
+export function topicMatcher(patterns: readonly string[]): (topic: string) => boolean {
+  const regexes = patterns.map(
+    (p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`),
+  );
+  return (topic) => regexes.some((r) => r.test(topic));
+}

@@ -1,7 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 
-/** The embedded formats of REST Proxy v2 produce and consume. Schema formats arrive with the registry. */
+/** The embedded formats of REST Proxy v2 produce and consume. */
 export type EmbeddedFormat = 'json' | 'binary';
+
+/** The embedded formats whose records are written with a registered schema, in Confluent's wire format. */
+export type SchemaFormat = 'avro' | 'jsonschema' | 'protobuf';
 
 export const KAFKA_V2_JSON = 'application/vnd.kafka.v2+json';
 
@@ -13,7 +16,9 @@ export function registerContentTypes(app: FastifyInstance): void {
 }
 
 /** The embedded format a produce request's content type names, or null if it names none we accept. */
-export function produceFormat(contentType: string | undefined): EmbeddedFormat | 'unsupported' {
+export function produceFormat(
+  contentType: string | undefined,
+): EmbeddedFormat | SchemaFormat | 'unsupported' {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (
     type === 'application/json' ||
@@ -22,5 +27,8 @@ export function produceFormat(contentType: string | undefined): EmbeddedFormat |
   )
     return 'json';
   if (type === 'application/vnd.kafka.binary.v2+json') return 'binary';
+  if (type === 'application/vnd.kafka.avro.v2+json') return 'avro';
+  if (type === 'application/vnd.kafka.jsonschema.v2+json') return 'jsonschema';
+  if (type === 'application/vnd.kafka.protobuf.v2+json') return 'protobuf';
   return 'unsupported';
 }

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { type Logger, silentLogger } from '../core/index.ts';
+import { type Logger, silentLogger, topicMatcher } from '../core/index.ts';
 import type { Bus } from '../log/index.ts';
-import type { SchemaRegistry } from '../registry/index.ts';
+import { type SchemaRegistry, Serde } from '../registry/index.ts';
 import { ConsumerInstances } from './consumer-instances.ts';
 import { registerContentTypes } from './content-types.ts';
 import { toRestError } from './errors.ts';
@@ -22,6 +22,8 @@ export interface ServerOptions {
   autoCreateTopics?: boolean;
   defaultPartitions?: number;
   clusterId?: string;
+  /** Topics whose values must be written with a schema (exact names or `*` patterns). */
+  requireSchema?: string[];
   /** How long an unused REST Proxy consumer instance lives. Default 5 minutes. */
   consumerIdleMs?: number;
 }
@@ -60,6 +62,10 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
     maxRecordsPerRequest: options.maxRecordsPerRequest ?? 10_000,
     autoCreateTopics: options.autoCreateTopics ?? false,
     defaultPartitions: options.defaultPartitions ?? 1,
+    ...(options.registry
+      ? { registry: { registry: options.registry, serde: new Serde(options.registry) } }
+      : {}),
+    requireSchema: topicMatcher(options.requireSchema ?? []),
   });
   topicsV3Routes(app, { bus: options.bus, clusterId: options.clusterId ?? 'kappa' });
   consumersV2Routes(app, instances);

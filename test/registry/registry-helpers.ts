@@ -1,4 +1,4 @@
-import { createServer, type KappaServer } from '../../src/http/index.ts';
+import { createServer, type KappaServer, type ServerOptions } from '../../src/http/index.ts';
 import { type Bus, openEmbeddedBus } from '../../src/log/index.ts';
 import { type RegistryOptions, SchemaRegistry } from '../../src/registry/index.ts';
 import { tempDir } from '../support/temp-dir.ts';
@@ -26,12 +26,12 @@ export const SR_JSON = 'application/vnd.schemaregistry.v1+json';
 
 /** A Kappa HTTP server with the registry on a fresh embedded log, listening on a free port. */
 export async function startRegistryServer(
-  options: Partial<RegistryOptions> & { bus?: Bus } = {},
+  options: Partial<RegistryOptions> & { bus?: Bus; server?: Partial<ServerOptions> } = {},
 ): Promise<RegistryServer> {
   const { dir, remove } = await tempDir('kappa-registry-');
   const bus = options.bus ?? (await openEmbeddedBus({ dataDir: dir, maintenanceInterval: 0 }));
   const registry = await SchemaRegistry.open({ ...options, bus });
-  const server = await createServer({ bus, registry });
+  const server = await createServer({ ...options.server, bus, registry });
   const url = await server.listen(0, '127.0.0.1');
   return {
     bus,

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ProducerRecord } from '../../core/index.ts';
 import type { Bus, Producer } from '../../log/index.ts';
+import type { SchemaRegistry, Serde } from '../../registry/index.ts';
 import { produceFormat } from '../content-types.ts';
 import { RequestError } from '../errors.ts';
 import { encodeField } from '../record-codec.ts';
+import { encodeSchemaRecords, type SchemaRequestBody } from '../schema-records.ts';
 
 export interface ProduceRouteOptions {
   bus: Bus;
@@ -11,6 +13,10 @@ export interface ProduceRouteOptions {
   maxRecordsPerRequest: number;
   autoCreateTopics: boolean;
   defaultPartitions: number;
+  /** For the avro, jsonschema and protobuf formats. */
+  registry?: { registry: SchemaRegistry; serde: Serde };
+  /** Topics whose values must be written with a schema registered under `<topic>-value`. */
+  requireSchema?: (topic: string) => boolean;
 }
 
 /**
@@ -30,15 +36,43 @@ export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions
       throw new RequestError(
         415,
         415,
-        `Unsupported content type '${contentType ?? ''}': use application/vnd.kafka.json.v2+json, application/vnd.kafka.binary.v2+json or application/json`,
+        `Unsupported content type '${contentType ?? ''}': use application/vnd.kafka.{json,binary,avro,jsonschema,protobuf}.v2+json or application/json`,
       );
     }
-    const records = parseRecords(body, options.maxRecordsPerRequest).map((r, i): ProducerRecord => {
-      const record: ProducerRecord = {
+    const raw = parseRecords(body, options.maxRecordsPerRequest);
+    const mustHaveSchema = options.requireSchema?.(topic) ?? false;
+    let keys: Array<Buffer | null>;
+    let values: Array<Buffer | null>;
+    let keySchemaId: number | null = null;
+    let valueSchemaId: number | null = null;
+    if (format === 'json' || format === 'binary') {
+      if (mustHaveSchema && format === 'json') throw new RequestError(422, 42202, requiredMessage(topic));
+      keys = raw.map((r, i) => encodeField(r.key, format, `records[${i}].key`));
+      values = raw.map((r, i) => encodeField(r.value, format, `records[${i}].value`));
+      if (mustHaveSchema) values.forEach((v, i) => checkWireFormat(options, topic, v, i));
+    } else {
+      if (!options.registry)
+        throw new RequestError(
+          415,
+          415,
+          `The ${format} format needs the schema registry, which this server does not run`,
+        );
+      ({ keys, values, keySchemaId, valueSchemaId } = await encodeSchemaRecords(
         topic,
-        key: encodeField(r.key, format, `records[${i}].key`),
-        value: encodeField(r.value, format, `records[${i}].value`),
-      };
+        format,
+        body as SchemaRequestBody,
+        options.registry.registry,
+        options.registry.serde,
+      ));
+      if (mustHaveSchema && valueSchemaId !== null && !heldBy(options, valueSchemaId, `${topic}-value`))
+        throw new RequestError(
+          422,
+          42202,
+          `${requiredMessage(topic)}; schema ${valueSchemaId} is not a version of ${topic}-value`,
+        );
+    }
+    const records = raw.map((r, i): ProducerRecord => {
+      const record: ProducerRecord = { topic, key: keys[i]!, value: values[i]! };
       const p = partition ?? r.partition;
       if (p !== undefined && p !== null) record.partition = p;
       return record;
@@ -46,8 +80,8 @@ export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions
     await ensureTopic(options, topic);
     const sent = await options.producer.send(records);
     return {
-      key_schema_id: null,
-      value_schema_id: null,
+      key_schema_id: keySchemaId,
+      value_schema_id: valueSchemaId,
       offsets: sent.map((m) => ({ partition: m.partition, offset: m.offset, error_code: null, error: null })),
     };
   };
@@ -67,6 +101,33 @@ export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions
         request.body,
       ).then((body) => reply.type('application/vnd.kafka.v2+json').send(body)),
   );
+}
+
+function requiredMessage(topic: string): string {
+  return `Topic '${topic}' requires records written with a schema: use the avro, jsonschema or protobuf format, or binary values in Confluent's wire format with a schema of ${topic}-value`;
+}
+
+function heldBy(options: ProduceRouteOptions, id: number, subject: string): boolean {
+  try {
+    return options.registry!.registry.versionsOfId(id).some((v) => v.subject === subject);
+  } catch {
+    return false;
+  }
+}
+
+/** A binary value for a topic that requires a schema: wire format, a schema of `<topic>-value`, and it decodes. */
+function checkWireFormat(options: ProduceRouteOptions, topic: string, value: Buffer | null, i: number): void {
+  const where = `records[${i}].value`;
+  if (value === null) return;
+  if (!options.registry) throw new RequestError(422, 42202, requiredMessage(topic));
+  let id: number;
+  try {
+    id = options.registry.serde.deserialize(value).schemaId;
+  } catch (error) {
+    throw new RequestError(422, 42203, `${where}: ${(error as Error).message}`);
+  }
+  if (!heldBy(options, id, `${topic}-value`))
+    throw new RequestError(422, 42203, `${where}: schema ${id} is not a version of ${topic}-value`);
 }
 
 interface RawRecord {
