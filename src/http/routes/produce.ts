@@ -49,7 +49,7 @@ export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions
       if (mustHaveSchema && format === 'json') throw new RequestError(422, 42202, requiredMessage(topic));
       keys = raw.map((r, i) => encodeField(r.key, format, `records[${i}].key`));
       values = raw.map((r, i) => encodeField(r.value, format, `records[${i}].value`));
-      if (mustHaveSchema) values.forEach((v, i) => checkWireFormat(options, topic, v, i));
+      if (mustHaveSchema) for (const [i, v] of values.entries()) checkWireFormat(options, topic, v, i);
     } else {
       if (!options.registry)
         throw new RequestError(
