@@ -97,6 +97,7 @@ export class EmbeddedBus implements Bus {
   recovery = { interruptedTransactions: 0, reappliedTransactionBatches: 0 };
   transactions!: TransactionCoordinator;
   readonly #topics = new Map<string, TopicState>();
+  readonly #creating = new Map<string, Promise<void>>();
   readonly #topicDefaults: Partial<Omit<TopicSpec, 'partitions'>>;
   readonly #clients = new OpenClients();
   #journal!: TransactionJournal;
@@ -217,12 +218,28 @@ export class EmbeddedBus implements Bus {
 
   async #createTopic(name: string, spec: TopicSpec): Promise<void> {
     if (this.#topics.has(name)) throw new TopicExistsError(name);
+    // A second create of the same name waits for the first and then finds the topic there: the two
+    // must not both prepare its folder.
+    const inFlight = this.#creating.get(name);
+    if (inFlight) {
+      await inFlight.catch(() => {});
+      if (this.#topics.has(name)) throw new TopicExistsError(name);
+    }
+    const creating = this.#doCreateTopic(name, spec);
+    this.#creating.set(name, creating);
+    try {
+      await creating;
+    } finally {
+      if (this.#creating.get(name) === creating) this.#creating.delete(name);
+    }
+  }
+
+  async #doCreateTopic(name: string, spec: TopicSpec): Promise<void> {
     const config = resolveTopicConfig(name, spec, this.#topicDefaults);
     const dir = path.join(this.dataDir, 'topics', name);
     await removeDir(dir);
     await ensureDir(dir);
     const state = await this.#openTopic(config, false);
-    if (this.#topics.has(name)) throw new TopicExistsError(name); // lost a race with a concurrent create
     // topic.json last: a crash before it leaves a folder that #load ignores and a later create replaces.
     await saveTopicConfig(path.join(dir, 'topic.json'), config);
     this.#topics.set(name, state);

@@ -6,7 +6,7 @@ import {
   silentLogger,
   UnknownTopicError,
 } from '../../core/index.ts';
-import type { Bus, Consumer, Producer } from '../../log/index.ts';
+import type { Bus, Consumer, Producer, Transaction } from '../../log/index.ts';
 import { RegistryErrors } from '../errors.ts';
 import { RegistryState } from './registry-state.ts';
 import { decodeRecord, encodeKey, encodeValue, type SchemaRecord, SkippedRecord } from './schema-records.ts';
@@ -100,8 +100,9 @@ export class SchemaLog {
     for (let attempt = 1; ; attempt++) {
       this.#transactional ??= this.#bus.producer({ transactionalId: `kappa-registry:${this.topic}` });
       const producer = this.#transactional;
-      const txn = await producer.beginTransaction();
+      let txn: Transaction | undefined;
       try {
+        txn = await producer.beginTransaction();
         await this.sync();
         const { records, result } = plan(this.state);
         if (records.length === 0) {
@@ -113,7 +114,7 @@ export class SchemaLog {
         await this.sync();
         return result;
       } catch (error) {
-        await txn.abort().catch(() => {});
+        await txn?.abort().catch(() => {});
         if (!isKappaError(error) || error.code !== ErrorCodes.PRODUCER_FENCED) throw error;
         // Another registry began a write after this one: take the id back and decide again.
         this.#transactional = null;
