@@ -144,15 +144,13 @@ describe('registry storage on the bus', () => {
       ['{"keytype":"SCHEMA","subject":"broken","version":1,"magic":1}', '{"schema": 12}'],
       ['{"keytype":"CONFIG","subject":"x","magic":0}', '{"compatibilityLevel":"SIDEWAYS"}'],
     ];
-    await bus
-      .producer()
-      .send(
-        records.map(([key, value]) => ({
-          topic: '_schemas',
-          key: key === null ? null : Buffer.from(key),
-          value: value === null ? null : Buffer.from(value),
-        })),
-      );
+    await bus.producer().send(
+      records.map(([key, value]) => ({
+        topic: '_schemas',
+        key: key === null ? null : Buffer.from(key),
+        value: value === null ? null : Buffer.from(value),
+      })),
+    );
     const registry = await SchemaRegistry.open({ bus });
     expect(registry.subjects()).toEqual(['legacy', 'pb']);
     expect(registry.versions('legacy')).toEqual([2]);
