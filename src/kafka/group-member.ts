@@ -1,8 +1,9 @@
 import { type API, type Callback, kGetApi, Consumer as PlatformaticConsumer } from '@platformatic/kafka';
+import { dropAbortedRecords } from './aborted-records.ts';
 import { protocolErrorIds } from './kafka-errors.ts';
 
 /**
- * @platformatic/kafka's consumer with two behaviours of Kafka's Java consumer that it lacks, added at
+ * @platformatic/kafka's consumer with three behaviours of Kafka's Java consumer that it lacks, added at
  * the one seam the library exports for it (`kGetApi`, the lookup of a protocol API) rather than by
  * copying its group protocol:
  *
@@ -10,6 +11,7 @@ import { protocolErrorIds } from './kafka-errors.ts';
  *   there, because the group cannot hand a partition to another member until every member has
  *   rejoined; running the contract's onRevoked there (to commit, or to hand state over) is what makes
  *   "before another member may read them" true.
+ * - read_committed fetches drop every aborted transaction's records (aborted-records.ts).
  * - With `requireStable`, committed offsets are fetched with require_stable (KIP-447), as the Java
  *   consumer does under read_committed: while a transaction that commits offsets for a partition is
  *   still completing, the broker answers UNSTABLE_OFFSET_COMMIT instead of the older offset, so a new
@@ -31,6 +33,13 @@ export class GroupMember extends PlatformaticConsumer<Buffer, Buffer, Buffer, Bu
       void this.beforeJoin().then(lookup);
       return;
     }
+    if (name === 'Fetch') {
+      super[kGetApi]<RequestArguments, ResponseType>(name, (error, api) => {
+        if (error || !api) return callback(error);
+        callback(null, Object.assign(filteredFetch(api), api) as typeof api);
+      });
+      return;
+    }
     if (name === 'OffsetFetch' && this.requireStable) {
       super[kGetApi]<RequestArguments, ResponseType>(name, (error, api) => {
         if (error || !api) return callback(error);
@@ -40,6 +49,19 @@ export class GroupMember extends PlatformaticConsumer<Buffer, Buffer, Buffer, Bu
     }
     lookup();
   }
+}
+
+/** Fetch whose read_committed responses are filtered as the Java consumer filters them (aborted-records.ts). */
+function filteredFetch<A extends Array<unknown>, R>(api: API<A, R>) {
+  const call = api as unknown as (...args: unknown[]) => void;
+  return (...args: unknown[]) => {
+    const done = args.at(-1) as (error: Error | null, response?: unknown) => void;
+    if (typeof done !== 'function') return call(...args);
+    call(...args.slice(0, -1), (error: Error | null, response?: unknown) => {
+      if (!error && response) dropAbortedRecords(response);
+      done(error, response);
+    });
+  };
 }
 
 /** How long a new owner waits for a crashed member's transaction to be aborted by the broker. */

@@ -236,6 +236,8 @@ class KafkaTransaction implements Transaction {
   readonly #onEnd: () => void;
   /** The offsets sent per group, by partition (the last one sent counts), to see them applied after the commit. */
   readonly #offsets = new Map<string, Map<string, number>>();
+  /** Whether anything went to the coordinator: an untouched transaction ends without EndTxn. */
+  #touched = false;
   #ended = false;
 
   constructor(bus: KafkaBus, producer: KafkaProducer, txn: PlatformaticTransaction, onEnd: () => void) {
@@ -248,6 +250,7 @@ class KafkaTransaction implements Transaction {
   async send(records: ProducerRecord[]): Promise<void> {
     this.#checkOpen();
     for (const messages of await this.#producer.prepare(records)) {
+      this.#touched = true;
       await this.#txn.send({ messages }).catch((e) => {
         throw toKappaError(e, { transactionalId: this.#producer.transactionalId! });
       });
@@ -261,6 +264,7 @@ class KafkaTransaction implements Transaction {
     // sendOffsetsToTransaction(offsets, groupId)); a member's metadata fences them to it (KIP-447).
     const { generation, memberId } = typeof member === 'string' ? { generation: -1, memberId: '' } : member;
     try {
+      this.#touched = true;
       if (!this.#offsets.has(group)) {
         // addConsumer only reads the group id: it adds the group's offsets partition to the transaction.
         await this.#txn.addConsumer({ groupId: group } as never);
@@ -291,10 +295,11 @@ class KafkaTransaction implements Transaction {
   async commit(): Promise<void> {
     this.#checkOpen();
     this.#ended = true;
+    if (!this.#touched) return this.#endEmpty();
     try {
       await this.#txn.commit();
     } catch (error) {
-      await this.#txn.abort().catch(() => {});
+      await this.#txn.abort().catch(() => this.#txn.cancel().catch(() => {}));
       throw toKappaError(error, { transactionalId: this.#producer.transactionalId! });
     } finally {
       this.#onEnd();
@@ -326,10 +331,25 @@ class KafkaTransaction implements Transaction {
   async abort(): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
+    if (!this.#touched) return this.#endEmpty();
     try {
       await this.#txn.abort();
     } catch (error) {
+      // The producer must not stay stuck in a transaction the coordinator no longer knows.
+      await this.#txn.cancel().catch(() => {});
       throw toKappaError(error, { transactionalId: this.#producer.transactionalId! });
+    } finally {
+      this.#onEnd();
+    }
+  }
+
+  /**
+   * Nothing was sent, so the coordinator never heard of this transaction and EndTxn would be refused
+   * (INVALID_TXN_STATE): it ends here, as Kafka's Java producer ends an empty one.
+   */
+  async #endEmpty(): Promise<void> {
+    try {
+      await this.#txn.cancel();
     } finally {
       this.#onEnd();
     }

@@ -389,6 +389,19 @@ export class SchemaRegistry {
     return this.#log.sync();
   }
 
+  /**
+   * The schema with an id, also when another registry process handed the id out a moment ago: a
+   * miss reads the log to its end before answering 40403.
+   */
+  async loadSchemaById(id: number, subject?: string): Promise<StoredVersion> {
+    try {
+      return this.schemaById(id, subject);
+    } catch {
+      await this.#log.refresh();
+      return this.schemaById(id, subject);
+    }
+  }
+
   close(): Promise<void> {
     return this.#log.close();
   }

@@ -44,12 +44,8 @@ export class Serde {
 
   /** Makes sure an id another registry process may have just handed out is known here. */
   async load(id: number): Promise<ParsedSchema> {
-    try {
-      return this.schema(id);
-    } catch {
-      await this.#registry.sync();
-      return this.schema(id);
-    }
+    await this.#registry.loadSchemaById(id);
+    return this.schema(id);
   }
 
   /** Checks `value` against schema `id` and frames it; Protobuf encodes `message` (default: the first). */

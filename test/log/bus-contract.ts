@@ -372,6 +372,41 @@ export function busContract(name: string, harness: BusHarness): void {
         expect(await bus.committedOffsets(group)).toEqual([]);
       });
 
+      it('hides every aborted transaction of one producer from read_committed, read in one go', async () => {
+        const t = await topic(1);
+        const producer = bus.producer({ transactionalId: uniqueName('tx') });
+        const plain = bus.producer();
+        const expected: string[] = [];
+        for (let i = 0; i < 12; i++) {
+          const txn = await producer.beginTransaction();
+          await txn.send([{ topic: t, partition: 0, value: Buffer.from(`t${i}`) }]);
+          await plain.send([{ topic: t, partition: 0, value: Buffer.from(`p${i}`) }]);
+          expected.push(`p${i}`);
+          if (i % 3 === 0) {
+            await txn.commit();
+            expected.push(`t${i}`);
+          } else await txn.abort();
+        }
+        const reader = consumer({ reset: 'earliest', isolation: 'read_committed' });
+        await reader.assign([{ topic: t, partition: 0 }]);
+        const got = (await drain(reader, expected.length)).map((r) => text(r.value) ?? '');
+        expect(got.filter((v) => v.startsWith('t'))).toEqual(expected.filter((v) => v.startsWith('t')));
+        expect(got.sort()).toEqual([...expected].sort());
+      });
+
+      it('ends an empty transaction, committed or aborted, and begins the next one', async () => {
+        const t = await topic(1);
+        const producer = bus.producer({ transactionalId: uniqueName('tx') });
+        await (await producer.beginTransaction()).abort();
+        await (await producer.beginTransaction()).commit();
+        const txn = await producer.beginTransaction();
+        await txn.send([{ topic: t, partition: 0, value: Buffer.from('after') }]);
+        await txn.commit();
+        const reader = consumer({ reset: 'earliest', isolation: 'read_committed' });
+        await reader.assign([{ topic: t, partition: 0 }]);
+        expect((await drain(reader, 1)).map((r) => text(r.value))).toEqual(['after']);
+      });
+
       it("fences a transaction's offsets to the group member that read them", async () => {
         const t = await topic(2);
         const out = await topic(1);

@@ -56,6 +56,8 @@ export class SchemaLog {
    * registries write the global ones in other forms, so a deletion tombstones every form seen.
    */
   readonly #settingKeys = new Map<string, Set<string>>();
+  #refreshing: Promise<void> | null = null;
+  #refreshedAt = 0;
   /** Writes of this process run one at a time; other processes are kept out by fencing. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -85,6 +87,21 @@ export class SchemaLog {
   }
 
   /**
+   * Like `sync`, for reads that missed (an id another registry just handed out): concurrent callers
+   * share one sync, and one that finished in the last 100 ms counts, so a flood of lookups for ids
+   * that do not exist cannot flood the log with markers.
+   */
+  refresh(): Promise<void> {
+    if (this.#refreshing) return this.#refreshing;
+    if (Date.now() - this.#refreshedAt < 100) return Promise.resolve();
+    this.#refreshing = this.sync().finally(() => {
+      this.#refreshedAt = Date.now();
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
+  }
+
+  /**
    * Runs `plan` on the state as it is when no other registry can commit before this one, appends
    * what it returns, and resolves with its result once the records are read back. `plan` may throw
    * (an invalid request): nothing is appended then.
@@ -101,28 +118,38 @@ export class SchemaLog {
       this.#transactional ??= this.#bus.producer({ transactionalId: `kappa-registry:${this.topic}` });
       const producer = this.#transactional;
       let txn: Transaction | undefined;
+      let decision: WritePlan<T>;
       try {
         txn = await producer.beginTransaction();
         await this.sync();
-        const { records, result } = plan(this.state);
-        if (records.length === 0) {
-          await txn.abort();
-          return result;
+        try {
+          decision = plan(this.state);
+        } catch (refused) {
+          // The request's own fault (an invalid or incompatible schema...): nothing to retry.
+          await txn.abort().catch(() => {});
+          throw new Refused(refused);
         }
-        await txn.send(records.flatMap((r) => this.#encode(r)));
-        await txn.commit();
-        await this.sync();
-        return result;
+        if (decision.records.length > 0) {
+          await txn.send(decision.records.flatMap((r) => this.#encode(r)));
+          await txn.commit();
+          await this.sync();
+        } else await txn.abort();
+        return decision.result;
       } catch (error) {
+        if (error instanceof Refused) throw error.reason;
         await txn?.abort().catch(() => {});
-        if (!isKappaError(error) || error.code !== ErrorCodes.PRODUCER_FENCED) throw error;
-        // Another registry began a write after this one: take the id back and decide again.
+        // Fenced by another registry that began a write after this one, or the bus failed under the
+        // write (a coordinator moving, a commit whose outcome is unknown): take the id back, read
+        // again and decide again. A commit that did land is found by the new decision.
+        if (!isKappaError(error) || !(error.code === ErrorCodes.PRODUCER_FENCED || error.retriable))
+          throw error;
         this.#transactional = null;
         await producer.close().catch(() => {});
         if (Date.now() > deadline)
           throw RegistryErrors.timeout(
-            `Gave up after ${attempt} attempts: other registries kept writing to ${this.topic}`,
+            `Gave up after ${attempt} attempts to write to ${this.topic}: ${(error as Error).message}`,
           );
+        this.#logger.debug({ attempt, err: error }, 'schema registry write retried');
         await new Promise((r) => setTimeout(r, Math.random() * 20 * Math.min(attempt, 10)));
       }
     }
@@ -210,6 +237,14 @@ export class SchemaLog {
     await this.#plain?.close().catch(() => {});
     await this.#consumer?.close().catch(() => {});
     await this.#tail;
+  }
+}
+
+/** An error `plan` threw: the request's, passed on as it is. */
+class Refused {
+  readonly reason: unknown;
+  constructor(reason: unknown) {
+    this.reason = reason;
   }
 }
 

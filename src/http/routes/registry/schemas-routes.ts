@@ -19,19 +19,22 @@ export function schemaRoutes(app: FastifyInstance, registry: SchemaRegistry): vo
   app.get('/schemas/types', async () => registry.types());
 
   app.get<{ Params: { id: string }; Querystring: Flags }>('/schemas/ids/:id', async (request) => {
-    const stored = registry.schemaById(schemaId(request.params.id), request.query.subject);
+    const stored = await registry.loadSchemaById(schemaId(request.params.id), request.query.subject);
     return { ...schemaFields(stored), ...(on(request.query.fetchMaxId) ? { maxId: registry.maxId() } : {}) };
   });
   app.get<{ Params: { id: string }; Querystring: Flags }>('/schemas/ids/:id/schema', async (request, reply) =>
-    raw(reply, registry.schemaById(schemaId(request.params.id), request.query.subject).schema),
+    raw(reply, (await registry.loadSchemaById(schemaId(request.params.id), request.query.subject)).schema),
   );
+  const holders = async (text: string, deleted: string | undefined) => {
+    const id = schemaId(text);
+    await registry.loadSchemaById(id);
+    return registry.versionsOfId(id, on(deleted));
+  };
   app.get<{ Params: { id: string }; Querystring: Flags }>('/schemas/ids/:id/subjects', async (request) => [
-    ...new Set(
-      registry.versionsOfId(schemaId(request.params.id), on(request.query.deleted)).map((v) => v.subject),
-    ),
+    ...new Set((await holders(request.params.id, request.query.deleted)).map((v) => v.subject)),
   ]);
   app.get<{ Params: { id: string }; Querystring: Flags }>('/schemas/ids/:id/versions', async (request) =>
-    registry.versionsOfId(schemaId(request.params.id), on(request.query.deleted)),
+    holders(request.params.id, request.query.deleted),
   );
 
   app.get<{ Querystring: Flags }>('/subjects', async (request) =>

@@ -1,0 +1,54 @@
+/**
+ * read_committed filtering of a Fetch response as Kafka's Java consumer does it: walk the batches in
+ * offset order, start skipping a producer's transactional batches at the first offset of each aborted
+ * transaction the broker lists, stop at that producer's abort marker. @platformatic/kafka keys the
+ * aborted transactions by producer id, so a producer with several aborted transactions in one fetch
+ * (every process of one transactional id shares the producer id) has only its last one filtered, and
+ * one whose abort marker falls past the fetch is not filtered at all. This runs first and empties the
+ * broker's list, so the library's own filter has nothing left to do.
+ */
+interface Batch {
+  firstOffset: bigint;
+  lastOffsetDelta: number;
+  producerId: bigint;
+  attributes: number;
+  records: Array<{ key?: Buffer | null }>;
+}
+
+interface FetchResponse {
+  responses?: Array<{
+    partitions?: Array<{
+      records?: Batch[] | null;
+      abortedTransactions?: Array<{ producerId: bigint; firstOffset: bigint }> | null;
+    }>;
+  }>;
+}
+
+const IS_TRANSACTIONAL = 1 << 4;
+const IS_CONTROL = 1 << 5;
+/** A control record's key is (version int16, type int16); type 0 is ABORT. */
+const isAbortMarker = (batch: Batch) => batch.records[0]?.key?.readInt16BE(2) === 0;
+
+export function dropAbortedRecords(response: unknown): void {
+  for (const topic of (response as FetchResponse).responses ?? []) {
+    for (const partition of topic.partitions ?? []) {
+      const aborted = [...(partition.abortedTransactions ?? [])].sort((a, b) =>
+        a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
+      );
+      partition.abortedTransactions = [];
+      if (!partition.records || aborted.length === 0) continue;
+      const skipping = new Set<bigint>();
+      let next = 0;
+      partition.records = partition.records.filter((batch) => {
+        const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+        while (next < aborted.length && aborted[next]!.firstOffset <= last)
+          skipping.add(aborted[next++]!.producerId);
+        if (batch.attributes & IS_CONTROL) {
+          if (isAbortMarker(batch)) skipping.delete(batch.producerId);
+          return true; // control batches stay: the stream moves the position past them
+        }
+        return !((batch.attributes & IS_TRANSACTIONAL) !== 0 && skipping.has(batch.producerId));
+      });
+    }
+  }
+}
