@@ -555,6 +555,14 @@ describe('Protobuf schemas: canonical text, message indexes, hostile input', () 
     ['an unknown type', `${P3}message M { Missing a = 1; }`],
     ['an import without a reference', `${P3}import "other.proto"; message M { other.Thing a = 1; }`],
     ['a duplicate field number', `${P3}message M { int32 a = 1; int32 b = 1; }`],
+    [
+      'nesting deeper than protobufjs allows',
+      `${P3}${'message M { '.repeat(3000)}int32 a = 1;${' }'.repeat(3000)}`,
+    ],
+    [
+      'more fields than any real schema has',
+      `${P3}message W {${Array.from({ length: 3500 }, (_, i) => ` int32 f${i} = ${i + 1};`).join('')} }`,
+    ],
   ])('refuses %s', (_name, text) => {
     expect(() => parse(text)).toThrow(expect.objectContaining({ errorCode: 42201 }));
   });

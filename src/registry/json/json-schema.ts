@@ -115,7 +115,11 @@ function compile(json: unknown, documents: readonly JsonDocument[]): ValidateFun
     for (const doc of documents) ajv.addSchema(strip(doc.json) as object, doc.name);
     return ajv.compile(strip(json) as object);
   } catch (error) {
-    throw RegistryErrors.invalidSchema(`JSON Schema: ${(error as Error).message}`, error);
+    const reason =
+      error instanceof RangeError
+        ? 'the schema is too large or too deeply nested to compile a validator for'
+        : (error as Error).message;
+    throw RegistryErrors.invalidSchema(`JSON Schema: ${reason}`, error);
   }
 }
 

@@ -27,6 +27,7 @@ export class ProtobufSchema implements ParsedSchema {
   #codec: SchemaCodec | undefined;
 
   constructor(text: string, references: readonly ResolvedReference[]) {
+    for (const source of [text, ...references.map((r) => r.schema)]) checkSize(source);
     const dependencies = flattenReferences(references).map((r) => ({
       r,
       ...parseProtoFile(r.schema, r.name),
@@ -123,6 +124,22 @@ export const protobufProvider: SchemaProvider = {
     return new ProtobufSchema(text, references);
   },
 };
+
+/**
+ * protobufjs adds each field in time proportional to the fields already there, so a schema with tens
+ * of thousands of fields would hold the event loop for minutes: far more fields or constants than any
+ * real schema has are refused before it parses.
+ */
+export const MAX_PROTO_DEFINITIONS = 3000;
+
+function checkSize(text: string): void {
+  const definitions =
+    text.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, '').match(/=\s*-?(?:0x[0-9a-f]+|\d+)\s*[;[]/gi)?.length ?? 0;
+  if (definitions > MAX_PROTO_DEFINITIONS)
+    throw RegistryErrors.invalidSchema(
+      `Protobuf: ${definitions} fields and enum constants, over the limit of ${MAX_PROTO_DEFINITIONS} for one schema`,
+    );
+}
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
