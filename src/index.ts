@@ -2,3 +2,4 @@
 export * from './core/index.ts';
 export * from './kafka/index.ts';
 export * from './log/index.ts';
+export * from './registry/index.ts';
