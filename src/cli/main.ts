@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { DEFAULT_URL, fail, KappaClient } from './client.ts';
 import { consume } from './consume.ts';
 import { produce } from './produce.ts';
+import { schemasCommand } from './schemas.ts';
 import { topicsCommand } from './topics.ts';
 import { up } from './up.ts';
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     .action((options) => up(options));
 
   topicsCommand(program, clusterClient);
+  schemasCommand(program, client);
 
   program
     .command('produce <topic>')

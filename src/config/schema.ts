@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { COMPATIBILITY_LEVELS } from '../registry/index.ts';
 
 const duration = z.union([z.number().nonnegative(), z.string().min(1)]);
 const fsync = z.union([z.literal('batch'), z.literal('never'), duration]);
@@ -106,17 +107,7 @@ export const configSchema = z
         /** The compacted topic subjects, versions and settings are kept in; `_schemas`, as Confluent's. */
         topic: z.string().min(1).default('_schemas'),
         /** Compatibility level of subjects without their own until one is set through the API. */
-        defaultCompatibility: z
-          .enum([
-            'NONE',
-            'BACKWARD',
-            'BACKWARD_TRANSITIVE',
-            'FORWARD',
-            'FORWARD_TRANSITIVE',
-            'FULL',
-            'FULL_TRANSITIVE',
-          ])
-          .default('BACKWARD'),
+        defaultCompatibility: z.enum(COMPATIBILITY_LEVELS).default('BACKWARD'),
         /** Largest schema text accepted. Default 1 MiB. */
         maxSchemaBytes: z
           .number()

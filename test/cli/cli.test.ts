@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
 import { tempDir } from '../support/temp-dir.ts';
@@ -75,6 +77,45 @@ describe('kappa CLI against `kappa up`', () => {
         .map((l) => JSON.parse(l).value.amount),
     );
     expect(new Set(amounts).size).toBe(1200);
+  });
+
+  it('registers, shows, lists and checks schemas', async () => {
+    const v1 = path.join(dataDir, 'user.avsc');
+    const v2 = path.join(dataDir, 'user-v2.avsc');
+    const bad = path.join(dataDir, 'user-bad.avsc');
+    const record = (fields: unknown[]) => JSON.stringify({ type: 'record', name: 'User', fields });
+    await writeFile(v1, record([{ name: 'id', type: 'string' }]));
+    await writeFile(
+      v2,
+      record([
+        { name: 'id', type: 'string' },
+        { name: 'age', type: 'int', default: 0 },
+      ]),
+    );
+    await writeFile(
+      bad,
+      record([
+        { name: 'id', type: 'string' },
+        { name: 'email', type: 'string' },
+      ]),
+    );
+    const registered = await run(['--url', url, 'schemas', 'register', 'users-value', v1]);
+    expect(registered).toMatchObject({ code: 0 });
+    expect(registered.stdout).toMatch(/Registered .* under users-value: schema id \d+/);
+    expect((await run(['--url', url, 'schemas', 'list'])).stdout.split('\n')).toContain('users-value');
+    expect(JSON.parse((await run(['--url', url, 'schemas', 'show', 'users-value'])).stdout)).toMatchObject({
+      subject: 'users-value',
+      version: 1,
+    });
+    expect(await run(['--url', url, 'schemas', 'check', 'users-value', v2])).toMatchObject({ code: 0 });
+    const incompatible = await run(['--url', url, 'schemas', 'check', 'users-value', bad]);
+    expect(incompatible.code).toBe(1);
+    expect(incompatible.stdout).toContain(
+      "The field 'email' at path '/fields/1' in the new schema has no default value",
+    );
+    const rejected = await run(['--url', url, 'schemas', 'register', 'users-value', bad]);
+    expect(rejected.code).toBe(1);
+    expect(rejected.stderr).toContain('incompatible with an earlier schema');
   });
 
   it('reports bad input and unknown topics with one clear line and exit code 1', async () => {
