@@ -4,7 +4,8 @@ import { avroProvider } from './avro/avro-schema.ts';
 import { COMPATIBILITY_LEVELS, type CompatibilityLevel, checkCompatibility } from './compatibility.ts';
 import { RegistryErrors } from './errors.ts';
 import { jsonSchemaProvider } from './json/json-schema.ts';
-import { protobufProvider } from './protobuf/protobuf-schema.ts';
+import { serializedDescriptor } from './protobuf/proto-descriptor.ts';
+import { type ProtobufSchema, protobufProvider } from './protobuf/protobuf-schema.ts';
 import type {
   ParsedSchema,
   ResolvedReference,
@@ -377,6 +378,16 @@ export class SchemaRegistry {
       if (was === undefined) throw RegistryErrors.subjectNotFound(subject!);
       return { records: [{ kind: 'MODE', subject, value: null }], result: was };
     });
+  }
+
+  /**
+   * A stored schema's text in another format, as `?format=` asks: `serialized` gives a Protobuf
+   * schema as a base64 FileDescriptorProto; other formats give the canonical text, as on Confluent.
+   */
+  formatted(stored: SchemaDefinition, format: string | undefined): string {
+    if (format === 'serialized' && stored.schemaType === 'PROTOBUF')
+      return serializedDescriptor(this.#parse(stored) as ProtobufSchema);
+    return stored.schema;
   }
 
   /** Parses a schema the registry holds, with its references; parsed schemas are cached by identity. */

@@ -1,8 +1,12 @@
+import { create, createFileRegistry, createMutableRegistry, fromBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import {
   AvroDeserializer,
   AvroSerializer,
   JsonDeserializer,
   JsonSerializer,
+  ProtobufDeserializer,
+  ProtobufSerializer,
   SchemaRegistryClient,
   SerdeType,
 } from '@confluentinc/schemaregistry';
@@ -148,5 +152,47 @@ describe('real Schema Registry clients against Kappa', () => {
       id: 's-2',
       amount: 8,
     });
+  });
+
+  it("Confluent's own client serializes and deserializes Protobuf through Kappa (format=serialized)", async () => {
+    const client = new SchemaRegistryClient({ baseURLs: [s.url] });
+    const id = await client.register('receipts-value', { schemaType: 'PROTOBUF', schema: orderProto });
+    // Kappa writes, Confluent's deserializer reads (it asks for the schema as a descriptor).
+    const reader = new ProtobufDeserializer(client, SerdeType.VALUE, {});
+    const read = await reader.deserialize(
+      'receipts',
+      serde.serialize(id, { id: 'r-1', amount: 2.5, status: 'PAID', lines: [{ sku: 'a', qty: '3' }] }),
+    );
+    expect([read.id, read.amount, read.status, read.lines[0].sku, read.lines[0].qty]).toEqual([
+      'r-1',
+      2.5,
+      1,
+      'a',
+      3n,
+    ]);
+    const refund = await reader.deserialize(
+      'receipts',
+      serde.serialize(id, { order_id: 'r-1' }, { message: 'Refund' }),
+    );
+    expect(refund.$typeName).toBe('shop.Refund');
+
+    // Confluent's serializer writes with a message type built from Kappa's descriptor; Kappa reads.
+    const described = await s.call('GET', `/schemas/ids/${id}?format=serialized`);
+    const file = createFileRegistry(
+      fromBinary(FileDescriptorProtoSchema, Buffer.from(described.body.schema, 'base64')),
+      () => undefined,
+    );
+    const order = file.getMessage('shop.Order')!;
+    const writer = new ProtobufSerializer(client, SerdeType.VALUE, {
+      useLatestVersion: true,
+      registry: createMutableRegistry(order),
+    });
+    const bytes = await writer.serialize(
+      'receipts',
+      create(order, { id: 'r-2', amount: 7, status: 1 }),
+      undefined as never,
+    );
+    expect(bytes.readUInt32BE(1)).toBe(id);
+    expect(serde.deserialize(bytes).value).toEqual({ id: 'r-2', amount: 7, status: 'PAID', lines: [] });
   });
 });

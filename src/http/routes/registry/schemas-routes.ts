@@ -10,6 +10,7 @@ interface Flags {
   subject?: string;
   subjectPrefix?: string;
   fetchMaxId?: string;
+  format?: string;
 }
 
 const on = (flag: string | undefined) => flag === 'true';
@@ -20,7 +21,10 @@ export function schemaRoutes(app: FastifyInstance, registry: SchemaRegistry): vo
 
   app.get<{ Params: { id: string }; Querystring: Flags }>('/schemas/ids/:id', async (request) => {
     const stored = await registry.loadSchemaById(schemaId(request.params.id), request.query.subject);
-    return { ...schemaFields(stored), ...(on(request.query.fetchMaxId) ? { maxId: registry.maxId() } : {}) };
+    return {
+      ...schemaFields({ ...stored, schema: registry.formatted(stored, request.query.format) }),
+      ...(on(request.query.fetchMaxId) ? { maxId: registry.maxId() } : {}),
+    };
   });
   app.get<{ Params: { id: string }; Querystring: Flags }>('/schemas/ids/:id/schema', async (request, reply) =>
     raw(reply, (await registry.loadSchemaById(schemaId(request.params.id), request.query.subject)).schema),
@@ -80,7 +84,8 @@ export function schemaRoutes(app: FastifyInstance, registry: SchemaRegistry): vo
       parseVersion(request.params.version),
       on(request.query.deleted),
     );
-    return { subject: v.subject, version: v.version, id: v.id, ...schemaFields(v) };
+    const schema = registry.formatted(v, request.query.format);
+    return { subject: v.subject, version: v.version, id: v.id, ...schemaFields({ ...v, schema }) };
   });
   app.get<VersionRoute>('/subjects/:subject/versions/:version/schema', async (request, reply) =>
     raw(
