@@ -64,6 +64,8 @@ export class KafkaConsumer implements Consumer {
   #mode: 'none' | 'subscribed' | 'assigned' = 'none';
   #closed = false;
   #failure: unknown = null;
+  /** An assigned consumer's stream failed: the next poll starts a new one. */
+  #broken = false;
 
   constructor(bus: KafkaBus, options: ConsumerOptions) {
     if (options.group !== undefined && (typeof options.group !== 'string' || options.group.length === 0)) {
@@ -209,6 +211,12 @@ export class KafkaConsumer implements Consumer {
     stream.on('error', (error: unknown) => {
       if (stream !== this.#stream) return;
       this.#failure = error;
+      // The library's stream ends with its error (a broker going away): an assigned consumer starts a
+      // new one from its positions on the next poll, so reading resumes once the broker is back.
+      if (this.#mode === 'assigned') {
+        this.#stream = null;
+        this.#broken = true;
+      }
       this.#wake();
     });
   }
@@ -294,6 +302,15 @@ export class KafkaConsumer implements Consumer {
         const failure = this.#failure;
         this.#failure = null;
         throw toKappaError(failure);
+      }
+      if (this.#broken) {
+        this.#broken = false;
+        try {
+          await this.#serially(() => this.#restartManual());
+        } catch (error) {
+          this.#broken = true;
+          throw toKappaError(error);
+        }
       }
       const out = this.#take(maxRecords, maxBytes);
       if (out.length > 0 || this.#closed) return out;

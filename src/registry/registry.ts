@@ -186,6 +186,10 @@ export class SchemaRegistry {
       let version = next;
       let id = state.idOf(candidate.definition);
       if (importing) {
+        if (options.id! < 1 || options.id! > 2 ** 31 - 1)
+          throw RegistryErrors.invalidSchema(`Schema id ${options.id} is out of range: ids are 1..2^31-1`);
+        if (options.version !== undefined && (options.version < 1 || options.version > 2 ** 31 - 1))
+          throw RegistryErrors.invalidVersion(String(options.version));
         version = options.version ?? next;
         const holder = state.schemaById(options.id!);
         if (holder && identityOf(holder) !== identity)

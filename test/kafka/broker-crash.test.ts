@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKappaError, type KappaError } from '../../src/core/index.ts';
 import { KafkaBus } from '../../src/kafka/index.ts';
+import { SchemaRegistry } from '../../src/registry/index.ts';
 import { hasKafka } from '../support/kafka.ts';
 import { type KafkaBroker, startKafkaBroker } from '../support/kafka-broker.ts';
 import { seededRandom } from '../support/random.ts';
@@ -16,7 +17,7 @@ describe.skipIf(!hasKafka)('Kafka bus across a broker crash', () => {
   }, 150_000);
   afterAll(async () => broker?.stop());
 
-  it('fails sends with retriable typed errors while the broker is down, then loses and duplicates no acknowledged record', async () => {
+  it('fails sends with retriable typed errors while the broker is down, then loses and duplicates no acknowledged record, and the registry writes again', async () => {
     const seed = Date.now() % 100_000;
     const random = seededRandom(seed);
     const bus = new KafkaBus({
@@ -28,6 +29,29 @@ describe.skipIf(!hasKafka)('Kafka bus across a broker crash', () => {
     });
     const topic = 'crash';
     await bus.createTopic(topic, { partitions: 3 });
+    // The schema registry on the same broker rides the outage out too.
+    const registry = await SchemaRegistry.open({ bus });
+    const schema = (name: string) => ({
+      schemaType: 'AVRO' as const,
+      schema: JSON.stringify({ type: 'record', name, fields: [{ name: 'a', type: 'int' }] }),
+      references: [],
+    });
+    const beforeCrash = await registry.register('crash-a', schema('A'));
+    // An assigned reader that was reading before the crash keeps reading after it.
+    const follower = bus.consumer({ reset: 'latest' });
+    await follower.assign([0, 1, 2].map((partition) => ({ topic, partition })));
+    let followed = -1;
+    let following = true;
+    const follow = (async () => {
+      while (following) {
+        try {
+          for (const r of await follower.poll({ timeoutMs: 200 }))
+            followed = Math.max(followed, Number(r.value!.toString()));
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    })();
     const producer = bus.producer();
     const acknowledged: number[] = [];
     const failures: KappaError[] = [];
@@ -65,6 +89,15 @@ describe.skipIf(!hasKafka)('Kafka bus across a broker crash', () => {
     await until(() => acknowledged.length >= whileDown + 1000, 'sends after the restart');
     running = false;
     await sending;
+    const last = Math.max(...acknowledged);
+    await until(() => followed >= last, 'the follower reading past the restart');
+    following = false;
+    await follow;
+    await follower.close();
+    const afterCrash = await registry.register('crash-b', schema('B'));
+    expect(afterCrash).toBe(beforeCrash + 1);
+    expect(registry.schemaById(beforeCrash).subject).toBe('crash-a');
+    await registry.close();
 
     expect(failures.every((e) => e.blame === 'external' && e.retriable)).toBe(true);
     const reader = bus.consumer({ reset: 'earliest' });

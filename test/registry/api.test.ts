@@ -253,6 +253,7 @@ describe("Confluent's Schema Registry API", () => {
     expect((await s.call('GET', `/subjects/${imported}/versions/7`)).body.id).toBe(5000);
     const taken = await register(imported, incompatible, { id: 5000, version: 8 });
     expect(taken.body.error_code).toBe(42205);
+    expect((await register(imported, incompatible, { id: 0, version: 8 })).body.error_code).toBe(42201);
     await s.call('DELETE', `/mode/${imported}`);
     // New ids continue after an imported one.
     expect(

@@ -1,4 +1,5 @@
 import {
+  type ConsumedRecord,
   ErrorCodes,
   isKappaError,
   type Logger,
@@ -187,37 +188,74 @@ export class SchemaLog {
 
   async #follow(): Promise<void> {
     const consumer = this.#consumer!;
-    try {
-      while (!this.#closed) {
-        const records = await consumer.poll({ timeoutMs: 500, maxRecords: 1000 });
-        for (const r of records) {
-          const decoded = decodeRecord(r.key, r.value);
-          if (!(decoded instanceof SkippedRecord) && (decoded.kind === 'CONFIG' || decoded.kind === 'MODE')) {
-            const forms = this.#settingKeys.get(settingOf(decoded)) ?? new Set<string>();
-            this.#settingKeys.set(settingOf(decoded), forms.add(r.key!.toString('utf8')));
-          }
-          const skipped = decoded instanceof SkippedRecord ? decoded.reason : this.state.apply(decoded);
-          if (skipped !== null)
-            this.#logger.warn({ topic: this.topic, offset: r.offset }, `skipped ${skipped}`);
-          this.#applied = r.offset + 1;
+    let failures = 0;
+    while (!this.#closed) {
+      let records: ConsumedRecord[];
+      try {
+        records = await consumer.poll({ timeoutMs: 500, maxRecords: 1000 });
+        failures = 0;
+      } catch (error) {
+        if (this.#closed) return;
+        // A broker going away is waited out: reads go on from memory, and writes wait for the log.
+        if (isKappaError(error) && error.retriable) {
+          if (failures++ === 0)
+            this.#logger.warn(
+              { err: error, topic: this.topic },
+              'reading the schemas topic failed; retrying',
+            );
+          await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** failures)));
+          continue;
         }
-        if (records.length > 0) this.#settle();
+        this.#failure = error;
+        this.#logger.error({ err: error, topic: this.topic }, 'stopped following the schemas topic');
+        for (const w of this.#waiters)
+          w.reject(RegistryErrors.storeError(`reading ${this.topic} failed`, error));
+        this.#waiters = [];
+        return;
       }
-    } catch (error) {
-      if (this.#closed) return;
-      this.#failure = error;
-      this.#logger.error({ err: error, topic: this.topic }, 'stopped following the schemas topic');
-      for (const w of this.#waiters)
-        w.reject(RegistryErrors.storeError(`reading ${this.topic} failed`, error));
-      this.#waiters = [];
+      for (const r of records) this.#apply(r);
+      if (records.length > 0) this.#settle();
     }
+  }
+
+  #apply(r: ConsumedRecord): void {
+    const decoded = decodeRecord(r.key, r.value);
+    if (!(decoded instanceof SkippedRecord) && (decoded.kind === 'CONFIG' || decoded.kind === 'MODE')) {
+      const forms = this.#settingKeys.get(settingOf(decoded)) ?? new Set<string>();
+      this.#settingKeys.set(settingOf(decoded), forms.add(r.key!.toString('utf8')));
+    }
+    const skipped = decoded instanceof SkippedRecord ? decoded.reason : this.state.apply(decoded);
+    if (skipped !== null) this.#logger.warn({ topic: this.topic, offset: r.offset }, `skipped ${skipped}`);
+    this.#applied = r.offset + 1;
   }
 
   #reach(offset: number): Promise<void> {
     if (this.#failure)
       return Promise.reject(RegistryErrors.storeError(`reading ${this.topic} failed`, this.#failure));
     if (this.#applied >= offset) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ offset, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      // Not forever: a log that cannot be read answers 50002 rather than a request that never ends.
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(
+          RegistryErrors.timeout(
+            `Reading ${this.topic} to offset ${offset} took over ${this.#writeTimeoutMs} ms`,
+          ),
+        );
+      }, this.#writeTimeoutMs);
+      const waiter = {
+        offset,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.#waiters.push(waiter);
+    });
   }
 
   #settle(): void {
