@@ -1,0 +1,35 @@
+/**
+ * An aggregation over the records of one key and window: `init` an accumulator, `add` records,
+ * `merge` two accumulators (what session windows need when a record bridges two sessions), and read
+ * the `result`. Accumulators are plain JSON-serializable values, so window state can be checkpointed.
+ */
+export interface Aggregator<T, A, R> {
+  init(): A;
+  add(acc: A, record: T, eventTime: number): A;
+  merge(a: A, b: A): A;
+  result(acc: A): R;
+}
+
+/** Named aggregators, as `aggregate({ count: count(), revenue: sum((p) => p.amount) })` takes them. */
+export type AggregatorSpec<T> = Record<string, Aggregator<T, unknown, unknown>>;
+
+/** The row an AggregatorSpec produces: each name with its aggregator's result type. */
+export type AggregateResult<S> = {
+  [K in keyof S]: S[K] extends Aggregator<never, never, infer R> ? R : never;
+};
+
+/** Several named aggregators as one, with one accumulator object. */
+export function combine<T, S extends AggregatorSpec<T>>(
+  spec: S,
+): Aggregator<T, Record<string, unknown>, AggregateResult<S>> {
+  const names = Object.keys(spec);
+  return {
+    init: () => Object.fromEntries(names.map((n) => [n, spec[n]!.init()])),
+    add: (acc, record, ts) => {
+      for (const n of names) acc[n] = spec[n]!.add(acc[n], record, ts);
+      return acc;
+    },
+    merge: (a, b) => Object.fromEntries(names.map((n) => [n, spec[n]!.merge(a[n], b[n])])),
+    result: (acc) => Object.fromEntries(names.map((n) => [n, spec[n]!.result(acc[n])])) as AggregateResult<S>,
+  };
+}

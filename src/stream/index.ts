@@ -1,0 +1,23 @@
+export {
+  type AggregateResult,
+  type Aggregator,
+  type AggregatorSpec,
+  combine,
+} from './aggregates/aggregator.ts';
+export { avg, count, countDistinct, first, last, max, min, sum } from './aggregates/basic.ts';
+export {
+  boundedOutOfOrderness,
+  NO_WATERMARK,
+  type WatermarkStrategy,
+  WatermarkTracker,
+} from './time/watermarks.ts';
+export {
+  type HoppingWindows,
+  hopping,
+  type SessionWindows,
+  session,
+  type TumblingWindows,
+  tumbling,
+  type WindowAssigner,
+} from './windows/assigners.ts';
+export { maxTimestamp, type Window, windowKey } from './windows/window.ts';
