@@ -6,6 +6,13 @@ export {
 } from './aggregates/aggregator.ts';
 export { avg, count, countDistinct, first, last, max, min, sum } from './aggregates/basic.ts';
 export {
+  type LateRecord,
+  WindowOperator,
+  type WindowOperatorOptions,
+  type WindowResult,
+} from './operators/window-operator.ts';
+export { MemoryStateStore, type StateSnapshot, type StateStore } from './state/state-store.ts';
+export {
   boundedOutOfOrderness,
   NO_WATERMARK,
   type WatermarkStrategy,
