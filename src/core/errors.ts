@@ -33,6 +33,7 @@ export const ErrorCodes = {
   SCHEMA_NOT_FOUND: 'KAPPA_SCHEMA_NOT_FOUND',
   SCHEMA_OPERATION_REJECTED: 'KAPPA_SCHEMA_OPERATION_REJECTED',
   RECORD_INVALID: 'KAPPA_RECORD_INVALID',
+  RECORD_LATE: 'KAPPA_RECORD_LATE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

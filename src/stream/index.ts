@@ -6,12 +6,26 @@ export {
 } from './aggregates/aggregator.ts';
 export { avg, count, countDistinct, first, last, max, min, sum } from './aggregates/basic.ts';
 export {
+  type KeyedStream,
+  type Pipeline,
+  pipeline,
+  type SourceOptions,
+  type Stream,
+  type Windowed,
+  type WindowedStream,
+  type WindowOptions,
+} from './dsl/pipeline.ts';
+export type { Step, ValueDecoder, ValueEncoder } from './dsl/steps.ts';
+export {
   type LateRecord,
   WindowOperator,
   type WindowOperatorOptions,
   type WindowResult,
 } from './operators/window-operator.ts';
+export { type DeadLetter, type DeadLetterReason, describeError } from './runtime/dead-letter.ts';
+export { LateRecordError, PipelineTask, type TaskOutput } from './runtime/pipeline-task.ts';
 export { MemoryStateStore, type StateSnapshot, type StateStore } from './state/state-store.ts';
+export { runPipeline, type TestInput, type TestRun } from './testing/run-pipeline.ts';
 export {
   boundedOutOfOrderness,
   NO_WATERMARK,

@@ -1,0 +1,200 @@
+import { type Duration, InvalidArgumentError, toMillis } from '../../core/index.ts';
+import {
+  type AggregateResult,
+  type Aggregator,
+  type AggregatorSpec,
+  combine,
+} from '../aggregates/aggregator.ts';
+import type { WindowAssigner } from '../windows/assigners.ts';
+import type { Window } from '../windows/window.ts';
+import type { SourceStep, Step, ValueDecoder, ValueEncoder } from './steps.ts';
+
+/** A window's result as it flows on: the key, the window, the aggregate, and whether it updates an earlier one. */
+export interface Windowed<K, R> {
+  key: K;
+  window: Window;
+  value: R;
+  kind: 'final' | 'update';
+  replaces?: Window[];
+}
+
+export interface SourceOptions<T> {
+  decode?: ValueDecoder<T>;
+  eventTime?: (value: T) => number | Date;
+  maxOutOfOrder?: Duration;
+  idleAfter?: Duration;
+  name?: string;
+}
+
+export interface WindowOptions {
+  allowedLateness?: Duration;
+  /** A topic for records too late for every window; default: the dead-letter topic, reason `late`. */
+  lateTopic?: string;
+  name?: string;
+}
+
+/** A compiled pipeline: its name and its steps, source first, sink last. */
+export interface Pipeline {
+  readonly name: string;
+  readonly steps: readonly Step[];
+  readonly source: SourceStep;
+}
+
+/** Starts a pipeline: `pipeline('revenue').source('payments', {...})…toTopic('revenue-5m')`. */
+export function pipeline(name: string): { source<T>(topic: string, options?: SourceOptions<T>): Stream<T> } {
+  if (!/^[a-zA-Z0-9._-]{1,100}$/.test(name))
+    throw new InvalidArgumentError(
+      `Invalid pipeline name ${JSON.stringify(name)}: use letters, digits, '.', '_', '-'`,
+    );
+  return {
+    source<T>(topic: string, options: SourceOptions<T> = {}) {
+      const step: SourceStep = {
+        kind: 'source',
+        name: options.name ?? 'source',
+        topic,
+        decode: (options.decode ?? jsonDecode) as ValueDecoder<unknown>,
+        eventTime: (options.eventTime as SourceStep['eventTime']) ?? null,
+        maxOutOfOrder: toMillis(options.maxOutOfOrder ?? 0),
+        idleAfter: options.idleAfter === undefined ? null : toMillis(options.idleAfter),
+      };
+      return new Stream<T>(new Builder(name, step));
+    },
+  };
+}
+
+/** Collects steps and hands out unique names. */
+class Builder {
+  readonly steps: Step[];
+  readonly name: string;
+  constructor(name: string, source: SourceStep) {
+    this.name = name;
+    this.steps = [source];
+  }
+
+  add(step: Step): void {
+    if (this.steps.some((s) => s.name === step.name))
+      throw new InvalidArgumentError(
+        `Pipeline ${this.name}: two steps are named ${JSON.stringify(step.name)}`,
+      );
+    this.steps.push(step);
+  }
+
+  nameFor(kind: string, given: string | undefined): string {
+    if (given !== undefined) return given;
+    const taken = new Set(this.steps.map((s) => s.name));
+    for (let i = 1; ; i++) if (!taken.has(`${kind}-${i}`)) return `${kind}-${i}`;
+  }
+
+  finish(): Pipeline {
+    return { name: this.name, steps: this.steps, source: this.steps[0] as SourceStep };
+  }
+}
+
+/** A stream of values of type T. */
+export class Stream<T> {
+  protected readonly builder: Builder;
+  constructor(builder: Builder) {
+    this.builder = builder;
+  }
+
+  map<U>(fn: (value: T) => U, options: { name?: string } = {}): Stream<U> {
+    this.builder.add({
+      kind: 'map',
+      name: this.builder.nameFor('map', options.name),
+      fn: fn as (v: unknown) => unknown,
+    });
+    return new Stream<U>(this.builder);
+  }
+
+  filter(fn: (value: T) => boolean, options: { name?: string } = {}): Stream<T> {
+    this.builder.add({
+      kind: 'filter',
+      name: this.builder.nameFor('filter', options.name),
+      fn: fn as (v: unknown) => boolean,
+    });
+    return this;
+  }
+
+  flatMap<U>(fn: (value: T) => Iterable<U>, options: { name?: string } = {}): Stream<U> {
+    this.builder.add({
+      kind: 'flatMap',
+      name: this.builder.nameFor('flatMap', options.name),
+      fn: fn as (v: unknown) => Iterable<unknown>,
+    });
+    return new Stream<U>(this.builder);
+  }
+
+  /** Every value with the same key is processed by the same task, with the same state. */
+  keyBy<K>(fn: (value: T) => K, options: { name?: string } = {}): KeyedStream<T, K> {
+    this.builder.add({
+      kind: 'keyBy',
+      name: this.builder.nameFor('keyBy', options.name),
+      fn: fn as (v: unknown) => unknown,
+    });
+    return new KeyedStream<T, K>(this.builder);
+  }
+
+  /** Writes each value to a topic (JSON unless `encode` says otherwise); ends the pipeline. */
+  toTopic(topic: string, options: { encode?: ValueEncoder<T>; name?: string } = {}): Pipeline {
+    this.builder.add({
+      kind: 'toTopic',
+      name: this.builder.nameFor('toTopic', options.name),
+      topic,
+      encode: (options.encode ?? jsonEncode) as ValueEncoder<unknown>,
+    });
+    return this.builder.finish();
+  }
+}
+
+export class KeyedStream<T, K> {
+  readonly #builder: Builder;
+  constructor(builder: Builder) {
+    this.#builder = builder;
+  }
+
+  window(assigner: WindowAssigner, options: WindowOptions = {}): WindowedStream<T, K> {
+    return new WindowedStream<T, K>(this.#builder, assigner, options);
+  }
+}
+
+export class WindowedStream<T, K> {
+  readonly #builder: Builder;
+  readonly #assigner: WindowAssigner;
+  readonly #options: WindowOptions;
+  constructor(builder: Builder, assigner: WindowAssigner, options: WindowOptions) {
+    this.#builder = builder;
+    this.#assigner = assigner;
+    this.#options = options;
+  }
+
+  /** Named aggregations of each key's window: `{ count: count(), revenue: sum((p) => p.amount) }`. */
+  aggregate<S extends AggregatorSpec<T>>(spec: S): Stream<Windowed<K, AggregateResult<S>>> {
+    return this.#add(combine(spec) as Aggregator<unknown, unknown, unknown>);
+  }
+
+  /** Folds each key's window with `fn` (which must be associative: sessions merge partial results). */
+  reduce(fn: (a: T, b: T) => T): Stream<Windowed<K, T>> {
+    const reducer: Aggregator<T, { v: T } | null, T | null> = {
+      init: () => null,
+      add: (acc, r) => (acc === null ? { v: r } : { v: fn(acc.v, r) }),
+      merge: (a, b) => (a === null ? b : b === null ? a : { v: fn(a.v, b.v) }),
+      result: (acc) => (acc === null ? null : acc.v),
+    };
+    return this.#add(reducer as Aggregator<unknown, unknown, unknown>);
+  }
+
+  #add<R>(aggregator: Aggregator<unknown, unknown, unknown>): Stream<Windowed<K, R>> {
+    this.#builder.add({
+      kind: 'window',
+      name: this.#builder.nameFor('window', this.#options.name),
+      assigner: this.#assigner,
+      allowedLateness: toMillis(this.#options.allowedLateness ?? 0),
+      aggregator,
+      lateTopic: this.#options.lateTopic ?? null,
+    });
+    return new Stream<Windowed<K, R>>(this.#builder);
+  }
+}
+
+const jsonDecode: ValueDecoder<unknown> = (bytes) => JSON.parse(bytes.toString('utf8'));
+const jsonEncode: ValueEncoder<unknown> = (value) => Buffer.from(JSON.stringify(value));

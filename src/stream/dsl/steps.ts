@@ -1,0 +1,41 @@
+import type { Aggregator } from '../aggregates/aggregator.ts';
+import type { WindowAssigner } from '../windows/assigners.ts';
+
+/** How a source reads record bytes into values; JSON by default. */
+export type ValueDecoder<T> = (bytes: Buffer) => T;
+/** How a sink writes values as record bytes; JSON by default. */
+export type ValueEncoder<T> = (value: T) => Buffer;
+
+/**
+ * A pipeline compiled to a chain of named steps. Names are unique in a pipeline: they label metrics,
+ * name state, and say in a dead letter where a record failed.
+ */
+export type Step =
+  | SourceStep
+  | { kind: 'map'; name: string; fn: (value: unknown) => unknown }
+  | { kind: 'filter'; name: string; fn: (value: unknown) => boolean }
+  | { kind: 'flatMap'; name: string; fn: (value: unknown) => Iterable<unknown> }
+  | { kind: 'keyBy'; name: string; fn: (value: unknown) => unknown }
+  | WindowStep
+  | { kind: 'toTopic'; name: string; topic: string; encode: ValueEncoder<unknown> };
+
+export interface SourceStep {
+  kind: 'source';
+  name: string;
+  topic: string;
+  decode: ValueDecoder<unknown>;
+  /** Event time of a value, in epoch ms; by default the record's timestamp. */
+  eventTime: ((value: unknown) => number | Date) | null;
+  maxOutOfOrder: number;
+  idleAfter: number | null;
+}
+
+export interface WindowStep {
+  kind: 'window';
+  name: string;
+  assigner: WindowAssigner;
+  allowedLateness: number;
+  aggregator: Aggregator<unknown, unknown, unknown>;
+  /** Where records too late for every window go: the dead-letter topic (reason `late`) unless a topic is named. */
+  lateTopic: string | null;
+}

@@ -1,0 +1,282 @@
+import { type Clock, type ConsumedRecord, ErrorCodes, KappaError } from '../../core/index.ts';
+import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
+import type { Step, WindowStep } from '../dsl/steps.ts';
+import { WindowOperator } from '../operators/window-operator.ts';
+import { MemoryStateStore, type StateStore } from '../state/state-store.ts';
+import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
+import { maxTimestamp } from '../windows/window.ts';
+import { type DeadLetter, type DeadLetterReason, describeError } from './dead-letter.ts';
+
+/** Where a task's results go: records for sink topics, and dead letters. */
+export interface TaskOutput {
+  send(topic: string, key: Buffer | null, value: Buffer, eventTime: number): void;
+  deadLetter(letter: DeadLetter): void;
+}
+
+interface Element {
+  value: unknown;
+  /** Set by keyBy: the key as the user's function returned it. */
+  key: unknown;
+  keyed: boolean;
+  eventTime: number;
+}
+
+/** A poison record's way out: the step that refused it, and why. */
+class Poison {
+  readonly step: string;
+  readonly reason: DeadLetterReason;
+  readonly error: unknown;
+  constructor(step: string, reason: DeadLetterReason, error: unknown) {
+    this.step = step;
+    this.reason = reason;
+    this.error = error;
+  }
+}
+
+/**
+ * One task of a pipeline: the source partitions it owns, their watermarks, and the state of its
+ * windows. Records go through the steps one at a time, synchronously; a record that cannot be decoded
+ * or that makes a user function throw becomes a dead letter and the task goes on.
+ */
+export class PipelineTask {
+  readonly pipeline: Pipeline;
+  readonly store: StateStore;
+  readonly #clock: Clock;
+  readonly #output: TaskOutput;
+  readonly #tracker: WatermarkTracker;
+  readonly #windows = new Map<
+    number,
+    { op: WindowOperator<unknown, unknown, unknown, unknown>; watermark: number }
+  >();
+
+  constructor(
+    pipeline: Pipeline,
+    options: { partitions: number[]; clock: Clock; output: TaskOutput; store?: StateStore },
+  ) {
+    this.pipeline = pipeline;
+    this.#clock = options.clock;
+    this.#output = options.output;
+    this.store = options.store ?? new MemoryStateStore();
+    const source = pipeline.source;
+    this.#tracker = new WatermarkTracker(
+      { maxOutOfOrder: source.maxOutOfOrder, idleAfter: source.idleAfter },
+      options.partitions,
+      this.#clock.now(),
+    );
+    pipeline.steps.forEach((step, i) => {
+      if (step.kind !== 'window') return;
+      this.#windows.set(i, {
+        op: new WindowOperator({
+          name: step.name,
+          assigner: step.assigner,
+          aggregator: step.aggregator,
+          allowedLateness: step.allowedLateness,
+          store: this.store,
+        }),
+        watermark: NO_WATERMARK,
+      });
+    });
+  }
+
+  get watermark(): number {
+    return this.#tracker.current;
+  }
+
+  process(record: ConsumedRecord): void {
+    const source = this.pipeline.source;
+    let element: Element;
+    try {
+      element = this.#read(record);
+    } catch (error) {
+      this.#deadLetter(record, error instanceof Poison ? error : new Poison(source.name, 'error', error));
+      return;
+    }
+    try {
+      this.#run(element, 1, record);
+    } catch (error) {
+      if (!(error instanceof Poison)) throw error;
+      this.#deadLetter(record, error, element.eventTime);
+    }
+    this.#advance(this.#tracker.observe(record.partition, element.eventTime, this.#clock.now()));
+  }
+
+  /** Processing time moved on: idle partitions may release the watermark. */
+  tick(): void {
+    this.#advance(this.#tracker.tick(this.#clock.now()));
+  }
+
+  /** The input has ended (a bounded run, such as a test): every window fires. */
+  endOfInput(): void {
+    this.#advance(Number.POSITIVE_INFINITY);
+  }
+
+  #read(record: ConsumedRecord): Element {
+    const source = this.pipeline.source;
+    let value: unknown;
+    try {
+      if (record.value === null) throw new Error('The record has no value');
+      value = source.decode(record.value);
+    } catch (error) {
+      throw new Poison(source.name, 'decode', error);
+    }
+    let eventTime: number;
+    try {
+      const t = source.eventTime ? source.eventTime(value) : record.timestamp;
+      eventTime = t instanceof Date ? t.getTime() : t;
+    } catch (error) {
+      throw new Poison(source.name, 'error', error);
+    }
+    if (typeof eventTime !== 'number' || !Number.isFinite(eventTime))
+      throw new Poison(
+        source.name,
+        'error',
+        new TypeError(`The event time is ${JSON.stringify(eventTime)}, not a time in ms`),
+      );
+    return { value, key: null, keyed: false, eventTime };
+  }
+
+  /** Runs an element through the steps from `from` on. */
+  #run(element: Element, from: number, record: ConsumedRecord | null): void {
+    const steps = this.pipeline.steps;
+    for (let i = from; i < steps.length; i++) {
+      const step = steps[i]!;
+      switch (step.kind) {
+        case 'map':
+          element = { ...element, value: this.#call(step, () => step.fn(element.value)) };
+          break;
+        case 'filter':
+          if (!this.#call(step, () => step.fn(element.value))) return;
+          break;
+        case 'flatMap': {
+          const values = [...(this.#call(step, () => step.fn(element.value)) as Iterable<unknown>)];
+          for (const value of values) this.#run({ ...element, value }, i + 1, record);
+          return;
+        }
+        case 'keyBy': {
+          const key = this.#call(step, () => step.fn(element.value));
+          if (key === undefined || (typeof key === 'number' && !Number.isFinite(key)))
+            throw new Poison(
+              step.name,
+              'error',
+              new TypeError(`keyBy returned ${String(key)}: a key must be JSON`),
+            );
+          element = { ...element, key, keyed: true };
+          break;
+        }
+        case 'window':
+          this.#window(i, step, element, record);
+          return;
+        case 'toTopic': {
+          const value = this.#call(step, () => step.encode(element.value));
+          this.#output.send(
+            step.topic,
+            element.keyed ? Buffer.from(JSON.stringify(element.key)) : null,
+            value,
+            element.eventTime,
+          );
+          return;
+        }
+        case 'source':
+          return;
+      }
+    }
+  }
+
+  #call<R>(step: Step, fn: () => R): R {
+    try {
+      return fn();
+    } catch (error) {
+      throw new Poison(step.name, 'error', error);
+    }
+  }
+
+  #window(i: number, step: WindowStep, element: Element, record: ConsumedRecord | null): void {
+    const w = this.#windows.get(i)!;
+    this.#call(step, () =>
+      w.op.process(
+        element.value,
+        element.key,
+        element.eventTime,
+        w.watermark,
+        (result) => this.#emitWindow(i, result),
+        (late) => {
+          if (record === null) return;
+          if (step.lateTopic !== null)
+            this.#output.send(step.lateTopic, record.key, record.value ?? Buffer.alloc(0), late.eventTime);
+          else
+            this.#deadLetter(
+              record,
+              new Poison(
+                step.name,
+                'late',
+                new LateRecordError(late.eventTime, late.watermark, step.allowedLateness),
+              ),
+              late.eventTime,
+            );
+        },
+      ),
+    );
+  }
+
+  #emitWindow(i: number, result: Windowed<unknown, unknown>): void {
+    const out: Element = {
+      value: result,
+      key: result.key,
+      keyed: true,
+      eventTime: maxTimestamp(result.window),
+    };
+    try {
+      this.#run(out, i + 1, null);
+    } catch (error) {
+      if (!(error instanceof Poison)) throw error;
+      // A window's result, not a source record, failed downstream: the letter carries the result.
+      this.#output.deadLetter({
+        reason: error.reason,
+        pipeline: this.pipeline.name,
+        step: error.step,
+        ...describeError(error.error),
+        topic: this.pipeline.source.topic,
+        partition: -1,
+        offset: -1,
+        key: Buffer.from(JSON.stringify(result.key)),
+        value: Buffer.from(JSON.stringify(result)),
+        eventTime: out.eventTime,
+      });
+    }
+  }
+
+  /** Fires windows step by step: results of one reach the next before its own watermark moves. */
+  #advance(watermark: number): void {
+    for (const [i, w] of this.#windows) {
+      if (watermark <= w.watermark) continue;
+      w.op.onWatermark(watermark, (result) => this.#emitWindow(i, result));
+      w.watermark = watermark;
+    }
+  }
+
+  #deadLetter(record: ConsumedRecord, poison: Poison, eventTime?: number): void {
+    this.#output.deadLetter({
+      reason: poison.reason,
+      pipeline: this.pipeline.name,
+      step: poison.step,
+      ...describeError(poison.error),
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      key: record.key,
+      value: record.value,
+      ...(eventTime === undefined ? {} : { eventTime }),
+    });
+  }
+}
+
+/** A record later than its windows' allowed lateness: it goes to the late output. */
+export class LateRecordError extends KappaError {
+  constructor(eventTime: number, watermark: number, allowedLateness: number) {
+    super(
+      ErrorCodes.RECORD_LATE,
+      'data',
+      `Event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness (${allowedLateness} ms)`,
+    );
+  }
+}
