@@ -2,10 +2,16 @@ import { type Clock, type ConsumedRecord, ErrorCodes, KappaError } from '../../c
 import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
 import type { Step, WindowStep } from '../dsl/steps.ts';
 import { WindowOperator } from '../operators/window-operator.ts';
-import { MemoryStateStore, type StateStore } from '../state/state-store.ts';
+import { MemoryStateStore, type StateSnapshot, type StateStore } from '../state/state-store.ts';
 import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
 import { maxTimestamp } from '../windows/window.ts';
 import { type DeadLetter, type DeadLetterReason, describeError } from './dead-letter.ts';
+
+export interface TaskSnapshot {
+  state: StateSnapshot;
+  partitions: Array<[number, number]>;
+  windows: Array<[number, number]>;
+}
 
 /** Where a task's results go: records for sink topics, and dead letters. */
 export interface TaskOutput {
@@ -108,6 +114,26 @@ export class PipelineTask {
   /** The input has ended (a bounded run, such as a test): every window fires. */
   endOfInput(): void {
     this.#advance(Number.POSITIVE_INFINITY);
+  }
+
+  /** The task's state for a checkpoint: windows, watermarks. JSON-serializable. */
+  snapshot(): TaskSnapshot {
+    return {
+      state: this.store.snapshot(),
+      partitions: this.#tracker.snapshot(),
+      windows: [...this.#windows].map(([i, w]) => [i, w.watermark]),
+    };
+  }
+
+  /** Continues from a snapshot, as after a crash. */
+  restore(snapshot: TaskSnapshot): void {
+    this.store.restore(snapshot.state);
+    this.#tracker.restore(snapshot.partitions, this.#clock.now());
+    const watermarks = new Map(snapshot.windows);
+    for (const [i, w] of this.#windows) {
+      w.watermark = watermarks.get(i) ?? NO_WATERMARK;
+      w.op.restored();
+    }
   }
 
   #read(record: ConsumedRecord): Element {

@@ -1,7 +1,7 @@
 import { type ConsumedRecord, ManualClock } from '../../core/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
 import type { DeadLetter } from '../runtime/dead-letter.ts';
-import { PipelineTask } from '../runtime/pipeline-task.ts';
+import { PipelineTask, type TaskOutput } from '../runtime/pipeline-task.ts';
 
 /** One input of `runPipeline`: a value (sent as JSON unless `bytes` is given), or the clock moving. */
 export type TestInput =
@@ -34,29 +34,43 @@ export interface TestRun {
 export function runPipeline(
   pipeline: Pipeline,
   input: readonly TestInput[],
-  options: { partitions?: number; clock?: ManualClock; endOfInput?: boolean } = {},
+  options: {
+    partitions?: number;
+    clock?: ManualClock;
+    endOfInput?: boolean;
+    /** Before this input, the task is snapshotted and a new one restored from it, as after a crash. */
+    restoreAt?: number;
+  } = {},
 ): TestRun {
   const clock = options.clock ?? new ManualClock(0);
   const partitions =
     options.partitions ?? Math.max(1, ...input.map((i) => ('partition' in i ? (i.partition ?? 0) + 1 : 1)));
   const run: TestRun = { topics: {}, deadLetters: [], watermark: Number.NEGATIVE_INFINITY };
-  const task = new PipelineTask(pipeline, {
-    partitions: Array.from({ length: partitions }, (_, p) => p),
-    clock,
-    output: {
-      send(topic, key, value) {
-        (run.topics[topic] ??= []).push({
-          key: key === null ? null : JSON.parse(key.toString()),
-          value: JSON.parse(value.toString()),
-        });
-      },
-      deadLetter(letter) {
-        run.deadLetters.push(letter);
-      },
+  const newTask = () =>
+    new PipelineTask(pipeline, {
+      partitions: Array.from({ length: partitions }, (_, p) => p),
+      clock,
+      output,
+    });
+  const output: TaskOutput = {
+    send(topic, key, value) {
+      (run.topics[topic] ??= []).push({
+        key: key === null ? null : JSON.parse(key.toString()),
+        value: JSON.parse(value.toString()),
+      });
     },
-  });
+    deadLetter(letter) {
+      run.deadLetters.push(letter);
+    },
+  };
+  let task = newTask();
   const offsets = new Map<number, number>();
-  for (const item of input) {
+  for (const [index, item] of input.entries()) {
+    if (index === options.restoreAt) {
+      const snapshot = JSON.parse(JSON.stringify(task.snapshot()));
+      task = newTask();
+      task.restore(snapshot);
+    }
     if ('advanceClock' in item) {
       clock.advance(item.advanceClock);
       task.tick();

@@ -1,0 +1,15 @@
+import { pipeline, tumbling } from '../../../src/stream/index.ts';
+
+interface E {
+  k: string;
+  v: number;
+  ts: number;
+}
+
+export default pipeline('reduce-max')
+  .source<E>('in', { eventTime: (e) => e.ts })
+  .keyBy((e) => e.k)
+  .window(tumbling(10))
+  .reduce((a, b) => (b.v > a.v ? b : a))
+  .map((w) => ({ key: w.key, start: w.window.start, best: w.value.v }))
+  .toTopic('out');
