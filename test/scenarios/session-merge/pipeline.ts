@@ -1,4 +1,4 @@
-import { count, hopping, max, pipeline, session, sum, tumbling } from '../../../src/stream/index.ts';
+import { count, pipeline, session, sum } from '../../../src/stream/index.ts';
 
 interface E {
   k: string;
