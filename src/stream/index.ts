@@ -5,6 +5,7 @@ export {
   combine,
 } from './aggregates/aggregator.ts';
 export { avg, count, countDistinct, first, last, max, min, sum } from './aggregates/basic.ts';
+export { aggregator, approxCountDistinct, percentile, topN } from './aggregates/sketches.ts';
 export {
   type KeyedStream,
   type Pipeline,

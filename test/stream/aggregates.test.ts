@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { avg, combine, count, countDistinct, first, last, max, min, sum } from '../../src/stream/index.ts';
+import {
+  aggregator,
+  approxCountDistinct,
+  avg,
+  combine,
+  count,
+  countDistinct,
+  first,
+  last,
+  max,
+  min,
+  percentile,
+  sum,
+  topN,
+} from '../../src/stream/index.ts';
 
 interface Payment {
   amount: number;
@@ -69,5 +83,56 @@ describe('aggregations', () => {
         [1, '1' as never].reduce((a, v) => countDistinct<number>((x) => x).add(a, v as number, 0), {}),
       ),
     ).toBe(2);
+  });
+});
+
+describe('sketch aggregations', () => {
+  const values = Array.from({ length: 10_000 }, (_, i) => i + 1);
+  const fold = <A, R>(agg: import('../../src/stream/index.ts').Aggregator<number, A, R>, xs: number[]) =>
+    xs.reduce((acc, x) => agg.add(acc, x, 0), agg.init());
+
+  it('percentiles from a DDSketch are within 1% and merge', () => {
+    const p95 = percentile<number>((x) => x, 0.95);
+    const whole = p95.result(fold(p95, values))!;
+    expect(Math.abs(whole - 9_500) / 9_500).toBeLessThan(0.01);
+    const merged = p95.result(p95.merge(fold(p95, values.slice(0, 3_000)), fold(p95, values.slice(3_000))))!;
+    expect(Math.abs(merged - 9_500) / 9_500).toBeLessThan(0.01);
+    expect(p95.result(p95.init())).toBeNull();
+    // Through a snapshot (JSON) and back, then on.
+    const revived = JSON.parse(JSON.stringify(fold(p95, values.slice(0, 5_000))));
+    const resumed = values.slice(5_000).reduce((acc, x) => p95.add(acc, x, 0), revived);
+    expect(Math.abs(p95.result(resumed)! - 9_500) / 9_500).toBeLessThan(0.01);
+  });
+
+  it('approximate distinct counts from HyperLogLog are within 5% and merge', () => {
+    const hll = approxCountDistinct<number>((x) => x);
+    expect(hll.result(fold(hll, [1, 2, 2, 3, 3, 3]))).toBe(3);
+    const whole = hll.result(fold(hll, [...values, ...values]));
+    expect(Math.abs(whole - 10_000) / 10_000).toBeLessThan(0.05);
+    const merged = hll.merge(fold(hll, values.slice(0, 6_000)), fold(hll, values.slice(4_000)));
+    expect(hll.result(merged)).toBe(whole);
+    expect(hll.result(JSON.parse(JSON.stringify(merged)))).toBe(whole);
+  });
+
+  it('topN keeps the highest scores, highest first, across merges', () => {
+    const top = topN<number>(3, (x) => x % 97);
+    const best = [96, 193, 290];
+    expect(top.result(fold(top, values.slice(0, 300)))).toEqual(
+      best.map((b) => values.slice(0, 300).find((v) => v === b)!),
+    );
+    const merged = top.merge(fold(top, values.slice(0, 150)), fold(top, values.slice(150, 300)));
+    expect(top.result(merged).map((x) => x % 97)).toEqual([96, 96, 96]);
+    expect(() => topN(0, (x: number) => x)).toThrow(RangeError);
+  });
+
+  it('takes custom aggregators with init, add, merge and result', () => {
+    const spread = aggregator<number, { lo: number; hi: number } | null, number>({
+      init: () => null,
+      add: (a, x) => (a === null ? { lo: x, hi: x } : { lo: Math.min(a.lo, x), hi: Math.max(a.hi, x) }),
+      merge: (a, b) =>
+        a === null ? b : b === null ? a : { lo: Math.min(a.lo, b.lo), hi: Math.max(a.hi, b.hi) },
+      result: (a) => (a === null ? 0 : a.hi - a.lo),
+    });
+    expect(spread.result(spread.merge(fold(spread, [5, 9]), fold(spread, [1])))).toBe(8);
   });
 });
