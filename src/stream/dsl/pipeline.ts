@@ -5,6 +5,7 @@ import {
   type AggregatorSpec,
   combine,
 } from '../aggregates/aggregator.ts';
+import type { EmitMode } from '../operators/window-operator.ts';
 import type { WindowAssigner } from '../windows/assigners.ts';
 import type { Window } from '../windows/window.ts';
 import type { SourceStep, Step, ValueDecoder, ValueEncoder } from './steps.ts';
@@ -14,7 +15,7 @@ export interface Windowed<K, R> {
   key: K;
   window: Window;
   value: R;
-  kind: 'final' | 'update';
+  kind: 'early' | 'final' | 'update';
   replaces?: Window[];
 }
 
@@ -28,6 +29,12 @@ export interface SourceOptions<T> {
 
 export interface WindowOptions {
   allowedLateness?: Duration;
+  /**
+   * `'final'` (default): each window once, when the watermark passes its end. `{ updates: interval }`:
+   * also every change before that, at most once per interval of processing time per key and window
+   * (0: every record). `{ early: interval }`: also the changed windows every interval.
+   */
+  emit?: 'final' | { updates: Duration } | { early: Duration };
   /** A topic for records too late for every window; default: the dead-letter topic, reason `late`. */
   lateTopic?: string;
   name?: string;
@@ -189,11 +196,25 @@ export class WindowedStream<T, K> {
       name: this.#builder.nameFor('window', this.#options.name),
       assigner: this.#assigner,
       allowedLateness: toMillis(this.#options.allowedLateness ?? 0),
+      emit: emitMode(this.#options.emit),
       aggregator,
       lateTopic: this.#options.lateTopic ?? null,
     });
     return new Stream<Windowed<K, R>>(this.#builder);
   }
+}
+
+function emitMode(emit: WindowOptions['emit']): EmitMode {
+  if (emit === undefined || emit === 'final') return { mode: 'final' };
+  if ('updates' in emit) return { mode: 'updates', interval: toMillis(emit.updates) };
+  if ('early' in emit) {
+    const interval = toMillis(emit.early);
+    if (interval <= 0) throw new InvalidArgumentError('Early firings need an interval longer than 0 ms');
+    return { mode: 'early', interval };
+  }
+  throw new InvalidArgumentError(
+    `Unknown emit mode ${JSON.stringify(emit)}: use 'final', { updates: '1s' } or { early: '10s' }`,
+  );
 }
 
 const jsonDecode: ValueDecoder<unknown> = (bytes) => JSON.parse(bytes.toString('utf8'));

@@ -1,4 +1,5 @@
 import type { Aggregator } from '../aggregates/aggregator.ts';
+import type { EmitMode } from '../operators/window-operator.ts';
 import type { WindowAssigner } from '../windows/assigners.ts';
 
 /** How a source reads record bytes into values; JSON by default. */
@@ -35,6 +36,7 @@ export interface WindowStep {
   name: string;
   assigner: WindowAssigner;
   allowedLateness: number;
+  emit: EmitMode;
   aggregator: Aggregator<unknown, unknown, unknown>;
   /** Where records too late for every window go: the dead-letter topic (reason `late`) unless a topic is named. */
   lateTopic: string | null;

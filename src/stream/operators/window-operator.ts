@@ -3,12 +3,15 @@ import type { StateStore } from '../state/state-store.ts';
 import type { WindowAssigner } from '../windows/assigners.ts';
 import { maxTimestamp, type Window } from '../windows/window.ts';
 
-/** One result of a window: `final` when the watermark passes its end, `update` when a late record changes it after. */
+/**
+ * One result of a window: `early` before it closes (with the updates or early emit modes), `final`
+ * when the watermark passes its end, `update` when a late record changes it after that.
+ */
 export interface WindowResult<K, R> {
   key: K;
   window: Window;
   value: R;
-  kind: 'final' | 'update';
+  kind: 'early' | 'final' | 'update';
   /** Earlier results this one supersedes: session windows that a record merged into this one. */
   replaces?: Window[];
 }
@@ -27,6 +30,10 @@ interface WindowState<K, A> {
   end: number;
   acc: A;
   fired: boolean;
+  /** Changed since its last early result (updates and early emit modes). */
+  dirty?: boolean;
+  /** Processing time of its last early result. */
+  emittedAt?: number;
   /** Emitted windows merged into this session, to be reported as replaced with its next result. */
   replaces?: Window[];
 }
@@ -39,7 +46,19 @@ export interface WindowOperatorOptions<T, A, R> {
   /** How long after a window fires late records still update it (ms). */
   allowedLateness: number;
   store: StateStore;
+  /** When results come out before a window closes; default only when it closes. */
+  emit?: EmitMode;
 }
+
+/**
+ * `final`: once, when the watermark passes the window's end. `updates`: also every change, at most
+ * once per `interval` of processing time per key and window (0: every record). `early`: also the
+ * changed windows every `interval` of processing time.
+ */
+export type EmitMode =
+  | { mode: 'final' }
+  | { mode: 'updates'; interval: number }
+  | { mode: 'early'; interval: number };
 
 /**
  * Keyed event-time windows with allowed lateness, as Flink's WindowOperator with its default event-time
@@ -55,6 +74,8 @@ export class WindowOperator<T, K, A, R> {
   #times: number[] = [];
   /** Session windows of a key, for merging: key → state keys. */
   readonly #sessions = new Map<string, Set<string>>();
+  /** Open windows changed since their last early result. */
+  readonly #dirty = new Set<string>();
 
   constructor(options: WindowOperatorOptions<T, A, R>) {
     this.#o = options;
@@ -69,6 +90,7 @@ export class WindowOperator<T, K, A, R> {
     watermark: number,
     out: (r: WindowResult<K, R>) => void,
     late: (l: LateRecord<T, K>) => void,
+    now = 0,
   ): void {
     const keyText = JSON.stringify(key);
     const windows = this.#o.assigner.assign(eventTime).filter((w) => !this.#tooLate(w, watermark));
@@ -87,7 +109,7 @@ export class WindowOperator<T, K, A, R> {
         // A merged session that was already due: it fires now.
         state.fired = true;
         this.#emit(state, 'final', out);
-      }
+      } else this.#changed(state, now, out);
       this.#save(state, keyText);
     }
   }
@@ -111,13 +133,58 @@ export class WindowOperator<T, K, A, R> {
     }
   }
 
+  /** Processing time moved on: early results of changed windows that are due. */
+  onProcessingTime(now: number, out: (r: WindowResult<K, R>) => void): void {
+    const emit = this.#o.emit;
+    if (!emit || emit.mode === 'final') return;
+    if (emit.mode === 'early') {
+      const last = this.#o.store.get<number>(`${this.#o.name}#early`, 'at') ?? Number.NEGATIVE_INFINITY;
+      if (now - last < emit.interval) return;
+      // In the store, so a restored task keeps the rhythm of early firings.
+      this.#o.store.put(`${this.#o.name}#early`, 'at', now);
+    }
+    for (const id of [...this.#dirty].sort()) {
+      const state = this.#o.store.get<WindowState<K, A>>(this.#o.name, id);
+      if (!state?.dirty || state.fired) {
+        this.#dirty.delete(id);
+        continue;
+      }
+      if (emit.mode === 'updates' && now - (state.emittedAt ?? Number.NEGATIVE_INFINITY) < emit.interval)
+        continue;
+      this.#early(state, now, out);
+      this.#dirty.delete(id);
+      this.#o.store.put(this.#o.name, id, state);
+    }
+  }
+
+  /** A record changed an open window: the updates mode emits it now if its interval allows. */
+  #changed(state: WindowState<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
+    const emit = this.#o.emit;
+    if (!emit || emit.mode === 'final') return;
+    if (emit.mode === 'updates' && now - (state.emittedAt ?? Number.NEGATIVE_INFINITY) >= emit.interval)
+      this.#early(state, now, out);
+    else {
+      state.dirty = true;
+      this.#dirty.add(idOf(JSON.stringify(state.key), state));
+    }
+  }
+
+  #early(state: WindowState<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
+    state.dirty = false;
+    state.emittedAt = now;
+    this.#emit(state, 'early', out);
+  }
+
   /** Rebuilds timers and session indexes from the store (after a restore). */
   restored(): void {
     this.#timers.clear();
     this.#times = [];
     this.#sessions.clear();
-    for (const [id, state] of this.#o.store.entries<WindowState<K, A>>(this.#o.name))
+    this.#dirty.clear();
+    for (const [id, state] of this.#o.store.entries<WindowState<K, A>>(this.#o.name)) {
       this.#index(id, state, JSON.stringify(state.key));
+      if (state.dirty) this.#dirty.add(id);
+    }
   }
 
   #tooLate(w: Window, watermark: number): boolean {

@@ -77,6 +77,7 @@ export class PipelineTask {
           assigner: step.assigner,
           aggregator: step.aggregator,
           allowedLateness: step.allowedLateness,
+          emit: step.emit,
           store: this.store,
         }),
         watermark: NO_WATERMARK,
@@ -108,7 +109,9 @@ export class PipelineTask {
 
   /** Processing time moved on: idle partitions may release the watermark. */
   tick(): void {
-    this.#advance(this.#tracker.tick(this.#clock.now()));
+    const now = this.#clock.now();
+    for (const [i, w] of this.#windows) w.op.onProcessingTime(now, (result) => this.#emitWindow(i, result));
+    this.#advance(this.#tracker.tick(now));
   }
 
   /** The input has ended (a bounded run, such as a test): every window fires. */
@@ -240,6 +243,7 @@ export class PipelineTask {
               late.eventTime,
             );
         },
+        this.#clock.now(),
       ),
     );
   }

@@ -1,0 +1,15 @@
+import { count, pipeline, sum, tumbling } from '../../../src/stream/index.ts';
+
+interface E {
+  k: string;
+  v: number;
+  ts: number;
+}
+
+export default pipeline('emit-updates-rate-limited')
+  .source<E>('in', { eventTime: (e) => e.ts })
+  .keyBy((e) => e.k)
+  .window(tumbling(10), { emit: { updates: '1s' } })
+  .aggregate({ n: count(), total: sum((e) => e.v) })
+  .map((w) => ({ start: w.window.start, kind: w.kind, ...w.value }))
+  .toTopic('out');
