@@ -21,7 +21,8 @@ export interface Windowed<K, R> {
 
 export interface SourceOptions<T> {
   decode?: ValueDecoder<T>;
-  eventTime?: (value: T) => number | Date;
+  /** The event time of a value (default: the record's timestamp), or `'processing'` for processing-time windows. */
+  eventTime?: ((value: T) => number | Date) | 'processing';
   maxOutOfOrder?: Duration;
   idleAfter?: Duration;
   name?: string;
@@ -60,7 +61,9 @@ export function pipeline(name: string): { source<T>(topic: string, options?: Sou
         name: options.name ?? 'source',
         topic,
         decode: (options.decode ?? jsonDecode) as ValueDecoder<unknown>,
-        eventTime: (options.eventTime as SourceStep['eventTime']) ?? null,
+        eventTime:
+          typeof options.eventTime === 'function' ? (options.eventTime as SourceStep['eventTime']) : null,
+        processingTime: options.eventTime === 'processing',
         maxOutOfOrder: toMillis(options.maxOutOfOrder ?? 0),
         idleAfter: options.idleAfter === undefined ? null : toMillis(options.idleAfter),
       };

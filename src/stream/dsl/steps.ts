@@ -27,6 +27,8 @@ export interface SourceStep {
   decode: ValueDecoder<unknown>;
   /** Event time of a value, in epoch ms; by default the record's timestamp. */
   eventTime: ((value: unknown) => number | Date) | null;
+  /** Processing time instead: a record's time is when the task reads it, windows close on the clock. */
+  processingTime: boolean;
   maxOutOfOrder: number;
   idleAfter: number | null;
 }

@@ -86,7 +86,7 @@ export class PipelineTask {
   }
 
   get watermark(): number {
-    return this.#tracker.current;
+    return this.pipeline.source.processingTime ? this.#clock.now() - 1 : this.#tracker.current;
   }
 
   process(record: ConsumedRecord): void {
@@ -104,14 +104,16 @@ export class PipelineTask {
       if (!(error instanceof Poison)) throw error;
       this.#deadLetter(record, error, element.eventTime);
     }
-    this.#advance(this.#tracker.observe(record.partition, element.eventTime, this.#clock.now()));
+    if (!this.pipeline.source.processingTime)
+      this.#advance(this.#tracker.observe(record.partition, element.eventTime, this.#clock.now()));
   }
 
   /** Processing time moved on: idle partitions may release the watermark. */
   tick(): void {
     const now = this.#clock.now();
     for (const [i, w] of this.#windows) w.op.onProcessingTime(now, (result) => this.#emitWindow(i, result));
-    this.#advance(this.#tracker.tick(now));
+    // In processing time the clock is the watermark: windows close when their end has passed.
+    this.#advance(this.pipeline.source.processingTime ? now - 1 : this.#tracker.tick(now));
   }
 
   /** The input has ended (a bounded run, such as a test): every window fires. */
@@ -148,6 +150,7 @@ export class PipelineTask {
     } catch (error) {
       throw new Poison(source.name, 'decode', error);
     }
+    if (source.processingTime) return { value, key: null, keyed: false, eventTime: this.#clock.now() };
     let eventTime: number;
     try {
       const t = source.eventTime ? source.eventTime(value) : record.timestamp;
