@@ -15,7 +15,7 @@ export type AggregatorSpec<T> = Record<string, Aggregator<T, unknown, unknown>>;
 
 /** The row an AggregatorSpec produces: each name with its aggregator's result type. */
 export type AggregateResult<S> = {
-  [K in keyof S]: S[K] extends Aggregator<never, never, infer R> ? R : never;
+  [K in keyof S]: S[K] extends { result(acc: never): infer R } ? R : never;
 };
 
 /** Several named aggregators as one, with one accumulator object. */

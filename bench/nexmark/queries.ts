@@ -1,0 +1,105 @@
+import {
+  aggregator,
+  count,
+  hopping,
+  type Pipeline,
+  pipeline,
+  session,
+  tumbling,
+} from '../../src/stream/index.ts';
+import type { Bid, NexmarkEvent } from './model.ts';
+
+/** The records with the largest value of one field, ties included (Nexmark's q5 and q7 keep ties). */
+function maxWithTies<T>(of: (r: T) => number) {
+  return aggregator<T, { max: number; items: T[] } | null, T[]>({
+    init: () => null,
+    add: (acc, r) => {
+      const v = of(r);
+      if (acc === null || v > acc.max) return { max: v, items: [r] };
+      if (v === acc.max) acc.items.push(r);
+      return acc;
+    },
+    merge: (a, b) =>
+      a === null
+        ? b
+        : b === null
+          ? a
+          : a.max === b.max
+            ? { max: a.max, items: [...a.items, ...b.items] }
+            : a.max > b.max
+              ? a
+              : b,
+    result: (acc) => acc?.items ?? [],
+  });
+}
+
+const isBid = (e: NexmarkEvent): e is Bid => e.type === 'bid';
+
+/** Nexmark q0, q1, q2, q5, q7, q11 and q12 as Kappa pipelines over a topic of JSON Nexmark events. */
+export function nexmarkQueries(topic: string, maxOutOfOrder: number): Record<string, Pipeline> {
+  const source = (name: string) =>
+    pipeline(name).source<NexmarkEvent>(topic, { eventTime: (e) => e.dateTime, maxOutOfOrder });
+  const bids = (name: string) =>
+    source(name)
+      .filter(isBid)
+      .map((e) => e as Bid);
+  return {
+    // Pass-through: the cost of reading, parsing and writing.
+    q0: bids('q0').toTopic('q0'),
+    // Currency conversion: dollars to euros.
+    q1: bids('q1')
+      .map((b) => ({
+        auction: b.auction,
+        bidder: b.bidder,
+        price: Math.round(b.price * 0.908 * 100) / 100,
+        dateTime: b.dateTime,
+      }))
+      .toTopic('q1'),
+    // Selection: bids on some auctions.
+    q2: bids('q2')
+      .filter((b) => b.auction % 123 === 0)
+      .map((b) => ({ auction: b.auction, price: b.price }))
+      .toTopic('q2'),
+    // Hot items: per 10 s window sliding by 2 s, the auctions with the most bids.
+    q5: bids('q5')
+      .keyBy((b) => b.auction)
+      .window(hopping('10s', '2s'))
+      .aggregate({ num: count() })
+      .keyBy((w) => w.window.start)
+      .window(tumbling('2s'), { name: 'hottest' })
+      .aggregate({ top: maxWithTies((w) => w.value.num) })
+      .flatMap((w) => w.value.top.map((t) => ({ auction: t.key, num: t.value.num, start: t.window.start })))
+      .toTopic('q5'),
+    // Highest bid per 10 s window.
+    q7: bids('q7')
+      .keyBy(() => 0)
+      .window(tumbling('10s'))
+      .aggregate({ top: maxWithTies((b: Bid) => b.price) })
+      .flatMap((w) =>
+        w.value.top.map((b) => ({
+          auction: b.auction,
+          price: b.price,
+          bidder: b.bidder,
+          dateTime: b.dateTime,
+        })),
+      )
+      .toTopic('q7'),
+    // User sessions: bids per bidder per session of activity (10 s gap).
+    q11: bids('q11')
+      .keyBy((b) => b.bidder)
+      .window(session('10s'))
+      .aggregate({ bids: count() })
+      .map((w) => ({ bidder: w.key, bids: w.value.bids, start: w.window.start, end: w.window.end }))
+      .toTopic('q11'),
+    // Bids per bidder per 10 s of processing time.
+    q12: pipeline('q12')
+      .source<NexmarkEvent>(topic, { eventTime: 'processing' })
+      .filter(isBid)
+      .map((e) => e as Bid)
+      .keyBy((b) => b.bidder)
+      .window(tumbling('10s'))
+      .aggregate({ bids: count() })
+      .map((w) => ({ bidder: w.key, bids: w.value.bids, start: w.window.start }))
+      .toTopic('q12'),
+  };
+}

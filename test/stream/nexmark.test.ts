@@ -1,0 +1,104 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateNexmark, maxDisorder } from '../../bench/nexmark/generator.ts';
+import type { Bid } from '../../bench/nexmark/model.ts';
+import { nexmarkQueries } from '../../bench/nexmark/queries.ts';
+import { runPipeline } from '../../src/stream/index.ts';
+
+/** Nexmark q0, q1, q2, q5, q7, q11 and q12 as pipelines, checked against the same queries in batch (DuckDB SQL). */
+describe('Nexmark queries equal their batch answers', () => {
+  const options = { seed: 42, events: 20_000, rate: 200, outOfOrderGroup: 20 };
+  const events = generateNexmark(options);
+  const bids = events.filter((e): e is Bid => e.type === 'bid');
+  const queries = nexmarkQueries('nexmark', maxDisorder(options));
+  const input = events.map((value) => ({ value }));
+  let db: Awaited<ReturnType<typeof DuckDBInstance.create>>;
+  let connection: Awaited<ReturnType<(typeof db)['connect']>>;
+
+  beforeAll(async () => {
+    db = await DuckDBInstance.create(':memory:');
+    connection = await db.connect();
+    await connection.run('CREATE TABLE bids (auction BIGINT, bidder BIGINT, price DOUBLE, ts BIGINT)');
+    const appender = await connection.createAppender('bids');
+    for (const b of bids) {
+      appender.appendBigInt(BigInt(b.auction));
+      appender.appendBigInt(BigInt(b.bidder));
+      appender.appendDouble(b.price);
+      appender.appendBigInt(BigInt(b.dateTime));
+      appender.endRow();
+    }
+    appender.closeSync();
+  });
+  afterAll(() => connection?.closeSync());
+
+  const sql = async (query: string) =>
+    (await connection.runAndReadAll(query))
+      .getRowObjects()
+      .map((r) =>
+        Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
+      );
+  const out = (name: string, run = runPipeline(queries[name]!, input)) => {
+    expect(run.deadLetters).toEqual([]);
+    return (run.topics[name] ?? []).map((r) => r.value as Record<string, unknown>);
+  };
+  const sorted = (rows: Array<Record<string, unknown>>) => rows.map((r) => JSON.stringify(r)).sort();
+
+  it('q0 passes every bid through, q1 converts prices, q2 selects auctions', () => {
+    expect(out('q0')).toEqual(bids);
+    expect(out('q1')).toEqual(
+      bids.map((b) => ({
+        auction: b.auction,
+        bidder: b.bidder,
+        price: Math.round(b.price * 0.908 * 100) / 100,
+        dateTime: b.dateTime,
+      })),
+    );
+    const q2 = out('q2');
+    expect(q2.length).toBeGreaterThan(0);
+    expect(q2).toEqual(
+      bids.filter((b) => b.auction % 123 === 0).map((b) => ({ auction: b.auction, price: b.price })),
+    );
+  });
+
+  it('q5: the hottest auctions of each sliding window', async () => {
+    const batch = await sql(`
+      WITH counts AS (
+        SELECT auction, start, count(*)::INTEGER AS num
+        FROM (SELECT auction, ts, (floor(ts / 2000) * 2000 - j * 2000)::BIGINT AS start FROM bids, range(0, 5) r(j))
+        WHERE start + 10000 > ts
+        GROUP BY auction, start)
+      SELECT c.auction, c.num, c.start FROM counts c
+      JOIN (SELECT start, max(num) AS m FROM counts GROUP BY start) x ON c.start = x.start AND c.num = x.m`);
+    expect(sorted(out('q5'))).toEqual(sorted(batch));
+  });
+
+  it('q7: the highest bid of each tumbling window', async () => {
+    const batch = await sql(`
+      SELECT b.auction, b.price, b.bidder, b.ts AS "dateTime" FROM bids b
+      JOIN (SELECT floor(ts / 10000) AS w, max(price) AS m FROM bids GROUP BY w) x
+        ON floor(b.ts / 10000) = x.w AND b.price = x.m`);
+    expect(sorted(out('q7'))).toEqual(sorted(batch));
+  });
+
+  it('q11: bids per bidder session', async () => {
+    const batch = await sql(`
+      SELECT bidder, count(*)::INTEGER AS bids, min(ts)::BIGINT AS start, (max(ts) + 10000)::BIGINT AS "end"
+      FROM (SELECT *, sum(CASE WHEN prev IS NULL OR ts - prev > 10000 THEN 1 ELSE 0 END)
+                        OVER (PARTITION BY bidder ORDER BY ts ROWS UNBOUNDED PRECEDING) AS island
+            FROM (SELECT *, lag(ts) OVER (PARTITION BY bidder ORDER BY ts) AS prev FROM bids))
+      GROUP BY bidder, island`);
+    expect(sorted(out('q11'))).toEqual(sorted(batch));
+  });
+
+  it('q12: bids per bidder per 10 s of processing time (here the clock follows event time)', async () => {
+    const ordered = generateNexmark({ ...options, outOfOrderGroup: 1 });
+    const run = runPipeline(
+      queries.q12!,
+      ordered.map((value) => ({ value, at: value.dateTime })),
+    );
+    const batch = await sql(`
+      SELECT bidder, count(*)::INTEGER AS bids, (floor(ts / 10000) * 10000)::BIGINT AS start
+      FROM bids GROUP BY bidder, start`);
+    expect(sorted(out('q12', run))).toEqual(sorted(batch));
+  });
+});
