@@ -45,6 +45,7 @@ function run(
   events.forEach(([key, ts, v = 1], i) => {
     if (i === options.crashAt) {
       // Restore into a fresh store and operator, as after a crash: results must not change.
+      op.flush();
       const snapshot = store.snapshot();
       store = new MemoryStateStore();
       store.restore(snapshot);

@@ -64,18 +64,23 @@ export type EmitMode =
  * Keyed event-time windows with allowed lateness, as Flink's WindowOperator with its default event-time
  * trigger: a window fires once when the watermark passes its end, fires again for each late record
  * within the allowed lateness, and is dropped after that. Session windows merge when a record's span
- * touches existing sessions of its key. State lives in the StateStore; firing order comes from timers
- * kept beside it and rebuilt from it after a restore.
+ * touches existing sessions of its key.
+ *
+ * Open windows are held in memory by key and start and written to the StateStore when `flush` runs
+ * (before a snapshot), so the per-record path builds no strings and does no store lookups. Firing
+ * order comes from timers rebuilt from the store after a restore.
  */
 export class WindowOperator<T, K, A, R> {
   readonly #o: WindowOperatorOptions<T, A, R>;
-  /** Window ends (fire) and ends + lateness (clean-up), each with the state keys due then. */
-  readonly #timers = new Map<number, Set<string>>();
+  /** Open windows: key (as JSON) → window start → slot. */
+  readonly #live = new Map<string, Map<number, Slot<K, A>>>();
+  /** Slots changed since the last flush. */
+  readonly #touched = new Set<Slot<K, A>>();
+  /** Window ends (fire) and ends + lateness (clean-up), with the windows due then. */
+  readonly #timers = new Map<number, Array<Slot<K, A>>>();
   #times: number[] = [];
-  /** Session windows of a key, for merging: key → state keys. */
-  readonly #sessions = new Map<string, Set<string>>();
   /** Open windows changed since their last early result. */
-  readonly #dirty = new Set<string>();
+  readonly #dirty = new Set<Slot<K, A>>();
 
   constructor(options: WindowOperatorOptions<T, A, R>) {
     this.#o = options;
@@ -93,25 +98,23 @@ export class WindowOperator<T, K, A, R> {
     now = 0,
   ): void {
     const keyText = JSON.stringify(key);
-    const windows = this.#o.assigner.assign(eventTime).filter((w) => !this.#tooLate(w, watermark));
-    if (windows.length === 0) {
-      late({ record, key, eventTime, watermark });
-      return;
-    }
-    for (const w of windows) {
-      const state =
-        this.#o.assigner.kind === 'session'
-          ? this.#mergeSession(key, keyText, w, watermark)
-          : this.#stateOf(key, keyText, w);
+    const session = this.#o.assigner.kind === 'session';
+    let accepted = 0;
+    for (const w of this.#o.assigner.assign(eventTime)) {
+      if (this.#tooLate(w, watermark)) continue;
+      accepted++;
+      const slot = session ? this.#mergeSession(key, keyText, w, watermark) : this.#slotOf(key, keyText, w);
+      const state = slot.state;
       state.acc = this.#o.aggregator.add(state.acc, record, eventTime);
-      if (state.fired) this.#emit(state, 'update', out);
+      this.#touched.add(slot);
+      if (state.fired) this.#emit(slot, 'update', out);
       else if (maxTimestamp(state) <= watermark) {
         // A merged session that was already due: it fires now.
         state.fired = true;
-        this.#emit(state, 'final', out);
-      } else this.#changed(state, now, out);
-      this.#save(state, keyText);
+        this.#emit(slot, 'final', out);
+      } else this.#changed(slot, now, out);
     }
+    if (accepted === 0) late({ record, key, eventTime, watermark });
   }
 
   /** Fires the windows the watermark has passed and drops those past their lateness, in time order. */
@@ -120,15 +123,15 @@ export class WindowOperator<T, K, A, R> {
       const time = this.#times.shift()!;
       const due = this.#timers.get(time)!;
       this.#timers.delete(time);
-      for (const id of [...due].sort()) {
-        const state = this.#o.store.get<WindowState<K, A>>(this.#o.name, id);
-        if (!state) continue;
+      for (const slot of ordered(due)) {
+        if (slot.dropped) continue;
+        const state = slot.state;
         if (!state.fired && maxTimestamp(state) <= watermark) {
           state.fired = true;
-          this.#emit(state, 'final', out);
-          this.#o.store.put(this.#o.name, id, state);
+          this.#touched.add(slot);
+          this.#emit(slot, 'final', out);
         }
-        if (this.#tooLate(state, watermark)) this.#drop(id, state);
+        if (this.#tooLate(state, watermark)) this.#drop(slot);
       }
     }
   }
@@ -143,68 +146,84 @@ export class WindowOperator<T, K, A, R> {
       // In the store, so a restored task keeps the rhythm of early firings.
       this.#o.store.put(`${this.#o.name}#early`, 'at', now);
     }
-    for (const id of [...this.#dirty].sort()) {
-      const state = this.#o.store.get<WindowState<K, A>>(this.#o.name, id);
-      if (!state?.dirty || state.fired) {
-        this.#dirty.delete(id);
+    for (const slot of ordered([...this.#dirty])) {
+      const state = slot.state;
+      if (!state.dirty || state.fired || slot.dropped) {
+        this.#dirty.delete(slot);
         continue;
       }
       if (emit.mode === 'updates' && now - (state.emittedAt ?? Number.NEGATIVE_INFINITY) < emit.interval)
         continue;
-      this.#early(state, now, out);
-      this.#dirty.delete(id);
-      this.#o.store.put(this.#o.name, id, state);
+      this.#early(slot, now, out);
+      this.#dirty.delete(slot);
+    }
+  }
+
+  /** Writes the windows changed since the last flush to the store (before a snapshot). */
+  flush(): void {
+    for (const slot of this.#touched) {
+      if (slot.dropped) continue;
+      this.#o.store.put(this.#o.name, idOf(slot), slot.state);
+      slot.stored = true;
+    }
+    this.#touched.clear();
+  }
+
+  /** Rebuilds the open windows, timers and dirty set from the store (after a restore). */
+  restored(): void {
+    this.#live.clear();
+    this.#touched.clear();
+    this.#timers.clear();
+    this.#times = [];
+    this.#dirty.clear();
+    for (const [, state] of this.#o.store.entries<WindowState<K, A>>(this.#o.name)) {
+      const slot = this.#add(state, JSON.stringify(state.key));
+      slot.stored = true;
+      if (state.dirty) this.#dirty.add(slot);
     }
   }
 
   /** A record changed an open window: the updates mode emits it now if its interval allows. */
-  #changed(state: WindowState<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
+  #changed(slot: Slot<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
     const emit = this.#o.emit;
     if (!emit || emit.mode === 'final') return;
-    if (emit.mode === 'updates' && now - (state.emittedAt ?? Number.NEGATIVE_INFINITY) >= emit.interval)
-      this.#early(state, now, out);
+    if (emit.mode === 'updates' && now - (slot.state.emittedAt ?? Number.NEGATIVE_INFINITY) >= emit.interval)
+      this.#early(slot, now, out);
     else {
-      state.dirty = true;
-      this.#dirty.add(idOf(JSON.stringify(state.key), state));
+      slot.state.dirty = true;
+      this.#dirty.add(slot);
     }
   }
 
-  #early(state: WindowState<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
-    state.dirty = false;
-    state.emittedAt = now;
-    this.#emit(state, 'early', out);
-  }
-
-  /** Rebuilds timers and session indexes from the store (after a restore). */
-  restored(): void {
-    this.#timers.clear();
-    this.#times = [];
-    this.#sessions.clear();
-    this.#dirty.clear();
-    for (const [id, state] of this.#o.store.entries<WindowState<K, A>>(this.#o.name)) {
-      this.#index(id, state, JSON.stringify(state.key));
-      if (state.dirty) this.#dirty.add(id);
-    }
+  #early(slot: Slot<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
+    slot.state.dirty = false;
+    slot.state.emittedAt = now;
+    this.#touched.add(slot);
+    this.#emit(slot, 'early', out);
   }
 
   #tooLate(w: Window, watermark: number): boolean {
     return maxTimestamp(w) + this.#o.allowedLateness <= watermark;
   }
 
-  #stateOf(key: K, keyText: string, w: Window): WindowState<K, A> {
-    return (
-      this.#o.store.get<WindowState<K, A>>(this.#o.name, idOf(keyText, w)) ?? {
-        key,
-        start: w.start,
-        end: w.end,
-        acc: this.#o.aggregator.init(),
-        fired: false,
-      }
+  #slotOf(key: K, keyText: string, w: Window): Slot<K, A> {
+    const open = this.#live.get(keyText)?.get(w.start);
+    if (open) return open;
+    return this.#create(
+      { key, start: w.start, end: w.end, acc: this.#o.aggregator.init(), fired: false },
+      keyText,
     );
   }
 
   /** The session a record's window falls into: every session it touches merged into one. */
-  #mergeSession(key: K, keyText: string, w: Window, watermark: number): WindowState<K, A> {
+  #mergeSession(key: K, keyText: string, w: Window, watermark: number): Slot<K, A> {
+    // Existing sessions never touch each other, so those touching the merged span are those touching w.
+    const byStart = this.#live.get(keyText);
+    const touching: Array<Slot<K, A>> = [];
+    for (const slot of byStart?.values() ?? [])
+      if (!(slot.state.start > w.end || w.start > slot.state.end)) touching.push(slot);
+    // The common case, a record within or at the edge of one session: that session grows in place.
+    if (touching.length === 1) return this.#extend(touching[0]!, byStart!, w, watermark);
     const merged: WindowState<K, A> = {
       key,
       start: w.start,
@@ -213,15 +232,13 @@ export class WindowOperator<T, K, A, R> {
       fired: false,
     };
     const absorbed: Array<WindowState<K, A>> = [];
-    for (const id of [...(this.#sessions.get(keyText) ?? [])]) {
-      const s = this.#o.store.get<WindowState<K, A>>(this.#o.name, id)!;
-      // Sessions that touch (one ends where the other starts) are one session, as in Flink.
-      if (s.start > merged.end || merged.start > s.end) continue;
+    for (const slot of touching) {
+      const s = slot.state;
       merged.start = Math.min(merged.start, s.start);
       merged.end = Math.max(merged.end, s.end);
       merged.acc = this.#o.aggregator.merge(merged.acc, s.acc);
       absorbed.push(s);
-      this.#drop(id, s);
+      this.#drop(slot);
     }
     const replaces: Window[] = [];
     let sameWindowFired = false;
@@ -234,29 +251,57 @@ export class WindowOperator<T, K, A, R> {
     if (replaces.length > 0) merged.replaces = replaces;
     // A session standing for results already emitted is emitted again as soon as it is due.
     merged.fired = sameWindowFired || (replaces.length > 0 && maxTimestamp(merged) <= watermark);
-    return merged;
+    return this.#create(merged, keyText);
   }
 
-  #save(state: WindowState<K, A>, keyText: string): void {
-    const id = idOf(keyText, state);
-    this.#o.store.put(this.#o.name, id, state);
-    this.#index(id, state, keyText);
-  }
-
-  #index(id: string, state: WindowState<K, A>, keyText: string): void {
-    this.#timer(state.end, id);
-    if (this.#o.allowedLateness > 0) this.#timer(state.end + this.#o.allowedLateness, id);
-    if (this.#o.assigner.kind === 'session') {
-      let ids = this.#sessions.get(keyText);
-      if (!ids) this.#sessions.set(keyText, (ids = new Set()));
-      ids.add(id);
+  /** Sessions that touch (one ends where the other starts) are one session, as in Flink: one grows. */
+  #extend(slot: Slot<K, A>, byStart: Map<number, Slot<K, A>>, w: Window, watermark: number): Slot<K, A> {
+    const s = slot.state;
+    const start = Math.min(s.start, w.start);
+    const end = Math.max(s.end, w.end);
+    if (start === s.start && end === s.end) return slot;
+    if (slot.stored) {
+      this.#o.store.delete(this.#o.name, idOf(slot));
+      slot.stored = false;
     }
+    // Its result so far was emitted for the smaller window: the grown one replaces it.
+    if (s.fired) s.replaces = [...(s.replaces ?? []), { start: s.start, end: s.end }];
+    if (start !== s.start) {
+      byStart.delete(s.start);
+      s.start = start;
+      byStart.set(start, slot);
+    }
+    if (end !== s.end) {
+      s.end = end;
+      this.#timer(end, slot);
+      if (this.#o.allowedLateness > 0) this.#timer(end + this.#o.allowedLateness, slot);
+    }
+    if (s.fired) s.fired = maxTimestamp(s) <= watermark;
+    this.#touched.add(slot);
+    return slot;
   }
 
-  #timer(time: number, id: string): void {
+  /** A new window: in memory and on the timers; the store gets it at the next flush. */
+  #create(state: WindowState<K, A>, keyText: string): Slot<K, A> {
+    const slot = this.#add(state, keyText);
+    this.#touched.add(slot);
+    return slot;
+  }
+
+  #add(state: WindowState<K, A>, keyText: string): Slot<K, A> {
+    const slot: Slot<K, A> = { state, keyText, dropped: false, stored: false };
+    let byStart = this.#live.get(keyText);
+    if (!byStart) this.#live.set(keyText, (byStart = new Map()));
+    byStart.set(state.start, slot);
+    this.#timer(state.end, slot);
+    if (this.#o.allowedLateness > 0) this.#timer(state.end + this.#o.allowedLateness, slot);
+    return slot;
+  }
+
+  #timer(time: number, slot: Slot<K, A>): void {
     let due = this.#timers.get(time);
     if (!due) {
-      this.#timers.set(time, (due = new Set()));
+      this.#timers.set(time, (due = []));
       // Binary insertion keeps the firing times sorted.
       let lo = 0;
       let hi = this.#times.length;
@@ -267,24 +312,26 @@ export class WindowOperator<T, K, A, R> {
       }
       this.#times.splice(lo, 0, time);
     }
-    due.add(id);
+    due.push(slot);
   }
 
-  #drop(id: string, state: WindowState<K, A>): void {
-    this.#o.store.delete(this.#o.name, id);
-    const keyText = JSON.stringify(state.key);
-    const ids = this.#sessions.get(keyText);
-    if (ids) {
-      ids.delete(id);
-      if (ids.size === 0) this.#sessions.delete(keyText);
+  #drop(slot: Slot<K, A>): void {
+    const byStart = this.#live.get(slot.keyText);
+    if (byStart?.get(slot.state.start) === slot) {
+      byStart.delete(slot.state.start);
+      if (byStart.size === 0) this.#live.delete(slot.keyText);
+    }
+    slot.dropped = true;
+    this.#touched.delete(slot);
+    this.#dirty.delete(slot);
+    if (slot.stored) {
+      slot.stored = false;
+      this.#o.store.delete(this.#o.name, idOf(slot));
     }
   }
 
-  #emit(
-    state: WindowState<K, A>,
-    kind: WindowResult<K, R>['kind'],
-    out: (r: WindowResult<K, R>) => void,
-  ): void {
+  #emit(slot: Slot<K, A>, kind: WindowResult<K, R>['kind'], out: (r: WindowResult<K, R>) => void): void {
+    const state = slot.state;
     const result: WindowResult<K, R> = {
       key: state.key,
       window: { start: state.start, end: state.end },
@@ -294,11 +341,29 @@ export class WindowOperator<T, K, A, R> {
     if (state.replaces) {
       result.replaces = state.replaces;
       delete state.replaces;
+      this.#touched.add(slot);
     }
     out(result);
   }
 }
 
-function idOf(keyText: string, w: Window): string {
-  return `${keyText}|${w.start}|${w.end}`;
+/** A window's state with what the operator knows about it but does not store. */
+interface Slot<K, A> {
+  state: WindowState<K, A>;
+  keyText: string;
+  dropped: boolean;
+  /** The store holds it (written by a flush, or read by a restore). */
+  stored: boolean;
+}
+
+function idOf(slot: Slot<unknown, unknown>): string {
+  return `${slot.keyText}|${slot.state.start}|${slot.state.end}`;
+}
+
+/** Windows due together fire in the order of key (as JSON) and start, whatever order they opened in. */
+function ordered<K, A>(slots: Array<Slot<K, A>>): Array<Slot<K, A>> {
+  if (slots.length < 2) return slots;
+  return slots.sort((a, b) =>
+    a.keyText < b.keyText ? -1 : a.keyText > b.keyText ? 1 : a.state.start - b.state.start,
+  );
 }

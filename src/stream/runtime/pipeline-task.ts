@@ -123,6 +123,7 @@ export class PipelineTask {
 
   /** The task's state for a checkpoint: windows, watermarks. JSON-serializable. */
   snapshot(): TaskSnapshot {
+    for (const w of this.#windows.values()) w.op.flush();
     return {
       state: this.store.snapshot(),
       partitions: this.#tracker.snapshot(),
