@@ -97,24 +97,47 @@ export class WindowOperator<T, K, A, R> {
     late: (l: LateRecord<T, K>) => void,
     now = 0,
   ): void {
-    const keyText = JSON.stringify(key);
-    const session = this.#o.assigner.kind === 'session';
+    const keyText = typeof key === 'number' && Number.isFinite(key) ? String(key) : JSON.stringify(key);
+    const assigner = this.#o.assigner;
     let accepted = 0;
-    for (const w of this.#o.assigner.assign(eventTime)) {
-      if (this.#tooLate(w, watermark)) continue;
-      accepted++;
-      const slot = session ? this.#mergeSession(key, keyText, w, watermark) : this.#slotOf(key, keyText, w);
-      const state = slot.state;
-      state.acc = this.#o.aggregator.add(state.acc, record, eventTime);
-      this.#touched.add(slot);
-      if (state.fired) this.#emit(slot, 'update', out);
-      else if (maxTimestamp(state) <= watermark) {
-        // A merged session that was already due: it fires now.
-        state.fired = true;
-        this.#emit(slot, 'final', out);
-      } else this.#changed(slot, now, out);
+    if (assigner.kind === 'session') {
+      const w = { start: eventTime, end: eventTime + assigner.gap };
+      if (!this.#tooLate(w, watermark)) {
+        accepted++;
+        this.#add1(this.#mergeSession(key, keyText, w, watermark), record, eventTime, watermark, now, out);
+      }
+    } else {
+      // Tumbling and hopping windows, computed here rather than allocated per record.
+      const size = assigner.size;
+      const slide = assigner.kind === 'hopping' ? assigner.slide : size;
+      const last = eventTime - ((((eventTime - assigner.offset) % slide) + slide) % slide);
+      for (let start = last - size + slide; start <= last; start += slide) {
+        if (start + size <= eventTime || start + size - 1 + this.#o.allowedLateness <= watermark) continue;
+        accepted++;
+        this.#add1(this.#slotOf(key, keyText, start, start + size), record, eventTime, watermark, now, out);
+      }
     }
     if (accepted === 0) late({ record, key, eventTime, watermark });
+  }
+
+  /** One record into one window. */
+  #add1(
+    slot: Slot<K, A>,
+    record: T,
+    eventTime: number,
+    watermark: number,
+    now: number,
+    out: (r: WindowResult<K, R>) => void,
+  ): void {
+    const state = slot.state;
+    state.acc = this.#o.aggregator.add(state.acc, record, eventTime);
+    this.#touch(slot);
+    if (state.fired) this.#emit(slot, 'update', out);
+    else if (maxTimestamp(state) <= watermark) {
+      // A merged session that was already due: it fires now.
+      state.fired = true;
+      this.#emit(slot, 'final', out);
+    } else this.#changed(slot, now, out);
   }
 
   /** Fires the windows the watermark has passed and drops those past their lateness, in time order. */
@@ -128,7 +151,7 @@ export class WindowOperator<T, K, A, R> {
         const state = slot.state;
         if (!state.fired && maxTimestamp(state) <= watermark) {
           state.fired = true;
-          this.#touched.add(slot);
+          this.#touch(slot);
           this.#emit(slot, 'final', out);
         }
         if (this.#tooLate(state, watermark)) this.#drop(slot);
@@ -159,9 +182,16 @@ export class WindowOperator<T, K, A, R> {
     }
   }
 
+  #touch(slot: Slot<K, A>): void {
+    if (slot.touched) return;
+    slot.touched = true;
+    this.#touched.add(slot);
+  }
+
   /** Writes the windows changed since the last flush to the store (before a snapshot). */
   flush(): void {
     for (const slot of this.#touched) {
+      slot.touched = false;
       if (slot.dropped) continue;
       this.#o.store.put(this.#o.name, idOf(slot), slot.state);
       slot.stored = true;
@@ -172,6 +202,7 @@ export class WindowOperator<T, K, A, R> {
   /** Rebuilds the open windows, timers and dirty set from the store (after a restore). */
   restored(): void {
     this.#live.clear();
+    for (const slot of this.#touched) slot.touched = false;
     this.#touched.clear();
     this.#timers.clear();
     this.#times = [];
@@ -198,7 +229,7 @@ export class WindowOperator<T, K, A, R> {
   #early(slot: Slot<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
     slot.state.dirty = false;
     slot.state.emittedAt = now;
-    this.#touched.add(slot);
+    this.#touch(slot);
     this.#emit(slot, 'early', out);
   }
 
@@ -206,13 +237,10 @@ export class WindowOperator<T, K, A, R> {
     return maxTimestamp(w) + this.#o.allowedLateness <= watermark;
   }
 
-  #slotOf(key: K, keyText: string, w: Window): Slot<K, A> {
-    const open = this.#live.get(keyText)?.get(w.start);
+  #slotOf(key: K, keyText: string, start: number, end: number): Slot<K, A> {
+    const open = this.#live.get(keyText)?.get(start);
     if (open) return open;
-    return this.#create(
-      { key, start: w.start, end: w.end, acc: this.#o.aggregator.init(), fired: false },
-      keyText,
-    );
+    return this.#create({ key, start, end, acc: this.#o.aggregator.init(), fired: false }, keyText);
   }
 
   /** The session a record's window falls into: every session it touches merged into one. */
@@ -277,19 +305,19 @@ export class WindowOperator<T, K, A, R> {
       if (this.#o.allowedLateness > 0) this.#timer(end + this.#o.allowedLateness, slot);
     }
     if (s.fired) s.fired = maxTimestamp(s) <= watermark;
-    this.#touched.add(slot);
+    this.#touch(slot);
     return slot;
   }
 
   /** A new window: in memory and on the timers; the store gets it at the next flush. */
   #create(state: WindowState<K, A>, keyText: string): Slot<K, A> {
     const slot = this.#add(state, keyText);
-    this.#touched.add(slot);
+    this.#touch(slot);
     return slot;
   }
 
   #add(state: WindowState<K, A>, keyText: string): Slot<K, A> {
-    const slot: Slot<K, A> = { state, keyText, dropped: false, stored: false };
+    const slot: Slot<K, A> = { state, keyText, dropped: false, stored: false, touched: false };
     let byStart = this.#live.get(keyText);
     if (!byStart) this.#live.set(keyText, (byStart = new Map()));
     byStart.set(state.start, slot);
@@ -322,6 +350,7 @@ export class WindowOperator<T, K, A, R> {
       if (byStart.size === 0) this.#live.delete(slot.keyText);
     }
     slot.dropped = true;
+    slot.touched = false;
     this.#touched.delete(slot);
     this.#dirty.delete(slot);
     if (slot.stored) {
@@ -341,7 +370,7 @@ export class WindowOperator<T, K, A, R> {
     if (state.replaces) {
       result.replaces = state.replaces;
       delete state.replaces;
-      this.#touched.add(slot);
+      this.#touch(slot);
     }
     out(result);
   }
@@ -354,6 +383,8 @@ interface Slot<K, A> {
   dropped: boolean;
   /** The store holds it (written by a flush, or read by a restore). */
   stored: boolean;
+  /** Changed since the last flush (it is in the operator's touched set). */
+  touched: boolean;
 }
 
 function idOf(slot: Slot<unknown, unknown>): string {
