@@ -66,24 +66,27 @@ export type EmitMode =
  * within the allowed lateness, and is dropped after that. Session windows merge when a record's span
  * touches existing sessions of its key.
  *
- * Open windows are held in memory by key and start and written to the StateStore when `flush` runs
- * (before a snapshot), so the per-record path builds no strings and does no store lookups. Firing
- * order comes from timers rebuilt from the store after a restore.
+ * Open windows live in memory and are written to the StateStore by `flush` (before a snapshot), so
+ * the per-record path builds no strings and does no store lookups. Tumbling and hopping windows are
+ * grouped by start: every key's window of one span fires, and is dropped, together. Session windows
+ * are grouped by key, as merging needs. Timers are rebuilt from the store after a restore.
  */
 export class WindowOperator<T, K, A, R> {
   readonly #o: WindowOperatorOptions<T, A, R>;
-  /** Open windows: key (as JSON) → window start → slot. */
-  readonly #live = new Map<string, Map<number, Slot<K, A>>>();
-  /** Slots changed since the last flush. */
-  readonly #touched = new Set<Slot<K, A>>();
-  /** Window ends (fire) and ends + lateness (clean-up), with the windows due then. */
-  readonly #timers = new Map<number, Array<Slot<K, A>>>();
+  readonly #session: boolean;
+  /** Tumbling and hopping windows: start → every key's window of that span. */
+  readonly #buckets = new Map<number, Bucket<K, A>>();
+  /** Session windows: key (as JSON) → session start → slot. */
+  readonly #sessions = new Map<string, Map<number, Slot<K, A>>>();
+  /** Firing (window end) and clean-up (end + lateness) times, sorted, with what is due then. */
+  readonly #timers = new Map<number, Array<Slot<K, A> | Bucket<K, A>>>();
   #times: number[] = [];
   /** Open windows changed since their last early result. */
   readonly #dirty = new Set<Slot<K, A>>();
 
   constructor(options: WindowOperatorOptions<T, A, R>) {
     this.#o = options;
+    this.#session = options.assigner.kind === 'session';
     this.restored();
   }
 
@@ -120,41 +123,21 @@ export class WindowOperator<T, K, A, R> {
     if (accepted === 0) late({ record, key, eventTime, watermark });
   }
 
-  /** One record into one window. */
-  #add1(
-    slot: Slot<K, A>,
-    record: T,
-    eventTime: number,
-    watermark: number,
-    now: number,
-    out: (r: WindowResult<K, R>) => void,
-  ): void {
-    const state = slot.state;
-    state.acc = this.#o.aggregator.add(state.acc, record, eventTime);
-    this.#touch(slot);
-    if (state.fired) this.#emit(slot, 'update', out);
-    else if (maxTimestamp(state) <= watermark) {
-      // A merged session that was already due: it fires now.
-      state.fired = true;
-      this.#emit(slot, 'final', out);
-    } else this.#changed(slot, now, out);
-  }
-
   /** Fires the windows the watermark has passed and drops those past their lateness, in time order. */
   onWatermark(watermark: number, out: (r: WindowResult<K, R>) => void): void {
     while (this.#times.length > 0 && this.#times[0]! - 1 <= watermark) {
       const time = this.#times.shift()!;
       const due = this.#timers.get(time)!;
       this.#timers.delete(time);
-      for (const slot of ordered(due)) {
-        if (slot.dropped) continue;
-        const state = slot.state;
-        if (!state.fired && maxTimestamp(state) <= watermark) {
-          state.fired = true;
-          this.#touch(slot);
-          this.#emit(slot, 'final', out);
+      for (const item of due) {
+        if (item.dropped) continue;
+        if ('slots' in item) {
+          for (const slot of ordered([...item.slots.values()])) this.#fire(slot, watermark, out);
+          if (this.#tooLate(item, watermark)) this.#dropBucket(item);
+        } else {
+          this.#fire(item, watermark, out);
+          if (this.#tooLate(item.state, watermark)) this.#dropSession(item);
         }
-        if (this.#tooLate(state, watermark)) this.#drop(slot);
       }
     }
   }
@@ -182,36 +165,62 @@ export class WindowOperator<T, K, A, R> {
     }
   }
 
-  #touch(slot: Slot<K, A>): void {
-    if (slot.touched) return;
-    slot.touched = true;
-    this.#touched.add(slot);
-  }
-
   /** Writes the windows changed since the last flush to the store (before a snapshot). */
   flush(): void {
-    for (const slot of this.#touched) {
+    for (const slot of this.#slots()) {
+      if (!slot.touched) continue;
       slot.touched = false;
-      if (slot.dropped) continue;
       this.#o.store.put(this.#o.name, idOf(slot), slot.state);
       slot.stored = true;
     }
-    this.#touched.clear();
   }
 
   /** Rebuilds the open windows, timers and dirty set from the store (after a restore). */
   restored(): void {
-    this.#live.clear();
-    for (const slot of this.#touched) slot.touched = false;
-    this.#touched.clear();
+    this.#buckets.clear();
+    this.#sessions.clear();
     this.#timers.clear();
     this.#times = [];
     this.#dirty.clear();
     for (const [, state] of this.#o.store.entries<WindowState<K, A>>(this.#o.name)) {
       const slot = this.#add(state, JSON.stringify(state.key));
       slot.stored = true;
+      slot.touched = false;
       if (state.dirty) this.#dirty.add(slot);
     }
+  }
+
+  *#slots(): Iterable<Slot<K, A>> {
+    for (const bucket of this.#buckets.values()) yield* bucket.slots.values();
+    for (const byStart of this.#sessions.values()) yield* byStart.values();
+  }
+
+  /** One record into one window. */
+  #add1(
+    slot: Slot<K, A>,
+    record: T,
+    eventTime: number,
+    watermark: number,
+    now: number,
+    out: (r: WindowResult<K, R>) => void,
+  ): void {
+    const state = slot.state;
+    state.acc = this.#o.aggregator.add(state.acc, record, eventTime);
+    slot.touched = true;
+    if (state.fired) this.#emit(slot, 'update', out);
+    else if (maxTimestamp(state) <= watermark) {
+      // A merged session that was already due: it fires now.
+      state.fired = true;
+      this.#emit(slot, 'final', out);
+    } else this.#changed(slot, now, out);
+  }
+
+  #fire(slot: Slot<K, A>, watermark: number, out: (r: WindowResult<K, R>) => void): void {
+    const state = slot.state;
+    if (state.fired || maxTimestamp(state) > watermark) return;
+    state.fired = true;
+    slot.touched = true;
+    this.#emit(slot, 'final', out);
   }
 
   /** A record changed an open window: the updates mode emits it now if its interval allows. */
@@ -229,7 +238,7 @@ export class WindowOperator<T, K, A, R> {
   #early(slot: Slot<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
     slot.state.dirty = false;
     slot.state.emittedAt = now;
-    this.#touch(slot);
+    slot.touched = true;
     this.#emit(slot, 'early', out);
   }
 
@@ -238,15 +247,15 @@ export class WindowOperator<T, K, A, R> {
   }
 
   #slotOf(key: K, keyText: string, start: number, end: number): Slot<K, A> {
-    const open = this.#live.get(keyText)?.get(start);
+    const open = this.#buckets.get(start)?.slots.get(keyText);
     if (open) return open;
-    return this.#create({ key, start, end, acc: this.#o.aggregator.init(), fired: false }, keyText);
+    return this.#add({ key, start, end, acc: this.#o.aggregator.init(), fired: false }, keyText);
   }
 
   /** The session a record's window falls into: every session it touches merged into one. */
   #mergeSession(key: K, keyText: string, w: Window, watermark: number): Slot<K, A> {
     // Existing sessions never touch each other, so those touching the merged span are those touching w.
-    const byStart = this.#live.get(keyText);
+    const byStart = this.#sessions.get(keyText);
     const touching: Array<Slot<K, A>> = [];
     for (const slot of byStart?.values() ?? [])
       if (!(slot.state.start > w.end || w.start > slot.state.end)) touching.push(slot);
@@ -266,7 +275,7 @@ export class WindowOperator<T, K, A, R> {
       merged.end = Math.max(merged.end, s.end);
       merged.acc = this.#o.aggregator.merge(merged.acc, s.acc);
       absorbed.push(s);
-      this.#drop(slot);
+      this.#dropSession(slot);
     }
     const replaces: Window[] = [];
     let sameWindowFired = false;
@@ -279,7 +288,7 @@ export class WindowOperator<T, K, A, R> {
     if (replaces.length > 0) merged.replaces = replaces;
     // A session standing for results already emitted is emitted again as soon as it is due.
     merged.fired = sameWindowFired || (replaces.length > 0 && maxTimestamp(merged) <= watermark);
-    return this.#create(merged, keyText);
+    return this.#add(merged, keyText);
   }
 
   /** Sessions that touch (one ends where the other starts) are one session, as in Flink: one grows. */
@@ -305,28 +314,33 @@ export class WindowOperator<T, K, A, R> {
       if (this.#o.allowedLateness > 0) this.#timer(end + this.#o.allowedLateness, slot);
     }
     if (s.fired) s.fired = maxTimestamp(s) <= watermark;
-    this.#touch(slot);
+    slot.touched = true;
     return slot;
   }
 
-  /** A new window: in memory and on the timers; the store gets it at the next flush. */
-  #create(state: WindowState<K, A>, keyText: string): Slot<K, A> {
-    const slot = this.#add(state, keyText);
-    this.#touch(slot);
-    return slot;
-  }
-
+  /** A window now open: in memory and on the timers; the store gets it at the next flush. */
   #add(state: WindowState<K, A>, keyText: string): Slot<K, A> {
-    const slot: Slot<K, A> = { state, keyText, dropped: false, stored: false, touched: false };
-    let byStart = this.#live.get(keyText);
-    if (!byStart) this.#live.set(keyText, (byStart = new Map()));
-    byStart.set(state.start, slot);
-    this.#timer(state.end, slot);
-    if (this.#o.allowedLateness > 0) this.#timer(state.end + this.#o.allowedLateness, slot);
+    const slot: Slot<K, A> = { state, keyText, dropped: false, stored: false, touched: true };
+    if (this.#session) {
+      let byStart = this.#sessions.get(keyText);
+      if (!byStart) this.#sessions.set(keyText, (byStart = new Map()));
+      byStart.set(state.start, slot);
+      this.#timer(state.end, slot);
+      if (this.#o.allowedLateness > 0) this.#timer(state.end + this.#o.allowedLateness, slot);
+      return slot;
+    }
+    let bucket = this.#buckets.get(state.start);
+    if (!bucket) {
+      bucket = { start: state.start, end: state.end, slots: new Map(), dropped: false };
+      this.#buckets.set(state.start, bucket);
+      this.#timer(bucket.end, bucket);
+      if (this.#o.allowedLateness > 0) this.#timer(bucket.end + this.#o.allowedLateness, bucket);
+    }
+    bucket.slots.set(keyText, slot);
     return slot;
   }
 
-  #timer(time: number, slot: Slot<K, A>): void {
+  #timer(time: number, item: Slot<K, A> | Bucket<K, A>): void {
     let due = this.#timers.get(time);
     if (!due) {
       this.#timers.set(time, (due = []));
@@ -340,19 +354,27 @@ export class WindowOperator<T, K, A, R> {
       }
       this.#times.splice(lo, 0, time);
     }
-    due.push(slot);
+    due.push(item);
   }
 
-  #drop(slot: Slot<K, A>): void {
-    const byStart = this.#live.get(slot.keyText);
+  #dropBucket(bucket: Bucket<K, A>): void {
+    bucket.dropped = true;
+    this.#buckets.delete(bucket.start);
+    for (const slot of bucket.slots.values()) this.#forget(slot);
+  }
+
+  #dropSession(slot: Slot<K, A>): void {
+    const byStart = this.#sessions.get(slot.keyText);
     if (byStart?.get(slot.state.start) === slot) {
       byStart.delete(slot.state.start);
-      if (byStart.size === 0) this.#live.delete(slot.keyText);
+      if (byStart.size === 0) this.#sessions.delete(slot.keyText);
     }
+    this.#forget(slot);
+  }
+
+  #forget(slot: Slot<K, A>): void {
     slot.dropped = true;
-    slot.touched = false;
-    this.#touched.delete(slot);
-    this.#dirty.delete(slot);
+    if (slot.state.dirty) this.#dirty.delete(slot);
     if (slot.stored) {
       slot.stored = false;
       this.#o.store.delete(this.#o.name, idOf(slot));
@@ -370,7 +392,7 @@ export class WindowOperator<T, K, A, R> {
     if (state.replaces) {
       result.replaces = state.replaces;
       delete state.replaces;
-      this.#touch(slot);
+      slot.touched = true;
     }
     out(result);
   }
@@ -383,8 +405,16 @@ interface Slot<K, A> {
   dropped: boolean;
   /** The store holds it (written by a flush, or read by a restore). */
   stored: boolean;
-  /** Changed since the last flush (it is in the operator's touched set). */
+  /** Changed since the last flush. */
   touched: boolean;
+}
+
+/** Every key's tumbling or hopping window of one span. */
+interface Bucket<K, A> {
+  start: number;
+  end: number;
+  slots: Map<string, Slot<K, A>>;
+  dropped: boolean;
 }
 
 function idOf(slot: Slot<unknown, unknown>): string {
