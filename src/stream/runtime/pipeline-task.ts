@@ -1,7 +1,7 @@
 import { type Clock, type ConsumedRecord, ErrorCodes, KappaError } from '../../core/index.ts';
 import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
 import type { Step, WindowStep } from '../dsl/steps.ts';
-import { WindowOperator } from '../operators/window-operator.ts';
+import { type LateRecord, WindowOperator, type WindowResult } from '../operators/window-operator.ts';
 import { MemoryStateStore, type StateSnapshot, type StateStore } from '../state/state-store.ts';
 import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
 import { maxTimestamp } from '../windows/window.ts';
@@ -27,6 +27,13 @@ interface Element {
   eventTime: number;
 }
 
+interface WindowSlot {
+  op: WindowOperator<unknown, unknown, unknown, unknown>;
+  watermark: number;
+  emit: (result: WindowResult<unknown, unknown>) => void;
+  late: (late: LateRecord<unknown, unknown>) => void;
+}
+
 /** A poison record's way out: the step that refused it, and why. */
 class Poison {
   readonly step: string;
@@ -50,10 +57,9 @@ export class PipelineTask {
   readonly #clock: Clock;
   readonly #output: TaskOutput;
   readonly #tracker: WatermarkTracker;
-  readonly #windows = new Map<
-    number,
-    { op: WindowOperator<unknown, unknown, unknown, unknown>; watermark: number }
-  >();
+  readonly #windows = new Map<number, WindowSlot>();
+  /** The source record being processed, for late records' dead letters. */
+  #record: ConsumedRecord | null = null;
 
   constructor(
     pipeline: Pipeline,
@@ -72,6 +78,8 @@ export class PipelineTask {
     pipeline.steps.forEach((step, i) => {
       if (step.kind !== 'window') return;
       this.#windows.set(i, {
+        emit: (result) => this.#emitWindow(i, result),
+        late: (late) => this.#late(step, late),
         op: new WindowOperator({
           name: step.name,
           assigner: step.assigner,
@@ -168,88 +176,80 @@ export class PipelineTask {
     return { value, key: null, keyed: false, eventTime };
   }
 
-  /** Runs an element through the steps from `from` on. */
+  /** Runs an element through the steps from `from` on. The element is the task's own: steps change it in place. */
   #run(element: Element, from: number, record: ConsumedRecord | null): void {
     const steps = this.pipeline.steps;
-    for (let i = from; i < steps.length; i++) {
-      const step = steps[i]!;
-      switch (step.kind) {
-        case 'map':
-          element = { ...element, value: this.#call(step, () => step.fn(element.value)) };
-          break;
-        case 'filter':
-          if (!this.#call(step, () => step.fn(element.value))) return;
-          break;
-        case 'flatMap': {
-          const values = [...(this.#call(step, () => step.fn(element.value)) as Iterable<unknown>)];
-          for (const value of values) this.#run({ ...element, value }, i + 1, record);
-          return;
-        }
-        case 'keyBy': {
-          const key = this.#call(step, () => step.fn(element.value));
-          if (key === undefined || (typeof key === 'number' && !Number.isFinite(key)))
-            throw new Poison(
-              step.name,
-              'error',
-              new TypeError(`keyBy returned ${String(key)}: a key must be JSON`),
-            );
-          element = { ...element, key, keyed: true };
-          break;
-        }
-        case 'window':
-          this.#window(i, step, element, record);
-          return;
-        case 'toTopic': {
-          const value = this.#call(step, () => step.encode(element.value));
-          this.#output.send(
-            step.topic,
-            element.keyed ? Buffer.from(JSON.stringify(element.key)) : null,
-            value,
-            element.eventTime,
-          );
-          return;
-        }
-        case 'source':
-          return;
-      }
-    }
-  }
-
-  #call<R>(step: Step, fn: () => R): R {
+    let step: Step = steps[from]!;
     try {
-      return fn();
+      for (let i = from; i < steps.length; i++) {
+        step = steps[i]!;
+        switch (step.kind) {
+          case 'map':
+            element.value = step.fn(element.value);
+            break;
+          case 'filter':
+            if (!step.fn(element.value)) return;
+            break;
+          case 'flatMap': {
+            const values = [...step.fn(element.value)];
+            for (const value of values) this.#run({ ...element, value }, i + 1, record);
+            return;
+          }
+          case 'keyBy': {
+            const key = step.fn(element.value);
+            if (key === undefined || (typeof key === 'number' && !Number.isFinite(key)))
+              throw new TypeError(`keyBy returned ${String(key)}: a key must be JSON`);
+            element.key = key;
+            element.keyed = true;
+            break;
+          }
+          case 'window': {
+            const w = this.#windows.get(i)!;
+            this.#record = record;
+            w.op.process(
+              element.value,
+              element.key,
+              element.eventTime,
+              w.watermark,
+              w.emit,
+              w.late,
+              this.#clock.now(),
+            );
+            return;
+          }
+          case 'toTopic':
+            this.#output.send(
+              step.topic,
+              element.keyed ? Buffer.from(JSON.stringify(element.key)) : null,
+              step.encode(element.value),
+              element.eventTime,
+            );
+            return;
+          case 'source':
+            return;
+        }
+      }
     } catch (error) {
-      throw new Poison(step.name, 'error', error);
+      throw error instanceof Poison ? error : new Poison(step.name, 'error', error);
     }
   }
 
-  #window(i: number, step: WindowStep, element: Element, record: ConsumedRecord | null): void {
-    const w = this.#windows.get(i)!;
-    this.#call(step, () =>
-      w.op.process(
-        element.value,
-        element.key,
-        element.eventTime,
-        w.watermark,
-        (result) => this.#emitWindow(i, result),
-        (late) => {
-          if (record === null) return;
-          if (step.lateTopic !== null)
-            this.#output.send(step.lateTopic, record.key, record.value ?? Buffer.alloc(0), late.eventTime);
-          else
-            this.#deadLetter(
-              record,
-              new Poison(
-                step.name,
-                'late',
-                new LateRecordError(late.eventTime, late.watermark, step.allowedLateness),
-              ),
-              late.eventTime,
-            );
-        },
-        this.#clock.now(),
-      ),
-    );
+  /** Where a record too late for every window goes: a late topic, or the dead letters with reason late. */
+  #late(step: WindowStep, late: LateRecord<unknown, unknown>): void {
+    const record = this.#record;
+    if (record === null) return;
+    if (step.lateTopic !== null)
+      this.#output.send(step.lateTopic, record.key, record.value ?? Buffer.alloc(0), late.eventTime);
+    else
+      this.#deadLetter(
+        record,
+        new Poison(
+          step.name,
+          'late',
+          new LateRecordError(late.eventTime, late.watermark, step.allowedLateness),
+        ),
+        late.eventTime,
+      );
   }
 
   #emitWindow(i: number, result: Windowed<unknown, unknown>): void {
