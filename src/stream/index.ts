@@ -24,6 +24,8 @@ export {
   type WindowResult,
 } from './operators/window-operator.ts';
 export { type DeadLetter, type DeadLetterReason, describeError } from './runtime/dead-letter.ts';
+export { DLQ_HEADERS, deadLetterRecord, readDeadLetter } from './runtime/dead-letter-record.ts';
+export { PipelineRunner, type PipelineRunnerOptions } from './runtime/pipeline-runner.ts';
 export { LateRecordError, PipelineTask, type TaskOutput } from './runtime/pipeline-task.ts';
 export { MemoryStateStore, type StateSnapshot, type StateStore } from './state/state-store.ts';
 export { runPipeline, type TestInput, type TestRun } from './testing/run-pipeline.ts';

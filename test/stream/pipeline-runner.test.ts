@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ConsumedRecord, ManualClock } from '../../src/core/index.ts';
+import { type EmbeddedBus, openEmbeddedBus } from '../../src/log/index.ts';
+import { count, PipelineRunner, pipeline, readDeadLetter, sum, tumbling } from '../../src/stream/index.ts';
+import { useTempDir } from '../support/temp-dir.ts';
+
+interface Payment {
+  merchant: string;
+  amount: number;
+  ts: number;
+}
+
+const revenue = pipeline('revenue')
+  .source<Payment>('payments', { eventTime: (p) => p.ts })
+  .keyBy((p) => p.merchant)
+  .window(tumbling(1000))
+  .aggregate({ n: count(), total: sum((p) => p.amount) })
+  .map((w) => ({ merchant: w.key, start: w.window.start, ...w.value }))
+  .toTopic('revenue');
+
+async function readUntil(bus: EmbeddedBus, topic: string, n: number): Promise<ConsumedRecord[]> {
+  const c = bus.consumer({});
+  const parts = (await bus.describeTopic(topic)).partitions;
+  await c.assign(Array.from({ length: parts }, (_, partition) => ({ topic, partition, offset: 0 })));
+  const out: ConsumedRecord[] = [];
+  const deadline = Date.now() + 10_000;
+  while (out.length < n && Date.now() < deadline) out.push(...(await c.poll({ timeoutMs: 100 })));
+  await c.close();
+  return out;
+}
+
+describe('pipeline runner on the bus', () => {
+  const temp = useTempDir('each', 'kappa-runner-');
+  let runner: PipelineRunner | undefined;
+  afterEach(async () => runner?.stop());
+
+  it('runs a pipeline over a topic, one task per partition, with dead letters in their topic', async () => {
+    const bus = await openEmbeddedBus({ dataDir: temp.dir, maintenanceInterval: 0 });
+    await bus.createTopic('payments', { partitions: 2 });
+    const json = (p: Payment) => Buffer.from(JSON.stringify(p));
+    await bus.producer().send([
+      { topic: 'payments', partition: 0, value: json({ merchant: 'm1', amount: 10, ts: 100 }) },
+      { topic: 'payments', partition: 0, value: json({ merchant: 'm1', amount: 5, ts: 900 }) },
+      { topic: 'payments', partition: 0, value: Buffer.from('{broken') },
+      { topic: 'payments', partition: 0, value: json({ merchant: 'm1', amount: 1, ts: 2500 }) },
+      { topic: 'payments', partition: 1, value: json({ merchant: 'm2', amount: 7, ts: 300 }) },
+      { topic: 'payments', partition: 1, value: json({ merchant: 'm2', amount: 1, ts: 1200 }) },
+      { topic: 'payments', partition: 1, value: json({ merchant: 'm2', amount: 100, ts: 10 }) }, // late
+    ]);
+    runner = new PipelineRunner({ bus, pipeline: revenue, clock: new ManualClock(0) });
+    await runner.start();
+    const out = (await readUntil(bus, 'revenue', 2)).map((r) => JSON.parse(r.value!.toString()));
+    expect(out).toEqual(
+      expect.arrayContaining([
+        { merchant: 'm1', start: 0, n: 2, total: 15 },
+        { merchant: 'm2', start: 0, n: 1, total: 7 },
+      ]),
+    );
+    const letters = (await readUntil(bus, 'dead-letters', 2)).map((r) => readDeadLetter(r)!);
+    expect(letters.map((l) => [l.reason, l.topic, l.partition, l.offset, l.step])).toEqual(
+      expect.arrayContaining([
+        ['decode', 'payments', 0, 2, 'source'],
+        ['late', 'payments', 1, 2, 'window-1'],
+      ]),
+    );
+    expect(letters.find((l) => l.reason === 'decode')!.value!.toString()).toBe('{broken');
+    await runner.stop();
+    runner = undefined;
+    await bus.close();
+  });
+});
