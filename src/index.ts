@@ -3,3 +3,4 @@ export * from './core/index.ts';
 export * from './kafka/index.ts';
 export * from './log/index.ts';
 export * from './registry/index.ts';
+export * from './stream/index.ts';

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { DEFAULT_URL, fail, KappaClient } from './client.ts';
 import { consume } from './consume.ts';
+import { dlqCommand } from './dlq.ts';
 import { produce } from './produce.ts';
 import { schemasCommand } from './schemas.ts';
 import { topicsCommand } from './topics.ts';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
 
   topicsCommand(program, clusterClient);
   schemasCommand(program, client);
+  dlqCommand(program, client);
 
   program
     .command('produce <topic>')

@@ -46,7 +46,15 @@ export async function up(options: UpOptions): Promise<void> {
     }
     throw error;
   }
-  logger.info({ url, bus: assembly.busDescription, config: file ?? '(defaults)' }, 'kappa is up');
+  logger.info(
+    {
+      url,
+      bus: assembly.busDescription,
+      config: file ?? '(defaults)',
+      pipelines: assembly.pipelines.map((p) => p.pipeline.name),
+    },
+    'kappa is up',
+  );
   // A line for people and scripts (tests read the URL from it), whatever the log level.
   process.stdout.write(`Kappa is up at ${url} (${assembly.busDescription})\n`);
 

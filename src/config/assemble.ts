@@ -4,6 +4,8 @@ import { ConfigError, type Logger, silentLogger } from '../core/index.ts';
 import { KafkaBus } from '../kafka/index.ts';
 import { type Bus, openEmbeddedBus } from '../log/index.ts';
 import { SchemaRegistry } from '../registry/index.ts';
+import { PipelineRunner } from '../stream/index.ts';
+import { loadPipelines } from './pipelines.ts';
 import type { KappaConfig } from './schema.ts';
 
 /** The parts a deployment's config names, opened and ready for http/ and cli/. */
@@ -11,6 +13,8 @@ export interface Assembly {
   config: KappaConfig;
   bus: Bus;
   registry: SchemaRegistry;
+  /** The pipelines running, one runner each. */
+  pipelines: PipelineRunner[];
   /** Where the bus is, for people: the data folder or the Kafka brokers. */
   busDescription: string;
   close(): Promise<void>;
@@ -22,23 +26,34 @@ export async function assemble(config: KappaConfig, logger: Logger = silentLogge
     config.bus.kind === 'kafka'
       ? `Kafka at ${config.bus.brokers.join(',')}`
       : `embedded log in ${config.dataDir}`;
-  let registry: SchemaRegistry;
+  let registry: SchemaRegistry | undefined;
+  const pipelines: PipelineRunner[] = [];
+  const close = async () => {
+    for (const runner of pipelines) await runner.stop();
+    await registry?.close();
+    await bus.close();
+  };
   try {
     registry = await SchemaRegistry.open({ bus, logger, ...config.registry });
+    for (const { pipeline } of await loadPipelines(config.pipelines.dir)) {
+      const source = pipeline.source.topic;
+      // A pipeline may start before anything was produced: its source topic is made for it.
+      if (!(await bus.listTopics()).includes(source))
+        await bus.createTopic(source, { partitions: config.topics.defaultPartitions }).catch(() => {});
+      const runner = new PipelineRunner({
+        bus,
+        pipeline,
+        deadLetterTopic: config.pipelines.deadLetterTopic,
+        logger,
+      });
+      await runner.start();
+      pipelines.push(runner);
+    }
   } catch (error) {
-    await bus.close();
+    await close().catch(() => {});
     throw error;
   }
-  return {
-    config,
-    bus,
-    registry,
-    busDescription,
-    async close() {
-      await registry.close();
-      await bus.close();
-    },
-  };
+  return { config, bus, registry, pipelines, busDescription, close };
 }
 
 async function openBus(config: KappaConfig, logger: Logger): Promise<Bus> {

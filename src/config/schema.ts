@@ -117,6 +117,15 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    pipelines: z
+      .object({
+        /** Where pipeline files are: each exports default a pipeline. Default ./pipelines. */
+        dir: z.string().min(1).default('./pipelines'),
+        /** Where records that cannot be processed go, with why in their headers. */
+        deadLetterTopic: z.string().min(1).default('dead-letters'),
+      })
+      .strict()
+      .prefault({}),
     topics: z
       .object({
         /** Create a topic on first produce instead of answering 404. */
