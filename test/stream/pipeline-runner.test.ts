@@ -44,6 +44,8 @@ describe('pipeline runner on the bus', () => {
       { topic: 'payments', partition: 0, value: Buffer.from('{broken') },
       { topic: 'payments', partition: 0, value: json({ merchant: 'm1', amount: 1, ts: 2500 }) },
       { topic: 'payments', partition: 1, value: json({ merchant: 'm2', amount: 7, ts: 300 }) },
+      // The same merchant on the other partition: keyed state must see it too.
+      { topic: 'payments', partition: 1, value: json({ merchant: 'm1', amount: 3, ts: 400 }) },
       { topic: 'payments', partition: 1, value: json({ merchant: 'm2', amount: 1, ts: 1200 }) },
       { topic: 'payments', partition: 1, value: json({ merchant: 'm2', amount: 100, ts: 10 }) }, // late
     ]);
@@ -52,7 +54,7 @@ describe('pipeline runner on the bus', () => {
     const out = (await readUntil(bus, 'revenue', 2)).map((r) => JSON.parse(r.value!.toString()));
     expect(out).toEqual(
       expect.arrayContaining([
-        { merchant: 'm1', start: 0, n: 2, total: 15 },
+        { merchant: 'm1', start: 0, n: 3, total: 18 },
         { merchant: 'm2', start: 0, n: 1, total: 7 },
       ]),
     );
@@ -60,7 +62,7 @@ describe('pipeline runner on the bus', () => {
     expect(letters.map((l) => [l.reason, l.topic, l.partition, l.offset, l.step])).toEqual(
       expect.arrayContaining([
         ['decode', 'payments', 0, 2, 'source'],
-        ['late', 'payments', 1, 2, 'window-1'],
+        ['late', 'payments', 1, 3, 'window-1'],
       ]),
     );
     expect(letters.find((l) => l.reason === 'decode')!.value!.toString()).toBe('{broken');

@@ -24,8 +24,8 @@ export interface PipelineRunnerOptions {
 }
 
 /**
- * Runs a pipeline over the bus: a member of the consumer group `kappa-pipeline-<name>`, with one task
- * per source partition it owns. Outputs and dead letters are produced after each poll.
+ * Runs a pipeline over the bus: a member of the consumer group `kappa-pipeline-<name>`, with tasks over
+ * the source partitions it owns. Outputs and dead letters are produced after each poll.
  *
  * Until checkpoints arrive (the next engine issue), window state lives only in memory: the group
  * commits no offsets, and a runner reads its partitions from the beginning, rebuilding state from the
@@ -88,24 +88,38 @@ export class PipelineRunner {
     await this.#producer?.close();
   }
 
+  /**
+   * Stateless pipelines get one task per partition. Keyed (windowed) ones get one task over every
+   * partition this runner owns: a key may come on any source partition, and until the repartition
+   * topic lands (records sent on by key, as Kafka Streams does) one task must see all of a key's
+   * records. The task's watermark is then the minimum over those partitions, as it must be. (A
+   * rebalance that adds partitions starts a new task; without checkpoints or commits it cannot pick
+   * up the old one's state, which the next engine issue brings.)
+   */
   #assigned(partitions: TopicPartition[]): void {
-    for (const { partition } of partitions) {
-      this.#tasks.set(
-        partition,
-        new PipelineTask(this.pipeline, {
-          partitions: [partition],
-          clock: this.#clock,
-          output: {
-            send: (topic, key, value) => {
-              this.#pending.push({ topic, key, value });
-            },
-            deadLetter: (letter) => {
-              this.#pending.push(deadLetterRecord(this.deadLetterTopic, letter));
-            },
-          },
-        }),
-      );
+    const keyed = this.pipeline.steps.some((s) => s.kind === 'window');
+    const owned = keyed ? [...new Set([...this.#tasks.keys(), ...partitions.map((p) => p.partition)])] : [];
+    if (keyed) {
+      const task = this.#task(owned);
+      for (const p of owned) this.#tasks.set(p, task);
+      return;
     }
+    for (const { partition } of partitions) this.#tasks.set(partition, this.#task([partition]));
+  }
+
+  #task(partitions: number[]): PipelineTask {
+    return new PipelineTask(this.pipeline, {
+      partitions,
+      clock: this.#clock,
+      output: {
+        send: (topic, key, value) => {
+          this.#pending.push({ topic, key, value });
+        },
+        deadLetter: (letter) => {
+          this.#pending.push(deadLetterRecord(this.deadLetterTopic, letter));
+        },
+      },
+    });
   }
 
   #revoked(partitions: TopicPartition[]): void {
@@ -129,7 +143,7 @@ export class PipelineRunner {
         const now = this.#clock.now();
         if (now - lastTick >= this.#tickMs) {
           lastTick = now;
-          for (const task of this.#tasks.values()) task.tick();
+          for (const task of new Set(this.#tasks.values())) task.tick();
         }
         await this.#flush();
       } catch (error) {
