@@ -142,4 +142,52 @@ describe('pipelines', () => {
         .map((v) => v, { name: 'same' }),
     ).toThrow(/two steps are named "same"/);
   });
+
+  it('survives hostile records: huge values, garbage from user functions, times far off', () => {
+    const p = pipeline('hostile')
+      .source<{ k: string; ts: number; blob?: string; bad?: boolean }>('in', { eventTime: (v) => v.ts })
+      .map((v) => {
+        if (v.bad) {
+          const loop: Record<string, unknown> = {};
+          loop.self = loop;
+          return loop as never;
+        }
+        return { k: v.k, ts: v.ts, size: v.blob?.length ?? 0 };
+      })
+      .toTopic('out');
+    const run = runPipeline(p, [
+      { value: { k: 'a', ts: 1, blob: 'x'.repeat(5_000_000) } },
+      { value: { k: 'b', ts: 2, bad: true } },
+      { value: { k: 'c', ts: -8.64e15 } },
+      { value: { k: 'd', ts: 8.64e15 } },
+      { value: { k: 'e', ts: 3 } },
+    ]);
+    // Stateless: times far in the past or future pass through; only the garbage is refused.
+    expect(run.topics.out!.map((r) => (r.value as { k: string; size: number }).k)).toEqual([
+      'a',
+      'c',
+      'd',
+      'e',
+    ]);
+    expect((run.topics.out![0]!.value as { size: number }).size).toBe(5_000_000);
+    // A circular object cannot be written: the sink step refuses it, by name.
+    expect(run.deadLetters.map((d) => [d.reason, d.step, d.errorClass, d.offset])).toEqual([
+      ['error', 'toTopic-1', 'TypeError', 1],
+    ]);
+
+    // In a window, a time far in the future moves the watermark: later records are late (and say so).
+    const windowed = pipeline('far-future')
+      .source<{ ts: number }>('in', { eventTime: (v) => v.ts })
+      .keyBy(() => 'k')
+      .window(tumbling(10))
+      .aggregate({ n: count() })
+      .toTopic('out');
+    const far = runPipeline(windowed, [
+      { value: { ts: 1 } },
+      { value: { ts: 8.64e15 } },
+      { value: { ts: 2 } },
+    ]);
+    expect(far.deadLetters.map((d) => [d.reason, d.offset, d.eventTime])).toEqual([['late', 2, 2]]);
+    expect(far.deadLetters[0]!.message).toMatch(/behind the watermark/);
+  });
 });
