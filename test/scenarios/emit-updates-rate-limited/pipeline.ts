@@ -1,10 +1,5 @@
 import { count, pipeline, sum, tumbling } from '../../../src/stream/index.ts';
-
-interface E {
-  k: string;
-  v: number;
-  ts: number;
-}
+import type { E } from '../scenario-events.ts';
 
 export default pipeline('emit-updates-rate-limited')
   .source<E>('in', { eventTime: (e) => e.ts })

@@ -1,10 +1,5 @@
 import { pipeline, tumbling } from '../../../src/stream/index.ts';
-
-interface E {
-  k: string;
-  v: number;
-  ts: number;
-}
+import type { E } from '../scenario-events.ts';
 
 export default pipeline('reduce-max')
   .source<E>('in', { eventTime: (e) => e.ts })

@@ -1,10 +1,5 @@
 import { approxCountDistinct, percentile, pipeline, topN, tumbling } from '../../../src/stream/index.ts';
-
-interface E {
-  k: string;
-  v: number;
-  ts: number;
-}
+import type { E } from '../scenario-events.ts';
 
 export default pipeline('sketch-aggregates')
   .source<E>('in', { eventTime: (e) => e.ts })

@@ -1,22 +1,10 @@
-import { count, pipeline, sum, tumbling } from '../../../src/stream/index.ts';
-
-interface E {
-  k: string;
-  v: number;
-  ts: number;
-}
+import { pipeline, tumbling } from '../../../src/stream/index.ts';
+import { countAndTotal, type E, row } from '../scenario-events.ts';
 
 export default pipeline('tumbling-out-of-order')
   .source<E>('in', { eventTime: (e) => e.ts, maxOutOfOrder: 10 })
   .keyBy((e) => e.k)
   .window(tumbling(10))
-  .aggregate({ n: count(), total: sum((e) => e.v) })
-  .map((w) => ({
-    key: w.key,
-    start: w.window.start,
-    end: w.window.end,
-    kind: w.kind,
-    ...w.value,
-    ...(w.replaces ? { replaces: w.replaces } : {}),
-  }))
+  .aggregate(countAndTotal())
+  .map(row)
   .toTopic('out');
