@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createServer } from '../src/http/index.ts';
 import { openEmbeddedBus } from '../src/log/index.ts';
-import { SchemaRegistry, type SchemaType, Serde } from '../src/registry/index.ts';
+import { SchemaRegistry, type SchemaType, WireSerde } from '../src/registry/index.ts';
 import { type BenchOptions, type BenchResult, result } from './result.ts';
 
 const event = {
@@ -79,7 +79,7 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
   const bus = await openEmbeddedBus({ dataDir: dir, maintenanceInterval: 0 });
   try {
     const registry = await SchemaRegistry.open({ bus });
-    const serde = new Serde(registry);
+    const serde = new WireSerde(registry);
     const ids: Record<string, number> = {};
     for (const [name, schemaType, schema] of [
       ['avro', 'AVRO', AVRO],
@@ -123,7 +123,7 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
           references: [],
         }),
       );
-    const first = new Serde(registry);
+    const first = new WireSerde(registry);
     let next = 0;
     const uncached = latencies(fresh.length, () => first.schema(fresh[next++]!).codec());
     yield* latency('lookup-uncached-in-process', uncached);

@@ -8,6 +8,7 @@ import {
   tumbling,
 } from '../../src/stream/index.ts';
 import type { Bid, NexmarkEvent } from './model.ts';
+import { bidSerde, nexmarkSerde, q1Serde, q2Serde } from './serde.ts';
 
 /** The records with the largest value of one field, ties included (Nexmark's q5 and q7 keep ties). */
 function maxWithTies<T>(of: (r: T) => number) {
@@ -35,17 +36,17 @@ function maxWithTies<T>(of: (r: T) => number) {
 
 const isBid = (e: NexmarkEvent): e is Bid => e.type === 'bid';
 
-/** Nexmark q0, q1, q2, q5, q7, q11 and q12 as Kappa pipelines over a topic of JSON Nexmark events. */
+/** Nexmark q0, q1, q2, q5, q7, q11 and q12 as Kappa pipelines over a topic of Nexmark events in Avro. */
 export function nexmarkQueries(topic: string, maxOutOfOrder: number): Record<string, Pipeline> {
   const source = (name: string) =>
-    pipeline(name).source<NexmarkEvent>(topic, { eventTime: (e) => e.dateTime, maxOutOfOrder });
+    pipeline(name).source(topic, { serde: nexmarkSerde, eventTime: (e) => e.dateTime, maxOutOfOrder });
   const bids = (name: string) =>
     source(name)
       .filter(isBid)
       .map((e) => e as Bid);
   return {
     // Pass-through: the cost of reading, parsing and writing.
-    q0: bids('q0').toTopic('q0'),
+    q0: bids('q0').toTopic('q0', { serde: bidSerde }),
     // Currency conversion: dollars to euros.
     q1: bids('q1')
       .map((b) => ({
@@ -54,12 +55,12 @@ export function nexmarkQueries(topic: string, maxOutOfOrder: number): Record<str
         price: Math.round(b.price * 0.908 * 100) / 100,
         dateTime: b.dateTime,
       }))
-      .toTopic('q1'),
+      .toTopic('q1', { serde: q1Serde }),
     // Selection: bids on some auctions.
     q2: bids('q2')
       .filter((b) => b.auction % 123 === 0)
       .map((b) => ({ auction: b.auction, price: b.price }))
-      .toTopic('q2'),
+      .toTopic('q2', { serde: q2Serde }),
     // Hot items: per 10 s window sliding by 2 s, the auctions with the most bids.
     q5: bids('q5')
       .keyBy((b) => b.auction)
@@ -93,7 +94,7 @@ export function nexmarkQueries(topic: string, maxOutOfOrder: number): Record<str
       .toTopic('q11'),
     // Bids per bidder per 10 s of processing time.
     q12: pipeline('q12')
-      .source<NexmarkEvent>(topic, { eventTime: 'processing' })
+      .source(topic, { serde: nexmarkSerde, eventTime: 'processing' })
       .filter(isBid)
       .map((e) => e as Bid)
       .keyBy((b) => b.bidder)

@@ -3,7 +3,7 @@ import {
   RegistryError,
   type SchemaRegistry,
   type SchemaType,
-  type Serde,
+  type WireSerde,
 } from '../registry/index.ts';
 import type { SchemaFormat } from './content-types.ts';
 import { RequestError } from './errors.ts';
@@ -44,7 +44,7 @@ export async function encodeSchemaRecords(
   format: SchemaFormat,
   body: SchemaRequestBody,
   registry: SchemaRegistry,
-  serde: Serde,
+  serde: WireSerde,
 ): Promise<EncodedRecords> {
   const hasKeys = body.records.some((r) => r.key !== undefined && r.key !== null);
   const hasValues = body.records.some((r) => r.value !== undefined && r.value !== null);
@@ -83,7 +83,7 @@ async function schemaId(
   schema: unknown,
   id: unknown,
   registry: SchemaRegistry,
-  serde: Serde,
+  serde: WireSerde,
 ): Promise<number> {
   if (schema === undefined && id === undefined)
     throw new RequestError(

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Logger, silentLogger, topicMatcher } from '../core/index.ts';
 import type { Bus } from '../log/index.ts';
-import { type SchemaRegistry, Serde } from '../registry/index.ts';
+import { type SchemaRegistry, WireSerde } from '../registry/index.ts';
 import { ConsumerInstances } from './consumer-instances.ts';
 import { registerContentTypes } from './content-types.ts';
 import { toRestError } from './errors.ts';
@@ -63,7 +63,7 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
     autoCreateTopics: options.autoCreateTopics ?? false,
     defaultPartitions: options.defaultPartitions ?? 1,
     ...(options.registry
-      ? { registry: { registry: options.registry, serde: new Serde(options.registry) } }
+      ? { registry: { registry: options.registry, serde: new WireSerde(options.registry) } }
       : {}),
     requireSchema: topicMatcher(options.requireSchema ?? []),
   });

@@ -19,7 +19,6 @@ export {
   type SchemaReference,
   type SchemaType,
 } from './schema.ts';
-export { type Deserialized, Serde } from './serde.ts';
 export { MODES, type Mode } from './store/schema-records.ts';
 export { checkSubject, LATEST, parseVersion } from './subject-name.ts';
 export {
@@ -30,3 +29,4 @@ export {
   MAGIC_BYTE,
   schemaIdOf,
 } from './wire-format.ts';
+export { type Deserialized, WireSerde } from './wire-serde.ts';

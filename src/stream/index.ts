@@ -16,7 +16,7 @@ export {
   type WindowedStream,
   type WindowOptions,
 } from './dsl/pipeline.ts';
-export type { Step, ValueDecoder, ValueEncoder } from './dsl/steps.ts';
+export type { SourceStep, Step, WindowStep } from './dsl/steps.ts';
 export {
   type LateRecord,
   WindowOperator,
@@ -27,6 +27,8 @@ export { type DeadLetter, type DeadLetterReason, describeError } from './runtime
 export { DLQ_HEADERS, deadLetterRecord, readDeadLetter } from './runtime/dead-letter-record.ts';
 export { PipelineRunner, type PipelineRunnerOptions } from './runtime/pipeline-runner.ts';
 export { LateRecordError, PipelineTask, type TaskOutput } from './runtime/pipeline-task.ts';
+export { avro, jsonSchema, protobuf } from './serdes/schema-serdes.ts';
+export { json, type Serde } from './serdes/serde.ts';
 export { MemoryStateStore, type StateSnapshot, type StateStore } from './state/state-store.ts';
 export { runPipeline, type TestInput, type TestRun } from './testing/run-pipeline.ts';
 export {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Serde } from '../../src/registry/index.ts';
+import { WireSerde } from '../../src/registry/index.ts';
 import { avroRecord, type RegistryServer, startRegistryServer } from '../registry/registry-helpers.ts';
 
 const AVRO = 'application/vnd.kafka.avro.v2+json';
@@ -14,7 +14,7 @@ const payment = avroRecord('Payment', [
 
 describe('REST Proxy v2 produce with schemas', () => {
   let s: RegistryServer;
-  let serde: Serde;
+  let serde: WireSerde;
   const post = (topic: string, body: unknown, type: string) => s.call('POST', `/topics/${topic}`, body, type);
   const appended = async (topic: string) =>
     (await s.bus.partitionOffsets(topic)).reduce((sum, r) => sum + r.end - r.start, 0);
@@ -28,7 +28,7 @@ describe('REST Proxy v2 produce with schemas', () => {
 
   beforeAll(async () => {
     s = await startRegistryServer({ server: { requireSchema: ['strict-*'] } });
-    serde = new Serde(s.registry);
+    serde = new WireSerde(s.registry);
     for (const t of ['payments', 'shipments', 'orders', 'strict-payments', 'mixed'])
       await s.bus.createTopic(t, { partitions: 1 });
   });

@@ -12,7 +12,7 @@ import {
 } from '@confluentinc/schemaregistry';
 import { SchemaRegistry as KafkajsRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Serde } from '../../src/registry/index.ts';
+import { WireSerde } from '../../src/registry/index.ts';
 import { avroRecord, type RegistryServer, startRegistryServer } from './registry-helpers.ts';
 
 const order = avroRecord('Order', [
@@ -44,10 +44,10 @@ message Refund { string order_id = 1; }
 
 describe('real Schema Registry clients against Kappa', () => {
   let s: RegistryServer;
-  let serde: Serde;
+  let serde: WireSerde;
   beforeAll(async () => {
     s = await startRegistryServer();
-    serde = new Serde(s.registry);
+    serde = new WireSerde(s.registry);
   });
   afterAll(async () => s.close());
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ProducerRecord } from '../../core/index.ts';
 import type { Bus, Producer } from '../../log/index.ts';
-import type { SchemaRegistry, Serde } from '../../registry/index.ts';
+import type { SchemaRegistry, WireSerde } from '../../registry/index.ts';
 import { produceFormat } from '../content-types.ts';
 import { RequestError } from '../errors.ts';
 import { encodeField } from '../record-codec.ts';
@@ -14,7 +14,7 @@ export interface ProduceRouteOptions {
   autoCreateTopics: boolean;
   defaultPartitions: number;
   /** For the avro, jsonschema and protobuf formats. */
-  registry?: { registry: SchemaRegistry; serde: Serde };
+  registry?: { registry: SchemaRegistry; serde: WireSerde };
   /** Topics whose values must be written with a schema registered under `<topic>-value`. */
   requireSchema?: (topic: string) => boolean;
 }

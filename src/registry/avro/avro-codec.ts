@@ -2,20 +2,29 @@ import type { Type } from 'avsc';
 import { RecordInvalidError } from '../errors.ts';
 import type { SchemaCodec } from '../schema.ts';
 
-/** Avro values: avsc encodes and decodes; its error hook says which field is wrong. */
+/**
+ * Avro values: avsc encodes and decodes; its error hook says which field is wrong. avsc's writers
+ * check every value's type as they write, so the error hook runs only once a write has failed.
+ */
 export function avroCodec(type: Type): SchemaCodec {
   return {
     encode(value) {
-      check(type, value);
       try {
+        // Into a reused buffer and copied out: avsc's own toBuffer zero-fills what it hands out.
+        const end = type.encode(value, scratch);
+        if (end >= 0) return { payload: Buffer.from(scratch.subarray(0, end)) };
         return { payload: type.toBuffer(value) };
       } catch (error) {
+        check(type, value);
         throw new RecordInvalidError(`$ cannot be encoded: ${(error as Error).message}`, '$', error);
       }
     },
     decode(payload) {
       try {
-        return type.fromBuffer(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+        const bytes = Buffer.isBuffer(payload)
+          ? payload
+          : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+        return type.fromBuffer(bytes);
       } catch (error) {
         throw new RecordInvalidError(
           `$ does not decode with its Avro schema: ${(error as Error).message}`,
@@ -39,6 +48,8 @@ export function avroCodec(type: Type): SchemaCodec {
     },
   };
 }
+
+const scratch = Buffer.allocUnsafe(64 * 1024);
 
 function check(type: Type, value: unknown, counts: (t: Type, v: unknown) => boolean = () => true): void {
   let first: { path: string[]; value: unknown; type: Type } | undefined;

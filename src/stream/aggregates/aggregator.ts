@@ -23,13 +23,30 @@ export function combine<T, S extends AggregatorSpec<T>>(
   spec: S,
 ): Aggregator<T, Record<string, unknown>, AggregateResult<S>> {
   const names = Object.keys(spec);
+  const parts = names.map((n) => spec[n]!);
+  // Plain loops that add the names in one order: every accumulator gets the same object shape.
   return {
-    init: () => Object.fromEntries(names.map((n) => [n, spec[n]!.init()])),
-    add: (acc, record, ts) => {
-      for (const n of names) acc[n] = spec[n]!.add(acc[n], record, ts);
+    init: () => {
+      const acc: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) acc[names[i]!] = parts[i]!.init();
       return acc;
     },
-    merge: (a, b) => Object.fromEntries(names.map((n) => [n, spec[n]!.merge(a[n], b[n])])),
-    result: (acc) => Object.fromEntries(names.map((n) => [n, spec[n]!.result(acc[n])])) as AggregateResult<S>,
+    add: (acc, record, ts) => {
+      for (let i = 0; i < names.length; i++) {
+        const n = names[i]!;
+        acc[n] = parts[i]!.add(acc[n], record, ts);
+      }
+      return acc;
+    },
+    merge: (a, b) => {
+      const acc: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) acc[names[i]!] = parts[i]!.merge(a[names[i]!], b[names[i]!]);
+      return acc;
+    },
+    result: (acc) => {
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) row[names[i]!] = parts[i]!.result(acc[names[i]!]);
+      return row as AggregateResult<S>;
+    },
   };
 }

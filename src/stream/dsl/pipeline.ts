@@ -6,9 +6,10 @@ import {
   combine,
 } from '../aggregates/aggregator.ts';
 import type { EmitMode } from '../operators/window-operator.ts';
+import { json, type Serde } from '../serdes/serde.ts';
 import type { WindowAssigner } from '../windows/assigners.ts';
 import type { Window } from '../windows/window.ts';
-import type { SourceStep, Step, ValueDecoder, ValueEncoder } from './steps.ts';
+import type { SourceStep, Step } from './steps.ts';
 
 /** A window's result as it flows on: the key, the window, the aggregate, and whether it updates an earlier one. */
 export interface Windowed<K, R> {
@@ -20,7 +21,8 @@ export interface Windowed<K, R> {
 }
 
 export interface SourceOptions<T> {
-  decode?: ValueDecoder<T>;
+  /** How record values are read: JSON by default; `avro(schema)`, `jsonSchema(schema)`, `protobuf(proto)`. */
+  serde?: Serde<T>;
   /** The event time of a value (default: the record's timestamp), or `'processing'` for processing-time windows. */
   eventTime?: ((value: T) => number | Date) | 'processing';
   maxOutOfOrder?: Duration;
@@ -60,7 +62,7 @@ export function pipeline(name: string): { source<T>(topic: string, options?: Sou
         kind: 'source',
         name: options.name ?? 'source',
         topic,
-        decode: (options.decode ?? jsonDecode) as ValueDecoder<unknown>,
+        serde: (options.serde ?? json()) as Serde<unknown>,
         eventTime:
           typeof options.eventTime === 'function' ? (options.eventTime as SourceStep['eventTime']) : null,
         processingTime: options.eventTime === 'processing',
@@ -144,13 +146,13 @@ export class Stream<T> {
     return new KeyedStream<T, K>(this.builder);
   }
 
-  /** Writes each value to a topic (JSON unless `encode` says otherwise); ends the pipeline. */
-  toTopic(topic: string, options: { encode?: ValueEncoder<T>; name?: string } = {}): Pipeline {
+  /** Writes each value to a topic (JSON unless `serde` says otherwise); ends the pipeline. */
+  toTopic(topic: string, options: { serde?: Serde<T>; name?: string } = {}): Pipeline {
     this.builder.add({
       kind: 'toTopic',
       name: this.builder.nameFor('toTopic', options.name),
       topic,
-      encode: (options.encode ?? jsonEncode) as ValueEncoder<unknown>,
+      serde: (options.serde ?? json()) as Serde<unknown>,
     });
     return this.builder.finish();
   }
@@ -219,6 +221,3 @@ function emitMode(emit: WindowOptions['emit']): EmitMode {
     `Unknown emit mode ${JSON.stringify(emit)}: use 'final', { updates: '1s' } or { early: '10s' }`,
   );
 }
-
-const jsonDecode: ValueDecoder<unknown> = (bytes) => JSON.parse(bytes.toString('utf8'));
-const jsonEncode: ValueEncoder<unknown> = (value) => Buffer.from(JSON.stringify(value));

@@ -1,11 +1,7 @@
 import type { Aggregator } from '../aggregates/aggregator.ts';
 import type { EmitMode } from '../operators/window-operator.ts';
+import type { Serde } from '../serdes/serde.ts';
 import type { WindowAssigner } from '../windows/assigners.ts';
-
-/** How a source reads record bytes into values; JSON by default. */
-export type ValueDecoder<T> = (bytes: Buffer) => T;
-/** How a sink writes values as record bytes; JSON by default. */
-export type ValueEncoder<T> = (value: T) => Buffer;
 
 /**
  * A pipeline compiled to a chain of named steps. Names are unique in a pipeline: they label metrics,
@@ -18,13 +14,13 @@ export type Step =
   | { kind: 'flatMap'; name: string; fn: (value: unknown) => Iterable<unknown> }
   | { kind: 'keyBy'; name: string; fn: (value: unknown) => unknown }
   | WindowStep
-  | { kind: 'toTopic'; name: string; topic: string; encode: ValueEncoder<unknown> };
+  | { kind: 'toTopic'; name: string; topic: string; serde: Serde<unknown> };
 
 export interface SourceStep {
   kind: 'source';
   name: string;
   topic: string;
-  decode: ValueDecoder<unknown>;
+  serde: Serde<unknown>;
   /** Event time of a value, in epoch ms; by default the record's timestamp. */
   eventTime: ((value: unknown) => number | Date) | null;
   /** Processing time instead: a record's time is when the task reads it, windows close on the clock. */

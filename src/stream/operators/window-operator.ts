@@ -30,6 +30,8 @@ interface WindowState<K, A> {
   end: number;
   acc: A;
   fired: boolean;
+  /** Opened as the operator's seq-th window: windows due together fire in this order. */
+  seq: number;
   /** Changed since its last early result (updates and early emit modes). */
   dirty?: boolean;
   /** Processing time of its last early result. */
@@ -76,8 +78,15 @@ export class WindowOperator<T, K, A, R> {
   readonly #session: boolean;
   /** Tumbling and hopping windows: start → every key's window of that span. */
   readonly #buckets = new Map<number, Bucket<K, A>>();
-  /** Session windows: key (as JSON) → session start → slot. */
-  readonly #sessions = new Map<string, Map<number, Slot<K, A>>>();
+  /**
+   * The buckets used last, by start ÷ slide mod 16: records arrive roughly in time order, so this
+   * spares the Map lookup of a start (a heap number) for each of a record's windows.
+   */
+  readonly #near: Array<Bucket<K, A> | undefined> = new Array(16).fill(undefined);
+  readonly #slide: number;
+  #seq = 0;
+  /** Session windows: key → session start → slot. */
+  readonly #sessions = new Map<KeyId, Map<number, Slot<K, A>>>();
   /** Firing (window end) and clean-up (end + lateness) times, sorted, with what is due then. */
   readonly #timers = new Map<number, Array<Slot<K, A> | Bucket<K, A>>>();
   #times: number[] = [];
@@ -87,6 +96,8 @@ export class WindowOperator<T, K, A, R> {
   constructor(options: WindowOperatorOptions<T, A, R>) {
     this.#o = options;
     this.#session = options.assigner.kind === 'session';
+    const a = options.assigner;
+    this.#slide = a.kind === 'hopping' ? a.slide : a.kind === 'tumbling' ? a.size : 1;
     this.restored();
   }
 
@@ -100,14 +111,14 @@ export class WindowOperator<T, K, A, R> {
     late: (l: LateRecord<T, K>) => void,
     now = 0,
   ): void {
-    const keyText = typeof key === 'number' && Number.isFinite(key) ? String(key) : JSON.stringify(key);
+    const id = identityOf(key);
     const assigner = this.#o.assigner;
     let accepted = 0;
     if (assigner.kind === 'session') {
       const w = { start: eventTime, end: eventTime + assigner.gap };
       if (!this.#tooLate(w, watermark)) {
         accepted++;
-        this.#add1(this.#mergeSession(key, keyText, w, watermark), record, eventTime, watermark, now, out);
+        this.#add1(this.#mergeSession(key, id, w, watermark), record, eventTime, watermark, now, out);
       }
     } else {
       // Tumbling and hopping windows, computed here rather than allocated per record.
@@ -117,7 +128,7 @@ export class WindowOperator<T, K, A, R> {
       for (let start = last - size + slide; start <= last; start += slide) {
         if (start + size <= eventTime || start + size - 1 + this.#o.allowedLateness <= watermark) continue;
         accepted++;
-        this.#add1(this.#slotOf(key, keyText, start, start + size), record, eventTime, watermark, now, out);
+        this.#add1(this.#slotOf(key, id, start, start + size), record, eventTime, watermark, now, out);
       }
     }
     if (accepted === 0) late({ record, key, eventTime, watermark });
@@ -129,14 +140,21 @@ export class WindowOperator<T, K, A, R> {
       const time = this.#times.shift()!;
       const due = this.#timers.get(time)!;
       this.#timers.delete(time);
-      for (const item of due) {
+      for (const item of this.#session ? ordered(due as Array<Slot<K, A>>) : due) {
         if (item.dropped) continue;
         if ('slots' in item) {
-          for (const slot of ordered([...item.slots.values()])) this.#fire(slot, watermark, out);
+          // In the order they opened: a Map keeps it, and a restore rebuilds it (see `restored`).
+          for (const slot of item.slots.values()) this.#fire(slot, watermark, out);
           if (this.#tooLate(item, watermark)) this.#dropBucket(item);
         } else {
-          this.#fire(item, watermark, out);
-          if (this.#tooLate(item.state, watermark)) this.#dropSession(item);
+          const state = item.state;
+          // A session armed at an end it has since outgrown: armed again at its end now.
+          if (maxTimestamp(state) > watermark) this.#timer(state.end, item);
+          else {
+            this.#fire(item, watermark, out);
+            if (this.#tooLate(state, watermark)) this.#dropSession(item);
+            else this.#timer(state.end + this.#o.allowedLateness, item);
+          }
         }
       }
     }
@@ -178,12 +196,17 @@ export class WindowOperator<T, K, A, R> {
   /** Rebuilds the open windows, timers and dirty set from the store (after a restore). */
   restored(): void {
     this.#buckets.clear();
+    this.#near.fill(undefined);
     this.#sessions.clear();
     this.#timers.clear();
     this.#times = [];
     this.#dirty.clear();
-    for (const [, state] of this.#o.store.entries<WindowState<K, A>>(this.#o.name)) {
-      const slot = this.#add(state, JSON.stringify(state.key));
+    const states = [...this.#o.store.entries<WindowState<K, A>>(this.#o.name)].map(([, state]) => state);
+    // Opened again in the order they first opened, whatever order the store keeps them in.
+    states.sort((a, b) => a.seq - b.seq);
+    this.#seq = states.length === 0 ? 0 : states.at(-1)!.seq + 1;
+    for (const state of states) {
+      const slot = this.#add(state, identityOf(state.key));
       slot.stored = true;
       slot.touched = false;
       if (state.dirty) this.#dirty.add(slot);
@@ -246,27 +269,50 @@ export class WindowOperator<T, K, A, R> {
     return maxTimestamp(w) + this.#o.allowedLateness <= watermark;
   }
 
-  #slotOf(key: K, keyText: string, start: number, end: number): Slot<K, A> {
-    const open = this.#buckets.get(start)?.slots.get(keyText);
+  #slotOf(key: K, id: KeyId, start: number, end: number): Slot<K, A> {
+    const open = this.#bucketAt(start)?.slots.get(id);
     if (open) return open;
-    return this.#add({ key, start, end, acc: this.#o.aggregator.init(), fired: false }, keyText);
+    return this.#add({ key, start, end, acc: this.#o.aggregator.init(), fired: false, seq: this.#seq++ }, id);
+  }
+
+  #bucketAt(start: number): Bucket<K, A> | undefined {
+    const i = this.#nearIndex(start);
+    const near = this.#near[i];
+    if (near !== undefined && near.start === start && !near.dropped) return near;
+    const bucket = this.#buckets.get(start);
+    if (bucket !== undefined) this.#near[i] = bucket;
+    return bucket;
+  }
+
+  #nearIndex(start: number): number {
+    return Math.floor(start / this.#slide) & 15;
   }
 
   /** The session a record's window falls into: every session it touches merged into one. */
-  #mergeSession(key: K, keyText: string, w: Window, watermark: number): Slot<K, A> {
+  #mergeSession(key: K, id: KeyId, w: Window, watermark: number): Slot<K, A> {
     // Existing sessions never touch each other, so those touching the merged span are those touching w.
-    const byStart = this.#sessions.get(keyText);
-    const touching: Array<Slot<K, A>> = [];
-    for (const slot of byStart?.values() ?? [])
-      if (!(slot.state.start > w.end || w.start > slot.state.end)) touching.push(slot);
-    // The common case, a record within or at the edge of one session: that session grows in place.
-    if (touching.length === 1) return this.#extend(touching[0]!, byStart!, w, watermark);
+    const byStart = this.#sessions.get(id);
+    let touching: Array<Slot<K, A>> = [];
+    if (byStart) {
+      // The common case, a record within or at the edge of one session: that session grows in place.
+      let only: Slot<K, A> | undefined;
+      let count = 0;
+      for (const slot of byStart.values())
+        if (!(slot.state.start > w.end || w.start > slot.state.end)) {
+          only = slot;
+          count++;
+        }
+      if (count === 1) return this.#extend(only!, byStart, w, watermark);
+      if (count > 1)
+        touching = [...byStart.values()].filter((s) => !(s.state.start > w.end || w.start > s.state.end));
+    }
     const merged: WindowState<K, A> = {
       key,
       start: w.start,
       end: w.end,
       acc: this.#o.aggregator.init(),
       fired: false,
+      seq: this.#seq++,
     };
     const absorbed: Array<WindowState<K, A>> = [];
     for (const slot of touching) {
@@ -288,7 +334,7 @@ export class WindowOperator<T, K, A, R> {
     if (replaces.length > 0) merged.replaces = replaces;
     // A session standing for results already emitted is emitted again as soon as it is due.
     merged.fired = sameWindowFired || (replaces.length > 0 && maxTimestamp(merged) <= watermark);
-    return this.#add(merged, keyText);
+    return this.#add(merged, id);
   }
 
   /** Sessions that touch (one ends where the other starts) are one session, as in Flink: one grows. */
@@ -309,9 +355,10 @@ export class WindowOperator<T, K, A, R> {
       byStart.set(start, slot);
     }
     if (end !== s.end) {
+      // An open session's timer is still ahead, at its old end, and re-arms itself when it rings;
+      // a fired session's is spent, so it needs one at the new end.
+      if (s.fired) this.#timer(end, slot);
       s.end = end;
-      this.#timer(end, slot);
-      if (this.#o.allowedLateness > 0) this.#timer(end + this.#o.allowedLateness, slot);
     }
     if (s.fired) s.fired = maxTimestamp(s) <= watermark;
     slot.touched = true;
@@ -319,24 +366,25 @@ export class WindowOperator<T, K, A, R> {
   }
 
   /** A window now open: in memory and on the timers; the store gets it at the next flush. */
-  #add(state: WindowState<K, A>, keyText: string): Slot<K, A> {
-    const slot: Slot<K, A> = { state, keyText, dropped: false, stored: false, touched: true };
+  #add(state: WindowState<K, A>, id: KeyId): Slot<K, A> {
+    const slot: Slot<K, A> = { state, id, dropped: false, stored: false, touched: true };
     if (this.#session) {
-      let byStart = this.#sessions.get(keyText);
-      if (!byStart) this.#sessions.set(keyText, (byStart = new Map()));
+      let byStart = this.#sessions.get(id);
+      if (!byStart) this.#sessions.set(id, (byStart = new Map()));
       byStart.set(state.start, slot);
+      // Clean-up after the allowed lateness is armed when the session fires.
       this.#timer(state.end, slot);
-      if (this.#o.allowedLateness > 0) this.#timer(state.end + this.#o.allowedLateness, slot);
       return slot;
     }
     let bucket = this.#buckets.get(state.start);
     if (!bucket) {
       bucket = { start: state.start, end: state.end, slots: new Map(), dropped: false };
       this.#buckets.set(state.start, bucket);
+      this.#near[this.#nearIndex(state.start)] = bucket;
       this.#timer(bucket.end, bucket);
       if (this.#o.allowedLateness > 0) this.#timer(bucket.end + this.#o.allowedLateness, bucket);
     }
-    bucket.slots.set(keyText, slot);
+    bucket.slots.set(id, slot);
     return slot;
   }
 
@@ -364,10 +412,10 @@ export class WindowOperator<T, K, A, R> {
   }
 
   #dropSession(slot: Slot<K, A>): void {
-    const byStart = this.#sessions.get(slot.keyText);
+    const byStart = this.#sessions.get(slot.id);
     if (byStart?.get(slot.state.start) === slot) {
       byStart.delete(slot.state.start);
-      if (byStart.size === 0) this.#sessions.delete(slot.keyText);
+      if (byStart.size === 0) this.#sessions.delete(slot.id);
     }
     this.#forget(slot);
   }
@@ -401,7 +449,8 @@ export class WindowOperator<T, K, A, R> {
 /** A window's state with what the operator knows about it but does not store. */
 interface Slot<K, A> {
   state: WindowState<K, A>;
-  keyText: string;
+  /** The key as a Map key; `String(id)` is its JSON text, part of the window's id in the store. */
+  id: KeyId;
   dropped: boolean;
   /** The store holds it (written by a flush, or read by a restore). */
   stored: boolean;
@@ -413,18 +462,25 @@ interface Slot<K, A> {
 interface Bucket<K, A> {
   start: number;
   end: number;
-  slots: Map<string, Slot<K, A>>;
+  slots: Map<KeyId, Slot<K, A>>;
   dropped: boolean;
 }
 
 function idOf(slot: Slot<unknown, unknown>): string {
-  return `${slot.keyText}|${slot.state.start}|${slot.state.end}`;
+  return `${slot.id}|${slot.state.start}|${slot.state.end}`;
 }
 
-/** Windows due together fire in the order of key (as JSON) and start, whatever order they opened in. */
-function ordered<K, A>(slots: Array<Slot<K, A>>): Array<Slot<K, A>> {
-  if (slots.length < 2) return slots;
-  return slots.sort((a, b) =>
-    a.keyText < b.keyText ? -1 : a.keyText > b.keyText ? 1 : a.state.start - b.state.start,
-  );
+/**
+ * A key as a Map key: numbers as they are, anything else as its JSON text. The two never collide (a
+ * Map tells 1 from "1"), and the per-record path builds no string for the usual numeric key.
+ */
+type KeyId = number | string;
+const identityOf = (key: unknown): KeyId => (typeof key === 'number' ? key : JSON.stringify(key));
+
+/**
+ * Windows due together fire in the order they opened, whatever order their timers were armed in, so
+ * a restored task emits what an uninterrupted one does.
+ */
+function ordered<T extends { state: { seq: number } }>(items: T[]): T[] {
+  return items.length < 2 ? items : items.sort((a, b) => a.state.seq - b.state.seq);
 }

@@ -1,6 +1,6 @@
 import { type Clock, type ConsumedRecord, ErrorCodes, KappaError } from '../../core/index.ts';
 import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
-import type { Step, WindowStep } from '../dsl/steps.ts';
+import type { WindowStep } from '../dsl/steps.ts';
 import { type LateRecord, WindowOperator, type WindowResult } from '../operators/window-operator.ts';
 import { MemoryStateStore, type StateSnapshot, type StateStore } from '../state/state-store.ts';
 import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
@@ -27,7 +27,12 @@ interface Element {
   eventTime: number;
 }
 
+/** The rest of a pipeline from one step on, compiled. */
+type Run = (element: Element) => void;
+
 interface WindowSlot {
+  /** The window step's index in the pipeline. */
+  step: number;
   op: WindowOperator<unknown, unknown, unknown, unknown>;
   watermark: number;
   emit: (result: WindowResult<unknown, unknown>) => void;
@@ -57,9 +62,14 @@ export class PipelineTask {
   readonly #clock: Clock;
   readonly #output: TaskOutput;
   readonly #tracker: WatermarkTracker;
-  readonly #windows = new Map<number, WindowSlot>();
+  /** The window steps in pipeline order, and the same by step index. */
+  readonly #windows: WindowSlot[] = [];
+  readonly #windowAt: Array<WindowSlot | undefined> = [];
   /** The source record being processed, for late records' dead letters. */
   #record: ConsumedRecord | null = null;
+  /** The steps after the source, and after each window step, compiled. */
+  readonly #fromSource: Run;
+  readonly #afterWindow: Run[] = [];
 
   constructor(
     pipeline: Pipeline,
@@ -77,7 +87,8 @@ export class PipelineTask {
     );
     pipeline.steps.forEach((step, i) => {
       if (step.kind !== 'window') return;
-      this.#windows.set(i, {
+      const slot: WindowSlot = {
+        step: i,
         emit: (result) => this.#emitWindow(i, result),
         late: (late) => this.#late(step, late),
         op: new WindowOperator({
@@ -89,8 +100,12 @@ export class PipelineTask {
           store: this.store,
         }),
         watermark: NO_WATERMARK,
-      });
+      };
+      this.#windows.push(slot);
+      this.#windowAt[i] = slot;
     });
+    this.#fromSource = this.#compile(1);
+    for (const w of this.#windows) this.#afterWindow[w.step] = this.#compile(w.step + 1);
   }
 
   get watermark(): number {
@@ -107,7 +122,8 @@ export class PipelineTask {
       return;
     }
     try {
-      this.#run(element, 1, record);
+      this.#record = record;
+      this.#fromSource(element);
     } catch (error) {
       if (!(error instanceof Poison)) throw error;
       this.#deadLetter(record, error, element.eventTime);
@@ -119,7 +135,7 @@ export class PipelineTask {
   /** Processing time moved on: idle partitions may release the watermark. */
   tick(): void {
     const now = this.#clock.now();
-    for (const [i, w] of this.#windows) w.op.onProcessingTime(now, (result) => this.#emitWindow(i, result));
+    for (const w of this.#windows) w.op.onProcessingTime(now, w.emit);
     // In processing time the clock is the watermark: windows close when their end has passed.
     this.#advance(this.pipeline.source.processingTime ? now - 1 : this.#tracker.tick(now));
   }
@@ -131,11 +147,11 @@ export class PipelineTask {
 
   /** The task's state for a checkpoint: windows, watermarks. JSON-serializable. */
   snapshot(): TaskSnapshot {
-    for (const w of this.#windows.values()) w.op.flush();
+    for (const w of this.#windows) w.op.flush();
     return {
       state: this.store.snapshot(),
       partitions: this.#tracker.snapshot(),
-      windows: [...this.#windows].map(([i, w]) => [i, w.watermark]),
+      windows: this.#windows.map((w) => [w.step, w.watermark]),
     };
   }
 
@@ -144,8 +160,8 @@ export class PipelineTask {
     this.store.restore(snapshot.state);
     this.#tracker.restore(snapshot.partitions, this.#clock.now());
     const watermarks = new Map(snapshot.windows);
-    for (const [i, w] of this.#windows) {
-      w.watermark = watermarks.get(i) ?? NO_WATERMARK;
+    for (const w of this.#windows) {
+      w.watermark = watermarks.get(w.step) ?? NO_WATERMARK;
       w.op.restored();
     }
   }
@@ -155,7 +171,7 @@ export class PipelineTask {
     let value: unknown;
     try {
       if (record.value === null) throw new Error('The record has no value');
-      value = source.decode(record.value);
+      value = source.serde.decode(record.value);
     } catch (error) {
       throw new Poison(source.name, 'decode', error);
     }
@@ -176,36 +192,78 @@ export class PipelineTask {
     return { value, key: null, keyed: false, eventTime };
   }
 
-  /** Runs an element through the steps from `from` on. The element is the task's own: steps change it in place. */
-  #run(element: Element, from: number, record: ConsumedRecord | null): void {
+  /**
+   * The steps from `from` on as one function per step, each calling the next: built once, so each
+   * call site sees one step's function and the per-record path dispatches on nothing. A user function
+   * that throws is wrapped as Poison naming its step; Poison from further down passes through.
+   */
+  #compile(from: number): Run {
     const steps = this.pipeline.steps;
-    let step: Step = steps[from]!;
-    try {
-      for (let i = from; i < steps.length; i++) {
-        step = steps[i]!;
-        switch (step.kind) {
-          case 'map':
-            element.value = step.fn(element.value);
-            break;
-          case 'filter':
-            if (!step.fn(element.value)) return;
-            break;
-          case 'flatMap': {
-            const values = [...step.fn(element.value)];
-            for (const value of values) this.#run({ ...element, value }, i + 1, record);
-            return;
+    const step = steps[from];
+    if (step === undefined || step.kind === 'source') return () => {};
+    const name = step.name;
+    const poison = (error: unknown) => new Poison(name, 'error', error);
+    switch (step.kind) {
+      case 'map': {
+        const { fn } = step;
+        const next = this.#compile(from + 1);
+        return (element) => {
+          try {
+            element.value = fn(element.value);
+          } catch (error) {
+            throw poison(error);
           }
-          case 'keyBy': {
-            const key = step.fn(element.value);
-            if (key === undefined || (typeof key === 'number' && !Number.isFinite(key)))
-              throw new TypeError(`keyBy returned ${String(key)}: a key must be JSON`);
-            element.key = key;
-            element.keyed = true;
-            break;
+          next(element);
+        };
+      }
+      case 'filter': {
+        const { fn } = step;
+        const next = this.#compile(from + 1);
+        return (element) => {
+          let keep: boolean;
+          try {
+            keep = fn(element.value);
+          } catch (error) {
+            throw poison(error);
           }
-          case 'window': {
-            const w = this.#windows.get(i)!;
-            this.#record = record;
+          if (keep) next(element);
+        };
+      }
+      case 'flatMap': {
+        const { fn } = step;
+        const next = this.#compile(from + 1);
+        return (element) => {
+          let values: unknown[];
+          try {
+            values = [...fn(element.value)];
+          } catch (error) {
+            throw poison(error);
+          }
+          for (const value of values) next({ ...element, value });
+        };
+      }
+      case 'keyBy': {
+        const { fn } = step;
+        const next = this.#compile(from + 1);
+        return (element) => {
+          let key: unknown;
+          try {
+            key = fn(element.value);
+          } catch (error) {
+            throw poison(error);
+          }
+          if (key === undefined || (typeof key === 'number' && !Number.isFinite(key)))
+            throw poison(new TypeError(`keyBy returned ${String(key)}: a key must be JSON`));
+          element.key = key;
+          element.keyed = true;
+          next(element);
+        };
+      }
+      case 'window': {
+        const w = this.#windowAt[from]!;
+        const clock = this.#clock;
+        return (element) => {
+          try {
             w.op.process(
               element.value,
               element.key,
@@ -213,43 +271,52 @@ export class PipelineTask {
               w.watermark,
               w.emit,
               w.late,
-              this.#clock.now(),
+              clock.now(),
             );
-            return;
+          } catch (error) {
+            throw error instanceof Poison ? error : poison(error);
           }
-          case 'toTopic':
-            this.#output.send(
-              step.topic,
-              element.keyed ? Buffer.from(JSON.stringify(element.key)) : null,
-              step.encode(element.value),
-              element.eventTime,
-            );
-            return;
-          case 'source':
-            return;
-        }
+        };
       }
-    } catch (error) {
-      throw error instanceof Poison ? error : new Poison(step.name, 'error', error);
+      case 'toTopic': {
+        const { topic, serde } = step;
+        const output = this.#output;
+        return (element) => {
+          let value: Buffer;
+          let key: Buffer | null;
+          try {
+            value = serde.encode(element.value);
+            key = element.keyed ? Buffer.from(JSON.stringify(element.key)) : null;
+          } catch (error) {
+            throw poison(error);
+          }
+          output.send(topic, key, value, element.eventTime);
+        };
+      }
     }
   }
 
   /** Where a record too late for every window goes: a late topic, or the dead letters with reason late. */
   #late(step: WindowStep, late: LateRecord<unknown, unknown>): void {
     const record = this.#record;
-    if (record === null) return;
-    if (step.lateTopic !== null)
+    const poison = new Poison(
+      step.name,
+      'late',
+      new LateRecordError(late.eventTime, late.watermark, step.allowedLateness),
+    );
+    if (record === null) {
+      // An earlier window's result (an update within its lateness) too late for this window.
+      if (step.lateTopic === null) this.#resultLetter(poison, late.key, late.record, late.eventTime);
+      else
+        this.#output.send(
+          step.lateTopic,
+          Buffer.from(JSON.stringify(late.key)),
+          Buffer.from(JSON.stringify(late.record)),
+          late.eventTime,
+        );
+    } else if (step.lateTopic !== null)
       this.#output.send(step.lateTopic, record.key, record.value ?? Buffer.alloc(0), late.eventTime);
-    else
-      this.#deadLetter(
-        record,
-        new Poison(
-          step.name,
-          'late',
-          new LateRecordError(late.eventTime, late.watermark, step.allowedLateness),
-        ),
-        late.eventTime,
-      );
+    else this.#deadLetter(record, poison, late.eventTime);
   }
 
   #emitWindow(i: number, result: Windowed<unknown, unknown>): void {
@@ -259,31 +326,39 @@ export class PipelineTask {
       keyed: true,
       eventTime: maxTimestamp(result.window),
     };
+    const record = this.#record;
     try {
-      this.#run(out, i + 1, null);
+      this.#record = null;
+      this.#afterWindow[i]!(out);
     } catch (error) {
       if (!(error instanceof Poison)) throw error;
-      // A window's result, not a source record, failed downstream: the letter carries the result.
-      this.#output.deadLetter({
-        reason: error.reason,
-        pipeline: this.pipeline.name,
-        step: error.step,
-        ...describeError(error.error),
-        topic: this.pipeline.source.topic,
-        partition: -1,
-        offset: -1,
-        key: Buffer.from(JSON.stringify(result.key)),
-        value: Buffer.from(JSON.stringify(result)),
-        eventTime: out.eventTime,
-      });
+      this.#resultLetter(error, result.key, result, out.eventTime);
+    } finally {
+      this.#record = record;
     }
+  }
+
+  /** A window's result, not a source record, failed or came too late downstream: the letter carries the result. */
+  #resultLetter(poison: Poison, key: unknown, value: unknown, eventTime: number): void {
+    this.#output.deadLetter({
+      reason: poison.reason,
+      pipeline: this.pipeline.name,
+      step: poison.step,
+      ...describeError(poison.error),
+      topic: this.pipeline.source.topic,
+      partition: -1,
+      offset: -1,
+      key: Buffer.from(JSON.stringify(key)),
+      value: Buffer.from(JSON.stringify(value)),
+      eventTime,
+    });
   }
 
   /** Fires windows step by step: results of one reach the next before its own watermark moves. */
   #advance(watermark: number): void {
-    for (const [i, w] of this.#windows) {
+    for (const w of this.#windows) {
       if (watermark <= w.watermark) continue;
-      w.op.onWatermark(watermark, (result) => this.#emitWindow(i, result));
+      w.op.onWatermark(watermark, w.emit);
       w.watermark = watermark;
     }
   }

@@ -2,8 +2,9 @@ import { type ConsumedRecord, ManualClock } from '../../core/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
 import type { DeadLetter } from '../runtime/dead-letter.ts';
 import { PipelineTask, type TaskOutput } from '../runtime/pipeline-task.ts';
+import { json, type Serde } from '../serdes/serde.ts';
 
-/** One input of `runPipeline`: a value (sent as JSON unless `bytes` is given), or the clock moving. */
+/** One input of `runPipeline`: a value (written with the source's serde unless `bytes` is given), or the clock moving. */
 export type TestInput =
   | {
       value?: unknown;
@@ -19,7 +20,7 @@ export type TestInput =
   | { advanceClock: number };
 
 export interface TestRun {
-  /** Per sink topic, the values written, decoded from JSON, with their keys. */
+  /** Per sink topic, the values written, read back with the sink's serde (JSON for others), with their keys. */
   topics: Record<string, Array<{ key: unknown; value: unknown }>>;
   deadLetters: DeadLetter[];
   /** The task's watermark at the end (before end of input). */
@@ -52,11 +53,13 @@ export function runPipeline(
       clock,
       output,
     });
+  const sinks = new Map<string, Serde<unknown>>();
+  for (const step of pipeline.steps) if (step.kind === 'toTopic') sinks.set(step.topic, step.serde);
   const output: TaskOutput = {
     send(topic, key, value) {
       (run.topics[topic] ??= []).push({
         key: key === null ? null : JSON.parse(key.toString()),
-        value: JSON.parse(value.toString()),
+        value: (sinks.get(topic) ?? json()).decode(value),
       });
     },
     deadLetter(letter) {
@@ -89,7 +92,7 @@ export function runPipeline(
       offset,
       timestamp: item.timestamp ?? 0,
       key: item.key === undefined ? null : Buffer.from(item.key),
-      value: item.bytes ?? (item.value === undefined ? null : Buffer.from(JSON.stringify(item.value))),
+      value: item.bytes ?? (item.value === undefined ? null : pipeline.source.serde.encode(item.value)),
       headers: {},
     };
     task.process(record);

@@ -21,7 +21,7 @@ export interface Deserialized {
  * pipelines. Ids never change meaning, so parsed schemas are cached by id; a cache miss is answered
  * from the registry's memory, so the hot path never waits on the bus.
  */
-export class Serde {
+export class WireSerde {
   readonly #registry: SchemaRegistry;
   readonly #cache = new Map<number, ParsedSchema>();
   readonly #cacheSize: number;
