@@ -85,6 +85,8 @@ export class WindowOperator<T, K, A, R> {
   readonly #near: Array<Bucket<K, A> | undefined> = new Array(16).fill(undefined);
   readonly #slide: number;
   #seq = 0;
+  #lastTime = Number.NaN;
+  #lastStart = 0;
   /** Session windows: key → session start → slot. */
   readonly #sessions = new Map<KeyId, Map<number, Slot<K, A>>>();
   /** Firing (window end) and clean-up (end + lateness) times, sorted, with what is due then. */
@@ -123,8 +125,13 @@ export class WindowOperator<T, K, A, R> {
     } else {
       // Tumbling and hopping windows, computed here rather than allocated per record.
       const size = assigner.size;
-      const slide = assigner.kind === 'hopping' ? assigner.slide : size;
-      const last = eventTime - ((((eventTime - assigner.offset) % slide) + slide) % slide);
+      const slide = this.#slide;
+      // The last window's start; records come in runs of one time, so it is worked out once per run.
+      if (eventTime !== this.#lastTime) {
+        this.#lastTime = eventTime;
+        this.#lastStart = Math.floor((eventTime - assigner.offset) / slide) * slide + assigner.offset;
+      }
+      const last = this.#lastStart;
       for (let start = last - size + slide; start <= last; start += slide) {
         if (start + size <= eventTime || start + size - 1 + this.#o.allowedLateness <= watermark) continue;
         accepted++;
@@ -147,7 +154,7 @@ export class WindowOperator<T, K, A, R> {
           for (const slot of item.slots.values()) this.#fire(slot, watermark, out);
           if (this.#tooLate(item, watermark)) this.#dropBucket(item);
         } else {
-          const state = item.state;
+          const state = item;
           // A session armed at an end it has since outgrown: armed again at its end now.
           if (maxTimestamp(state) > watermark) this.#timer(state.end, item);
           else {
@@ -171,7 +178,7 @@ export class WindowOperator<T, K, A, R> {
       this.#o.store.put(`${this.#o.name}#early`, 'at', now);
     }
     for (const slot of ordered([...this.#dirty])) {
-      const state = slot.state;
+      const state = slot;
       if (!state.dirty || state.fired || slot.dropped) {
         this.#dirty.delete(slot);
         continue;
@@ -188,7 +195,7 @@ export class WindowOperator<T, K, A, R> {
     for (const slot of this.#slots()) {
       if (!slot.touched) continue;
       slot.touched = false;
-      this.#o.store.put(this.#o.name, idOf(slot), slot.state);
+      this.#o.store.put(this.#o.name, idOf(slot), stateOf(slot));
       slot.stored = true;
     }
   }
@@ -227,7 +234,7 @@ export class WindowOperator<T, K, A, R> {
     now: number,
     out: (r: WindowResult<K, R>) => void,
   ): void {
-    const state = slot.state;
+    const state = slot;
     state.acc = this.#o.aggregator.add(state.acc, record, eventTime);
     slot.touched = true;
     if (state.fired) this.#emit(slot, 'update', out);
@@ -239,7 +246,7 @@ export class WindowOperator<T, K, A, R> {
   }
 
   #fire(slot: Slot<K, A>, watermark: number, out: (r: WindowResult<K, R>) => void): void {
-    const state = slot.state;
+    const state = slot;
     if (state.fired || maxTimestamp(state) > watermark) return;
     state.fired = true;
     slot.touched = true;
@@ -250,17 +257,17 @@ export class WindowOperator<T, K, A, R> {
   #changed(slot: Slot<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
     const emit = this.#o.emit;
     if (!emit || emit.mode === 'final') return;
-    if (emit.mode === 'updates' && now - (slot.state.emittedAt ?? Number.NEGATIVE_INFINITY) >= emit.interval)
+    if (emit.mode === 'updates' && now - (slot.emittedAt ?? Number.NEGATIVE_INFINITY) >= emit.interval)
       this.#early(slot, now, out);
     else {
-      slot.state.dirty = true;
+      slot.dirty = true;
       this.#dirty.add(slot);
     }
   }
 
   #early(slot: Slot<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
-    slot.state.dirty = false;
-    slot.state.emittedAt = now;
+    slot.dirty = false;
+    slot.emittedAt = now;
     slot.touched = true;
     this.#emit(slot, 'early', out);
   }
@@ -270,9 +277,18 @@ export class WindowOperator<T, K, A, R> {
   }
 
   #slotOf(key: K, id: KeyId, start: number, end: number): Slot<K, A> {
-    const open = this.#bucketAt(start)?.slots.get(id);
-    if (open) return open;
-    return this.#add({ key, start, end, acc: this.#o.aggregator.init(), fired: false, seq: this.#seq++ }, id);
+    let bucket = this.#bucketAt(start);
+    if (bucket === undefined) bucket = this.#newBucket(start, end);
+    else {
+      const open = bucket.slots.get(id);
+      if (open !== undefined) return open;
+    }
+    const slot = newSlot<K, A>(
+      { key, start, end, acc: this.#o.aggregator.init(), fired: false, seq: this.#seq++ },
+      id,
+    );
+    bucket.slots.set(id, slot);
+    return slot;
   }
 
   #bucketAt(start: number): Bucket<K, A> | undefined {
@@ -298,13 +314,12 @@ export class WindowOperator<T, K, A, R> {
       let only: Slot<K, A> | undefined;
       let count = 0;
       for (const slot of byStart.values())
-        if (!(slot.state.start > w.end || w.start > slot.state.end)) {
+        if (!(slot.start > w.end || w.start > slot.end)) {
           only = slot;
           count++;
         }
       if (count === 1) return this.#extend(only!, byStart, w, watermark);
-      if (count > 1)
-        touching = [...byStart.values()].filter((s) => !(s.state.start > w.end || w.start > s.state.end));
+      if (count > 1) touching = [...byStart.values()].filter((s) => !(s.start > w.end || w.start > s.end));
     }
     const merged: WindowState<K, A> = {
       key,
@@ -316,7 +331,7 @@ export class WindowOperator<T, K, A, R> {
     };
     const absorbed: Array<WindowState<K, A>> = [];
     for (const slot of touching) {
-      const s = slot.state;
+      const s = slot;
       merged.start = Math.min(merged.start, s.start);
       merged.end = Math.max(merged.end, s.end);
       merged.acc = this.#o.aggregator.merge(merged.acc, s.acc);
@@ -339,7 +354,7 @@ export class WindowOperator<T, K, A, R> {
 
   /** Sessions that touch (one ends where the other starts) are one session, as in Flink: one grows. */
   #extend(slot: Slot<K, A>, byStart: Map<number, Slot<K, A>>, w: Window, watermark: number): Slot<K, A> {
-    const s = slot.state;
+    const s = slot;
     const start = Math.min(s.start, w.start);
     const end = Math.max(s.end, w.end);
     if (start === s.start && end === s.end) return slot;
@@ -367,7 +382,7 @@ export class WindowOperator<T, K, A, R> {
 
   /** A window now open: in memory and on the timers; the store gets it at the next flush. */
   #add(state: WindowState<K, A>, id: KeyId): Slot<K, A> {
-    const slot: Slot<K, A> = { state, id, dropped: false, stored: false, touched: true };
+    const slot = newSlot(state, id);
     if (this.#session) {
       let byStart = this.#sessions.get(id);
       if (!byStart) this.#sessions.set(id, (byStart = new Map()));
@@ -376,16 +391,18 @@ export class WindowOperator<T, K, A, R> {
       this.#timer(state.end, slot);
       return slot;
     }
-    let bucket = this.#buckets.get(state.start);
-    if (!bucket) {
-      bucket = { start: state.start, end: state.end, slots: new Map(), dropped: false };
-      this.#buckets.set(state.start, bucket);
-      this.#near[this.#nearIndex(state.start)] = bucket;
-      this.#timer(bucket.end, bucket);
-      if (this.#o.allowedLateness > 0) this.#timer(bucket.end + this.#o.allowedLateness, bucket);
-    }
+    const bucket = this.#bucketAt(state.start) ?? this.#newBucket(state.start, state.end);
     bucket.slots.set(id, slot);
     return slot;
+  }
+
+  #newBucket(start: number, end: number): Bucket<K, A> {
+    const bucket: Bucket<K, A> = { start, end, slots: new Map(), dropped: false };
+    this.#buckets.set(start, bucket);
+    this.#near[this.#nearIndex(start)] = bucket;
+    this.#timer(end, bucket);
+    if (this.#o.allowedLateness > 0) this.#timer(end + this.#o.allowedLateness, bucket);
+    return bucket;
   }
 
   #timer(time: number, item: Slot<K, A> | Bucket<K, A>): void {
@@ -413,8 +430,8 @@ export class WindowOperator<T, K, A, R> {
 
   #dropSession(slot: Slot<K, A>): void {
     const byStart = this.#sessions.get(slot.id);
-    if (byStart?.get(slot.state.start) === slot) {
-      byStart.delete(slot.state.start);
+    if (byStart?.get(slot.start) === slot) {
+      byStart.delete(slot.start);
       if (byStart.size === 0) this.#sessions.delete(slot.id);
     }
     this.#forget(slot);
@@ -422,7 +439,7 @@ export class WindowOperator<T, K, A, R> {
 
   #forget(slot: Slot<K, A>): void {
     slot.dropped = true;
-    if (slot.state.dirty) this.#dirty.delete(slot);
+    if (slot.dirty) this.#dirty.delete(slot);
     if (slot.stored) {
       slot.stored = false;
       this.#o.store.delete(this.#o.name, idOf(slot));
@@ -430,7 +447,7 @@ export class WindowOperator<T, K, A, R> {
   }
 
   #emit(slot: Slot<K, A>, kind: WindowResult<K, R>['kind'], out: (r: WindowResult<K, R>) => void): void {
-    const state = slot.state;
+    const state = slot;
     const result: WindowResult<K, R> = {
       key: state.key,
       window: { start: state.start, end: state.end },
@@ -439,16 +456,18 @@ export class WindowOperator<T, K, A, R> {
     };
     if (state.replaces) {
       result.replaces = state.replaces;
-      delete state.replaces;
+      state.replaces = undefined;
       slot.touched = true;
     }
     out(result);
   }
 }
 
-/** A window's state with what the operator knows about it but does not store. */
-interface Slot<K, A> {
-  state: WindowState<K, A>;
+/**
+ * An open window: its state and what the operator knows about it but does not store, in one object
+ * (one object per key and window keeps the per-record path to one lookup and one object).
+ */
+interface Slot<K, A> extends WindowState<K, A> {
   /** The key as a Map key; `String(id)` is its JSON text, part of the window's id in the store. */
   id: KeyId;
   dropped: boolean;
@@ -456,6 +475,41 @@ interface Slot<K, A> {
   stored: boolean;
   /** Changed since the last flush. */
   touched: boolean;
+}
+
+/** Every field set, in one order, so every slot has one shape. */
+function newSlot<K, A>(state: WindowState<K, A>, id: KeyId): Slot<K, A> {
+  return {
+    key: state.key,
+    start: state.start,
+    end: state.end,
+    acc: state.acc,
+    fired: state.fired,
+    seq: state.seq,
+    dirty: state.dirty ?? false,
+    emittedAt: state.emittedAt,
+    replaces: state.replaces,
+    id,
+    dropped: false,
+    stored: false,
+    touched: true,
+  };
+}
+
+/** What the store keeps of a slot. */
+function stateOf<K, A>(slot: Slot<K, A>): WindowState<K, A> {
+  const state: WindowState<K, A> = {
+    key: slot.key,
+    start: slot.start,
+    end: slot.end,
+    acc: slot.acc,
+    fired: slot.fired,
+    seq: slot.seq,
+  };
+  if (slot.dirty) state.dirty = true;
+  if (slot.emittedAt !== undefined) state.emittedAt = slot.emittedAt;
+  if (slot.replaces !== undefined) state.replaces = slot.replaces;
+  return state;
 }
 
 /** Every key's tumbling or hopping window of one span. */
@@ -467,7 +521,7 @@ interface Bucket<K, A> {
 }
 
 function idOf(slot: Slot<unknown, unknown>): string {
-  return `${slot.id}|${slot.state.start}|${slot.state.end}`;
+  return `${slot.id}|${slot.start}|${slot.end}`;
 }
 
 /**
@@ -481,6 +535,6 @@ const identityOf = (key: unknown): KeyId => (typeof key === 'number' ? key : JSO
  * Windows due together fire in the order they opened, whatever order their timers were armed in, so
  * a restored task emits what an uninterrupted one does.
  */
-function ordered<T extends { state: { seq: number } }>(items: T[]): T[] {
-  return items.length < 2 ? items : items.sort((a, b) => a.state.seq - b.state.seq);
+function ordered<T extends { seq: number }>(items: T[]): T[] {
+  return items.length < 2 ? items : items.sort((a, b) => a.seq - b.seq);
 }
