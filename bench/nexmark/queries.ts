@@ -40,10 +40,7 @@ const isBid = (e: NexmarkEvent): e is Bid => e.type === 'bid';
 export function nexmarkQueries(topic: string, maxOutOfOrder: number): Record<string, Pipeline> {
   const source = (name: string) =>
     pipeline(name).source(topic, { serde: nexmarkSerde, eventTime: (e) => e.dateTime, maxOutOfOrder });
-  const bids = (name: string) =>
-    source(name)
-      .filter(isBid)
-      .map((e) => e as Bid);
+  const bids = (name: string) => source(name).filter(isBid);
   return {
     // Pass-through: the cost of reading, parsing and writing.
     q0: bids('q0').toTopic('q0', { serde: bidSerde }),
@@ -96,7 +93,6 @@ export function nexmarkQueries(topic: string, maxOutOfOrder: number): Record<str
     q12: pipeline('q12')
       .source(topic, { serde: nexmarkSerde, eventTime: 'processing' })
       .filter(isBid)
-      .map((e) => e as Bid)
       .keyBy((b) => b.bidder)
       .window(tumbling('10s'))
       .aggregate({ bids: count() })

@@ -18,14 +18,29 @@ export type AggregateResult<S> = {
   [K in keyof S]: S[K] extends { result(acc: never): infer R } ? R : never;
 };
 
-/** Several named aggregators as one, with one accumulator object. */
-export function combine<T, S extends AggregatorSpec<T>>(
-  spec: S,
-): Aggregator<T, Record<string, unknown>, AggregateResult<S>> {
+/** Several named aggregators as one, with one accumulator object (or the only one's own accumulator). */
+export function combine<T, S extends AggregatorSpec<T>>(spec: S): Aggregator<T, unknown, AggregateResult<S>> {
   const names = Object.keys(spec);
   const parts = names.map((n) => spec[n]!);
+  if (names.length === 1) {
+    // One aggregator: its accumulator as it is, with no object around it to allocate and follow.
+    const [name] = names as [string];
+    const [part] = parts as [Aggregator<T, unknown, unknown>];
+    const single: Aggregator<T, unknown, AggregateResult<S>> = {
+      init: () => part.init(),
+      add: (acc, record, ts) => part.add(acc, record, ts),
+      merge: (a, b) => part.merge(a, b),
+      result: (acc) => {
+        // Not `{ [name]: … }`: a computed key in a literal takes V8's slow path.
+        const row: Record<string, unknown> = {};
+        row[name] = part.result(acc);
+        return row as AggregateResult<S>;
+      },
+    };
+    return single;
+  }
   // Plain loops that add the names in one order: every accumulator gets the same object shape.
-  return {
+  const several: Aggregator<T, Record<string, unknown>, AggregateResult<S>> = {
     init: () => {
       const acc: Record<string, unknown> = {};
       for (let i = 0; i < names.length; i++) acc[names[i]!] = parts[i]!.init();
@@ -49,4 +64,5 @@ export function combine<T, S extends AggregatorSpec<T>>(
       return row as AggregateResult<S>;
     },
   };
+  return several as Aggregator<T, unknown, AggregateResult<S>>;
 }

@@ -118,6 +118,9 @@ export class Stream<T> {
     return new Stream<U>(this.builder);
   }
 
+  /** Keeps the values `fn` accepts; a type guard (`(e): e is Bid => …`) narrows the stream's type. */
+  filter<S extends T>(fn: (value: T) => value is S, options?: { name?: string }): Stream<S>;
+  filter(fn: (value: T) => boolean, options?: { name?: string }): Stream<T>;
   filter(fn: (value: T) => boolean, options: { name?: string } = {}): Stream<T> {
     this.builder.add({
       kind: 'filter',
