@@ -26,11 +26,20 @@ export {
 export { type DeadLetter, type DeadLetterReason, describeError } from './runtime/dead-letter.ts';
 export { DLQ_HEADERS, deadLetterRecord, readDeadLetter } from './runtime/dead-letter-record.ts';
 export { PipelineRunner, type PipelineRunnerOptions } from './runtime/pipeline-runner.ts';
-export { LateRecordError, PipelineTask, type TaskOutput } from './runtime/pipeline-task.ts';
+export {
+  LateRecordError,
+  PipelineTask,
+  type PipelineTaskOptions,
+  type TaskOutput,
+  type TaskSnapshot,
+} from './runtime/pipeline-task.ts';
+export { REPARTITION_HEADERS } from './runtime/repartition-record.ts';
+export { planStages, repartitionTopic, type Stage } from './runtime/stages.ts';
 export { avro, jsonSchema, protobuf } from './serdes/schema-serdes.ts';
 export { json, type Serde } from './serdes/serde.ts';
 export { MemoryStateStore, type StateSnapshot, type StateStore } from './state/state-store.ts';
 export { runPipeline, type TestInput, type TestRun } from './testing/run-pipeline.ts';
+export { UpstreamWatermarks } from './time/upstream-watermarks.ts';
 export {
   boundedOutOfOrderness,
   NO_WATERMARK,

@@ -1,22 +1,46 @@
-import { type Clock, type ConsumedRecord, ErrorCodes, KappaError } from '../../core/index.ts';
+import {
+  type Clock,
+  type ConsumedRecord,
+  ErrorCodes,
+  InvalidArgumentError,
+  KappaError,
+} from '../../core/index.ts';
 import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
 import type { WindowStep } from '../dsl/steps.ts';
 import { type LateRecord, WindowOperator, type WindowResult } from '../operators/window-operator.ts';
 import { MemoryStateStore, type StateSnapshot, type StateStore } from '../state/state-store.ts';
+import { UpstreamWatermarks } from '../time/upstream-watermarks.ts';
 import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
 import { maxTimestamp } from '../windows/window.ts';
 import { type DeadLetter, type DeadLetterReason, describeError } from './dead-letter.ts';
+import { type Repartitioned, readRepartitioned, repartitionRecord } from './repartition-record.ts';
+import { type Stage, wholePipeline } from './stages.ts';
 
 export interface TaskSnapshot {
   state: StateSnapshot;
+  /** What the source partitions' watermarks have seen (a stage reading the source). */
   partitions: Array<[number, number]>;
+  /** What the upstream tasks have said (a stage reading a repartition topic). */
+  upstreams?: ReturnType<UpstreamWatermarks['snapshot']>;
   windows: Array<[number, number]>;
 }
 
-/** Where a task's results go: records for sink topics, and dead letters. */
+/** Where a task's results go: records for sink and repartition topics, and dead letters. */
 export interface TaskOutput {
   send(topic: string, key: Buffer | null, value: Buffer, eventTime: number): void;
   deadLetter(letter: DeadLetter): void;
+}
+
+export interface PipelineTaskOptions {
+  /** The partitions of the stage's input topic this task owns. */
+  partitions: number[];
+  clock: Clock;
+  output: TaskOutput;
+  store?: StateStore;
+  /** The part of the pipeline to run; default all of it, with keyBy grouping within the task. */
+  stage?: Stage;
+  /** For a stage reading a repartition topic: how many upstream tasks send it watermarks. */
+  upstreams?: number;
 }
 
 interface Element {
@@ -61,7 +85,10 @@ export class PipelineTask {
   readonly store: StateStore;
   readonly #clock: Clock;
   readonly #output: TaskOutput;
-  readonly #tracker: WatermarkTracker;
+  readonly stage: Stage;
+  /** Watermarks from the source partitions, or from the upstream tasks of a repartition topic. */
+  readonly #tracker: WatermarkTracker | null = null;
+  readonly #upstream: UpstreamWatermarks | null = null;
   /** The window steps in pipeline order, and the same by step index. */
   readonly #windows: WindowSlot[] = [];
   readonly #windowAt: Array<WindowSlot | undefined> = [];
@@ -71,22 +98,29 @@ export class PipelineTask {
   readonly #fromSource: Run;
   readonly #afterWindow: Run[] = [];
 
-  constructor(
-    pipeline: Pipeline,
-    options: { partitions: number[]; clock: Clock; output: TaskOutput; store?: StateStore },
-  ) {
+  constructor(pipeline: Pipeline, options: PipelineTaskOptions) {
     this.pipeline = pipeline;
+    this.stage = options.stage ?? wholePipeline(pipeline);
     this.#clock = options.clock;
     this.#output = options.output;
     this.store = options.store ?? new MemoryStateStore();
     const source = pipeline.source;
-    this.#tracker = new WatermarkTracker(
-      { maxOutOfOrder: source.maxOutOfOrder, idleAfter: source.idleAfter },
-      options.partitions,
-      this.#clock.now(),
-    );
+    if (this.stage.from === 1)
+      this.#tracker = new WatermarkTracker(
+        { maxOutOfOrder: source.maxOutOfOrder, idleAfter: source.idleAfter },
+        options.partitions,
+        this.#clock.now(),
+      );
+    else {
+      if (options.upstreams === undefined)
+        throw new InvalidArgumentError(
+          'A task reading a repartition topic needs its number of upstream tasks',
+        );
+      this.#upstream = new UpstreamWatermarks(options.upstreams, options.partitions);
+    }
+    const end = this.stage.until ?? pipeline.steps.length;
     pipeline.steps.forEach((step, i) => {
-      if (step.kind !== 'window') return;
+      if (step.kind !== 'window' || i < this.stage.from || i >= end) return;
       const slot: WindowSlot = {
         step: i,
         emit: (result) => this.#emitWindow(i, result),
@@ -104,15 +138,25 @@ export class PipelineTask {
       this.#windows.push(slot);
       this.#windowAt[i] = slot;
     });
-    this.#fromSource = this.#compile(1);
+    this.#fromSource = this.#compile(this.stage.from);
     for (const w of this.#windows) this.#afterWindow[w.step] = this.#compile(w.step + 1);
   }
 
   get watermark(): number {
-    return this.pipeline.source.processingTime ? this.#clock.now() - 1 : this.#tracker.current;
+    if (this.pipeline.source.processingTime) return this.#clock.now() - 1;
+    return (this.#tracker ?? this.#upstream)!.current;
+  }
+
+  /** Every source partition of the task has gone idle (stages that read the source). */
+  get idle(): boolean {
+    return this.#tracker?.idle ?? false;
   }
 
   process(record: ConsumedRecord): void {
+    if (this.#upstream !== null) {
+      this.#processRepartitioned(record, this.#upstream);
+      return;
+    }
     const source = this.pipeline.source;
     let element: Element;
     try {
@@ -129,7 +173,31 @@ export class PipelineTask {
       this.#deadLetter(record, error, element.eventTime);
     }
     if (!this.pipeline.source.processingTime)
-      this.#advance(this.#tracker.observe(record.partition, element.eventTime, this.#clock.now()));
+      this.#advance(this.#tracker!.observe(record.partition, element.eventTime, this.#clock.now()));
+  }
+
+  /** A record of a repartition topic: an element keyed upstream, or an upstream task's watermark. */
+  #processRepartitioned(record: ConsumedRecord, upstream: UpstreamWatermarks): void {
+    let read: Repartitioned;
+    try {
+      read = readRepartitioned(record);
+    } catch (error) {
+      this.#deadLetter(record, new Poison(this.pipeline.steps[this.stage.from - 1]!.name, 'decode', error));
+      return;
+    }
+    if (read.kind === 'watermark') {
+      this.#advance(upstream.observe(record.partition, read.upstream, read.watermark, read.idle));
+      return;
+    }
+    const eventTime = this.pipeline.source.processingTime ? this.#clock.now() : read.eventTime;
+    const element: Element = { value: read.value, key: read.key, keyed: true, eventTime };
+    try {
+      this.#record = record;
+      this.#fromSource(element);
+    } catch (error) {
+      if (!(error instanceof Poison)) throw error;
+      this.#deadLetter(record, error, eventTime);
+    }
   }
 
   /** Processing time moved on: idle partitions may release the watermark. */
@@ -137,7 +205,8 @@ export class PipelineTask {
     const now = this.#clock.now();
     for (const w of this.#windows) w.op.onProcessingTime(now, w.emit);
     // In processing time the clock is the watermark: windows close when their end has passed.
-    this.#advance(this.pipeline.source.processingTime ? now - 1 : this.#tracker.tick(now));
+    if (this.pipeline.source.processingTime) this.#advance(now - 1);
+    else if (this.#tracker !== null) this.#advance(this.#tracker.tick(now));
   }
 
   /** The input has ended (a bounded run, such as a test): every window fires. */
@@ -150,7 +219,8 @@ export class PipelineTask {
     for (const w of this.#windows) w.op.flush();
     return {
       state: this.store.snapshot(),
-      partitions: this.#tracker.snapshot(),
+      partitions: this.#tracker?.snapshot() ?? [],
+      ...(this.#upstream ? { upstreams: this.#upstream.snapshot() } : {}),
       windows: this.#windows.map((w) => [w.step, w.watermark]),
     };
   }
@@ -158,7 +228,8 @@ export class PipelineTask {
   /** Continues from a snapshot, as after a crash. */
   restore(snapshot: TaskSnapshot): void {
     this.store.restore(snapshot.state);
-    this.#tracker.restore(snapshot.partitions, this.#clock.now());
+    this.#tracker?.restore(snapshot.partitions, this.#clock.now());
+    if (snapshot.upstreams) this.#upstream?.restore(snapshot.upstreams);
     const watermarks = new Map(snapshot.windows);
     for (const w of this.#windows) {
       w.watermark = watermarks.get(w.step) ?? NO_WATERMARK;
@@ -244,7 +315,7 @@ export class PipelineTask {
       }
       case 'keyBy': {
         const { fn } = step;
-        const next = this.#compile(from + 1);
+        const next = from === this.stage.until ? this.#repartition() : this.#compile(from + 1);
         return (element) => {
           let key: unknown;
           try {
@@ -294,6 +365,16 @@ export class PipelineTask {
         };
       }
     }
+  }
+
+  /** The end of a stage cut at a keyBy: each element goes on to the repartition topic, by its key. */
+  #repartition(): Run {
+    const topic = this.stage.output!;
+    const output = this.#output;
+    return (element) => {
+      const r = repartitionRecord(topic, element.key, element.value, element.eventTime);
+      output.send(topic, r.key!, r.value!, element.eventTime);
+    };
   }
 
   /** Where a record too late for every window goes: a late topic, or the dead letters with reason late. */

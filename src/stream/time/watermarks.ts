@@ -52,6 +52,12 @@ export class WatermarkTracker {
     return this.#current;
   }
 
+  /** Every partition is idle: downstream tasks should not wait for this one. */
+  get idle(): boolean {
+    for (const state of this.#partitions.values()) if (!state.idle) return false;
+    return this.#partitions.size > 0;
+  }
+
   /** Records an event time seen on a partition (at processing time `now`); returns the task's watermark. */
   observe(partition: number, eventTime: number, now: number): number {
     let state = this.#partitions.get(partition);

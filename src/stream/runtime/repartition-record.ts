@@ -1,0 +1,77 @@
+import type { ConsumedRecord, ProducerRecord } from '../../core/index.ts';
+
+/**
+ * Records of a repartition topic. Data: the element's key (JSON, so the bus's murmur2 of it picks
+ * the partition) and `{ eventTime, value }` as JSON — the event time inside the value rather than in
+ * the record timestamp (which brokers refuse far in the future and retention deletes far in the
+ * past) or a header (which a dead letter replayed through REST Proxy would lose). Watermarks: an
+ * empty record on every partition from each upstream task saying how far its event time has got, or
+ * that its source has gone idle, as Flink sends watermarks and idleness down every channel.
+ */
+export const REPARTITION_HEADERS = {
+  watermark: 'kappa.watermark',
+  upstream: 'kappa.watermark.upstream',
+  idle: 'kappa.watermark.idle',
+} as const;
+
+export type Repartitioned =
+  | { kind: 'data'; key: unknown; value: unknown; eventTime: number }
+  | { kind: 'watermark'; upstream: number; watermark: number; idle: boolean };
+
+export function repartitionRecord(
+  topic: string,
+  key: unknown,
+  value: unknown,
+  eventTime: number,
+): ProducerRecord {
+  return {
+    topic,
+    key: Buffer.from(JSON.stringify(key)),
+    value: Buffer.from(JSON.stringify({ eventTime, value })),
+  };
+}
+
+export function watermarkRecords(
+  topic: string,
+  partitions: number,
+  upstream: number,
+  watermark: number,
+  idle: boolean,
+): ProducerRecord[] {
+  const headers = {
+    [REPARTITION_HEADERS.watermark]: Buffer.from(String(watermark)),
+    [REPARTITION_HEADERS.upstream]: Buffer.from(String(upstream)),
+    [REPARTITION_HEADERS.idle]: Buffer.from(idle ? '1' : '0'),
+  };
+  return Array.from({ length: partitions }, (_, partition) => ({
+    topic,
+    partition,
+    key: null,
+    value: Buffer.alloc(0),
+    headers,
+  }));
+}
+
+/** Reads a repartition record; throws (a dead letter, reason `decode`) for one that is neither kind. */
+export function readRepartitioned(record: ConsumedRecord): Repartitioned {
+  const h = record.headers;
+  const watermark = h[REPARTITION_HEADERS.watermark];
+  if (watermark !== undefined)
+    return {
+      kind: 'watermark',
+      upstream: Number(h[REPARTITION_HEADERS.upstream]?.toString() ?? Number.NaN),
+      watermark: Number(watermark.toString()),
+      idle: h[REPARTITION_HEADERS.idle]?.toString() === '1',
+    };
+  if (record.key === null || record.value === null)
+    throw new TypeError('A repartition record needs a key and a value');
+  const data = JSON.parse(record.value.toString('utf8')) as { eventTime?: unknown; value?: unknown };
+  if (typeof data?.eventTime !== 'number' || !('value' in data))
+    throw new TypeError('A repartition record holds { eventTime, value }');
+  return {
+    kind: 'data',
+    key: JSON.parse(record.key.toString('utf8')),
+    value: data.value,
+    eventTime: data.eventTime,
+  };
+}
