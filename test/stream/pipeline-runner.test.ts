@@ -3,6 +3,7 @@ import { type ConsumedRecord, ManualClock } from '../../src/core/index.ts';
 import { type EmbeddedBus, openEmbeddedBus } from '../../src/log/index.ts';
 import { count, PipelineRunner, pipeline, readDeadLetter, sum, tumbling } from '../../src/stream/index.ts';
 import { useTempDir } from '../support/temp-dir.ts';
+import { keyedRunnersContract } from './runners-contract.ts';
 
 interface Payment {
   merchant: string;
@@ -82,4 +83,12 @@ describe('pipeline runner on the bus', () => {
     runner = undefined;
     await bus.close();
   });
+});
+
+describe('keyed pipelines over several runners, embedded log', () => {
+  const temp = useTempDir('each', 'kappa-runners-');
+  keyedRunnersContract(
+    () => openEmbeddedBus({ dataDir: temp.dir, maintenanceInterval: 0 }),
+    (prefix) => prefix,
+  );
 });

@@ -25,8 +25,12 @@ export interface StageRunnerOptions {
  * One stage of a pipeline over the bus: a member of the stage's consumer group with one task per
  * input partition it owns. Because a stage's input is partitioned by what its windows group by (the
  * source for the first stage, a repartition topic after a keyBy), a task's state belongs to its
- * partition and moves with it. What the tasks produce is sent after each poll, followed, for a stage
- * that writes a repartition topic, by each task's watermark on every partition of it.
+ * partition. What the tasks produce is sent after each poll, followed, for a stage that writes a
+ * repartition topic, by each task's watermark on every partition of it.
+ *
+ * Until checkpoints (the next engine issue), only stateless stages commit offsets, after their output
+ * is sent (at least once). A stateful stage commits nothing: a partition that moves is read again
+ * from the start by its new owner, which rebuilds the windows and repeats their results.
  */
 export class StageRunner {
   readonly #o: StageRunnerOptions;
@@ -40,8 +44,15 @@ export class StageRunner {
   #stopped = false;
   processed = 0;
 
+  /** A stage with no windows keeps no state: it can commit what it has read once its output is sent. */
+  readonly #stateless: boolean;
+
   constructor(options: StageRunnerOptions) {
     this.#o = options;
+    const { steps } = options.pipeline;
+    this.#stateless = !steps
+      .slice(options.stage.from, (options.stage.until ?? steps.length - 1) + 1)
+      .some((s) => s.kind === 'window');
   }
 
   /** The consumer group: the pipeline's own for the first stage, one per stage after that. */
@@ -98,11 +109,24 @@ export class StageRunner {
       );
   }
 
-  #revoked(partitions: TopicPartition[]): void {
+  /** A stateless stage hands over at the offset it has sent output for; a stateful one, from the start. */
+  async #revoked(partitions: TopicPartition[]): Promise<void> {
+    if (this.#stateless) {
+      await this.#flush();
+      await this.#commit(partitions);
+    }
     for (const { partition } of partitions) {
       this.#tasks.delete(partition);
       this.#sent.delete(partition);
     }
+  }
+
+  async #commit(partitions: TopicPartition[]): Promise<void> {
+    const offsets = partitions.flatMap(({ topic, partition }) => {
+      const offset = this.#consumer!.position(topic, partition);
+      return offset === undefined ? [] : [{ topic, partition, offset }];
+    });
+    if (offsets.length > 0) await this.#consumer!.commit(offsets);
   }
 
   async #loop(): Promise<void> {
@@ -126,6 +150,7 @@ export class StageRunner {
         }
         this.#watermarks();
         await this.#flush();
+        if (this.#stateless && records.length > 0) await this.#commit(this.#consumer!.assignment());
       } catch (error) {
         if (this.#stopped) return;
         this.#o.logger.error(

@@ -1,11 +1,11 @@
 import type { Pipeline } from '../dsl/pipeline.ts';
 
 /**
- * The part of a pipeline one task runs. A pipeline whose `keyBy` feeds a window is cut there, as
- * Kafka Streams cuts a topology at a key change: the stage before the cut sends each element on to an
- * internal repartition topic, keyed by its key, so every record of a key meets in the one task that
- * owns the key's partition, whichever source partition it came from. A pipeline without such a
- * `keyBy` is one stage.
+ * The part of a pipeline one task runs. A pipeline is cut at each `keyBy` (which always feeds a
+ * window), as Kafka Streams cuts a topology at a key change: the stage before the cut sends each
+ * element on to an internal repartition topic, keyed by its key, so every record of a key meets in
+ * the one task that owns the key's partition, whichever source partition it came from. A pipeline
+ * without a `keyBy` is one stage.
  */
 export interface Stage {
   /** 0 for the stage that reads the source; each cut adds one. */
@@ -22,9 +22,7 @@ export interface Stage {
 
 /** The stages of a pipeline, in order. */
 export function planStages(pipeline: Pipeline): Stage[] {
-  const cuts = pipeline.steps.flatMap((step, i) =>
-    step.kind === 'keyBy' && feedsWindow(pipeline, i) ? [i] : [],
-  );
+  const cuts = pipeline.steps.flatMap((step, i) => (step.kind === 'keyBy' ? [i] : []));
   const stages: Stage[] = [];
   let input = pipeline.source.topic;
   let from = 1;
@@ -47,14 +45,4 @@ export function wholePipeline(pipeline: Pipeline): Stage {
 /** The internal topic after a `keyBy`: named for the pipeline and the step, as Kafka Streams names its own. */
 export function repartitionTopic(pipeline: Pipeline, keyByStep: number): string {
   return `kappa-${pipeline.name}-${pipeline.steps[keyByStep]!.name}-repartition`;
-}
-
-/** A keyBy needs its records to meet only if a window comes after it before the next keyBy. */
-function feedsWindow(pipeline: Pipeline, keyBy: number): boolean {
-  for (let i = keyBy + 1; i < pipeline.steps.length; i++) {
-    const kind = pipeline.steps[i]!.kind;
-    if (kind === 'window') return true;
-    if (kind === 'keyBy') return false;
-  }
-  return false;
 }
