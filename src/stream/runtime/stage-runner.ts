@@ -1,4 +1,14 @@
-import type { Clock, Logger, ProducerRecord, TopicPartition } from '../../core/index.ts';
+import { randomUUID } from 'node:crypto';
+import {
+  type Clock,
+  type ConsumedRecord,
+  GroupFencedError,
+  type Logger,
+  type ProducerRecord,
+  type TopicPartition,
+  type TopicPartitionOffset,
+  tpKey,
+} from '../../core/index.ts';
 import type { Bus, Consumer, Producer } from '../../log/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
 import { NO_WATERMARK } from '../time/watermarks.ts';
@@ -28,24 +38,27 @@ export interface StageRunnerOptions {
  * partition. What the tasks produce is sent after each poll, followed, for a stage that writes a
  * repartition topic, by each task's watermark on every partition of it.
  *
- * Until checkpoints (the next engine issue), only stateless stages commit offsets, after their output
- * is sent (at least once). A stateful stage commits nothing: a partition that moves is read again
- * from the start by its new owner, which rebuilds the windows and repeats their results.
+ * A stage without windows keeps no state, so it sends its output and commits the offsets it read in
+ * one transaction, fenced to this member of the group (Kafka's KIP-447): what it hands on is handed on
+ * exactly once, also across a crash or a rebalance. Until checkpoints (the next engine issue), a stage
+ * with windows commits nothing: a partition that moves, or a restarted runner, reads it again from
+ * the start, rebuilding the windows and repeating their results.
  */
 export class StageRunner {
   readonly #o: StageRunnerOptions;
+  readonly #stateless: boolean;
   readonly #tasks = new Map<number, PipelineTask>();
   /** The watermark (and idleness) each task last sent downstream. */
   readonly #sent = new Map<number, string>();
+  /** Offsets read whose output is not committed yet (stateless stages). */
+  readonly #toCommit = new Map<string, TopicPartitionOffset>();
   #consumer: Consumer | null = null;
   #producer: Producer | null = null;
   #pending: ProducerRecord[] = [];
+  #inFlight: Promise<void> = Promise.resolve();
   #running: Promise<void> | null = null;
   #stopped = false;
   processed = 0;
-
-  /** A stage with no windows keeps no state: it can commit what it has read once its output is sent. */
-  readonly #stateless: boolean;
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
@@ -64,14 +77,12 @@ export class StageRunner {
   }
 
   async start(): Promise<void> {
-    this.#producer = this.#o.bus.producer();
-    this.#consumer = this.#o.bus.consumer({
-      group: this.group,
-      reset: 'earliest',
-      onAssigned: (partitions) => this.#assigned(partitions),
-      onRevoked: (partitions) => this.#revoked(partitions),
-    });
-    await this.#consumer.subscribe([this.#o.stage.input]);
+    // One transactional id per runner, as Kafka Streams' exactly-once v2: the group generation, not
+    // the id, fences a member that lost its partitions.
+    this.#producer = this.#o.bus.producer(
+      this.#stateless ? { transactionalId: `${this.group}-${randomUUID()}` } : {},
+    );
+    await this.#join();
     this.#running = this.#loop();
   }
 
@@ -79,15 +90,22 @@ export class StageRunner {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#running;
-    await this.#consumer?.close();
     await this.#flush().catch(() => {});
+    await this.#consumer?.close();
     await this.#producer?.close();
   }
 
-  /**
-   * A task per partition. (A partition that moves to another runner starts there from scratch: without
-   * checkpoints or commits its state cannot follow it; the next engine issue brings them.)
-   */
+  async #join(): Promise<void> {
+    this.#consumer = this.#o.bus.consumer({
+      group: this.group,
+      reset: 'earliest',
+      onAssigned: (partitions) => this.#assigned(partitions),
+      onRevoked: (partitions) => this.#revoked(partitions),
+    });
+    await this.#consumer.subscribe([this.#o.stage.input]);
+  }
+
+  /** A task per partition: from scratch (the next engine issue brings checkpoints to start from). */
   #assigned(partitions: TopicPartition[]): void {
     for (const { partition } of partitions)
       this.#tasks.set(
@@ -109,24 +127,14 @@ export class StageRunner {
       );
   }
 
-  /** A stateless stage hands over at the offset it has sent output for; a stateful one, from the start. */
+  /** A partition's transaction ends before another member may read the partition. */
   async #revoked(partitions: TopicPartition[]): Promise<void> {
-    if (this.#stateless) {
-      await this.#flush();
-      await this.#commit(partitions);
-    }
-    for (const { partition } of partitions) {
+    await this.#inFlight.catch(() => {});
+    for (const { topic, partition } of partitions) {
       this.#tasks.delete(partition);
       this.#sent.delete(partition);
+      this.#toCommit.delete(tpKey(topic, partition));
     }
-  }
-
-  async #commit(partitions: TopicPartition[]): Promise<void> {
-    const offsets = partitions.flatMap(({ topic, partition }) => {
-      const offset = this.#consumer!.position(topic, partition);
-      return offset === undefined ? [] : [{ topic, partition, offset }];
-    });
-    if (offsets.length > 0) await this.#consumer!.commit(offsets);
   }
 
   async #loop(): Promise<void> {
@@ -137,28 +145,46 @@ export class StageRunner {
           timeoutMs: Math.min(200, this.#o.tickMs),
           maxRecords: 2000,
         });
-        for (const r of records) {
-          const task = this.#tasks.get(r.partition);
-          if (!task) continue;
-          task.process(r);
-          this.processed++;
-        }
+        this.#process(records);
         const now = this.#o.clock.now();
         if (now - lastTick >= this.#o.tickMs) {
           lastTick = now;
           for (const task of this.#tasks.values()) task.tick();
         }
         this.#watermarks();
-        await this.#flush();
-        if (this.#stateless && records.length > 0) await this.#commit(this.#consumer!.assignment());
+        this.#inFlight = this.#flush();
+        await this.#inFlight;
       } catch (error) {
         if (this.#stopped) return;
-        this.#o.logger.error(
-          { err: error, pipeline: this.#o.pipeline.name, stage: this.#o.stage.index },
-          'pipeline poll failed; retrying',
-        );
+        if (error instanceof GroupFencedError) {
+          // The transaction was aborted: rejoin, and go on from the group's committed offsets.
+          this.#log('warn', error, 'pipeline stage fenced by a rebalance; rejoining');
+          this.#pending = [];
+          this.#toCommit.clear();
+          this.#tasks.clear();
+          this.#sent.clear();
+          await this.#consumer!.close().catch(() => {});
+          await this.#join().catch((e) => this.#log('error', e, 'pipeline stage could not rejoin'));
+          continue;
+        }
+        this.#log('error', error, 'pipeline poll failed; retrying');
         await new Promise((r) => setTimeout(r, 500));
       }
+    }
+  }
+
+  #process(records: ConsumedRecord[]): void {
+    for (const r of records) {
+      const task = this.#tasks.get(r.partition);
+      if (!task) continue;
+      task.process(r);
+      this.processed++;
+      if (this.#stateless)
+        this.#toCommit.set(tpKey(r.topic, r.partition), {
+          topic: r.topic,
+          partition: r.partition,
+          offset: r.offset + 1,
+        });
     }
   }
 
@@ -176,10 +202,38 @@ export class StageRunner {
     }
   }
 
-  /** Sends what the tasks produced; on failure it stays pending and goes with the next flush. */
+  /**
+   * Sends what the tasks produced: with the offsets read, in one transaction, from a stateless stage.
+   * On failure it stays pending and goes with the next flush.
+   */
   async #flush(): Promise<void> {
-    if (this.#pending.length === 0) return;
-    await this.#producer!.send(this.#pending);
+    if (!this.#stateless) {
+      if (this.#pending.length === 0) return;
+      await this.#producer!.send(this.#pending);
+      this.#pending = [];
+      return;
+    }
+    if (this.#pending.length === 0 && this.#toCommit.size === 0) return;
+    const offsets = [...this.#toCommit.values()];
+    const txn = await this.#producer!.beginTransaction();
+    try {
+      if (this.#pending.length > 0) await txn.send(this.#pending);
+      if (offsets.length > 0) await txn.sendOffsets(this.#consumer!.groupMetadata(), offsets);
+      await txn.commit();
+    } catch (error) {
+      await txn.abort().catch(() => {});
+      throw error;
+    }
     this.#pending = [];
+    for (const o of offsets)
+      if (this.#toCommit.get(tpKey(o.topic, o.partition))?.offset === o.offset)
+        this.#toCommit.delete(tpKey(o.topic, o.partition));
+  }
+
+  #log(level: 'warn' | 'error', error: unknown, message: string): void {
+    this.#o.logger[level](
+      { err: error, pipeline: this.#o.pipeline.name, stage: this.#o.stage.index },
+      message,
+    );
   }
 }
