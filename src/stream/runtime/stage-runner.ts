@@ -38,19 +38,25 @@ export interface StageRunnerOptions {
  * partition. What the tasks produce is sent after each poll, followed, for a stage that writes a
  * repartition topic, by each task's watermark on every partition of it.
  *
- * A stage without windows keeps no state, so it sends its output and commits the offsets it read in
- * one transaction, fenced to this member of the group (Kafka's KIP-447): what it hands on is handed on
- * exactly once, also across a crash or a rebalance. Until checkpoints (the next engine issue), a stage
- * with windows commits nothing: a partition that moves, or a restarted runner, reads it again from
- * the start, rebuilding the windows and repeating their results.
+ * Every stage sends its output and commits the offsets it read in one transaction, fenced to this
+ * member of the group (Kafka's KIP-447), so what it writes is written exactly once, also across a
+ * crash or a rebalance. A stage with windows keeps them in memory: when a partition comes to a runner
+ * (after a restart or a rebalance), its task is rebuilt before its first record by reading the
+ * partition from the start up to the group's committed offset with its output dropped — that output
+ * was committed already — which puts the windows where they were. (The next engine issue replaces the
+ * read from the start with checkpoints.)
  */
 export class StageRunner {
   readonly #o: StageRunnerOptions;
-  readonly #stateless: boolean;
+  readonly #stateful: boolean;
   readonly #tasks = new Map<number, PipelineTask>();
+  /** Partitions whose task has not been rebuilt yet (stateful stages). */
+  readonly #unbuilt = new Set<number>();
+  /** While a task is rebuilt, what it produces was committed before: it is dropped. */
+  #rebuilding = false;
   /** The watermark (and idleness) each task last sent downstream. */
   readonly #sent = new Map<number, string>();
-  /** Offsets read whose output is not committed yet (stateless stages). */
+  /** Offsets read whose output is not committed yet. */
   readonly #toCommit = new Map<string, TopicPartitionOffset>();
   #consumer: Consumer | null = null;
   #producer: Producer | null = null;
@@ -63,7 +69,7 @@ export class StageRunner {
   constructor(options: StageRunnerOptions) {
     this.#o = options;
     const { steps } = options.pipeline;
-    this.#stateless = !steps
+    this.#stateful = steps
       .slice(options.stage.from, (options.stage.until ?? steps.length - 1) + 1)
       .some((s) => s.kind === 'window');
   }
@@ -79,9 +85,7 @@ export class StageRunner {
   async start(): Promise<void> {
     // One transactional id per runner, as Kafka Streams' exactly-once v2: the group generation, not
     // the id, fences a member that lost its partitions.
-    this.#producer = this.#o.bus.producer(
-      this.#stateless ? { transactionalId: `${this.group}-${randomUUID()}` } : {},
-    );
+    this.#producer = this.#o.bus.producer({ transactionalId: `${this.group}-${randomUUID()}` });
     await this.#join();
     this.#running = this.#loop();
   }
@@ -105,9 +109,10 @@ export class StageRunner {
     await this.#consumer.subscribe([this.#o.stage.input]);
   }
 
-  /** A task per partition: from scratch (the next engine issue brings checkpoints to start from). */
+  /** A task per partition; a stateful one is rebuilt before its first record. */
   #assigned(partitions: TopicPartition[]): void {
-    for (const { partition } of partitions)
+    for (const { partition } of partitions) {
+      if (this.#stateful) this.#unbuilt.add(partition);
       this.#tasks.set(
         partition,
         new PipelineTask(this.#o.pipeline, {
@@ -117,14 +122,15 @@ export class StageRunner {
           ...(this.#o.upstreams === undefined ? {} : { upstreams: this.#o.upstreams }),
           output: {
             send: (topic, key, value) => {
-              this.#pending.push({ topic, key, value });
+              if (!this.#rebuilding) this.#pending.push({ topic, key, value });
             },
             deadLetter: (letter) => {
-              this.#pending.push(deadLetterRecord(this.#o.deadLetterTopic, letter));
+              if (!this.#rebuilding) this.#pending.push(deadLetterRecord(this.#o.deadLetterTopic, letter));
             },
           },
         }),
       );
+    }
   }
 
   /** A partition's transaction ends before another member may read the partition. */
@@ -132,6 +138,7 @@ export class StageRunner {
     await this.#inFlight.catch(() => {});
     for (const { topic, partition } of partitions) {
       this.#tasks.delete(partition);
+      this.#unbuilt.delete(partition);
       this.#sent.delete(partition);
       this.#toCommit.delete(tpKey(topic, partition));
     }
@@ -145,23 +152,25 @@ export class StageRunner {
           timeoutMs: Math.min(200, this.#o.tickMs),
           maxRecords: 2000,
         });
-        this.#process(records);
+        await this.#process(records);
         const now = this.#o.clock.now();
         if (now - lastTick >= this.#o.tickMs) {
           lastTick = now;
-          for (const task of this.#tasks.values()) task.tick();
+          for (const [partition, task] of this.#tasks) if (!this.#unbuilt.has(partition)) task.tick();
         }
         this.#watermarks();
         this.#inFlight = this.#flush();
         await this.#inFlight;
       } catch (error) {
         if (this.#stopped) return;
-        if (error instanceof GroupFencedError) {
-          // The transaction was aborted: rejoin, and go on from the group's committed offsets.
-          this.#log('warn', error, 'pipeline stage fenced by a rebalance; rejoining');
+        if (error instanceof GroupFencedError || error instanceof RebuildFailed) {
+          // Nothing of this poll is committed: rejoin, and go on from the group's committed offsets.
+          this.#log('warn', error, 'pipeline stage rejoining its group');
+          if (error instanceof RebuildFailed) await new Promise((r) => setTimeout(r, 500));
           this.#pending = [];
           this.#toCommit.clear();
           this.#tasks.clear();
+          this.#unbuilt.clear();
           this.#sent.clear();
           await this.#consumer!.close().catch(() => {});
           await this.#join().catch((e) => this.#log('error', e, 'pipeline stage could not rejoin'));
@@ -173,19 +182,48 @@ export class StageRunner {
     }
   }
 
-  #process(records: ConsumedRecord[]): void {
+  async #process(records: ConsumedRecord[]): Promise<void> {
     for (const r of records) {
       const task = this.#tasks.get(r.partition);
       if (!task) continue;
+      if (this.#unbuilt.has(r.partition)) {
+        // The group hands the partition over at its committed offset: this record's.
+        await this.#rebuild(task, r.topic, r.partition, r.offset).catch((error: unknown) => {
+          throw new RebuildFailed(error);
+        });
+        this.#unbuilt.delete(r.partition);
+      }
       task.process(r);
       this.processed++;
-      if (this.#stateless)
-        this.#toCommit.set(tpKey(r.topic, r.partition), {
-          topic: r.topic,
-          partition: r.partition,
-          offset: r.offset + 1,
-        });
+      this.#toCommit.set(tpKey(r.topic, r.partition), {
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset + 1,
+      });
     }
+  }
+
+  /** Reads a partition from its start up to `end` into its task, dropping what that produces. */
+  async #rebuild(task: PipelineTask, topic: string, partition: number, end: number): Promise<void> {
+    if (end === 0) return;
+    const reader = this.#o.bus.consumer({ isolation: 'read_committed' });
+    this.#rebuilding = true;
+    try {
+      await reader.assign([{ topic, partition, offset: 0 }]);
+      for (;;) {
+        const records = await reader.poll({ timeoutMs: 1000, maxRecords: 5000 });
+        for (const r of records) if (r.offset < end) task.process(r);
+        const position = reader.position(topic, partition) ?? 0;
+        if (position >= end || (records.length > 0 && records.at(-1)!.offset >= end - 1)) break;
+      }
+    } finally {
+      this.#rebuilding = false;
+      await reader.close();
+    }
+    this.#o.logger.info(
+      { pipeline: this.#o.pipeline.name, stage: this.#o.stage.index, partition, records: end },
+      'pipeline task rebuilt',
+    );
   }
 
   /** After the records of a poll, each task's watermark where it moved (or its source went idle). */
@@ -203,16 +241,10 @@ export class StageRunner {
   }
 
   /**
-   * Sends what the tasks produced: with the offsets read, in one transaction, from a stateless stage.
-   * On failure it stays pending and goes with the next flush.
+   * Sends what the tasks produced with the offsets read, in one transaction. On failure it stays
+   * pending and goes with the next flush.
    */
   async #flush(): Promise<void> {
-    if (!this.#stateless) {
-      if (this.#pending.length === 0) return;
-      await this.#producer!.send(this.#pending);
-      this.#pending = [];
-      return;
-    }
     if (this.#pending.length === 0 && this.#toCommit.size === 0) return;
     const offsets = [...this.#toCommit.values()];
     const txn = await this.#producer!.beginTransaction();
@@ -235,5 +267,12 @@ export class StageRunner {
       { err: error, pipeline: this.#o.pipeline.name, stage: this.#o.stage.index },
       message,
     );
+  }
+}
+
+/** A task could not be rebuilt: the records polled after it must be read again, so the runner rejoins. */
+class RebuildFailed extends Error {
+  constructor(cause: unknown) {
+    super(`A pipeline task could not be rebuilt: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
 }
