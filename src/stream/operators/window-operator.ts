@@ -86,6 +86,7 @@ export class WindowOperator<T, K, A, R> {
   readonly #slide: number;
   #seq = 0;
   #lastTime = Number.NaN;
+  #lastSlot: Slot<K, A> | null = null;
   #lastStart = 0;
   /** Session windows: key → session start → slot. */
   readonly #sessions = new Map<KeyId, Map<number, Slot<K, A>>>();
@@ -204,6 +205,7 @@ export class WindowOperator<T, K, A, R> {
   restored(): void {
     this.#buckets.clear();
     this.#near.fill(undefined);
+    this.#lastSlot = null;
     this.#sessions.clear();
     this.#timers.clear();
     this.#times = [];
@@ -277,6 +279,15 @@ export class WindowOperator<T, K, A, R> {
   }
 
   #slotOf(key: K, id: KeyId, start: number, end: number): Slot<K, A> {
+    // Runs of one key and window (a hot key; results of one window keyed by its start) skip the lookups.
+    const last = this.#lastSlot;
+    if (last !== null && last.id === id && last.start === start && !last.dropped) return last;
+    const slot = this.#findOrOpen(key, id, start, end);
+    this.#lastSlot = slot;
+    return slot;
+  }
+
+  #findOrOpen(key: K, id: KeyId, start: number, end: number): Slot<K, A> {
     let bucket = this.#bucketAt(start);
     if (bucket === undefined) bucket = this.#newBucket(start, end);
     else {
@@ -287,6 +298,7 @@ export class WindowOperator<T, K, A, R> {
       { key, start, end, acc: this.#o.aggregator.init(), fired: false, seq: this.#seq++ },
       id,
     );
+    slot.window = bucket.window;
     bucket.slots.set(id, slot);
     return slot;
   }
@@ -392,12 +404,19 @@ export class WindowOperator<T, K, A, R> {
       return slot;
     }
     const bucket = this.#bucketAt(state.start) ?? this.#newBucket(state.start, state.end);
+    slot.window = bucket.window;
     bucket.slots.set(id, slot);
     return slot;
   }
 
   #newBucket(start: number, end: number): Bucket<K, A> {
-    const bucket: Bucket<K, A> = { start, end, slots: new Map(), dropped: false };
+    const bucket: Bucket<K, A> = {
+      start,
+      end,
+      window: Object.freeze({ start, end }),
+      slots: new Map(),
+      dropped: false,
+    };
     this.#buckets.set(start, bucket);
     this.#near[this.#nearIndex(start)] = bucket;
     this.#timer(end, bucket);
@@ -450,7 +469,7 @@ export class WindowOperator<T, K, A, R> {
     const state = slot;
     const result: WindowResult<K, R> = {
       key: state.key,
-      window: { start: state.start, end: state.end },
+      window: slot.window ?? { start: state.start, end: state.end },
       value: this.#o.aggregator.result(state.acc),
       kind,
     };
@@ -470,6 +489,8 @@ export class WindowOperator<T, K, A, R> {
 interface Slot<K, A> extends WindowState<K, A> {
   /** The key as a Map key; `String(id)` is its JSON text, part of the window's id in the store. */
   id: KeyId;
+  /** A tumbling or hopping window's span, shared with its bucket; null for a session, which grows. */
+  window: Readonly<Window> | null;
   dropped: boolean;
   /** The store holds it (written by a flush, or read by a restore). */
   stored: boolean;
@@ -490,6 +511,7 @@ function newSlot<K, A>(state: WindowState<K, A>, id: KeyId): Slot<K, A> {
     emittedAt: state.emittedAt,
     replaces: state.replaces,
     id,
+    window: null,
     dropped: false,
     stored: false,
     touched: true,
@@ -516,6 +538,8 @@ function stateOf<K, A>(slot: Slot<K, A>): WindowState<K, A> {
 interface Bucket<K, A> {
   start: number;
   end: number;
+  /** The span as results carry it: one frozen object shared by every key's result. */
+  window: Readonly<Window>;
   slots: Map<KeyId, Slot<K, A>>;
   dropped: boolean;
 }

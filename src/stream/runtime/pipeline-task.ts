@@ -333,6 +333,8 @@ export class PipelineTask {
       case 'window': {
         const w = this.#windowAt[from]!;
         const clock = this.#clock;
+        // Only the updates and early emit modes look at processing time per record.
+        const timed = step.emit.mode !== 'final';
         return (element) => {
           try {
             w.op.process(
@@ -342,7 +344,7 @@ export class PipelineTask {
               w.watermark,
               w.emit,
               w.late,
-              clock.now(),
+              timed ? clock.now() : 0,
             );
           } catch (error) {
             throw error instanceof Poison ? error : poison(error);
