@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ConsumedRecord, ManualClock } from '../../src/core/index.ts';
-import { type EmbeddedBus, openEmbeddedBus } from '../../src/log/index.ts';
+import { ManualClock } from '../../src/core/index.ts';
+import { openEmbeddedBus } from '../../src/log/index.ts';
 import { count, PipelineRunner, pipeline, readDeadLetter, sum, tumbling } from '../../src/stream/index.ts';
 import { useTempDir } from '../support/temp-dir.ts';
-import { keyedRunnersContract } from './runners-contract.ts';
+import { keyedRunnersContract, readUntil } from './runners-contract.ts';
 
 interface Payment {
   merchant: string;
@@ -18,17 +18,6 @@ const revenue = pipeline('revenue')
   .aggregate({ n: count(), total: sum((p) => p.amount) })
   .map((w) => ({ merchant: w.key, start: w.window.start, ...w.value }))
   .toTopic('revenue');
-
-async function readUntil(bus: EmbeddedBus, topic: string, n: number): Promise<ConsumedRecord[]> {
-  const c = bus.consumer({});
-  const parts = (await bus.describeTopic(topic)).partitions;
-  await c.assign(Array.from({ length: parts }, (_, partition) => ({ topic, partition, offset: 0 })));
-  const out: ConsumedRecord[] = [];
-  const deadline = Date.now() + 10_000;
-  while (out.length < n && Date.now() < deadline) out.push(...(await c.poll({ timeoutMs: 100 })));
-  await c.close();
-  return out;
-}
 
 describe('pipeline runner on the bus', () => {
   const temp = useTempDir('each', 'kappa-runner-');

@@ -77,7 +77,8 @@ export function keyedRunnersContract(open: () => Promise<Bus>, name: (prefix: st
 
 const sorted = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).sort();
 
-async function readUntil(bus: Bus, topic: string, n: number): Promise<ConsumedRecord[]> {
+/** Every partition of a topic from the start, until `n` records (or a minute) and half a second more. */
+export async function readUntil(bus: Bus, topic: string, n: number): Promise<ConsumedRecord[]> {
   const c = bus.consumer({});
   const parts = (await bus.describeTopic(topic)).partitions;
   await c.assign(Array.from({ length: parts }, (_, partition) => ({ topic, partition, offset: 0 })));
