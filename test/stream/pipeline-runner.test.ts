@@ -72,6 +72,33 @@ describe('pipeline runner on the bus', () => {
     runner = undefined;
     await bus.close();
   });
+
+  it('lets windows close when a source partition goes idle, across the repartition topic', async () => {
+    const bus = await openEmbeddedBus({ dataDir: temp.dir, maintenanceInterval: 0 });
+    await bus.createTopic('quiet', { partitions: 2 });
+    const idle = pipeline('idle')
+      .source<Payment>('quiet', { eventTime: (p) => p.ts, idleAfter: 100 })
+      .keyBy((p) => p.merchant)
+      .window(tumbling(1000))
+      .aggregate({ n: count() })
+      .map((w) => ({ merchant: w.key, start: w.window.start, ...w.value }))
+      .toTopic('quiet-out');
+    runner = new PipelineRunner({ bus, pipeline: idle, tickMs: 20 });
+    await runner.start();
+    // Partition 1 never gets a record: once it is idle, partition 0 alone moves the watermark.
+    await bus.producer().send(
+      [100, 200, 2500].map((ts) => ({
+        topic: 'quiet',
+        partition: 0,
+        value: Buffer.from(JSON.stringify({ merchant: 'm1', amount: 1, ts })),
+      })),
+    );
+    const out = (await readUntil(bus, 'quiet-out', 1)).map((r) => JSON.parse(r.value!.toString()));
+    expect(out).toEqual([{ merchant: 'm1', start: 0, n: 2 }]);
+    await runner.stop();
+    runner = undefined;
+    await bus.close();
+  });
 });
 
 describe('keyed pipelines over several runners, embedded log', () => {

@@ -294,11 +294,7 @@ export class WindowOperator<T, K, A, R> {
       const open = bucket.slots.get(id);
       if (open !== undefined) return open;
     }
-    const slot = newSlot<K, A>(
-      { key, start, end, acc: this.#o.aggregator.init(), fired: false, seq: this.#seq++ },
-      id,
-    );
-    slot.window = bucket.window;
+    const slot = openSlot<K, A>(key, id, start, end, this.#o.aggregator.init(), this.#seq++, bucket.window);
     bucket.slots.set(id, slot);
     return slot;
   }
@@ -498,7 +494,35 @@ interface Slot<K, A> extends WindowState<K, A> {
   touched: boolean;
 }
 
-/** Every field set, in one order, so every slot has one shape. */
+/** A new tumbling or hopping window, built in one go (the per-record path opens about one per record). */
+function openSlot<K, A>(
+  key: K,
+  id: KeyId,
+  start: number,
+  end: number,
+  acc: A,
+  seq: number,
+  window: Readonly<Window>,
+): Slot<K, A> {
+  return {
+    key,
+    start,
+    end,
+    acc,
+    fired: false,
+    seq,
+    dirty: false,
+    emittedAt: undefined,
+    replaces: undefined,
+    id,
+    window,
+    dropped: false,
+    stored: false,
+    touched: true,
+  };
+}
+
+/** Every field set, in the same order as `openSlot`, so every slot has one shape. */
 function newSlot<K, A>(state: WindowState<K, A>, id: KeyId): Slot<K, A> {
   return {
     key: state.key,
