@@ -88,8 +88,8 @@ export class WindowOperator<T, K, A, R> {
   #lastTime = Number.NaN;
   #lastSlot: Slot<K, A> | null = null;
   #lastStart = 0;
-  /** Session windows: key → session start → slot. */
-  readonly #sessions = new Map<KeyId, Map<number, Slot<K, A>>>();
+  /** Session windows: key → its open sessions (rarely more than one or two). */
+  readonly #sessions = new Map<KeyId, Array<Slot<K, A>>>();
   /** Firing (window end) and clean-up (end + lateness) times, sorted, with what is due then. */
   readonly #timers = new Map<number, Array<Slot<K, A> | Bucket<K, A>>>();
   #times: number[] = [];
@@ -118,10 +118,17 @@ export class WindowOperator<T, K, A, R> {
     const assigner = this.#o.assigner;
     let accepted = 0;
     if (assigner.kind === 'session') {
-      const w = { start: eventTime, end: eventTime + assigner.gap };
-      if (!this.#tooLate(w, watermark)) {
+      const end = eventTime + assigner.gap;
+      if (end - 1 + this.#o.allowedLateness > watermark) {
         accepted++;
-        this.#add1(this.#mergeSession(key, id, w, watermark), record, eventTime, watermark, now, out);
+        this.#add1(
+          this.#mergeSession(key, id, eventTime, end, watermark),
+          record,
+          eventTime,
+          watermark,
+          now,
+          out,
+        );
       }
     } else {
       // Tumbling and hopping windows, computed here rather than allocated per record.
@@ -224,7 +231,7 @@ export class WindowOperator<T, K, A, R> {
 
   *#slots(): Iterable<Slot<K, A>> {
     for (const bucket of this.#buckets.values()) yield* bucket.slots.values();
-    for (const byStart of this.#sessions.values()) yield* byStart.values();
+    for (const open of this.#sessions.values()) yield* open;
   }
 
   /** One record into one window. */
@@ -313,26 +320,29 @@ export class WindowOperator<T, K, A, R> {
   }
 
   /** The session a record's window falls into: every session it touches merged into one. */
-  #mergeSession(key: K, id: KeyId, w: Window, watermark: number): Slot<K, A> {
-    // Existing sessions never touch each other, so those touching the merged span are those touching w.
-    const byStart = this.#sessions.get(id);
+  #mergeSession(key: K, id: KeyId, start: number, end: number, watermark: number): Slot<K, A> {
+    // Existing sessions never touch each other, so those touching the merged span are those touching
+    // the record's.
+    const open = this.#sessions.get(id);
     let touching: Array<Slot<K, A>> = [];
-    if (byStart) {
+    if (open) {
       // The common case, a record within or at the edge of one session: that session grows in place.
       let only: Slot<K, A> | undefined;
       let count = 0;
-      for (const slot of byStart.values())
-        if (!(slot.start > w.end || w.start > slot.end)) {
+      for (let i = 0; i < open.length; i++) {
+        const slot = open[i]!;
+        if (!(slot.start > end || start > slot.end)) {
           only = slot;
           count++;
         }
-      if (count === 1) return this.#extend(only!, byStart, w, watermark);
-      if (count > 1) touching = [...byStart.values()].filter((s) => !(s.start > w.end || w.start > s.end));
+      }
+      if (count === 1) return this.#extend(only!, start, end, watermark);
+      if (count > 1) touching = open.filter((s) => !(s.start > end || start > s.end));
     }
     const merged: WindowState<K, A> = {
       key,
-      start: w.start,
-      end: w.end,
+      start,
+      end,
       acc: this.#o.aggregator.init(),
       fired: false,
       seq: this.#seq++,
@@ -361,10 +371,10 @@ export class WindowOperator<T, K, A, R> {
   }
 
   /** Sessions that touch (one ends where the other starts) are one session, as in Flink: one grows. */
-  #extend(slot: Slot<K, A>, byStart: Map<number, Slot<K, A>>, w: Window, watermark: number): Slot<K, A> {
+  #extend(slot: Slot<K, A>, from: number, to: number, watermark: number): Slot<K, A> {
     const s = slot;
-    const start = Math.min(s.start, w.start);
-    const end = Math.max(s.end, w.end);
+    const start = Math.min(s.start, from);
+    const end = Math.max(s.end, to);
     if (start === s.start && end === s.end) return slot;
     if (slot.stored) {
       this.#o.store.delete(this.#o.name, idOf(slot));
@@ -372,11 +382,7 @@ export class WindowOperator<T, K, A, R> {
     }
     // Its result so far was emitted for the smaller window: the grown one replaces it.
     if (s.fired) s.replaces = [...(s.replaces ?? []), { start: s.start, end: s.end }];
-    if (start !== s.start) {
-      byStart.delete(s.start);
-      s.start = start;
-      byStart.set(start, slot);
-    }
+    s.start = start;
     if (end !== s.end) {
       // An open session's timer is still ahead, at its old end, and re-arms itself when it rings;
       // a fired session's is spent, so it needs one at the new end.
@@ -392,9 +398,9 @@ export class WindowOperator<T, K, A, R> {
   #add(state: WindowState<K, A>, id: KeyId): Slot<K, A> {
     const slot = newSlot(state, id);
     if (this.#session) {
-      let byStart = this.#sessions.get(id);
-      if (!byStart) this.#sessions.set(id, (byStart = new Map()));
-      byStart.set(state.start, slot);
+      const open = this.#sessions.get(id);
+      if (open) open.push(slot);
+      else this.#sessions.set(id, [slot]);
       // Clean-up after the allowed lateness is armed when the session fires.
       this.#timer(state.end, slot);
       return slot;
@@ -444,10 +450,11 @@ export class WindowOperator<T, K, A, R> {
   }
 
   #dropSession(slot: Slot<K, A>): void {
-    const byStart = this.#sessions.get(slot.id);
-    if (byStart?.get(slot.start) === slot) {
-      byStart.delete(slot.start);
-      if (byStart.size === 0) this.#sessions.delete(slot.id);
+    const open = this.#sessions.get(slot.id);
+    const at = open ? open.indexOf(slot) : -1;
+    if (at >= 0) {
+      open!.splice(at, 1);
+      if (open!.length === 0) this.#sessions.delete(slot.id);
     }
     this.#forget(slot);
   }
