@@ -17,11 +17,13 @@ export {
   type WindowOptions,
 } from './dsl/pipeline.ts';
 export type { SourceStep, Step, WindowStep } from './dsl/steps.ts';
+export { SlicedWindowOperator } from './operators/sliced-window-operator.ts';
 export {
   type LateRecord,
   WindowOperator,
   type WindowOperatorOptions,
   type WindowResult,
+  type WindowSteps,
 } from './operators/window-operator.ts';
 export { type DeadLetter, type DeadLetterReason, describeError } from './runtime/dead-letter.ts';
 export { DLQ_HEADERS, deadLetterRecord, readDeadLetter } from './runtime/dead-letter-record.ts';

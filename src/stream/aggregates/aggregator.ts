@@ -1,7 +1,9 @@
 /**
  * An aggregation over the records of one key and window: `init` an accumulator, `add` records,
- * `merge` two accumulators (what session windows need when a record bridges two sessions), and read
- * the `result`. Accumulators are plain JSON-serializable values, so window state can be checkpointed.
+ * `merge` two accumulators (what session windows need when a record bridges two sessions, and what
+ * hopping windows are made of: the merge of their slices), and read the `result`. `merge` must
+ * return its answer without changing `a` or `b` (it may return one of them as it is). Accumulators
+ * are plain JSON-serializable values, so window state can be checkpointed.
  */
 export interface Aggregator<T, A, R> {
   init(): A;

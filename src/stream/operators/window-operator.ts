@@ -58,6 +58,28 @@ export type EmitMode =
   | { mode: 'updates'; interval: number }
   | { mode: 'early'; interval: number };
 
+/** What a window step's operator does: WindowOperator, or SlicedWindowOperator for plain hopping windows. */
+export interface WindowSteps<T, K, R> {
+  /** Adds a record; emits updates of already fired windows at once; too-late records go to `late`. */
+  process(
+    record: T,
+    key: K,
+    eventTime: number,
+    watermark: number,
+    out: (r: WindowResult<K, R>) => void,
+    late: (l: LateRecord<T, K>) => void,
+    now?: number,
+  ): void;
+  /** Fires the windows the watermark has passed and drops those past their lateness, in time order. */
+  onWatermark(watermark: number, out: (r: WindowResult<K, R>) => void): void;
+  /** Processing time moved on: early results that are due. */
+  onProcessingTime(now: number, out: (r: WindowResult<K, R>) => void): void;
+  /** Writes what changed since the last flush to the store (before a snapshot). */
+  flush(): void;
+  /** Rebuilds everything from the store (after a restore). */
+  restored(): void;
+}
+
 /**
  * Keyed event-time windows with allowed lateness, as Flink's WindowOperator with its default event-time
  * trigger: a window fires once when the watermark passes its end, fires again for each late record
@@ -69,7 +91,7 @@ export type EmitMode =
  * grouped by start: every key's window of one span fires, and is dropped, together. Session windows
  * are grouped by key, as merging needs. Timers are rebuilt from the store after a restore.
  */
-export class WindowOperator<T, K, A, R> {
+export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   readonly #o: WindowOperatorOptions<T, A, R>;
   readonly #session: boolean;
   /** Tumbling and hopping windows: start → every key's window of that span. */

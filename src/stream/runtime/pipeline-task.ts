@@ -7,7 +7,14 @@ import {
 } from '../../core/index.ts';
 import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
 import type { WindowStep } from '../dsl/steps.ts';
-import { type LateRecord, WindowOperator, type WindowResult } from '../operators/window-operator.ts';
+import { SlicedWindowOperator } from '../operators/sliced-window-operator.ts';
+import {
+  type LateRecord,
+  WindowOperator,
+  type WindowOperatorOptions,
+  type WindowResult,
+  type WindowSteps,
+} from '../operators/window-operator.ts';
 import { MemoryStateStore, type StateSnapshot, type StateStore } from '../state/state-store.ts';
 import { UpstreamWatermarks } from '../time/upstream-watermarks.ts';
 import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
@@ -57,7 +64,7 @@ type Run = (element: Element) => void;
 interface WindowSlot {
   /** The window step's index in the pipeline. */
   step: number;
-  op: WindowOperator<unknown, unknown, unknown, unknown>;
+  op: WindowSteps<unknown, unknown, unknown>;
   watermark: number;
   emit: (result: WindowResult<unknown, unknown>) => void;
   late: (late: LateRecord<unknown, unknown>) => void;
@@ -125,7 +132,7 @@ export class PipelineTask {
         step: i,
         emit: (result) => this.#emitWindow(i, result),
         late: (late) => this.#late(step, late),
-        op: new WindowOperator({
+        op: windowOperator({
           name: step.name,
           assigner: step.assigner,
           aggregator: step.aggregator,
@@ -471,4 +478,17 @@ export class LateRecordError extends KappaError {
       `Event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness (${allowedLateness} ms)`,
     );
   }
+}
+
+/**
+ * Hopping windows that emit only final results (and late updates) are computed by slices, one
+ * update per record however many windows overlap; everything else by WindowOperator.
+ */
+function windowOperator(
+  options: WindowOperatorOptions<unknown, unknown, unknown>,
+): WindowSteps<unknown, unknown, unknown> {
+  const a = options.assigner;
+  if (a.kind === 'hopping' && a.size % a.slide === 0 && options.emit?.mode === 'final')
+    return new SlicedWindowOperator({ ...options, assigner: a });
+  return new WindowOperator(options);
 }

@@ -1,0 +1,258 @@
+import type { HoppingWindows } from '../windows/assigners.ts';
+import type { Window } from '../windows/window.ts';
+import type { LateRecord, WindowOperatorOptions, WindowResult, WindowSteps } from './window-operator.ts';
+import { identityOf, type KeyId } from './window-slots.ts';
+
+/** One key's accumulator over one slice. */
+interface SliceSlot<K, A> {
+  key: K;
+  id: KeyId;
+  acc: A;
+  /** Opened as the operator's seq-th slot: a restore opens them again in this order. */
+  seq: number;
+  stored: boolean;
+  touched: boolean;
+}
+
+/** Every key's accumulator over one slice of time: [start, start + slide). */
+interface Slice<K, A> {
+  start: number;
+  slots: Map<KeyId, SliceSlot<K, A>>;
+}
+
+type Timer = { fire: number } | { drop: number };
+
+/** What the store keeps of a slot. */
+interface StoredSlot<K, A> {
+  key: K;
+  start: number;
+  acc: A;
+  seq: number;
+}
+
+/**
+ * Hopping windows by slices, as Flink's window table functions compute them: time is cut into slices
+ * of one slide, each record is added to the one slice it falls in (not to the size ÷ slide windows
+ * that hold it), and a window's result is the merge of its slices' accumulators when it fires. A
+ * record costs one update however many windows overlap; merging costs at firing, once per key and
+ * window. Aggregators' `merge` must leave its arguments as they were (all built-in ones do).
+ *
+ * Used for hopping windows whose size is a multiple of their slide and which emit only final results
+ * (and late updates); the others go to WindowOperator, whose semantics this one keeps: a window fires
+ * once the watermark passes its end, a record within the allowed lateness emits the windows it
+ * changed again (`final` the first time a key appears in a window that has fired, `update` after
+ * that), and a record too late for every window goes to `late`. Keys of a window fire in the order
+ * they first appear in its slices, slice by slice.
+ */
+export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
+  readonly #o: WindowOperatorOptions<T, A, R>;
+  readonly #size: number;
+  readonly #slide: number;
+  readonly #offset: number;
+  readonly #slices = new Map<number, Slice<K, A>>();
+  /** Window starts whose firing is armed. */
+  readonly #armed = new Set<number>();
+  readonly #timers = new Map<number, Timer[]>();
+  #times: number[] = [];
+  /** The last watermark windows fired at: which windows have fired, also after a restore. */
+  #watermark = Number.NEGATIVE_INFINITY;
+  #seq = 0;
+  #lastTime = Number.NaN;
+  #lastStart = 0;
+  #lastSlice: Slice<K, A> | null = null;
+
+  constructor(options: WindowOperatorOptions<T, A, R> & { assigner: HoppingWindows }) {
+    this.#o = options;
+    this.#size = options.assigner.size;
+    this.#slide = options.assigner.slide;
+    this.#offset = options.assigner.offset;
+    this.restored();
+  }
+
+  process(
+    record: T,
+    key: K,
+    eventTime: number,
+    watermark: number,
+    out: (r: WindowResult<K, R>) => void,
+    late: (l: LateRecord<T, K>) => void,
+  ): void {
+    if (eventTime !== this.#lastTime) {
+      this.#lastTime = eventTime;
+      this.#lastStart = Math.floor((eventTime - this.#offset) / this.#slide) * this.#slide + this.#offset;
+    }
+    const start = this.#lastStart;
+    const lateness = this.#o.allowedLateness;
+    // The last window holding the slice is the one starting with it: too late for it, too late for all.
+    if (start + this.#size - 1 + lateness <= watermark) {
+      late({ record, key, eventTime, watermark });
+      return;
+    }
+    const id = identityOf(key);
+    const firstFired = start - this.#size + this.#slide;
+    // Windows that have fired and that this record changes: they are emitted again, after the add.
+    const refire = firstFired + this.#size - 1 <= watermark;
+    const before = refire ? this.#firedWindows(id, start, watermark) : null;
+    const slice = this.#sliceAt(start);
+    let slot = slice.slots.get(id);
+    if (slot === undefined) {
+      slot = { key, id, acc: this.#o.aggregator.init(), seq: this.#seq++, stored: false, touched: true };
+      slice.slots.set(id, slot);
+    }
+    slot.acc = this.#o.aggregator.add(slot.acc, record, eventTime);
+    slot.touched = true;
+    if (before)
+      for (const [ws, hadKey] of before)
+        this.#emit(key, this.#merged(id, ws)!, ws, hadKey ? 'update' : 'final', out);
+  }
+
+  onWatermark(watermark: number, out: (r: WindowResult<K, R>) => void): void {
+    while (this.#times.length > 0 && this.#times[0]! - 1 <= watermark) {
+      const time = this.#times.shift()!;
+      const due = this.#timers.get(time)!;
+      this.#timers.delete(time);
+      // Windows fire before the slices they hold are dropped.
+      for (const timer of due) if ('fire' in timer) this.#fire(timer.fire, out);
+      for (const timer of due) if ('drop' in timer) this.#drop(timer.drop);
+    }
+    if (watermark > this.#watermark) this.#watermark = watermark;
+  }
+
+  /** Final results only: processing time changes nothing. */
+  onProcessingTime(): void {}
+
+  flush(): void {
+    const store = this.#o.store;
+    for (const slice of this.#slices.values())
+      for (const slot of slice.slots.values()) {
+        if (!slot.touched) continue;
+        slot.touched = false;
+        const state: StoredSlot<K, A> = { key: slot.key, start: slice.start, acc: slot.acc, seq: slot.seq };
+        store.put(this.#o.name, `${slot.id}|${slice.start}`, state);
+        slot.stored = true;
+      }
+    store.put(`${this.#o.name}#watermark`, 'at', this.#watermark);
+  }
+
+  restored(): void {
+    this.#slices.clear();
+    this.#armed.clear();
+    this.#timers.clear();
+    this.#times = [];
+    this.#lastSlice = null;
+    this.#lastTime = Number.NaN;
+    this.#watermark =
+      this.#o.store.get<number>(`${this.#o.name}#watermark`, 'at') ?? Number.NEGATIVE_INFINITY;
+    const states = [...this.#o.store.entries<StoredSlot<K, A>>(this.#o.name)].map(([, s]) => s);
+    states.sort((a, b) => a.seq - b.seq);
+    this.#seq = states.length === 0 ? 0 : states.at(-1)!.seq + 1;
+    for (const s of states) {
+      const id = identityOf(s.key);
+      this.#sliceAt(s.start).slots.set(id, {
+        key: s.key,
+        id,
+        acc: s.acc,
+        seq: s.seq,
+        stored: true,
+        touched: false,
+      });
+    }
+  }
+
+  /** The slice starting at `start`, opened (with its windows' and its own timers) if need be. */
+  #sliceAt(start: number): Slice<K, A> {
+    const last = this.#lastSlice;
+    if (last !== null && last.start === start) return last;
+    let slice = this.#slices.get(start);
+    if (slice === undefined) {
+      slice = { start, slots: new Map() };
+      this.#slices.set(start, slice);
+      for (let ws = start - this.#size + this.#slide; ws <= start; ws += this.#slide)
+        if (!this.#armed.has(ws) && ws + this.#size - 1 > this.#watermark) {
+          this.#armed.add(ws);
+          this.#timer(ws + this.#size, { fire: ws });
+        }
+      this.#timer(start + this.#size + this.#o.allowedLateness, { drop: start });
+    }
+    this.#lastSlice = slice;
+    return slice;
+  }
+
+  /**
+   * The windows holding slice `start` that have fired and are within their lateness, each with
+   * whether the key already had a result there (it had one if any of the window's slices holds it).
+   */
+  #firedWindows(id: KeyId, start: number, watermark: number): Array<[number, boolean]> {
+    const fired: Array<[number, boolean]> = [];
+    for (let ws = start - this.#size + this.#slide; ws <= start; ws += this.#slide) {
+      const end = ws + this.#size - 1;
+      if (end > watermark || end + this.#o.allowedLateness <= watermark) continue;
+      let hadKey = false;
+      for (let s = ws; s < ws + this.#size && !hadKey; s += this.#slide)
+        hadKey = this.#slices.get(s)?.slots.has(id) ?? false;
+      fired.push([ws, hadKey]);
+    }
+    return fired;
+  }
+
+  /** A key's accumulator over window `ws`: its slices merged (null if none holds the key). */
+  #merged(id: KeyId, ws: number): A | null {
+    let acc: A | null = null;
+    for (let s = ws; s < ws + this.#size; s += this.#slide) {
+      const slot = this.#slices.get(s)?.slots.get(id);
+      if (slot === undefined) continue;
+      acc = acc === null ? slot.acc : this.#o.aggregator.merge(acc, slot.acc);
+    }
+    return acc;
+  }
+
+  /** Every key's result over window `ws`, keys in the order they first appear in its slices. */
+  #fire(ws: number, out: (r: WindowResult<K, R>) => void): void {
+    this.#armed.delete(ws);
+    const aggregator = this.#o.aggregator;
+    const keys = new Map<KeyId, { key: K; acc: A }>();
+    for (let s = ws; s < ws + this.#size; s += this.#slide) {
+      const slice = this.#slices.get(s);
+      if (slice === undefined) continue;
+      for (const slot of slice.slots.values()) {
+        const merged = keys.get(slot.id);
+        // The first slice's accumulator as it is: merge leaves its arguments alone.
+        if (merged === undefined) keys.set(slot.id, { key: slot.key, acc: slot.acc });
+        else merged.acc = aggregator.merge(merged.acc, slot.acc);
+      }
+    }
+    if (keys.size === 0) return;
+    const window: Readonly<Window> = Object.freeze({ start: ws, end: ws + this.#size });
+    for (const { key, acc } of keys.values())
+      out({ key, window, value: aggregator.result(acc), kind: 'final' });
+  }
+
+  #emit(key: K, acc: A, ws: number, kind: 'final' | 'update', out: (r: WindowResult<K, R>) => void): void {
+    out({ key, window: { start: ws, end: ws + this.#size }, value: this.#o.aggregator.result(acc), kind });
+  }
+
+  #drop(start: number): void {
+    const slice = this.#slices.get(start);
+    if (slice === undefined) return;
+    this.#slices.delete(start);
+    if (this.#lastSlice === slice) this.#lastSlice = null;
+    for (const slot of slice.slots.values())
+      if (slot.stored) this.#o.store.delete(this.#o.name, `${slot.id}|${start}`);
+  }
+
+  #timer(time: number, timer: Timer): void {
+    let due = this.#timers.get(time);
+    if (!due) {
+      this.#timers.set(time, (due = []));
+      let lo = 0;
+      let hi = this.#times.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.#times[mid]! < time) lo = mid + 1;
+        else hi = mid;
+      }
+      this.#times.splice(lo, 0, time);
+    }
+    due.push(timer);
+  }
+}
