@@ -64,7 +64,7 @@ export class StageRunner {
   #inFlight: Promise<void> = Promise.resolve();
   #running: Promise<void> | null = null;
   #stopped = false;
-  processed = 0;
+  #processed = 0;
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
@@ -72,6 +72,11 @@ export class StageRunner {
     this.#stateful = steps
       .slice(options.stage.from, (options.stage.until ?? steps.length - 1) + 1)
       .some((s) => s.kind === 'window');
+  }
+
+  /** Records processed so far. */
+  get processed(): number {
+    return this.#processed;
   }
 
   /** The consumer group: the pipeline's own for the first stage, one per stage after that. */
@@ -152,7 +157,9 @@ export class StageRunner {
           timeoutMs: Math.min(200, this.#o.tickMs),
           maxRecords: 2000,
         });
-        await this.#process(records);
+        await this.#process(records).catch((error: unknown) => {
+          throw new TaskFailed(error);
+        });
         const now = this.#o.clock.now();
         if (now - lastTick >= this.#o.tickMs) {
           lastTick = now;
@@ -163,10 +170,10 @@ export class StageRunner {
         await this.#inFlight;
       } catch (error) {
         if (this.#stopped) return;
-        if (error instanceof GroupFencedError || error instanceof RebuildFailed) {
+        if (error instanceof GroupFencedError || error instanceof TaskFailed) {
           // Nothing of this poll is committed: rejoin, and go on from the group's committed offsets.
           this.#log('warn', error, 'pipeline stage rejoining its group');
-          if (error instanceof RebuildFailed) await new Promise((r) => setTimeout(r, 500));
+          if (error instanceof TaskFailed) await new Promise((r) => setTimeout(r, 500));
           this.#pending = [];
           this.#toCommit.clear();
           this.#tasks.clear();
@@ -188,13 +195,11 @@ export class StageRunner {
       if (!task) continue;
       if (this.#unbuilt.has(r.partition)) {
         // The group hands the partition over at its committed offset: this record's.
-        await this.#rebuild(task, r.topic, r.partition, r.offset).catch((error: unknown) => {
-          throw new RebuildFailed(error);
-        });
+        await this.#rebuild(task, r.topic, r.partition, r.offset);
         this.#unbuilt.delete(r.partition);
       }
       task.process(r);
-      this.processed++;
+      this.#processed++;
       this.#toCommit.set(tpKey(r.topic, r.partition), {
         topic: r.topic,
         partition: r.partition,
@@ -270,9 +275,12 @@ export class StageRunner {
   }
 }
 
-/** A task could not be rebuilt: the records polled after it must be read again, so the runner rejoins. */
-class RebuildFailed extends Error {
+/**
+ * A task failed on a poll's records (its rebuild, or an internal error): the records after it were
+ * polled but not processed, so nothing of the poll is committed and the runner rejoins to read them again.
+ */
+class TaskFailed extends Error {
   constructor(cause: unknown) {
-    super(`A pipeline task could not be rebuilt: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(`A pipeline task failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
 }
