@@ -1,38 +1,46 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumedRecord } from '../../src/core/index.ts';
-import { type EmbeddedBus, openEmbeddedBus } from '../../src/log/index.ts';
+import { KafkaBus } from '../../src/kafka/index.ts';
+import { type Bus, openEmbeddedBus } from '../../src/log/index.ts';
 import { count, pipeline, runPipeline, sum, type TestInput, tumbling } from '../../src/stream/index.ts';
+import { hasKafka, kafkaBroker } from '../support/kafka.ts';
 import { seededRandom } from '../support/random.ts';
-import { tempDir } from '../support/temp-dir.ts';
+import { tempDir, uniqueName } from '../support/temp-dir.ts';
 import { startUp } from './cli-helpers.ts';
 
 const SRC = path.join(import.meta.dirname, '..', '..', 'src', 'index.ts');
 const PARTITIONS = 3;
 
-const PIPELINE = `import { count, pipeline, sum, tumbling } from ${JSON.stringify(SRC)};
+interface Reading {
+  device: string;
+  ts: number;
+  v: number;
+}
+
+/** The pipeline as a file for `kappa up`, and the same pipeline in this process, as the oracle. */
+function totals(name: string, source: string, sink: string) {
+  const file = `import { count, pipeline, sum, tumbling } from ${JSON.stringify(SRC)};
 interface Reading { device: string; ts: number; v: number }
-export default pipeline('totals')
-  .source<Reading>('readings', { eventTime: (r) => r.ts, maxOutOfOrder: 100 })
+export default pipeline(${JSON.stringify(name)})
+  .source<Reading>(${JSON.stringify(source)}, { eventTime: (r) => r.ts, maxOutOfOrder: 100 })
   .keyBy((r) => r.device)
   .window(tumbling(1000))
   .aggregate({ n: count(), total: sum((r) => r.v) })
   .map((w) => ({ device: w.key, start: w.window.start, ...w.value }))
-  .toTopic('totals');
+  .toTopic(${JSON.stringify(sink)});
 `;
-// The same pipeline in this process, as the oracle.
-const oracle = pipeline('totals')
-  .source<{ device: string; ts: number; v: number }>('readings', {
-    eventTime: (r) => r.ts,
-    maxOutOfOrder: 100,
-  })
-  .keyBy((r) => r.device)
-  .window(tumbling(1000))
-  .aggregate({ n: count(), total: sum((r: { v: number }) => r.v) })
-  .map((w) => ({ device: w.key, start: w.window.start, ...w.value }))
-  .toTopic('totals');
+  const oracle = pipeline(name)
+    .source<Reading>(source, { eventTime: (r) => r.ts, maxOutOfOrder: 100 })
+    .keyBy((r) => r.device)
+    .window(tumbling(1000))
+    .aggregate({ n: count(), total: sum((r: Reading) => r.v) })
+    .map((w) => ({ device: w.key, start: w.window.start, ...w.value }))
+    .toTopic(sink);
+  return { file, oracle };
+}
 
 let up: ChildProcess | undefined;
 const cleanups: Array<() => Promise<void>> = [];
@@ -48,16 +56,26 @@ afterAll(async () => {
  * uninterrupted run computes it (the restarted window stage rebuilds its windows from its input
  * without writing again what it had written).
  */
-it('a keyed pipeline killed with kill -9 and restarted loses and duplicates nothing', async () => {
+async function crashAndRestart(options: {
+  /** The config's bus section (empty: the embedded log in the data folder). */
+  busYaml: string;
+  names: (prefix: string) => string;
+  /** The bus, opened by the test once kappa has stopped, to read what it wrote. */
+  open: (dataDir: string) => Promise<Bus>;
+}): Promise<void> {
+  const name = options.names('totals');
+  const source = options.names('readings');
+  const sink = options.names('totals-out');
+  const { file, oracle } = totals(name, source, sink);
   const temp = await tempDir('kappa-pipeline-crash-');
   cleanups.push(temp.remove);
   const dir = path.join(temp.dir, 'pipelines');
   await mkdir(dir);
-  await writeFile(path.join(dir, 'totals.ts'), PIPELINE);
+  await writeFile(path.join(dir, 'totals.ts'), file);
   const config = path.join(temp.dir, 'kappa.config.yaml');
   await writeFile(
     config,
-    `pipelines:\n  dir: ${JSON.stringify(dir)}\ntopics:\n  defaultPartitions: ${PARTITIONS}\n`,
+    `${options.busYaml}pipelines:\n  dir: ${JSON.stringify(dir)}\ntopics:\n  defaultPartitions: ${PARTITIONS}\n`,
   );
   const data = path.join(temp.dir, 'data');
   const start = async () => {
@@ -85,7 +103,7 @@ it('a keyed pipeline killed with kill -9 and restarted loses and duplicates noth
     })),
   );
   const produce = async (url: string, batch: TestInput[]) => {
-    const response = await fetch(`${url}/topics/readings`, {
+    const response = await fetch(`${url}/topics/${source}`, {
       method: 'POST',
       headers: { 'content-type': 'application/vnd.kafka.json.v2+json' },
       body: JSON.stringify({
@@ -108,15 +126,15 @@ it('a keyed pipeline killed with kill -9 and restarted loses and duplicates noth
 
   url = await start();
   for (let b = killAfter; b < batches.length; b++) await produce(url, batches[b]!);
-  const expected = (runPipeline(oracle, batches.flat(), { endOfInput: false }).topics.totals ?? []).map((r) =>
+  const expected = (runPipeline(oracle, batches.flat(), { endOfInput: false }).topics[sink] ?? []).map((r) =>
     JSON.stringify(r.value),
   );
   expect(expected.length).toBeGreaterThan(10);
-  // Wait until every window's result is out, then stop kappa and read its log.
-  const deadline = Date.now() + 60_000;
+  // Wait until every window's result is out, then stop kappa and read what it wrote.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     const res = await fetch(
-      `${url}/v1/topics/totals/records?partition=0&offset=0&limit=1000&timeout_ms=1000`,
+      `${url}/v1/topics/${sink}/records?partition=0&offset=0&limit=1000&timeout_ms=1000`,
     ).catch(() => null);
     const page = res?.ok ? ((await res.json()) as { records: Array<{ value: unknown }> }) : { records: [] };
     const rows = page.records.map((r) => JSON.stringify(r.value));
@@ -126,31 +144,54 @@ it('a keyed pipeline killed with kill -9 and restarted loses and duplicates noth
   up!.kill('SIGTERM');
   await new Promise((r) => up!.once('exit', r));
 
-  const bus = await openEmbeddedBus({ dataDir: data, maintenanceInterval: 0 });
+  const bus = await options.open(data);
   try {
-    const rows = (await readAll(bus, 'totals')).map((r) => r.value!.toString());
+    const rows = (await readAll(bus, sink)).map((r) => r.value!.toString());
     // Every window exactly once, as the uninterrupted run gives it.
     expect(rows.sort()).toEqual(expected.sort());
     // Each reading went through the repartition topic exactly once (watermarks aside).
-    const handedOn = (await readAll(bus, 'kappa-totals-keyBy-1-repartition')).filter(
+    const handedOn = (await readAll(bus, `kappa-${name}-keyBy-1-repartition`)).filter(
       (r) => r.value!.length > 0,
     );
     expect(handedOn.length).toBe(batches.flat().length);
   } finally {
     await bus.close();
   }
-}, 120_000);
+}
 
-async function readAll(bus: EmbeddedBus, topic: string): Promise<ConsumedRecord[]> {
+async function readAll(bus: Bus, topic: string): Promise<ConsumedRecord[]> {
   const c = bus.consumer({ isolation: 'read_committed' });
   const parts = (await bus.describeTopic(topic)).partitions;
   await c.assign(Array.from({ length: parts }, (_, partition) => ({ topic, partition, offset: 0 })));
   const out: ConsumedRecord[] = [];
-  for (;;) {
-    const batch = await c.poll({ timeoutMs: 300, maxRecords: 10_000 });
-    if (batch.length === 0) break;
-    out.push(...batch);
+  for (let empty = 0; empty < 3; ) {
+    const batch = await c.poll({ timeoutMs: 500, maxRecords: 10_000 });
+    if (batch.length === 0) empty++;
+    else out.push(...batch);
   }
   await c.close();
   return out;
 }
+
+it('a keyed pipeline killed with kill -9 and restarted loses and duplicates nothing', async () => {
+  await crashAndRestart({
+    busYaml: '',
+    names: (prefix) => prefix,
+    open: (dataDir) => openEmbeddedBus({ dataDir, maintenanceInterval: 0 }),
+  });
+}, 120_000);
+
+describe.skipIf(!hasKafka)('on Kafka', () => {
+  let bootstrap: string;
+  beforeAll(async () => {
+    bootstrap = (await kafkaBroker()).bootstrap;
+  }, 150_000);
+
+  it('a keyed pipeline killed with kill -9 and restarted loses and duplicates nothing', async () => {
+    await crashAndRestart({
+      busYaml: `bus:\n  kind: kafka\n  brokers: [${JSON.stringify(bootstrap)}]\n`,
+      names: uniqueName,
+      open: async () => new KafkaBus({ brokers: [bootstrap], clientId: 'kappa-test', replicationFactor: 1 }),
+    });
+  }, 180_000);
+});
