@@ -21,9 +21,9 @@ export interface PipelineRunnerOptions {
  * record of a key still meets in one task. Internal repartition topics are made here, with as many
  * partitions as the source.
  *
- * Until checkpoints arrive (the next engine issue), window state lives only in memory: the groups
- * commit no offsets, and a runner reads its partitions from the beginning, rebuilding state from the
- * log — the Kappa architecture's replay — so a restart repeats outputs but loses nothing.
+ * Each stage commits its output and offsets together (see StageRunner), so what a pipeline writes is
+ * written once across crashes and rebalances; window state is rebuilt by replaying a partition up to
+ * its committed offset until checkpoints arrive (the next engine issue).
  */
 export class PipelineRunner {
   readonly pipeline: Pipeline;

@@ -55,14 +55,15 @@ export function watermarkRecords(
 /** Reads a repartition record; throws (a dead letter, reason `decode`) for one that is neither kind. */
 export function readRepartitioned(record: ConsumedRecord): Repartitioned {
   const h = record.headers;
-  const watermark = h[REPARTITION_HEADERS.watermark];
-  if (watermark !== undefined)
-    return {
-      kind: 'watermark',
-      upstream: Number(h[REPARTITION_HEADERS.upstream]?.toString() ?? Number.NaN),
-      watermark: Number(watermark.toString()),
-      idle: h[REPARTITION_HEADERS.idle]?.toString() === '1',
-    };
+  const header = h[REPARTITION_HEADERS.watermark];
+  if (header !== undefined) {
+    const upstream = Number(h[REPARTITION_HEADERS.upstream]?.toString() ?? Number.NaN);
+    const watermark = Number(header.toString());
+    // A garbled marker must not stall every window behind it: it is refused instead.
+    if (!Number.isInteger(upstream) || upstream < 0 || Number.isNaN(watermark))
+      throw new TypeError('A watermark record needs an upstream task number and a watermark');
+    return { kind: 'watermark', upstream, watermark, idle: h[REPARTITION_HEADERS.idle]?.toString() === '1' };
+  }
   if (record.key === null || record.value === null)
     throw new TypeError('A repartition record needs a key and a value');
   const data = JSON.parse(record.value.toString('utf8')) as { eventTime?: unknown; value?: unknown };
