@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigError, type Logger, silentLogger } from '../core/index.ts';
 import { KafkaBus } from '../kafka/index.ts';
-import { type Bus, openEmbeddedBus } from '../log/index.ts';
+import { type Bus, ensureTopic, openEmbeddedBus } from '../log/index.ts';
 import { SchemaRegistry } from '../registry/index.ts';
 import { PipelineRunner } from '../stream/index.ts';
 import { loadPipelines } from './pipelines.ts';
@@ -38,8 +38,7 @@ export async function assemble(config: KappaConfig, logger: Logger = silentLogge
     for (const { pipeline } of await loadPipelines(config.pipelines.dir)) {
       const source = pipeline.source.topic;
       // A pipeline may start before anything was produced: its source topic is made for it.
-      if (!(await bus.listTopics()).includes(source))
-        await bus.createTopic(source, { partitions: config.topics.defaultPartitions }).catch(() => {});
+      await ensureTopic(bus, source, { partitions: config.topics.defaultPartitions });
       const runner = new PipelineRunner({
         bus,
         pipeline,

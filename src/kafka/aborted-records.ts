@@ -32,11 +32,13 @@ const isAbortMarker = (batch: Batch) => batch.records[0]?.key?.readInt16BE(2) ==
 export function dropAbortedRecords(response: unknown): void {
   for (const topic of (response as FetchResponse).responses ?? []) {
     for (const partition of topic.partitions ?? []) {
-      const aborted = [...(partition.abortedTransactions ?? [])].sort((a, b) =>
+      const listed = partition.abortedTransactions;
+      partition.abortedTransactions = [];
+      // Most fetches list no aborted transaction: nothing to copy or sort then.
+      if (!partition.records || !listed || listed.length === 0) continue;
+      const aborted = [...listed].sort((a, b) =>
         a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
       );
-      partition.abortedTransactions = [];
-      if (!partition.records || aborted.length === 0) continue;
       const skipping = new Set<bigint>();
       let next = 0;
       partition.records = partition.records.filter((batch) => {

@@ -13,6 +13,7 @@ export type {
   Transaction,
 } from './bus.ts';
 export { EmbeddedBus, type EmbeddedBusOptions, openEmbeddedBus } from './embedded-bus.ts';
+export { ensureTopic } from './ensure-topic.ts';
 export { groupOf } from './group-of.ts';
 export { OpenClients } from './open-clients.ts';
 export { resolveTopicConfig } from './topic-config.ts';

@@ -23,8 +23,8 @@ export {
   WindowOperator,
   type WindowOperatorOptions,
   type WindowResult,
-  type WindowSteps,
 } from './operators/window-operator.ts';
+export { type WindowSteps, windowSteps } from './operators/window-steps.ts';
 export { type DeadLetter, type DeadLetterReason, describeError } from './runtime/dead-letter.ts';
 export { DLQ_HEADERS, deadLetterRecord, readDeadLetter } from './runtime/dead-letter-record.ts';
 export { PipelineRunner, type PipelineRunnerOptions } from './runtime/pipeline-runner.ts';

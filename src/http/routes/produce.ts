@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ProducerRecord } from '../../core/index.ts';
-import type { Bus, Producer } from '../../log/index.ts';
+import { type Bus, ensureTopic, type Producer } from '../../log/index.ts';
 import type { SchemaRegistry, WireSerde } from '../../registry/index.ts';
 import { produceFormat } from '../content-types.ts';
 import { RequestError } from '../errors.ts';
@@ -77,7 +77,7 @@ export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions
       if (p !== undefined && p !== null) record.partition = p;
       return record;
     });
-    await ensureTopic(options, topic);
+    await autoCreate(options, topic);
     const sent = await options.producer.send(records);
     return {
       key_schema_id: keySchemaId,
@@ -168,16 +168,8 @@ function parsePartition(text: string): number {
   return p;
 }
 
-async function ensureTopic(options: ProduceRouteOptions, topic: string): Promise<void> {
+async function autoCreate(options: ProduceRouteOptions, topic: string): Promise<void> {
   if (!options.autoCreateTopics) return; // the bus answers UnknownTopicError → 404/40401
-  try {
-    await options.bus.describeTopic(topic);
-  } catch {
-    await options.bus.createTopic(topic, { partitions: options.defaultPartitions }).catch(async (error) => {
-      // Another request may have created it meanwhile; anything else (an invalid name) is the caller's.
-      await options.bus.describeTopic(topic).catch(() => {
-        throw error;
-      });
-    });
-  }
+  // An invalid name is the caller's: createTopic's error reaches them.
+  await ensureTopic(options.bus, topic, { partitions: options.defaultPartitions });
 }

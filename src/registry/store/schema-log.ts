@@ -5,9 +5,8 @@ import {
   type Logger,
   type ProducerRecord,
   silentLogger,
-  UnknownTopicError,
 } from '../../core/index.ts';
-import type { Bus, Consumer, Producer, Transaction } from '../../log/index.ts';
+import { type Bus, type Consumer, ensureTopic, type Producer, type Transaction } from '../../log/index.ts';
 import { RegistryErrors } from '../errors.ts';
 import { RegistryState } from './registry-state.ts';
 import { decodeRecord, encodeKey, encodeValue, type SchemaRecord, SkippedRecord } from './schema-records.ts';
@@ -168,22 +167,12 @@ export class SchemaLog {
   }
 
   async #ensureTopic(): Promise<void> {
-    try {
-      const description = await this.#bus.describeTopic(this.topic);
-      if (description.partitions !== 1 || !description.compacted)
-        this.#logger.warn(
-          { topic: this.topic, ...description },
-          'the schemas topic should be compacted with one partition',
-        );
-    } catch (error) {
-      if (!(error instanceof UnknownTopicError)) throw error;
-      await this.#bus.createTopic(this.topic, { partitions: 1, compacted: true }).catch(async (create) => {
-        // Another registry created it meanwhile.
-        await this.#bus.describeTopic(this.topic).catch(() => {
-          throw create;
-        });
-      });
-    }
+    const description = await ensureTopic(this.#bus, this.topic, { partitions: 1, compacted: true });
+    if (description.partitions !== 1 || !description.compacted)
+      this.#logger.warn(
+        { topic: this.topic, ...description },
+        'the schemas topic should be compacted with one partition',
+      );
   }
 
   async #follow(): Promise<void> {

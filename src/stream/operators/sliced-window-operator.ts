@@ -1,7 +1,9 @@
 import type { HoppingWindows } from '../windows/assigners.ts';
-import type { Window } from '../windows/window.ts';
-import type { LateRecord, WindowOperatorOptions, WindowResult, WindowSteps } from './window-operator.ts';
+import { type Window, windowStart } from '../windows/window.ts';
+import { Timers } from './timers.ts';
+import type { LateRecord, WindowOperatorOptions, WindowResult } from './window-operator.ts';
 import { identityOf, type KeyId } from './window-slots.ts';
+import type { WindowSteps } from './window-steps.ts';
 
 /** One key's accumulator over one slice. */
 interface SliceSlot<K, A> {
@@ -52,8 +54,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   readonly #slices = new Map<number, Slice<K, A>>();
   /** Window starts whose firing is armed. */
   readonly #armed = new Set<number>();
-  readonly #timers = new Map<number, Timer[]>();
-  #times: number[] = [];
+  readonly #timers = new Timers<Timer>();
   /** The last watermark windows fired at: which windows have fired, also after a restore. */
   #watermark = Number.NEGATIVE_INFINITY;
   #seq = 0;
@@ -79,7 +80,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   ): void {
     if (eventTime !== this.#lastTime) {
       this.#lastTime = eventTime;
-      this.#lastStart = Math.floor((eventTime - this.#offset) / this.#slide) * this.#slide + this.#offset;
+      this.#lastStart = windowStart(eventTime, this.#offset, this.#slide);
     }
     const start = this.#lastStart;
     const lateness = this.#o.allowedLateness;
@@ -107,10 +108,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   }
 
   onWatermark(watermark: number, out: (r: WindowResult<K, R>) => void): void {
-    while (this.#times.length > 0 && this.#times[0]! - 1 <= watermark) {
-      const time = this.#times.shift()!;
-      const due = this.#timers.get(time)!;
-      this.#timers.delete(time);
+    for (let due = this.#timers.next(watermark); due; due = this.#timers.next(watermark)) {
       // Windows fire before the slices they hold are dropped.
       for (const timer of due) if ('fire' in timer) this.#fire(timer.fire, out);
       for (const timer of due) if ('drop' in timer) this.#drop(timer.drop);
@@ -138,7 +136,6 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#slices.clear();
     this.#armed.clear();
     this.#timers.clear();
-    this.#times = [];
     this.#lastSlice = null;
     this.#lastTime = Number.NaN;
     this.#watermark =
@@ -170,9 +167,9 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       for (let ws = start - this.#size + this.#slide; ws <= start; ws += this.#slide)
         if (!this.#armed.has(ws) && ws + this.#size - 1 > this.#watermark) {
           this.#armed.add(ws);
-          this.#timer(ws + this.#size, { fire: ws });
+          this.#timers.add(ws + this.#size, { fire: ws });
         }
-      this.#timer(start + this.#size + this.#o.allowedLateness, { drop: start });
+      this.#timers.add(start + this.#size + this.#o.allowedLateness, { drop: start });
     }
     this.#lastSlice = slice;
     return slice;
@@ -238,21 +235,5 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     if (this.#lastSlice === slice) this.#lastSlice = null;
     for (const slot of slice.slots.values())
       if (slot.stored) this.#o.store.delete(this.#o.name, `${slot.id}|${start}`);
-  }
-
-  #timer(time: number, timer: Timer): void {
-    let due = this.#timers.get(time);
-    if (!due) {
-      this.#timers.set(time, (due = []));
-      let lo = 0;
-      let hi = this.#times.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (this.#times[mid]! < time) lo = mid + 1;
-        else hi = mid;
-      }
-      this.#times.splice(lo, 0, time);
-    }
-    due.push(timer);
   }
 }

@@ -1,7 +1,8 @@
 import type { Aggregator } from '../aggregates/aggregator.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { WindowAssigner } from '../windows/assigners.ts';
-import { maxTimestamp, type Window } from '../windows/window.ts';
+import { maxTimestamp, type Window, windowStart } from '../windows/window.ts';
+import { Timers } from './timers.ts';
 import {
   type Bucket,
   identityOf,
@@ -14,6 +15,7 @@ import {
   stateOf,
   type WindowState,
 } from './window-slots.ts';
+import type { WindowSteps } from './window-steps.ts';
 
 /**
  * One result of a window: `early` before it closes (with the updates or early emit modes), `final`
@@ -58,28 +60,6 @@ export type EmitMode =
   | { mode: 'updates'; interval: number }
   | { mode: 'early'; interval: number };
 
-/** What a window step's operator does: WindowOperator, or SlicedWindowOperator for plain hopping windows. */
-export interface WindowSteps<T, K, R> {
-  /** Adds a record; emits updates of already fired windows at once; too-late records go to `late`. */
-  process(
-    record: T,
-    key: K,
-    eventTime: number,
-    watermark: number,
-    out: (r: WindowResult<K, R>) => void,
-    late: (l: LateRecord<T, K>) => void,
-    now?: number,
-  ): void;
-  /** Fires the windows the watermark has passed and drops those past their lateness, in time order. */
-  onWatermark(watermark: number, out: (r: WindowResult<K, R>) => void): void;
-  /** Processing time moved on: early results that are due. */
-  onProcessingTime(now: number, out: (r: WindowResult<K, R>) => void): void;
-  /** Writes what changed since the last flush to the store (before a snapshot). */
-  flush(): void;
-  /** Rebuilds everything from the store (after a restore). */
-  restored(): void;
-}
-
 /**
  * Keyed event-time windows with allowed lateness, as Flink's WindowOperator with its default event-time
  * trigger: a window fires once when the watermark passes its end, fires again for each late record
@@ -108,9 +88,8 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #lastStart = 0;
   /** Session windows: key → its open sessions (rarely more than one or two). */
   readonly #sessions = new Map<KeyId, Array<Slot<K, A>>>();
-  /** Firing (window end) and clean-up (end + lateness) times, sorted, with what is due then. */
-  readonly #timers = new Map<number, Array<Slot<K, A> | Bucket<K, A>>>();
-  #times: number[] = [];
+  /** Firing (window end) and clean-up (end + lateness) times, with what is due then. */
+  readonly #timers = new Timers<Slot<K, A> | Bucket<K, A>>();
   /** Open windows changed since their last early result. */
   readonly #dirty = new Set<Slot<K, A>>();
 
@@ -155,7 +134,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       // The last window's start; records come in runs of one time, so it is worked out once per run.
       if (eventTime !== this.#lastTime) {
         this.#lastTime = eventTime;
-        this.#lastStart = Math.floor((eventTime - assigner.offset) / slide) * slide + assigner.offset;
+        this.#lastStart = windowStart(eventTime, assigner.offset, slide);
       }
       const last = this.#lastStart;
       for (let start = last - size + slide; start <= last; start += slide) {
@@ -169,10 +148,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
 
   /** Fires the windows the watermark has passed and drops those past their lateness, in time order. */
   onWatermark(watermark: number, out: (r: WindowResult<K, R>) => void): void {
-    while (this.#times.length > 0 && this.#times[0]! - 1 <= watermark) {
-      const time = this.#times.shift()!;
-      const due = this.#timers.get(time)!;
-      this.#timers.delete(time);
+    for (let due = this.#timers.next(watermark); due; due = this.#timers.next(watermark)) {
       for (const item of this.#session ? ordered(due as Array<Slot<K, A>>) : due) {
         if (item.dropped) continue;
         if ('slots' in item) {
@@ -180,13 +156,12 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
           for (const slot of item.slots.values()) this.#fire(slot, watermark, out);
           if (this.#tooLate(item, watermark)) this.#dropBucket(item);
         } else {
-          const state = item;
           // A session armed at an end it has since outgrown: armed again at its end now.
-          if (maxTimestamp(state) > watermark) this.#timer(state.end, item);
+          if (maxTimestamp(item) > watermark) this.#timers.add(item.end, item);
           else {
             this.#fire(item, watermark, out);
-            if (this.#tooLate(state, watermark)) this.#dropSession(item);
-            else this.#timer(state.end + this.#o.allowedLateness, item);
+            if (this.#tooLate(item, watermark)) this.#dropSession(item);
+            else this.#timers.add(item.end + this.#o.allowedLateness, item);
           }
         }
       }
@@ -204,12 +179,11 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       this.#o.store.put(`${this.#o.name}#early`, 'at', now);
     }
     for (const slot of ordered([...this.#dirty])) {
-      const state = slot;
-      if (!state.dirty || state.fired || slot.dropped) {
+      if (!slot.dirty || slot.fired || slot.dropped) {
         this.#dirty.delete(slot);
         continue;
       }
-      if (emit.mode === 'updates' && now - (state.emittedAt ?? Number.NEGATIVE_INFINITY) < emit.interval)
+      if (emit.mode === 'updates' && now - (slot.emittedAt ?? Number.NEGATIVE_INFINITY) < emit.interval)
         continue;
       this.#early(slot, now, out);
       this.#dirty.delete(slot);
@@ -233,7 +207,6 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#lastSlot = null;
     this.#sessions.clear();
     this.#timers.clear();
-    this.#times = [];
     this.#dirty.clear();
     const states = [...this.#o.store.entries<WindowState<K, A>>(this.#o.name)].map(([, state]) => state);
     // Opened again in the order they first opened, whatever order the store keeps them in.
@@ -261,21 +234,19 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     now: number,
     out: (r: WindowResult<K, R>) => void,
   ): void {
-    const state = slot;
-    state.acc = this.#o.aggregator.add(state.acc, record, eventTime);
+    slot.acc = this.#o.aggregator.add(slot.acc, record, eventTime);
     slot.touched = true;
-    if (state.fired) this.#emit(slot, 'update', out);
-    else if (maxTimestamp(state) <= watermark) {
+    if (slot.fired) this.#emit(slot, 'update', out);
+    else if (maxTimestamp(slot) <= watermark) {
       // A merged session that was already due: it fires now.
-      state.fired = true;
+      slot.fired = true;
       this.#emit(slot, 'final', out);
     } else this.#changed(slot, now, out);
   }
 
   #fire(slot: Slot<K, A>, watermark: number, out: (r: WindowResult<K, R>) => void): void {
-    const state = slot;
-    if (state.fired || maxTimestamp(state) > watermark) return;
-    state.fired = true;
+    if (slot.fired || maxTimestamp(slot) > watermark) return;
+    slot.fired = true;
     slot.touched = true;
     this.#emit(slot, 'final', out);
   }
@@ -365,18 +336,15 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       fired: false,
       seq: this.#seq++,
     };
-    const absorbed: Array<WindowState<K, A>> = [];
     for (const slot of touching) {
-      const s = slot;
-      merged.start = Math.min(merged.start, s.start);
-      merged.end = Math.max(merged.end, s.end);
-      merged.acc = this.#o.aggregator.merge(merged.acc, s.acc);
-      absorbed.push(s);
+      merged.start = Math.min(merged.start, slot.start);
+      merged.end = Math.max(merged.end, slot.end);
+      merged.acc = this.#o.aggregator.merge(merged.acc, slot.acc);
       this.#dropSession(slot);
     }
     const replaces: Window[] = [];
     let sameWindowFired = false;
-    for (const s of absorbed) {
+    for (const s of touching) {
       replaces.push(...(s.replaces ?? []));
       if (!s.fired) continue;
       if (s.start === merged.start && s.end === merged.end) sameWindowFired = true;
@@ -390,24 +358,23 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
 
   /** Sessions that touch (one ends where the other starts) are one session, as in Flink: one grows. */
   #extend(slot: Slot<K, A>, from: number, to: number, watermark: number): Slot<K, A> {
-    const s = slot;
-    const start = Math.min(s.start, from);
-    const end = Math.max(s.end, to);
-    if (start === s.start && end === s.end) return slot;
+    const start = Math.min(slot.start, from);
+    const end = Math.max(slot.end, to);
+    if (start === slot.start && end === slot.end) return slot;
     if (slot.stored) {
       this.#o.store.delete(this.#o.name, idOf(slot));
       slot.stored = false;
     }
     // Its result so far was emitted for the smaller window: the grown one replaces it.
-    if (s.fired) s.replaces = [...(s.replaces ?? []), { start: s.start, end: s.end }];
-    s.start = start;
-    if (end !== s.end) {
+    if (slot.fired) slot.replaces = [...(slot.replaces ?? []), { start: slot.start, end: slot.end }];
+    slot.start = start;
+    if (end !== slot.end) {
       // An open session's timer is still ahead, at its old end, and re-arms itself when it rings;
       // a fired session's is spent, so it needs one at the new end.
-      if (s.fired) this.#timer(end, slot);
-      s.end = end;
+      if (slot.fired) this.#timers.add(end, slot);
+      slot.end = end;
     }
-    if (s.fired) s.fired = maxTimestamp(s) <= watermark;
+    if (slot.fired) slot.fired = maxTimestamp(slot) <= watermark;
     slot.touched = true;
     return slot;
   }
@@ -420,7 +387,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       if (open) open.push(slot);
       else this.#sessions.set(id, [slot]);
       // Clean-up after the allowed lateness is armed when the session fires.
-      this.#timer(state.end, slot);
+      this.#timers.add(state.end, slot);
       return slot;
     }
     const bucket = this.#bucketAt(state.start) ?? this.#newBucket(state.start, state.end);
@@ -439,26 +406,9 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     };
     this.#buckets.set(start, bucket);
     this.#near[this.#nearIndex(start)] = bucket;
-    this.#timer(end, bucket);
-    if (this.#o.allowedLateness > 0) this.#timer(end + this.#o.allowedLateness, bucket);
+    this.#timers.add(end, bucket);
+    if (this.#o.allowedLateness > 0) this.#timers.add(end + this.#o.allowedLateness, bucket);
     return bucket;
-  }
-
-  #timer(time: number, item: Slot<K, A> | Bucket<K, A>): void {
-    let due = this.#timers.get(time);
-    if (!due) {
-      this.#timers.set(time, (due = []));
-      // Binary insertion keeps the firing times sorted.
-      let lo = 0;
-      let hi = this.#times.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (this.#times[mid]! < time) lo = mid + 1;
-        else hi = mid;
-      }
-      this.#times.splice(lo, 0, time);
-    }
-    due.push(item);
   }
 
   #dropBucket(bucket: Bucket<K, A>): void {
@@ -487,16 +437,15 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   }
 
   #emit(slot: Slot<K, A>, kind: WindowResult<K, R>['kind'], out: (r: WindowResult<K, R>) => void): void {
-    const state = slot;
     const result: WindowResult<K, R> = {
-      key: state.key,
-      window: slot.window ?? { start: state.start, end: state.end },
-      value: this.#o.aggregator.result(state.acc),
+      key: slot.key,
+      window: slot.window ?? { start: slot.start, end: slot.end },
+      value: this.#o.aggregator.result(slot.acc),
       kind,
     };
-    if (state.replaces) {
-      result.replaces = state.replaces;
-      state.replaces = undefined;
+    if (slot.replaces) {
+      result.replaces = slot.replaces;
+      slot.replaces = undefined;
       slot.touched = true;
     }
     out(result);

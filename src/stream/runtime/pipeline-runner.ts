@@ -1,5 +1,5 @@
-import { type Clock, type Logger, silentLogger, systemClock, UnknownTopicError } from '../../core/index.ts';
-import type { Bus } from '../../log/index.ts';
+import { type Clock, type Logger, silentLogger, systemClock } from '../../core/index.ts';
+import { type Bus, ensureTopic } from '../../log/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
 import { StageRunner } from './stage-runner.ts';
 import { planStages, type Stage } from './stages.ts';
@@ -53,21 +53,24 @@ export class PipelineRunner {
 
   async start(): Promise<void> {
     const source = this.pipeline.source.topic;
-    const { partitions } = await this.#bus.describeTopic(source);
-    await this.#ensureTopic(this.deadLetterTopic, 1);
+    const bus = this.#bus;
+    await ensureTopic(bus, this.deadLetterTopic, { partitions: 1 });
     for (const step of this.pipeline.steps)
-      if (step.kind === 'toTopic') await this.#ensureTopic(step.topic, 1);
-      else if (step.kind === 'window' && step.lateTopic) await this.#ensureTopic(step.lateTopic, 1);
-    for (const stage of this.stages) if (stage.output) await this.#ensureTopic(stage.output, partitions);
+      if (step.kind === 'toTopic') await ensureTopic(bus, step.topic, { partitions: 1 });
+      else if (step.kind === 'window' && step.lateTopic)
+        await ensureTopic(bus, step.lateTopic, { partitions: 1 });
+    // Partitions of each stage's input: the source's, then each repartition topic's (made like the source).
+    const inputs = [(await bus.describeTopic(source)).partitions];
+    for (const stage of this.stages)
+      if (stage.output)
+        inputs.push((await ensureTopic(bus, stage.output, { partitions: inputs[0]! })).partitions);
     for (const stage of this.stages) {
       const runner = new StageRunner({
-        bus: this.#bus,
+        bus,
         pipeline: this.pipeline,
         stage,
-        outputPartitions: stage.output ? (await this.#bus.describeTopic(stage.output)).partitions : 0,
-        ...(stage.index > 0
-          ? { upstreams: (await this.#bus.describeTopic(this.stages[stage.index - 1]!.input)).partitions }
-          : {}),
+        outputPartitions: stage.output ? inputs[stage.index + 1]! : 0,
+        ...(stage.index > 0 ? { upstreams: inputs[stage.index - 1]! } : {}),
         deadLetterTopic: this.deadLetterTopic,
         clock: this.#clock,
         logger: this.#logger,
@@ -86,18 +89,5 @@ export class PipelineRunner {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const runner of this.#runners) await runner.stop();
-  }
-
-  async #ensureTopic(topic: string, partitions: number): Promise<void> {
-    try {
-      await this.#bus.describeTopic(topic);
-    } catch (error) {
-      if (!(error instanceof UnknownTopicError)) throw error;
-      await this.#bus.createTopic(topic, { partitions }).catch(async (create) => {
-        await this.#bus.describeTopic(topic).catch(() => {
-          throw create;
-        });
-      });
-    }
   }
 }

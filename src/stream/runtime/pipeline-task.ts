@@ -7,20 +7,14 @@ import {
 } from '../../core/index.ts';
 import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
 import type { WindowStep } from '../dsl/steps.ts';
-import { SlicedWindowOperator } from '../operators/sliced-window-operator.ts';
-import {
-  type LateRecord,
-  WindowOperator,
-  type WindowOperatorOptions,
-  type WindowResult,
-  type WindowSteps,
-} from '../operators/window-operator.ts';
+import type { LateRecord, WindowResult } from '../operators/window-operator.ts';
+import { type WindowSteps, windowSteps } from '../operators/window-steps.ts';
 import { MemoryStateStore, type StateSnapshot, type StateStore } from '../state/state-store.ts';
 import { UpstreamWatermarks } from '../time/upstream-watermarks.ts';
 import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
 import { maxTimestamp } from '../windows/window.ts';
 import { type DeadLetter, type DeadLetterReason, describeError } from './dead-letter.ts';
-import { type Repartitioned, readRepartitioned, repartitionRecord } from './repartition-record.ts';
+import { type Repartitioned, readRepartitioned, repartitioned } from './repartition-record.ts';
 import { type Stage, wholePipeline } from './stages.ts';
 
 export interface TaskSnapshot {
@@ -132,7 +126,7 @@ export class PipelineTask {
         step: i,
         emit: (result) => this.#emitWindow(i, result),
         late: (late) => this.#late(step, late),
-        op: windowOperator({
+        op: windowSteps({
           name: step.name,
           assigner: step.assigner,
           aggregator: step.aggregator,
@@ -172,13 +166,7 @@ export class PipelineTask {
       this.#deadLetter(record, error instanceof Poison ? error : new Poison(source.name, 'error', error));
       return;
     }
-    try {
-      this.#record = record;
-      this.#fromSource(element);
-    } catch (error) {
-      if (!(error instanceof Poison)) throw error;
-      this.#deadLetter(record, error, element.eventTime);
-    }
+    this.#run(record, element);
     if (!this.pipeline.source.processingTime)
       this.#advance(this.#tracker!.observe(record.partition, element.eventTime, this.#clock.now()));
   }
@@ -197,13 +185,17 @@ export class PipelineTask {
       return;
     }
     const eventTime = this.pipeline.source.processingTime ? this.#clock.now() : read.eventTime;
-    const element: Element = { value: read.value, key: read.key, keyed: true, eventTime };
+    this.#run(record, { value: read.value, key: read.key, keyed: true, eventTime });
+  }
+
+  /** A record's element through the stage's steps; one that a step refuses is a dead letter. */
+  #run(record: ConsumedRecord, element: Element): void {
     try {
       this.#record = record;
       this.#fromSource(element);
     } catch (error) {
       if (!(error instanceof Poison)) throw error;
-      this.#deadLetter(record, error, eventTime);
+      this.#deadLetter(record, error, element.eventTime);
     }
   }
 
@@ -381,8 +373,8 @@ export class PipelineTask {
     const topic = this.stage.output!;
     const output = this.#output;
     return (element) => {
-      const r = repartitionRecord(topic, element.key, element.value, element.eventTime);
-      output.send(topic, r.key!, r.value!, element.eventTime);
+      const { key, value } = repartitioned(element.key, element.value, element.eventTime);
+      output.send(topic, key, value, element.eventTime);
     };
   }
 
@@ -478,17 +470,4 @@ export class LateRecordError extends KappaError {
       `Event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness (${allowedLateness} ms)`,
     );
   }
-}
-
-/**
- * Hopping windows that emit only final results (and late updates) are computed by slices, one
- * update per record however many windows overlap; everything else by WindowOperator.
- */
-function windowOperator(
-  options: WindowOperatorOptions<unknown, unknown, unknown>,
-): WindowSteps<unknown, unknown, unknown> {
-  const a = options.assigner;
-  if (a.kind === 'hopping' && a.size % a.slide === 0 && options.emit?.mode === 'final')
-    return new SlicedWindowOperator({ ...options, assigner: a });
-  return new WindowOperator(options);
 }

@@ -18,17 +18,13 @@ export type Repartitioned =
   | { kind: 'data'; key: unknown; value: unknown; eventTime: number }
   | { kind: 'watermark'; upstream: number; watermark: number; idle: boolean };
 
-export function repartitionRecord(
-  topic: string,
+/** An element as a repartition record's key and value. */
+export function repartitioned(
   key: unknown,
   value: unknown,
   eventTime: number,
-): ProducerRecord {
-  return {
-    topic,
-    key: Buffer.from(JSON.stringify(key)),
-    value: Buffer.from(JSON.stringify({ eventTime, value })),
-  };
+): { key: Buffer; value: Buffer } {
+  return { key: Buffer.from(JSON.stringify(key)), value: Buffer.from(JSON.stringify({ eventTime, value })) };
 }
 
 export function watermarkRecords(

@@ -1,5 +1,5 @@
 import { type Duration, InvalidArgumentError, toMillis } from '../../core/index.ts';
-import type { Window } from './window.ts';
+import { type Window, windowStart } from './window.ts';
 
 /**
  * Maps an event time to the windows it belongs to, as Flink's WindowAssigner does. Assigners keep no
@@ -74,11 +74,6 @@ export function hopping(
 export function session(gap: Duration): SessionWindows {
   const g = positive(gap, 'session gap');
   return { kind: 'session', gap: g, assign: (ts) => [{ start: ts, end: ts + g }] };
-}
-
-/** The start of the window of `size` (aligned to `offset`) holding `ts`, also for times before 1970. */
-function windowStart(ts: number, offset: number, size: number): number {
-  return ts - ((((ts - offset) % size) + size) % size);
 }
 
 function positive(d: Duration, what: string): number {

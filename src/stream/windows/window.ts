@@ -12,3 +12,11 @@ export function windowKey(w: Window): string {
 export function maxTimestamp(w: Window): number {
   return w.end - 1;
 }
+
+/**
+ * The start of the window of `size` (aligned to `offset`) holding `ts`, also for times before 1970.
+ * A division and a floor, not `%`: this is on every record's path, and a float modulo is slower.
+ */
+export function windowStart(ts: number, offset: number, size: number): number {
+  return Math.floor((ts - offset) / size) * size + offset;
+}
