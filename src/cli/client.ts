@@ -17,8 +17,10 @@ export class ServerError extends Error {
 /** The CLI's view of a running Kappa: every command goes over HTTP, so it works the same against any deployment. */
 export class KappaClient {
   readonly baseUrl: string;
-  constructor(baseUrl: string) {
+  readonly #apiKey: string | undefined;
+  constructor(baseUrl: string, apiKey?: string) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.#apiKey = apiKey || undefined;
   }
 
   async request<T>(
@@ -31,7 +33,10 @@ export class KappaClient {
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': contentType },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': contentType }),
+          ...(this.#apiKey ? { authorization: `Bearer ${this.#apiKey}` } : {}),
+        },
         body: body === undefined ? null : JSON.stringify(body),
       });
     } catch (error) {
@@ -47,6 +52,12 @@ export class KappaClient {
     const parsed = text.length > 0 ? safeJson(text) : undefined;
     if (!response.ok) {
       const err = parsed as { error_code?: number; message?: string } | undefined;
+      if (response.status === 401 && !this.#apiKey)
+        throw new ServerError(
+          401,
+          err?.error_code,
+          `${err?.message ?? 'An API key is required'} (pass --api-key or set KAPPA_API_KEY)`,
+        );
       throw new ServerError(
         response.status,
         err?.error_code,

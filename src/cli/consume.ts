@@ -10,13 +10,17 @@ export interface ConsumeOptions {
 interface Fetched {
   key: unknown;
   value: unknown;
+  /** "base64" when the bytes are not JSON (binary, or a schema's wire format): `key`/`value` is then base64. */
+  key_encoding?: 'base64';
+  value_encoding?: 'base64';
   partition: number;
   offset: number;
   timestamp: number;
 }
 
 /**
- * `kappa consume TOPIC`: records as JSON lines on stdout, through a REST Proxy consumer instance. With
+ * `kappa consume TOPIC`: records as JSON lines on stdout (bytes that are not JSON come as base64,
+ * marked by `key_encoding`/`value_encoding: "base64"`, as the REST Proxy marks them), through a REST Proxy consumer instance. With
  * `--group` it is a member of that group and commits what it printed; without, it reads on its own
  * and leaves no trace. Stops after `--max` records or on Ctrl-C.
  */
@@ -57,9 +61,16 @@ export async function consume(client: KappaClient, topic: string, options: Consu
         `${instance}/records?timeout=1000&max_records=${wanted}`,
       );
       for (const r of records.slice(0, wanted)) {
-        process.stdout.write(
-          `${JSON.stringify({ key: r.key, value: r.value, partition: r.partition, offset: r.offset, timestamp: r.timestamp })}\n`,
-        );
+        const line = {
+          key: r.key,
+          ...(r.key_encoding ? { key_encoding: r.key_encoding } : {}),
+          value: r.value,
+          ...(r.value_encoding ? { value_encoding: r.value_encoding } : {}),
+          partition: r.partition,
+          offset: r.offset,
+          timestamp: r.timestamp,
+        };
+        process.stdout.write(`${JSON.stringify(line)}\n`);
         printed++;
       }
     }

@@ -1,7 +1,9 @@
 import { Command } from 'commander';
+import { configSchema } from '../config/index.ts';
 import { DEFAULT_URL, fail, KappaClient } from './client.ts';
 import { consume } from './consume.ts';
 import { dlqCommand } from './dlq.ts';
+import { keysCommand } from './keys.ts';
 import { produce } from './produce.ts';
 import { schemasCommand } from './schemas.ts';
 import { topicsCommand } from './topics.ts';
@@ -11,9 +13,16 @@ import { up } from './up.ts';
 export function buildProgram(): Command {
   const program = new Command('kappa')
     .description('Kappa: real-time analytics on one stream path')
-    .option('--url <url>', 'URL of a running Kappa', process.env.KAPPA_URL ?? DEFAULT_URL)
+    .option('--url <url>', 'URL of a running Kappa (or KAPPA_URL)', process.env.KAPPA_URL || DEFAULT_URL)
+    .option('--api-key <key>', 'API key for a Kappa that requires one (or KAPPA_API_KEY)')
     .showHelpAfterError();
-  const client = () => new KappaClient(program.opts<{ url: string }>().url);
+  const client = () => {
+    const { url, apiKey } = program.opts<{ url: string; apiKey?: string }>();
+    return new KappaClient(url, apiKey ?? process.env.KAPPA_API_KEY);
+  };
+  // Defaults are the config's, shown here but not passed as option values: a flag given nowhere must
+  // leave the config file's value in force.
+  const defaults = configSchema.parse({});
   const clusterClient = async () => {
     const c = client();
     const clusters = await c.request<{ data: Array<{ cluster_id: string }> }>('GET', '/v3/clusters');
@@ -23,10 +32,15 @@ export function buildProgram(): Command {
   program
     .command('up')
     .description('start Kappa: the log (embedded, or Kafka with --bus) and the HTTP API in one process')
-    .option('--port <port>', 'HTTP port (0 picks a free one)')
-    .option('--host <host>', 'HTTP interface to listen on')
-    .option('--data-dir <dir>', 'where to keep data (default ./data)')
-    .option('--config <file>', 'config file (default: kappa.config.{ts,js,yaml,json} if present)')
+    .option('--port <port>', `HTTP port, 0 picks a free one (default: ${defaults.http.port}, or http.port)`)
+    .option(
+      '--host <host>',
+      `interface to listen on; any but loopback needs API keys (default: ${defaults.http.host}, or http.host)`,
+    )
+    .option('--data-dir <dir>', `where to keep data (default: ${defaults.dataDir}, or dataDir)`)
+    .option('--config <file>', 'config file (default: kappa.config.{ts,js,mjs,yaml,yml,json} if present)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option(
       '--bus <url>',
       "the bus: 'embedded' or kafka://[user:pass@]host:port[,…][?sasl=SCRAM-SHA-512&tls=true] (or KAPPA_BUS)",
@@ -37,6 +51,7 @@ export function buildProgram(): Command {
   topicsCommand(program, clusterClient);
   schemasCommand(program, client);
   dlqCommand(program, client);
+  keysCommand(program);
 
   program
     .command('produce <topic>')
@@ -50,6 +65,11 @@ export function buildProgram(): Command {
     .option('--group <group>', 'read as a member of this consumer group, committing what was printed')
     .option('--max <n>', 'stop after n records')
     .action((topic: string, options) => consume(client(), topic, options));
+
+  program.addHelpText(
+    'after',
+    '\nThe config file and every key with its default: docs/config.md. Environment: KAPPA_URL, KAPPA_API_KEY, KAPPA_BUS, KAPPA_LOG_LEVEL.',
+  );
 
   return program;
 }

@@ -1,6 +1,8 @@
-import { assemble, loadConfig } from '../config/index.ts';
-import { createLogger } from '../core/index.ts';
-import { createServer } from '../http/index.ts';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { assemble, loadConfig, readKeysFile, watchKeysFile } from '../config/index.ts';
+import { ConfigError, createLogger, KeyRing, toMillis } from '../core/index.ts';
+import { createServer, isLoopback } from '../http/index.ts';
 
 export interface UpOptions {
   port?: string;
@@ -8,6 +10,8 @@ export interface UpOptions {
   dataDir?: string;
   config?: string;
   bus?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** `kappa up`: the whole slice in this process, on the embedded log or on Kafka, until SIGINT or SIGTERM. */
@@ -16,27 +20,58 @@ export async function up(options: UpOptions): Promise<void> {
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new Error(`--port must be a port number (0 picks a free one), got '${options.port}'`);
   }
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined))
+    throw new ConfigError('--tls-cert and --tls-key go together: give both, or neither');
+  const tls =
+    options.tlsCert && options.tlsKey
+      ? { certFile: path.resolve(options.tlsCert), keyFile: path.resolve(options.tlsKey) }
+      : undefined;
   const { config, file } = await loadConfig({
     ...(options.config ? { file: options.config } : {}),
     ...(options.bus ? { bus: options.bus } : {}),
-    overrides: { dataDir: options.dataDir, http: { port, host: options.host } },
+    overrides: { dataDir: options.dataDir, http: { port, host: options.host, tls } },
   });
   const logger = createLogger();
+  const fileKeys = () => readKeysFile(config.auth.keysFile);
+  const keys = new KeyRing([...config.auth.keys, ...(await fileKeys())]);
+  if (!keys.enabled && !isLoopback(config.http.host))
+    throw new ConfigError(
+      `Refusing to listen on ${config.http.host} without API keys: every route would be open to the network. ` +
+        `Create one with \`kappa keys create admin --scope admin\` (its hash goes to ${config.auth.keysFile}) and start again, or listen on 127.0.0.1`,
+    );
+  const certificate = config.http.tls && {
+    cert: await readTlsFile(config.http.tls.certFile, 'certificate'),
+    key: await readTlsFile(config.http.tls.keyFile, 'key'),
+  };
   const assembly = await assemble(config, logger);
   const server = await createServer({
     bus: assembly.bus,
     registry: assembly.registry,
+    registryTopic: config.registry.topic,
     logger,
+    keys,
+    ...(certificate ? { tls: certificate } : {}),
     maxBodyBytes: config.http.maxBodyBytes,
     maxRecordsPerRequest: config.http.maxRecordsPerRequest,
+    maxJsonDepth: config.http.maxJsonDepth,
+    maxConcurrentRequests: config.http.maxConcurrentRequests,
+    headersTimeoutMs: toMillis(config.http.headersTimeout),
+    requestTimeoutMs: toMillis(config.http.requestTimeout),
     autoCreateTopics: config.topics.autoCreate,
     defaultPartitions: config.topics.defaultPartitions,
+    maxPartitionsPerTopic: config.topics.maxPartitions,
     requireSchema: config.topics.requireSchema,
   });
+  const unwatch = watchKeysFile(
+    config.auth.keysFile,
+    (changed) => keys.replace([...config.auth.keys, ...changed]),
+    logger,
+  );
   let url: string;
   try {
     url = await server.listen(config.http.port, config.http.host);
   } catch (error) {
+    unwatch();
     await server.close().catch(() => {});
     await assembly.close();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -46,11 +81,17 @@ export async function up(options: UpOptions): Promise<void> {
     }
     throw error;
   }
+  if (!certificate && !isLoopback(config.http.host))
+    logger.warn(
+      { host: config.http.host },
+      'API keys cross the network in clear text: serve HTTPS with --tls-cert and --tls-key',
+    );
   logger.info(
     {
       url,
       bus: assembly.busDescription,
       config: file ?? '(defaults)',
+      auth: keys.enabled ? 'API keys' : 'none (loopback only)',
       pipelines: assembly.pipelines.map((p) => p.pipeline.name),
     },
     'kappa is up',
@@ -64,6 +105,7 @@ export async function up(options: UpOptions): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping');
     try {
+      unwatch();
       await server.close();
       await assembly.close();
       process.exit(0);
@@ -74,4 +116,10 @@ export async function up(options: UpOptions): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function readTlsFile(file: string, what: string): Promise<string> {
+  return readFile(file, 'utf8').catch((error: Error) => {
+    throw new ConfigError(`Cannot read the TLS ${what} ${file}: ${error.message}`);
+  });
 }

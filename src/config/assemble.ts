@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { ConfigError, type Logger, silentLogger } from '../core/index.ts';
+import { ConfigError, type Logger, silentLogger, UnknownTopicError } from '../core/index.ts';
 import { KafkaBus } from '../kafka/index.ts';
 import { type Bus, ensureTopic, openEmbeddedBus } from '../log/index.ts';
 import { SchemaRegistry } from '../registry/index.ts';
@@ -36,9 +36,7 @@ export async function assemble(config: KappaConfig, logger: Logger = silentLogge
   try {
     registry = await SchemaRegistry.open({ bus, logger, ...config.registry });
     for (const { pipeline } of await loadPipelines(config.pipelines.dir)) {
-      const source = pipeline.source.topic;
-      // A pipeline may start before anything was produced: its source topic is made for it.
-      await ensureTopic(bus, source, { partitions: config.topics.defaultPartitions });
+      await sourceTopic(bus, pipeline.name, pipeline.source.topic, config);
       const runner = new PipelineRunner({
         bus,
         pipeline,
@@ -55,12 +53,34 @@ export async function assemble(config: KappaConfig, logger: Logger = silentLogge
   return { config, bus, registry, pipelines, busDescription, close };
 }
 
+/**
+ * A pipeline's source topic must exist: made with one partition behind the user's back, it would fix
+ * the pipeline's parallelism at one for good. With `topics.autoCreate` it is made as produce would.
+ */
+async function sourceTopic(bus: Bus, pipeline: string, topic: string, config: KappaConfig): Promise<void> {
+  if (config.topics.autoCreate) {
+    await ensureTopic(bus, topic, { partitions: config.topics.defaultPartitions });
+    return;
+  }
+  try {
+    await bus.describeTopic(topic);
+  } catch (error) {
+    if (!(error instanceof UnknownTopicError)) throw error;
+    throw new ConfigError(
+      `Pipeline '${pipeline}' reads topic '${topic}', which does not exist: create it first (kappa topics create ${topic} --partitions N), or set topics.autoCreate`,
+    );
+  }
+}
+
 async function openBus(config: KappaConfig, logger: Logger): Promise<Bus> {
   if (config.bus.kind === 'embedded') {
     return openEmbeddedBus({
       dataDir: config.dataDir,
       maxRecordBytes: config.log.maxRecordBytes,
       maintenanceInterval: config.log.maintenanceInterval,
+      maxPartitions: config.log.maxPartitions,
+      maxPartitionsPerTopic: config.topics.maxPartitions,
+      maxOpenFiles: config.log.maxOpenFiles,
       topicDefaults: { fsync: config.log.fsync, segmentBytes: config.log.segmentBytes },
       logger,
     });

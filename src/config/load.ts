@@ -48,6 +48,11 @@ export async function loadConfig(
   const config = result.data;
   const base = file ? path.dirname(file) : cwd;
   config.dataDir = path.resolve(base, config.dataDir);
+  config.auth.keysFile = path.resolve(base, config.auth.keysFile);
+  if (config.http.tls) {
+    config.http.tls.certFile = path.resolve(base, config.http.tls.certFile);
+    config.http.tls.keyFile = path.resolve(base, config.http.tls.keyFile);
+  }
   if (config.bus.kind === 'kafka' && typeof config.bus.tls === 'object') {
     const tls = config.bus.tls;
     for (const key of ['caFile', 'certFile', 'keyFile'] as const)

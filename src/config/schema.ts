@@ -1,26 +1,40 @@
 import { z } from 'zod';
+import { API_KEY_HASH, SCOPE_SYNTAX } from '../core/index.ts';
 import { COMPATIBILITY_LEVELS } from '../registry/index.ts';
+
+// Every field's `.describe()` is its documentation: docs/config.md is generated from this schema
+// (`npm run docs:config`), and a test fails when the two differ.
 
 const duration = z.union([z.number().nonnegative(), z.string().min(1)]);
 const fsync = z.union([z.literal('batch'), z.literal('never'), duration]);
 
-/** TLS to the brokers: `true` trusts the system's CAs; files are read when Kappa starts. */
 const tls = z.union([
   z.boolean(),
   z
     .object({
-      /** PEM text of the CA that signed the brokers' certificates, or a path to it in `caFile`. */
-      ca: z.string().min(1).optional(),
-      caFile: z.string().min(1).optional(),
-      /** Client certificate and key (mutual TLS), as PEM text or paths. */
-      cert: z.string().min(1).optional(),
-      certFile: z.string().min(1).optional(),
-      key: z.string().min(1).optional(),
-      keyFile: z.string().min(1).optional(),
-      /** Name to check the certificate against when it differs from the broker address. */
-      servername: z.string().min(1).optional(),
-      /** Default true. false accepts any certificate: for a laptop against a test cluster only. */
-      rejectUnauthorized: z.boolean().optional(),
+      ca: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('PEM text of the CA that signed the brokers’ certificates (or a path in `caFile`).'),
+      caFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Path to the CA’s PEM file, relative to the config file.'),
+      cert: z.string().min(1).optional().describe('Client certificate (mutual TLS), as PEM text.'),
+      certFile: z.string().min(1).optional().describe('Client certificate as a path.'),
+      key: z.string().min(1).optional().describe('Client key (mutual TLS), as PEM text.'),
+      keyFile: z.string().min(1).optional().describe('Client key as a path.'),
+      servername: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Name to check the certificate against when it differs from the broker address.'),
+      rejectUnauthorized: z
+        .boolean()
+        .optional()
+        .describe('Default true. false accepts any certificate: for a laptop against a test cluster only.'),
     })
     .strict(),
 ]);
@@ -28,10 +42,14 @@ const tls = z.union([
 const kafkaBus = z
   .object({
     kind: z.literal('kafka'),
-    /** `host:port` of one or more brokers; the client finds the rest. */
-    brokers: z.array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'a broker is host:port')).min(1),
-    clientId: z.string().min(1).default('kappa'),
-    tls: tls.optional(),
+    brokers: z
+      .array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'a broker is host:port'))
+      .min(1)
+      .describe('`host:port` of one or more brokers; the client finds the rest.'),
+    clientId: z.string().min(1).default('kappa').describe('Client id the brokers see.'),
+    tls: tls
+      .optional()
+      .describe('TLS to the brokers: `true` trusts the system’s CAs, or an object of files.'),
     sasl: z
       .object({
         mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
@@ -39,18 +57,50 @@ const kafkaBus = z
         password: z.string(),
       })
       .strict()
-      .optional(),
-    /** Compression of produced batches. */
-    compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
-    /** Replicas of topics Kappa creates; -1 lets the broker decide (default.replication.factor). */
-    replicationFactor: z.number().int().min(-1).max(32).default(-1),
-    /** Largest record (key + value + headers) accepted before sending; fits the broker's default max.message.bytes. */
-    maxRecordBytes: z.number().int().positive().default(1_000_000),
-    /** Largest batch for one partition in one request: bigger sends are split. Keep it under max.message.bytes. */
-    maxBatchBytes: z.number().int().positive().default(1_000_000),
-    /** Request timeout, also the transaction timeout. */
-    timeoutMs: z.number().int().positive().default(5000),
-    retries: z.number().int().min(0).max(100).default(5),
+      .optional()
+      .describe('SASL credentials.'),
+    compression: z
+      .enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
+      .default('none')
+      .describe('Compression of produced batches.'),
+    replicationFactor: z
+      .number()
+      .int()
+      .min(-1)
+      .max(32)
+      .default(-1)
+      .describe('Replicas of topics Kappa creates; -1 lets the broker decide (default.replication.factor).'),
+    maxRecordBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000_000)
+      .describe(
+        'Largest record (key + value + headers) accepted before sending; fits the broker’s max.message.bytes.',
+      ),
+    maxBatchBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000_000)
+      .describe('Largest batch for one partition in one request: bigger sends are split.'),
+    timeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(5000)
+      .describe('Request timeout, also the transaction timeout.'),
+    retries: z.number().int().min(0).max(100).default(5).describe('Retries of a failed request.'),
+  })
+  .strict();
+
+const apiKey = z
+  .object({
+    name: z.string().regex(/^[\w.@-]{1,100}$/, 'a key name is 1-100 letters, digits, ".", "_", "@" or "-"'),
+    hash: z
+      .string()
+      .regex(API_KEY_HASH, 'a key hash is sha256:<64 hex digits>, as `kappa keys create` writes'),
+    scopes: z.array(z.string().regex(SCOPE_SYNTAX, 'unknown scope')).min(1),
   })
   .strict();
 
@@ -60,86 +110,182 @@ const kafkaBus = z
  */
 export const configSchema = z
   .object({
-    /** Where the embedded log keeps its data. */
-    dataDir: z.string().min(1).default('./data'),
+    dataDir: z.string().min(1).default('./data').describe('Where the embedded log keeps its data.'),
     http: z
       .object({
-        /** 127.0.0.1 by default, so a laptop's Kappa is not open to its network until asked. */
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8080),
-        /** Largest request body. Default 16 MiB. */
+        host: z
+          .string()
+          .min(1)
+          .default('127.0.0.1')
+          .describe('Interface to listen on. Any but loopback needs API keys (`auth`).'),
+        port: z.number().int().min(0).max(65535).default(8080).describe('HTTP port; 0 picks a free one.'),
+        tls: z
+          .object({
+            certFile: z.string().min(1).describe('PEM certificate (chain) file.'),
+            keyFile: z.string().min(1).describe('PEM private key file.'),
+          })
+          .strict()
+          .optional()
+          .describe('Serve HTTPS (also `--tls-cert` and `--tls-key`).'),
         maxBodyBytes: z
           .number()
           .int()
           .positive()
-          .default(16 * 1024 * 1024),
-        /** Most records in one produce request. */
-        maxRecordsPerRequest: z.number().int().positive().default(10_000),
+          .default(16 * 1024 * 1024)
+          .describe('Largest request body, in bytes (413 beyond).'),
+        maxRecordsPerRequest: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe('Most records in one produce request (413 beyond).'),
+        maxJsonDepth: z
+          .number()
+          .int()
+          .min(2)
+          .max(1000)
+          .default(64)
+          .describe('Deepest nesting of objects and arrays in a JSON body (400 beyond).'),
+        maxConcurrentRequests: z
+          .number()
+          .int()
+          .positive()
+          .default(256)
+          .describe('Requests answered at once; beyond, 429 with Retry-After. Health checks are exempt.'),
+        headersTimeout: duration.default('10s').describe('Time a client has to send a request’s headers.'),
+        requestTimeout: duration
+          .default('30s')
+          .describe('Time a client has to send a whole request (408 beyond); answers may take longer.'),
       })
       .strict()
-      .prefault({}),
-    /** The log everything runs on: the embedded log (default) or a Kafka cluster. */
+      .prefault({})
+      .describe('The HTTP server.'),
+    auth: z
+      .object({
+        keys: z
+          .array(apiKey)
+          .default([])
+          .describe('API keys: `{name, hash, scopes}`. Prefer the keys file, which `kappa keys` manages.'),
+        keysFile: z
+          .string()
+          .min(1)
+          .default('kappa.keys.json')
+          .describe('File of API keys written by `kappa keys create` (hashes only), reread when it changes.'),
+      })
+      .strict()
+      .prefault({})
+      .describe(
+        'API keys and their scopes: produce:<topic pattern>, consume:<topic pattern>, registry:read, registry:write, admin. With none, every route is open and Kappa listens on loopback only.',
+      ),
     bus: z
       .discriminatedUnion('kind', [z.object({ kind: z.literal('embedded') }).strict(), kafkaBus])
-      .prefault({ kind: 'embedded' }),
+      .prefault({ kind: 'embedded' })
+      .describe(
+        'The log everything runs on: `{kind: embedded}` (default) or `{kind: kafka, brokers: [...]}`.',
+      ),
     log: z
       .object({
-        /** Largest record (key + value + headers). Default 1 MiB. */
         maxRecordBytes: z
           .number()
           .int()
           .positive()
-          .default(1024 * 1024),
-        /** Default fsync policy of new topics: 'batch', 'never', or an interval such as '1s'. */
-        fsync: fsync.default('batch'),
+          .default(1024 * 1024)
+          .describe('Largest record (key + value + headers), in bytes.'),
+        fsync: fsync
+          .default('batch')
+          .describe("Default fsync policy of new topics: 'batch', 'never', or an interval such as '1s'."),
         segmentBytes: z
           .number()
           .int()
           .min(1024)
-          .default(64 * 1024 * 1024),
-        /** How often retention and compaction run. */
-        maintenanceInterval: duration.default('30s'),
+          .default(64 * 1024 * 1024)
+          .describe('Size at which a partition rolls to a new segment file.'),
+        maintenanceInterval: duration.default('30s').describe('How often retention and compaction run.'),
+        maxPartitions: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe('Partitions of all topics together, internal ones included.'),
+        maxOpenFiles: z
+          .number()
+          .int()
+          .min(16)
+          .default(512)
+          .describe('Segment files held open at once; the least recently used are closed beyond.'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('The embedded log.'),
     registry: z
       .object({
-        /** The compacted topic subjects, versions and settings are kept in; `_schemas`, as Confluent's. */
-        topic: z.string().min(1).default('_schemas'),
-        /** Compatibility level of subjects without their own until one is set through the API. */
-        defaultCompatibility: z.enum(COMPATIBILITY_LEVELS).default('BACKWARD'),
-        /** Largest schema text accepted. Default 1 MiB. */
+        topic: z
+          .string()
+          .min(1)
+          .default('_schemas')
+          .describe('The compacted topic subjects, versions and settings are kept in, as Confluent’s.'),
+        defaultCompatibility: z
+          .enum(COMPATIBILITY_LEVELS)
+          .default('BACKWARD')
+          .describe('Compatibility level of subjects without their own.'),
         maxSchemaBytes: z
           .number()
           .int()
           .positive()
-          .default(1024 * 1024),
+          .default(1024 * 1024)
+          .describe('Largest schema text accepted, in bytes.'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('The schema registry.'),
     pipelines: z
       .object({
-        /** Where pipeline files are: each exports default a pipeline. Default ./pipelines. */
-        dir: z.string().min(1).default('./pipelines'),
-        /** Where records that cannot be processed go, with why in their headers. */
-        deadLetterTopic: z.string().min(1).default('dead-letters'),
+        dir: z
+          .string()
+          .min(1)
+          .default('./pipelines')
+          .describe('Where pipeline files are: each exports default a pipeline.'),
+        deadLetterTopic: z
+          .string()
+          .min(1)
+          .default('dead-letters')
+          .describe('Where records that cannot be processed go, with why in their headers.'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Pipelines that `kappa up` runs.'),
     topics: z
       .object({
-        /** Create a topic on first produce instead of answering 404. */
-        autoCreate: z.boolean().default(false),
-        defaultPartitions: z.number().int().min(1).max(10_000).default(1),
-        /**
-         * Topics (exact names or `*` patterns) whose values must be written with a schema of
-         * `<topic>-value`: produce requests in the json format, or with bytes that are not Confluent
-         * wire format of such a schema, are refused with 422.
-         */
-        requireSchema: z.array(z.string().min(1)).default([]),
+        autoCreate: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Create a topic on first produce, and a pipeline’s missing source topic, instead of refusing.',
+          ),
+        defaultPartitions: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(1)
+          .describe('Partitions of topics made by autoCreate.'),
+        maxPartitions: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(1000)
+          .describe('Most partitions of one topic.'),
+        requireSchema: z
+          .array(z.string().min(1))
+          .default([])
+          .describe(
+            'Topics (exact names or `*` patterns) whose values must be written with a schema of `<topic>-value` (422 otherwise).',
+          ),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Topics.'),
   })
   .strict();
 

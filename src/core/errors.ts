@@ -34,6 +34,9 @@ export const ErrorCodes = {
   SCHEMA_OPERATION_REJECTED: 'KAPPA_SCHEMA_OPERATION_REJECTED',
   RECORD_INVALID: 'KAPPA_RECORD_INVALID',
   RECORD_LATE: 'KAPPA_RECORD_LATE',
+  UNAUTHENTICATED: 'KAPPA_UNAUTHENTICATED',
+  FORBIDDEN: 'KAPPA_FORBIDDEN',
+  LIMIT_EXCEEDED: 'KAPPA_LIMIT_EXCEEDED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -217,6 +220,27 @@ export class ConfigError extends KappaError {
 export class TimeoutError extends KappaError {
   constructor(message: string) {
     super(ErrorCodes.TIMEOUT, 'external', message);
+  }
+}
+
+/** A request carried no API key, or one that no configured key matches. */
+export class UnauthenticatedError extends KappaError {
+  constructor(message: string) {
+    super(ErrorCodes.UNAUTHENTICATED, 'user', message);
+  }
+}
+
+/** The caller is known but may not do this: its key lacks the scope, or the thing is Kappa's own. */
+export class ForbiddenError extends KappaError {
+  constructor(message: string) {
+    super(ErrorCodes.FORBIDDEN, 'user', message);
+  }
+}
+
+/** A configured bound (partitions per topic, partitions in all...) would be passed. */
+export class LimitExceededError extends KappaError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(ErrorCodes.LIMIT_EXCEEDED, 'user', message, details ? { details } : {});
   }
 }
 

@@ -1,3 +1,4 @@
+export * from './api-keys.ts';
 export * from './clock.ts';
 export * from './diagnostics.ts';
 export * from './duration.ts';
@@ -5,4 +6,5 @@ export * from './errors.ts';
 export * from './logger.ts';
 export * from './murmur2.ts';
 export * from './record.ts';
+export * from './scopes.ts';
 export * from './topic-name.ts';

@@ -22,6 +22,26 @@ export function isInternalTopic(name: string): boolean {
   return name.startsWith('__');
 }
 
+/** Topics pipelines make for themselves: repartition topics, later changelogs and views. */
+export const PIPELINE_TOPIC_PREFIX = 'kappa-';
+
+export function isPipelineTopic(name: string): boolean {
+  return name.startsWith(PIPELINE_TOPIC_PREFIX);
+}
+
+/**
+ * Whether a topic is Kappa's own: the bus's (`__*`), the registry's (`_schemas` or as configured) or a
+ * pipeline's (`kappa-*`). Public routes never write, delete or reconfigure them.
+ */
+export function kappaTopics(registryTopic = '_schemas'): (name: string) => boolean {
+  return (name) => isInternalTopic(name) || isPipelineTopic(name) || name === registryTopic;
+}
+
+/** Why a name may not be given to a new topic by a user, or null: `__` names are the bus's own. */
+export function reservedTopicName(name: string): string | null {
+  return isInternalTopic(name) ? "names starting with '__' are reserved for Kappa's internal topics" : null;
+}
+
 /** A predicate over topic names from patterns: exact names, or names with `*` matching any run of characters. */
 export function topicMatcher(patterns: readonly string[]): (topic: string) => boolean {
   const regexes = patterns.map(

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { registerJsonParser } from './json-body.ts';
 
 /** The embedded formats of REST Proxy v2 produce and consume. */
 export type EmbeddedFormat = 'json' | 'binary';
@@ -10,9 +11,9 @@ export const KAFKA_V2_JSON = 'application/vnd.kafka.v2+json';
 
 const VND_KAFKA = /^application\/vnd\.kafka(\.[a-z]+)?\.v[23]\+json$/i;
 
-/** Parses the REST Proxy's vendor JSON types with Fastify's own JSON parser (it rejects __proto__ poisoning). */
-export function registerContentTypes(app: FastifyInstance): void {
-  app.addContentTypeParser(VND_KAFKA, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+/** Parses JSON and the REST Proxy's vendor JSON types with Kappa's checked JSON parser (json-body.ts). */
+export function registerContentTypes(app: FastifyInstance, maxJsonDepth: number): void {
+  registerJsonParser(app, ['application/json', VND_KAFKA], maxJsonDepth);
 }
 
 /** The embedded format a produce request's content type names, or null if it names none we accept. */

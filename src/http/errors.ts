@@ -1,4 +1,11 @@
-import { ErrorCodes, InvalidArgumentError, isKappaError, type KappaError } from '../core/index.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  ErrorCodes,
+  InvalidArgumentError,
+  isKappaError,
+  type KappaError,
+  type Logger,
+} from '../core/index.ts';
 import { RegistryError } from '../registry/index.ts';
 
 /** A REST Proxy error body: `{"error_code": …, "message": …}` with the HTTP status it goes with. */
@@ -28,6 +35,8 @@ export function toRestError(error: unknown, api: 'v2' | 'v3' = 'v2'): RestError 
     return rest(error.status, error.errorCode, error.message);
   if (isKappaError(error)) return fromKappa(error, api);
   const fastify = error as { statusCode?: number; code?: string; message?: string };
+  if (fastify.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fastify.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return rest(400, 400, `The request body is not valid JSON: ${fastify.message ?? ''}`.trim());
   if (typeof fastify.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
     const message =
       fastify.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
@@ -54,6 +63,12 @@ function fromKappa(error: KappaError, api: 'v2' | 'v3'): RestError {
     case ErrorCodes.INVALID_ARGUMENT:
     case ErrorCodes.INVALID_DURATION:
       return rest(422, 422, error.message);
+    case ErrorCodes.UNAUTHENTICATED:
+      return rest(401, 40101, error.message);
+    case ErrorCodes.FORBIDDEN:
+      return rest(403, 40301, error.message);
+    case ErrorCodes.LIMIT_EXCEEDED:
+      return rest(400, 40002, error.message);
     case ErrorCodes.OFFSET_OUT_OF_RANGE:
       return rest(416, 41601, error.message);
     case ErrorCodes.BUS_CLOSED:
@@ -68,4 +83,21 @@ function fromKappa(error: KappaError, api: 'v2' | 'v3'): RestError {
 
 function rest(status: number, errorCode: number, message: string): RestError {
   return { status, body: { error_code: errorCode, message } };
+}
+
+/**
+ * Answers a failed request in the REST Proxy's shape. Every 5xx is a bug or an outage, so it is logged
+ * with its cause; 4xx answers are the caller's and are not.
+ */
+export function replyError(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  error: unknown,
+  logger: Logger,
+  api: 'v2' | 'v3' = 'v2',
+): FastifyReply {
+  const { status, body } = toRestError(error, api);
+  if (status >= 500) logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
+  if (status === 401) reply.header('www-authenticate', 'Bearer realm="kappa", Basic realm="kappa"');
+  return reply.code(status).send(body);
 }

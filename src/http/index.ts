@@ -1,2 +1,2 @@
 export { type RestError, toRestError } from './errors.ts';
-export { createServer, type KappaServer, type ServerOptions } from './server.ts';
+export { createServer, isLoopback, type KappaServer, type ServerOptions } from './server.ts';

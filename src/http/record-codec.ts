@@ -7,7 +7,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** A key or value from a produce request, as bytes: JSON text for `json`, base64-decoded for `binary`. */
 export function encodeField(value: unknown, format: EmbeddedFormat, what: string): Buffer | null {
   if (value === undefined || value === null) return null;
-  if (format === 'json') return Buffer.from(JSON.stringify(value), 'utf8');
+  if (format === 'json') return Buffer.from(JSON.stringify(value), 'utf8'); // the body parser bounded its depth
   if (typeof value !== 'string' || value.length % 4 !== 0 || !BASE64.test(value)) {
     throw new RequestError(422, 42205, `${what} must be a base64 string in the binary format`);
   }

@@ -1,10 +1,22 @@
+import { isIP } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { type Logger, silentLogger, topicMatcher } from '../core/index.ts';
+import {
+  ConfigError,
+  KeyRing,
+  kappaTopics,
+  type Logger,
+  type StoredApiKey,
+  silentLogger,
+  topicMatcher,
+} from '../core/index.ts';
 import type { Bus } from '../log/index.ts';
 import { type SchemaRegistry, WireSerde } from '../registry/index.ts';
+import { installAuth } from './auth/index.ts';
 import { ConsumerInstances } from './consumer-instances.ts';
 import { registerContentTypes } from './content-types.ts';
-import { toRestError } from './errors.ts';
+import { replyError } from './errors.ts';
+import { DEFAULT_MAX_JSON_DEPTH } from './json-body.ts';
+import { limitConcurrentRequests } from './request-limit.ts';
 import { consumersV2Routes } from './routes/consumers-v2.ts';
 import { healthRoutes } from './routes/health.ts';
 import { produceRoutes } from './routes/produce.ts';
@@ -16,11 +28,29 @@ export interface ServerOptions {
   bus: Bus;
   /** Serves Confluent's Schema Registry API when given. */
   registry?: SchemaRegistry;
+  /** The registry's topic, one of Kappa's own. Default `_schemas`. */
+  registryTopic?: string;
   logger?: Logger;
+  /**
+   * API keys (hashed), or a ring that can change while the server runs. With none, every route is
+   * open and the server listens on loopback only.
+   */
+  keys?: StoredApiKey[] | KeyRing;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   maxBodyBytes?: number;
   maxRecordsPerRequest?: number;
+  /** Deepest nesting of objects and arrays in a JSON body. Default 64. */
+  maxJsonDepth?: number;
+  /** Requests answered at once; more get 429 with Retry-After. Default 256. */
+  maxConcurrentRequests?: number;
+  /** How long a client may take to send a request's headers, and the whole request. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
   autoCreateTopics?: boolean;
   defaultPartitions?: number;
+  /** Most partitions a topic created through the API may have. Default 1000. */
+  maxPartitionsPerTopic?: number;
   clusterId?: string;
   /** Topics whose values must be written with a schema (exact names or `*` patterns). */
   requireSchema?: string[];
@@ -30,35 +60,56 @@ export interface ServerOptions {
 
 export interface KappaServer {
   app: FastifyInstance;
-  /** Starts listening; resolves with the URL (port 0 picks a free port). */
+  /**
+   * Starts listening; resolves with the URL (port 0 picks a free port). Without API keys only a
+   * loopback address is allowed: anything else would open every route to the network.
+   */
   listen(port: number, host: string): Promise<string>;
   /** Stops accepting requests, finishes the ones running, closes consumer instances. */
   close(): Promise<void>;
 }
 
-/** The one HTTP server: REST Proxy produce, consumers and topic admin, record reads, health. */
+/** The one HTTP server: REST Proxy produce, consumers and topic admin, record reads, registry, health. */
 export async function createServer(options: ServerOptions): Promise<KappaServer> {
   // Fastify's own per-request logging stays off: a busy ingest endpoint would drown the log. Errors
-  // worth an operator's attention are logged by the error handler below.
+  // worth an operator's attention are logged by replyError.
   const logger = options.logger ?? silentLogger;
-  const app = Fastify({ bodyLimit: options.maxBodyBytes ?? 16 * 1024 * 1024 });
-  registerContentTypes(app);
-  app.setErrorHandler((error, request, reply) => {
-    const { status, body } = toRestError(error);
-    if (status >= 500)
-      logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
-    return reply.code(status).type('application/vnd.kafka.v2+json').send(body);
-  });
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const serverOptions = {
+    headersTimeout,
+    requestTimeout,
+    // Node checks both timeouts on this period; its default (30 s) would stretch a 1 s timeout to 31.
+    connectionsCheckingInterval: Math.max(100, Math.min(headersTimeout, requestTimeout, 30_000) / 4),
+  };
+  const app = Fastify({
+    bodyLimit: options.maxBodyBytes ?? 16 * 1024 * 1024,
+    // Kafka allows topic names of 249 characters; subjects add a suffix. Fastify's default (100) would
+    // answer 414 to every route of a valid topic.
+    routerOptions: { maxParamLength: 1024 },
+    requestTimeout,
+    ...(options.tls ? { https: { ...serverOptions, ...options.tls } } : { http: serverOptions }),
+    // Reading a stalled body must not hold a shutdown.
+    forceCloseConnections: true,
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  const keys = options.keys instanceof KeyRing ? options.keys : new KeyRing(options.keys ?? []);
+  const owned = kappaTopics(options.registryTopic);
+  const maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  registerContentTypes(app, maxJsonDepth);
+  limitConcurrentRequests(app, options.maxConcurrentRequests ?? 256);
+  installAuth(app, { keys, owned });
+  app.setErrorHandler((error, request, reply) => replyError(reply, request, error, logger));
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error_code: 404, message: `No route for ${request.method} ${request.url}` }),
   );
 
   const producer = options.bus.producer();
   const instances = new ConsumerInstances(options.bus, options.consumerIdleMs);
-  healthRoutes(app, options.bus);
+  healthRoutes(app, options.bus, options.registry ? (options.registryTopic ?? '_schemas') : undefined);
   produceRoutes(app, {
     bus: options.bus,
     producer,
+    owned,
     maxRecordsPerRequest: options.maxRecordsPerRequest ?? 10_000,
     autoCreateTopics: options.autoCreateTopics ?? false,
     defaultPartitions: options.defaultPartitions ?? 1,
@@ -67,19 +118,31 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
       : {}),
     requireSchema: topicMatcher(options.requireSchema ?? []),
   });
-  topicsV3Routes(app, { bus: options.bus, clusterId: options.clusterId ?? 'kappa' });
+  topicsV3Routes(app, {
+    bus: options.bus,
+    clusterId: options.clusterId ?? 'kappa',
+    owned,
+    logger,
+    maxPartitions: options.maxPartitionsPerTopic ?? 1000,
+  });
   consumersV2Routes(app, instances);
   recordsRoutes(app, options.bus);
-  if (options.registry) await app.register(registryRoutes(options.registry, logger));
+  if (options.registry) await app.register(registryRoutes(options.registry, logger, maxJsonDepth));
   await app.ready();
 
   return {
     app,
     async listen(port, host) {
+      if (!keys.enabled && !isLoopback(host))
+        throw new ConfigError(
+          `Refusing to listen on ${host} without API keys: every route would be open to the network. ` +
+            'Create a key with `kappa keys create <name> --scope admin` (it is stored hashed in the keys file) and start again, or listen on 127.0.0.1',
+        );
       await app.listen({ port, host });
       const address = app.server.address();
       const actual = typeof address === 'object' && address ? address.port : port;
-      return `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
+      const scheme = options.tls ? 'https' : 'http';
+      return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${actual}`;
     },
     async close() {
       await instances.close();
@@ -87,4 +150,12 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
       await app.close();
     },
   };
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const kind = isIP(host);
+  if (kind === 4) return host.startsWith('127.');
+  if (kind === 6) return host === '::1' || /^::ffff:127\./i.test(host);
+  return false;
 }

@@ -112,7 +112,7 @@ async function replaceSegments(log: PartitionLog, old: Segment[], batches: Buffe
   for (const segment of old) await segment.delete();
   await rename(swap, path.join(dir, path.basename(old[0]!.file)));
   await fsyncDir(dir);
-  const { segment } = await Segment.open(dir, base, false);
+  const { segment } = await Segment.open(dir, base, false, log.handles);
   const list = log.segments;
   const first = list.indexOf(old[0]!);
   log.segments = [...list.slice(0, first), segment, ...list.slice(first + old.length)];

@@ -1,12 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BusClosedError,
   type Clock,
   type Duration,
+  InvalidTopicNameError,
   isInternalTopic,
+  LimitExceededError,
   type Logger,
   type PartitionOffset,
+  reservedTopicName,
   silentLogger,
   systemClock,
   TopicExistsError,
@@ -30,6 +34,7 @@ import { compactPartition } from './compaction.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { EmbeddedConsumer } from './embedded-consumer.ts';
 import { EmbeddedProducer } from './embedded-producer.ts';
+import { FileHandles } from './file-handles.ts';
 import { ensureDir, fsyncDir, removeDir, writeFileAtomic } from './file-io.ts';
 import { GroupCoordinator } from './group-coordinator.ts';
 import { OFFSETS_TOPIC, OffsetStore } from './offset-store.ts';
@@ -39,6 +44,7 @@ import { applyRetention } from './retention.ts';
 import {
   describe,
   loadTopicConfig,
+  MAX_PARTITIONS,
   resolveTopicConfig,
   saveTopicConfig,
   type TopicConfig,
@@ -57,12 +63,19 @@ export interface EmbeddedBusOptions {
   topicDefaults?: Partial<Omit<TopicSpec, 'partitions'>>;
   /** How often retention and compaction run in the background. Default '30s'; 0 disables (call runMaintenance). */
   maintenanceInterval?: Duration;
+  /** Partitions of all topics together, internal ones included. Default 10,000. */
+  maxPartitions?: number;
+  /** Partitions of one topic. Default 10,000. */
+  maxPartitionsPerTopic?: number;
+  /** Segment files held open at once (least recently used closed beyond). Default 512. */
+  maxOpenFiles?: number;
   logger?: Logger;
   clock?: Clock;
 }
 
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_TRANSACTION_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_OPEN_FILES = 512;
 
 interface TopicState {
   config: TopicConfig;
@@ -100,6 +113,11 @@ export class EmbeddedBus implements Bus {
   readonly #creating = new Map<string, Promise<void>>();
   readonly #topicDefaults: Partial<Omit<TopicSpec, 'partitions'>>;
   readonly #clients = new OpenClients();
+  readonly handles: FileHandles;
+  readonly #maxPartitions: number;
+  readonly #maxPartitionsPerTopic: number;
+  /** Partitions of every topic, and of those being created, so that concurrent creates share the limit. */
+  #partitionCount = 0;
   #journal!: TransactionJournal;
   #unlock!: () => Promise<void>;
   #timers: NodeJS.Timeout[] = [];
@@ -114,6 +132,9 @@ export class EmbeddedBus implements Bus {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.#topicDefaults = options.topicDefaults ?? {};
+    this.handles = new FileHandles(options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
+    this.#maxPartitions = options.maxPartitions ?? MAX_PARTITIONS;
+    this.#maxPartitionsPerTopic = Math.min(options.maxPartitionsPerTopic ?? MAX_PARTITIONS, MAX_PARTITIONS);
     this.groups = new GroupCoordinator((topic) => this.#topics.get(topic)?.config.partitions);
   }
 
@@ -148,6 +169,7 @@ export class EmbeddedBus implements Bus {
       const config = await loadTopicConfig(path.join(topicsDir, name, 'topic.json')).catch(() => null);
       if (!config) continue; // a topic whose creation did not finish
       this.#topics.set(name, await this.#openTopic(config, cleanShutdown));
+      this.#partitionCount += config.partitions;
     }
     if (!this.#topics.has(OFFSETS_TOPIC)) {
       await this.#createTopic(OFFSETS_TOPIC, {
@@ -164,7 +186,7 @@ export class EmbeddedBus implements Bus {
     this.recovery = { interruptedTransactions: unfinished.length, reappliedTransactionBatches: reapplied };
     if (unfinished.length > 0)
       this.logger.warn(this.recovery, 'finished transaction commits a crash interrupted');
-    this.offsets = await OffsetStore.load(this.partitionLog(OFFSETS_TOPIC, 0));
+    this.offsets = await OffsetStore.load(this.partitionLog(OFFSETS_TOPIC, 0), this.logger);
   }
 
   async #openTopic(config: TopicConfig, cleanShutdown: boolean): Promise<TopicState> {
@@ -179,6 +201,7 @@ export class EmbeddedBus implements Bus {
           config,
           cleanShutdown,
           this.logger,
+          this.handles,
         ),
       );
     }
@@ -213,11 +236,34 @@ export class EmbeddedBus implements Bus {
   async createTopic(name: string, spec: TopicSpec): Promise<void> {
     this.#checkOpen();
     validateTopicName(name);
+    const reserved = reservedTopicName(name);
+    if (reserved) throw new InvalidTopicNameError(name, reserved);
     await this.#createTopic(name, spec);
   }
 
   async #createTopic(name: string, spec: TopicSpec): Promise<void> {
     if (this.#topics.has(name)) throw new TopicExistsError(name);
+    const partitions = spec.partitions;
+    if (Number.isInteger(partitions) && partitions > this.#maxPartitionsPerTopic)
+      throw new LimitExceededError(
+        `A topic may have at most ${this.#maxPartitionsPerTopic} partitions here (topics.maxPartitions), not ${partitions}`,
+      );
+    if (Number.isInteger(partitions) && this.#partitionCount + partitions > this.#maxPartitions)
+      throw new LimitExceededError(
+        `Creating '${name}' would make ${this.#partitionCount + partitions} partitions, over this log's limit of ${this.#maxPartitions} (log.maxPartitions): delete unused topics or raise the limit`,
+        { partitions: this.#partitionCount, limit: this.#maxPartitions },
+      );
+    const counted = Number.isInteger(partitions) && partitions > 0 ? partitions : 0;
+    this.#partitionCount += counted;
+    try {
+      await this.#createTopicOnce(name, spec);
+    } catch (error) {
+      this.#partitionCount -= counted;
+      throw error;
+    }
+  }
+
+  async #createTopicOnce(name: string, spec: TopicSpec): Promise<void> {
     // A second create of the same name waits for the first and then finds the topic there: the two
     // must not both prepare its folder.
     const inFlight = this.#creating.get(name);
@@ -250,12 +296,14 @@ export class EmbeddedBus implements Bus {
     const state = this.#topic(name);
     if (state.config.internal) throw new UnknownTopicError(name);
     this.#topics.delete(name);
+    this.#partitionCount -= state.config.partitions;
     await this.groups.topicDeleted(name);
     this.offsets.forgetTopic(name);
     for (const p of state.partitions) await p.close();
     const trash = path.join(this.dataDir, 'trash');
     await ensureDir(trash);
-    const target = path.join(trash, `${name}-${Date.now()}`);
+    // Not named after the topic: a 249-character name with a suffix would pass the file system's 255.
+    const target = path.join(trash, `${Date.now()}-${randomUUID()}`);
     await rename(path.join(this.dataDir, 'topics', name), target);
     await fsyncDir(path.join(this.dataDir, 'topics'));
     await removeDir(target);

@@ -21,9 +21,17 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Replaces `file` with `data` atomically: a reader (or a crash) sees the old or the new file, never half of one. */
-export async function writeFileAtomic(file: string, data: string | Buffer, durable = true): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Buffer,
+  durable = true,
+  mode?: number,
+): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, data, durable ? { flush: true } : undefined);
+  await writeFile(tmp, data, {
+    ...(durable ? { flush: true } : {}),
+    ...(mode === undefined ? {} : { mode }),
+  });
   await rename(tmp, file);
   if (durable) await fsyncDir(path.dirname(file));
 }
@@ -42,11 +50,11 @@ export async function removeDir(dir: string): Promise<void> {
  * main thread costs less than a thread-pool round trip. (A read of cold data blocks the event loop for
  * as long as the disk takes; reads are bounded to a few hundred KiB at a time for that reason.)
  */
-export function readAt(handle: FileHandle, position: number, length: number): Buffer {
+export function readAt(fd: number, position: number, length: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
-    const bytesRead = readSync(handle.fd, buf, done, length - done, position + done);
+    const bytesRead = readSync(fd, buf, done, length - done, position + done);
     if (bytesRead === 0) break;
     done += bytesRead;
   }

@@ -14,6 +14,7 @@ export type {
 } from './bus.ts';
 export { EmbeddedBus, type EmbeddedBusOptions, openEmbeddedBus } from './embedded-bus.ts';
 export { ensureTopic } from './ensure-topic.ts';
+export { writeFileAtomic } from './file-io.ts';
 export { groupOf } from './group-of.ts';
 export { OpenClients } from './open-clients.ts';
 export { resolveTopicConfig } from './topic-config.ts';

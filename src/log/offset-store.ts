@@ -1,4 +1,4 @@
-import type { ConsumedRecord, TopicPartitionOffset } from '../core/index.ts';
+import type { ConsumedRecord, Logger, TopicPartitionOffset } from '../core/index.ts';
 import { encodeBatch, encodedRecordSize, type RecordInput } from './batch-format.ts';
 import type { PartitionLog } from './partition-log.ts';
 
@@ -17,7 +17,12 @@ export class OffsetStore {
     this.log = log;
   }
 
-  static async load(log: PartitionLog): Promise<OffsetStore> {
+  /**
+   * Reads the topic into memory. A record that is not an offset commit (only a bug or an outside
+   * program could have written one) is skipped with a warning naming where it is: refusing to start
+   * would take every group's offsets hostage to one bad record.
+   */
+  static async load(log: PartitionLog, logger: Logger): Promise<OffsetStore> {
     const store = new OffsetStore(log);
     let offset = log.startOffset;
     for (;;) {
@@ -25,9 +30,13 @@ export class OffsetStore {
       const next = log.read(offset, 10_000, 16 * 1024 * 1024, records);
       for (const record of records) {
         if (record.key === null || record.value === null) continue;
-        const [group, topic, partition] = JSON.parse(record.key.toString('utf8')) as [string, string, number];
-        const { offset: committed } = JSON.parse(record.value.toString('utf8')) as { offset: number };
-        store.#set(group, { topic, partition, offset: committed });
+        const commit = parseCommit(record.key, record.value);
+        if (commit) store.#set(commit.group, commit);
+        else
+          logger.warn(
+            { topic: record.topic, partition: record.partition, offset: record.offset },
+            'skipped a malformed record in the offsets topic',
+          );
       }
       if (next === offset) break;
       offset = next;
@@ -90,4 +99,19 @@ export class OffsetStore {
 
 function keyOf(group: string, topic: string, partition: number): string {
   return `${group}\u0000${topic}\u0000${partition}`;
+}
+
+function parseCommit(key: Buffer, value: Buffer): (TopicPartitionOffset & { group: string }) | null {
+  try {
+    const k = JSON.parse(key.toString('utf8')) as unknown;
+    const v = JSON.parse(value.toString('utf8')) as { offset?: unknown } | null;
+    if (!Array.isArray(k) || k.length !== 3) return null;
+    const [group, topic, partition] = k as unknown[];
+    const offset = v?.offset;
+    if (typeof group !== 'string' || typeof topic !== 'string') return null;
+    if (!Number.isSafeInteger(partition) || !Number.isSafeInteger(offset)) return null;
+    return { group, topic, partition: partition as number, offset: offset as number };
+  } catch {
+    return null;
+  }
 }

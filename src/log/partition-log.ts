@@ -15,6 +15,7 @@ import {
   setBaseOffset,
 } from './batch-format.ts';
 import { recoverInterruptedCompaction } from './compaction-recovery.ts';
+import type { FileHandles } from './file-handles.ts';
 import { ensureDir, fsyncDir } from './file-io.ts';
 import { Segment } from './segment.ts';
 import { lastAtMost } from './segment-index.ts';
@@ -69,6 +70,8 @@ export class PartitionLog {
   #dirty = false;
   #failed: unknown = null;
   readonly #logger: Logger;
+  /** The bus's pool of segment file descriptors. */
+  readonly handles: FileHandles;
   /** Retention and compaction take turns with each other, never with the writer (they skip the active segment). */
   maintenance: Promise<void> = Promise.resolve();
 
@@ -79,7 +82,9 @@ export class PartitionLog {
     config: PartitionConfig,
     segments: Segment[],
     logger: Logger,
+    handles: FileHandles,
   ) {
+    this.handles = handles;
     this.topic = topic;
     this.partition = partition;
     this.dir = dir;
@@ -104,6 +109,7 @@ export class PartitionLog {
     config: PartitionConfig,
     cleanShutdown: boolean,
     logger: Logger,
+    handles: FileHandles,
   ): Promise<PartitionLog> {
     await ensureDir(dir);
     await recoverInterruptedCompaction(dir);
@@ -114,7 +120,7 @@ export class PartitionLog {
     const segments: Segment[] = [];
     for (let i = 0; i < bases.length; i++) {
       const last = i === bases.length - 1;
-      const { segment, truncatedBytes } = await Segment.open(dir, bases[i]!, cleanShutdown || !last);
+      const { segment, truncatedBytes } = await Segment.open(dir, bases[i]!, cleanShutdown || !last, handles);
       if (truncatedBytes > 0) {
         logger.warn(
           { topic, partition, segment: segment.file, truncatedBytes },
@@ -124,10 +130,10 @@ export class PartitionLog {
       segments.push(segment);
     }
     if (segments.length === 0) {
-      segments.push(await Segment.create(dir, 0));
+      segments.push(Segment.create(dir, 0, handles));
       await fsyncDir(dir);
     }
-    return new PartitionLog(topic, partition, dir, config, segments, logger);
+    return new PartitionLog(topic, partition, dir, config, segments, logger, handles);
   }
 
   get startOffset(): number {
@@ -259,7 +265,7 @@ export class PartitionLog {
     const old = this.active;
     if (this.config.fsync !== 'never') await old.sync();
     await old.saveIndex();
-    const segment = await Segment.create(this.dir, baseOffset);
+    const segment = Segment.create(this.dir, baseOffset, this.handles);
     if (this.config.fsync === 'batch') await fsyncDir(this.dir);
     this.segments.push(segment);
     return segment;

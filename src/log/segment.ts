@@ -1,6 +1,7 @@
-import { type FileHandle, open, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BATCH_HEADER_BYTES, type BatchHeader, batchSizeAt, readBatchHeader } from './batch-format.ts';
+import type { FileHandles } from './file-handles.ts';
 import { readAt, segmentFileName, writeAllAtSync } from './file-io.ts';
 import { SegmentIndex } from './segment-index.ts';
 
@@ -15,7 +16,8 @@ export class Segment {
   readonly baseOffset: number;
   readonly file: string;
   readonly indexFile: string;
-  readonly handle: FileHandle;
+  /** Descriptors come from the log's pool, opened on use and closed when others are used more. */
+  readonly handles: FileHandles;
   index: SegmentIndex;
   /** Bytes of whole, acknowledged-or-in-flight batches: readers never look past this. */
   size: number;
@@ -23,29 +25,46 @@ export class Segment {
   nextOffset: number;
   maxTimestamp: number;
   #deleted = false;
+  /** Whether the index on disk is behind (or there is none worth reading): close saves it then. */
+  #indexStale: boolean;
+  /** Appends not yet fsynced; a sync of a clean segment would open its file for nothing. */
+  #unsynced = false;
 
   private constructor(
     dir: string,
     baseOffset: number,
-    handle: FileHandle,
+    handles: FileHandles,
     index: SegmentIndex,
     size: number,
     nextOffset: number,
     maxTimestamp: number,
+    indexStale: boolean,
   ) {
     this.baseOffset = baseOffset;
     this.file = path.join(dir, segmentFileName(baseOffset, '.log'));
     this.indexFile = path.join(dir, segmentFileName(baseOffset, '.index'));
-    this.handle = handle;
+    this.handles = handles;
     this.index = index;
     this.size = size;
     this.nextOffset = nextOffset;
     this.maxTimestamp = maxTimestamp;
+    this.#indexStale = indexStale;
   }
 
-  static async create(dir: string, baseOffset: number): Promise<Segment> {
-    const handle = await open(path.join(dir, segmentFileName(baseOffset, '.log')), 'w+');
-    return new Segment(dir, baseOffset, handle, new SegmentIndex(), 0, baseOffset, Number.NEGATIVE_INFINITY);
+  /** A new, empty segment file. An empty file needs no index: scanning it costs nothing. */
+  static create(dir: string, baseOffset: number, handles: FileHandles): Segment {
+    const segment = new Segment(
+      dir,
+      baseOffset,
+      handles,
+      new SegmentIndex(),
+      0,
+      baseOffset,
+      Number.NEGATIVE_INFINITY,
+      false,
+    );
+    handles.create(segment);
+    return segment;
   }
 
   /**
@@ -57,9 +76,9 @@ export class Segment {
     dir: string,
     baseOffset: number,
     trustIndex: boolean,
+    handles: FileHandles,
   ): Promise<{ segment: Segment; truncatedBytes: number }> {
     const file = path.join(dir, segmentFileName(baseOffset, '.log'));
-    const handle = await open(file, 'r+');
     const fileSize = (await stat(file)).size;
     if (trustIndex) {
       const loaded = await SegmentIndex.load(path.join(dir, segmentFileName(baseOffset, '.index')), fileSize);
@@ -67,15 +86,19 @@ export class Segment {
         const segment = new Segment(
           dir,
           baseOffset,
-          handle,
+          handles,
           loaded.index,
           fileSize,
           loaded.nextOffset,
           loaded.maxTimestamp,
+          false,
         );
         return { segment, truncatedBytes: 0 };
       }
     }
+    // The scan reads through a descriptor of its own, closed after, so opening a topic of many
+    // partitions does not fill the pool with files nobody is using yet.
+    const scanning = { file };
     const index = new SegmentIndex();
     let nextOffset = baseOffset;
     let maxTimestamp = Number.NEGATIVE_INFINITY;
@@ -83,7 +106,11 @@ export class Segment {
     let chunk: Buffer = Buffer.alloc(0);
     let chunkStart = 0;
     const load = async (length: number) => {
-      chunk = readAt(handle, position, Math.min(Math.max(length, SCAN_CHUNK_BYTES), fileSize - position));
+      chunk = readAt(
+        handles.fd(scanning),
+        position,
+        Math.min(Math.max(length, SCAN_CHUNK_BYTES), fileSize - position),
+      );
       chunkStart = position;
     };
     while (position < fileSize) {
@@ -99,11 +126,24 @@ export class Segment {
       position += size;
     }
     const truncatedBytes = fileSize - position;
-    if (truncatedBytes > 0) {
-      await handle.truncate(position);
-      await handle.datasync();
+    try {
+      if (truncatedBytes > 0) {
+        await handles.truncate(scanning, position);
+        await handles.sync(scanning);
+      }
+    } finally {
+      handles.close(scanning);
     }
-    const segment = new Segment(dir, baseOffset, handle, index, position, nextOffset, maxTimestamp);
+    const segment = new Segment(
+      dir,
+      baseOffset,
+      handles,
+      index,
+      position,
+      nextOffset,
+      maxTimestamp,
+      position > 0,
+    );
     return { segment, truncatedBytes };
   }
 
@@ -114,7 +154,9 @@ export class Segment {
   /** Writes batches at the end; the caller assigned their offsets and keeps one write at a time. */
   append(batches: Buffer[], headers: BatchHeader[]): void {
     const start = this.size;
-    const written = writeAllAtSync(this.handle.fd, batches, start);
+    const written = writeAllAtSync(this.handles.fd(this), batches, start);
+    this.#indexStale = true;
+    this.#unsynced = true;
     let position = start;
     for (const header of headers) {
       if (header.maxTimestamp > this.maxTimestamp) this.maxTimestamp = header.maxTimestamp;
@@ -126,33 +168,44 @@ export class Segment {
   }
 
   async sync(): Promise<void> {
-    await this.handle.datasync();
+    if (!this.#unsynced || this.#deleted) return;
+    // Cleared first: an append while the fsync runs sets it again, and the next sync covers it.
+    this.#unsynced = false;
+    try {
+      await this.handles.sync(this);
+    } catch (error) {
+      this.#unsynced = true;
+      throw error;
+    }
   }
 
   /** Reads bytes for readers; null once the segment is deleted (the reader looks again). */
   read(position: number, length: number): Buffer | null {
     if (this.#deleted) return null;
-    return readAt(this.handle, position, Math.min(length, this.size - position));
+    return readAt(this.handles.fd(this), position, Math.min(length, this.size - position));
   }
 
   get deleted(): boolean {
     return this.#deleted;
   }
 
+  /** Saves the index if it is behind the file: a partition nobody wrote to costs nothing to close. */
   async saveIndex(): Promise<void> {
+    if (!this.#indexStale || this.#deleted) return;
     await this.index.save(this.indexFile, this.size, this.nextOffset, this.maxTimestamp);
+    this.#indexStale = false;
   }
 
   async close(): Promise<void> {
     if (this.#deleted) return;
-    await this.handle.close();
+    this.handles.close(this);
   }
 
   /** Removes the files. Reads are synchronous, so none is in flight to be cut short. */
   async delete(): Promise<void> {
     if (this.#deleted) return;
     this.#deleted = true;
-    await this.handle.close().catch(() => {});
+    this.handles.close(this);
     await rm(this.file, { force: true });
     await rm(this.indexFile, { force: true });
   }

@@ -51,7 +51,7 @@ export class TransactionJournal {
     await ensureDir(dir);
     const handle = await open(path.join(dir, 'journal'), 'a+');
     const { size } = await handle.stat();
-    const data = size === 0 ? Buffer.alloc(0) : readAt(handle, 0, size);
+    const data = size === 0 ? Buffer.alloc(0) : readAt(handle.fd, 0, size);
     const prepared = new Map<number, PreparedTransaction>();
     let at = 0;
     while (at + ENTRY_HEADER_BYTES <= data.length) {

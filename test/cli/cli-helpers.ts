@@ -1,17 +1,44 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
-const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'kappa.js');
+export const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'kappa.js');
+
+const workdirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of workdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * An empty working folder for one kappa process: kappa reads ./kappa.config.*, ./pipelines and
+ * ./kappa.keys.json from where it runs, and a test must never pick up the developer's own.
+ */
+function workdir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kappa-cwd-'));
+  workdirs.push(dir);
+  return dir;
+}
+
+/** The environment of a kappa child: none of the developer's KAPPA_* settings leak in. */
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env))
+    if (name.startsWith('KAPPA_') && name !== 'KAPPA_REQUIRE_SERVICES') delete env[name];
+  return { ...env, ...extra };
+}
 
 /** Runs `kappa <args>` to completion with `input` on stdin. */
 export function run(
   args: string[],
   input?: string,
+  options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, KAPPA_URL: '', KAPPA_BUS: '' },
+      cwd: options.cwd ?? workdir(),
+      env: childEnv(options.env),
     });
     let stdout = '';
     let stderr = '';
@@ -30,9 +57,13 @@ export function run(
  * Starts `kappa up <args>` and resolves once it prints its URL, with the line it printed; rejects
  * with its standard error if it exits first.
  */
-export async function startUp(args: string[]): Promise<{ process: ChildProcess; url: string; line: string }> {
+export async function startUp(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ process: ChildProcess; url: string; line: string }> {
   const child = spawn(process.execPath, [BIN, 'up', ...args], {
-    env: { ...process.env, KAPPA_LOG_LEVEL: 'warn', KAPPA_BUS: '' },
+    cwd: options.cwd ?? workdir(),
+    env: childEnv({ KAPPA_LOG_LEVEL: 'warn', ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

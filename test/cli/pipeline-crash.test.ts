@@ -75,7 +75,7 @@ async function crashAndRestart(options: {
   const config = path.join(temp.dir, 'kappa.config.yaml');
   await writeFile(
     config,
-    `${options.busYaml}pipelines:\n  dir: ${JSON.stringify(dir)}\ntopics:\n  defaultPartitions: ${PARTITIONS}\n`,
+    `${options.busYaml}pipelines:\n  dir: ${JSON.stringify(dir)}\ntopics:\n  autoCreate: true\n  defaultPartitions: ${PARTITIONS}\n`,
   );
   const data = path.join(temp.dir, 'data');
   const start = async () => {

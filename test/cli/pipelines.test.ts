@@ -38,7 +38,7 @@ export default pipeline('revenue')
 `,
     );
     const config = path.join(temp.dir, 'kappa.config.yaml');
-    await writeFile(config, `pipelines:\n  dir: ${JSON.stringify(dir)}\n`);
+    await writeFile(config, `pipelines:\n  dir: ${JSON.stringify(dir)}\ntopics:\n  autoCreate: true\n`);
     ({ process: up, url } = await startUp([
       '--port',
       '0',

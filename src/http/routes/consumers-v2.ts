@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TopicPartitionOffset } from '../../core/index.ts';
 import type { ConsumerInstances } from '../consumer-instances.ts';
 import { KAFKA_V2_JSON } from '../content-types.ts';
@@ -33,6 +33,7 @@ export function consumersV2Routes(app: FastifyInstance, instances: ConsumerInsta
         format,
         reset,
         autoCommit: String(body['auto.commit.enable'] ?? 'false') === 'true',
+        owner: request.principal?.name ?? null,
         ...(typeof body.name === 'string' ? { name: body.name } : {}),
       });
       return reply.type(KAFKA_V2_JSON).send({
@@ -49,7 +50,7 @@ export function consumersV2Routes(app: FastifyInstance, instances: ConsumerInsta
       if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string')) {
         throw new RequestError(422, 422, 'The body needs "topics": a non-empty array of topic names');
       }
-      await instances.use(request.params.group, request.params.instance, (i) =>
+      await instances.use(request.params.group, request.params.instance, ownerOf(request), (i) =>
         i.consumer.subscribe(topics as string[]),
       );
       return reply.code(204).send();
@@ -64,7 +65,8 @@ export function consumersV2Routes(app: FastifyInstance, instances: ConsumerInsta
       const maxRecords = intParam('max_records', request.query.max_records, 500, 1, 10_000);
       const abort = new AbortController();
       request.raw.once('close', () => abort.abort());
-      const records = await instances.use(request.params.group, request.params.instance, async (i) => {
+      const { group, instance } = request.params;
+      const records = await instances.use(group, instance, ownerOf(request), async (i) => {
         const got = await i.consumer.poll({ timeoutMs, maxBytes, maxRecords, signal: abort.signal });
         if (i.autoCommit && got.length > 0) await i.consumer.commit();
         return got.map((r) => decodeRecord(r, i.format));
@@ -80,16 +82,20 @@ export function consumersV2Routes(app: FastifyInstance, instances: ConsumerInsta
       if (offsets !== undefined && !isOffsets(offsets)) {
         throw new RequestError(422, 422, '"offsets" must be an array of {topic, partition, offset}');
       }
-      await instances.use(request.params.group, request.params.instance, (i) => i.consumer.commit(offsets));
+      await instances.use(request.params.group, request.params.instance, ownerOf(request), (i) =>
+        i.consumer.commit(offsets),
+      );
       return reply.code(204).send();
     },
   );
 
   app.delete<InstanceParams>('/consumers/:group/instances/:instance', async (request, reply) => {
-    await instances.remove(request.params.group, request.params.instance);
+    await instances.remove(request.params.group, request.params.instance, ownerOf(request));
     return reply.code(204).send();
   });
 }
+
+const ownerOf = (request: FastifyRequest) => request.principal?.name ?? null;
 
 function isOffsets(value: unknown): value is TopicPartitionOffset[] {
   return (

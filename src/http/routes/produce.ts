@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ProducerRecord } from '../../core/index.ts';
+import { ForbiddenError, type ProducerRecord } from '../../core/index.ts';
 import { type Bus, ensureTopic, type Producer } from '../../log/index.ts';
 import type { SchemaRegistry, WireSerde } from '../../registry/index.ts';
 import { produceFormat } from '../content-types.ts';
@@ -10,6 +10,8 @@ import { encodeSchemaRecords, type SchemaRequestBody } from '../schema-records.t
 export interface ProduceRouteOptions {
   bus: Bus;
   producer: Producer;
+  /** Kappa's own topics, which no request may write. */
+  owned: (topic: string) => boolean;
   maxRecordsPerRequest: number;
   autoCreateTopics: boolean;
   defaultPartitions: number;
@@ -31,6 +33,10 @@ export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions
     contentType: string | undefined,
     body: unknown,
   ) => {
+    if (options.owned(topic))
+      throw new ForbiddenError(
+        `Topic '${topic}' is internal to Kappa: only Kappa writes it (produce to a topic of your own)`,
+      );
     const format = produceFormat(contentType);
     if (format === 'unsupported') {
       throw new RequestError(

@@ -1,13 +1,32 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  allowsTopic,
+  ForbiddenError,
+  isPipelineTopic,
+  LimitExceededError,
+  type Logger,
+  reservedTopicName,
+  validateTopicName,
+} from '../../core/index.ts';
 import type { Bus, TopicDescription, TopicSpec } from '../../log/index.ts';
-import { RequestError, toRestError } from '../errors.ts';
+
+import { RequestError, replyError } from '../errors.ts';
 
 /**
  * Topic admin as in Confluent REST Proxy v3: clusters, topics, partitions. Kappa is one cluster,
  * whatever bus it runs on.
  */
-export function topicsV3Routes(app: FastifyInstance, options: { bus: Bus; clusterId: string }): void {
-  const { bus, clusterId } = options;
+export function topicsV3Routes(
+  app: FastifyInstance,
+  options: {
+    bus: Bus;
+    clusterId: string;
+    owned: (topic: string) => boolean;
+    logger: Logger;
+    maxPartitions: number;
+  },
+): void {
+  const { bus, clusterId, owned, logger, maxPartitions } = options;
   const base = (request: FastifyRequest) => `${request.protocol}://${request.host}/v3/clusters/${clusterId}`;
   const cluster = (request: FastifyRequest) => ({
     kind: 'KafkaCluster',
@@ -44,8 +63,7 @@ export function topicsV3Routes(app: FastifyInstance, options: { bus: Bus; cluste
       try {
         return await handler(request, reply);
       } catch (error) {
-        const { status, body } = toRestError(error, 'v3');
-        return reply.code(status).send(body);
+        return replyError(reply, request, error, logger, 'v3');
       }
     };
 
@@ -65,7 +83,14 @@ export function topicsV3Routes(app: FastifyInstance, options: { bus: Bus; cluste
     '/v3/clusters/:cluster/topics',
     v3(async (request) => {
       checkCluster(request);
-      const names = await bus.listTopics({ includeInternal: true });
+      // A key sees the topics it may produce to or consume from; without keys, every topic.
+      const scopes = request.principal?.scopes;
+      const names = (await bus.listTopics({ includeInternal: true })).filter(
+        (n) =>
+          scopes === undefined ||
+          allowsTopic(scopes, 'produce', n, owned(n)) ||
+          allowsTopic(scopes, 'consume', n, owned(n)),
+      );
       const data = await Promise.all(names.map(async (n) => topic(request, await bus.describeTopic(n))));
       return { kind: 'KafkaTopicList', metadata: { self: `${base(request)}/topics`, next: null }, data };
     }),
@@ -75,6 +100,13 @@ export function topicsV3Routes(app: FastifyInstance, options: { bus: Bus; cluste
     v3(async (request, reply) => {
       checkCluster(request);
       const { name, spec } = parseCreate(request.body);
+      validateTopicName(name);
+      const reserved = reservedTopicName(name) ?? (owned(name) ? "it is one of Kappa's own topics" : null);
+      if (reserved) throw new RequestError(400, 40002, `Topic name '${name}' cannot be used: ${reserved}`);
+      if (spec.partitions > maxPartitions)
+        throw new LimitExceededError(
+          `partitions_count ${spec.partitions} is over this server's limit of ${maxPartitions} per topic (topics.maxPartitions)`,
+        );
       await bus.createTopic(name, spec);
       return reply.code(201).send(topic(request, await bus.describeTopic(name)));
     }),
@@ -90,7 +122,18 @@ export function topicsV3Routes(app: FastifyInstance, options: { bus: Bus; cluste
     '/v3/clusters/:cluster/topics/:topic',
     v3(async (request, reply) => {
       checkCluster(request);
-      await bus.deleteTopic(request.params.topic);
+      const name = request.params.topic;
+      if (owned(name)) {
+        // A pipeline's own topics may go with it, when an admin says so; the bus's and the registry's never.
+        const forced = (request.query as { force?: string }).force === 'true' && isPipelineTopic(name);
+        if (!forced)
+          throw new ForbiddenError(
+            isPipelineTopic(name)
+              ? `Topic '${name}' belongs to a pipeline: delete it with ?force=true (admin), after stopping the pipeline`
+              : `Topic '${name}' is internal to Kappa and cannot be deleted`,
+          );
+      }
+      await bus.deleteTopic(name);
       return reply.code(204).send();
     }),
   );
@@ -115,30 +158,32 @@ export function topicsV3Routes(app: FastifyInstance, options: { bus: Bus; cluste
   );
 }
 
-/** Kafka topic config names Kappa understands, and what they set. */
-const CONFIGS: Record<string, (spec: TopicSpec, value: string) => void> = {
-  'cleanup.policy': (spec, v) => {
-    const policies = v.split(',').map((p) => p.trim());
-    if (policies.some((p) => p !== 'compact' && p !== 'delete'))
-      throw new RequestError(400, 40002, `Invalid cleanup.policy '${v}'`);
-    spec.compacted = policies.includes('compact');
-  },
-  'retention.ms': (spec, v) => {
-    if (v !== '-1') spec.retention = integer('retention.ms', v);
-  },
-  'retention.bytes': (spec, v) => {
-    if (v !== '-1') spec.retentionBytes = integer('retention.bytes', v);
-  },
-  'segment.bytes': (spec, v) => {
-    spec.segmentBytes = integer('segment.bytes', v);
-  },
-  'delete.retention.ms': (spec, v) => {
-    spec.tombstoneRetention = integer('delete.retention.ms', v);
-  },
-  'kappa.fsync': (spec, v) => {
-    spec.fsync = /^\d+$/.test(v) ? Number(v) : v;
-  },
-};
+/** Kafka topic config names Kappa understands, and what they set. A Map: a config named `__proto__` or `constructor` is unknown, not Object's. */
+const CONFIGS = new Map<string, (spec: TopicSpec, value: string) => void>(
+  Object.entries({
+    'cleanup.policy': (spec: TopicSpec, v: string) => {
+      const policies = v.split(',').map((p) => p.trim());
+      if (policies.some((p) => p !== 'compact' && p !== 'delete'))
+        throw new RequestError(400, 40002, `Invalid cleanup.policy '${v}'`);
+      spec.compacted = policies.includes('compact');
+    },
+    'retention.ms': (spec: TopicSpec, v: string) => {
+      if (v !== '-1') spec.retention = integer('retention.ms', v);
+    },
+    'retention.bytes': (spec: TopicSpec, v: string) => {
+      if (v !== '-1') spec.retentionBytes = integer('retention.bytes', v);
+    },
+    'segment.bytes': (spec: TopicSpec, v: string) => {
+      spec.segmentBytes = integer('segment.bytes', v);
+    },
+    'delete.retention.ms': (spec: TopicSpec, v: string) => {
+      spec.tombstoneRetention = integer('delete.retention.ms', v);
+    },
+    'kappa.fsync': (spec: TopicSpec, v: string) => {
+      spec.fsync = /^\d+$/.test(v) ? Number(v) : v;
+    },
+  }),
+);
 
 function integer(name: string, v: string): number {
   if (!/^\d+$/.test(v))
@@ -171,13 +216,15 @@ function parseCreate(body: unknown): { name: string; spec: TopicSpec } {
     if (!Array.isArray(b.configs))
       throw new RequestError(400, 40002, 'configs must be an array of {name, value}');
     for (const c of b.configs as Array<{ name?: unknown; value?: unknown }>) {
-      const apply = typeof c?.name === 'string' ? CONFIGS[c.name] : undefined;
+      const apply = typeof c?.name === 'string' ? CONFIGS.get(c.name) : undefined;
       if (!apply)
         throw new RequestError(
           400,
           40002,
-          `Unknown or unsupported topic config '${String(c?.name)}'; supported: ${Object.keys(CONFIGS).join(', ')}`,
+          `Unknown or unsupported topic config ${JSON.stringify(String(c?.name)).slice(0, 100)}; supported: ${[...CONFIGS.keys()].join(', ')}`,
         );
+      if (typeof c.value !== 'string' && typeof c.value !== 'number')
+        throw new RequestError(400, 40002, `Topic config '${c.name}' needs a string value`);
       apply(spec, String(c.value));
     }
   }

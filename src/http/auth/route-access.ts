@@ -1,0 +1,147 @@
+import type { FastifyRequest } from 'fastify';
+import {
+  allowsRegistry,
+  allowsTopic,
+  ForbiddenError,
+  isAdmin,
+  type Principal,
+  type TopicAction,
+} from '../../core/index.ts';
+
+/** What the checks of one request need to know. `principal` is null when no keys are configured. */
+export interface AccessContext {
+  principal: Principal | null;
+  /** Whether a topic is Kappa's own (`_schemas`, `__*`, `kappa-*`). */
+  owned: (topic: string) => boolean;
+}
+
+type Check = (request: FastifyRequest, context: AccessContext & { principal: Principal }) => void;
+
+/** What one route asks of the caller. `open` routes are answered without a key. */
+export type Access = 'open' | Check;
+
+const anyKey: Check = () => {};
+
+const admin: Check = (_request, { principal }) => {
+  if (!isAdmin(principal.scopes)) throw forbidden(principal, 'the admin scope');
+};
+
+const registry =
+  (write: boolean): Check =>
+  (_request, { principal }) => {
+    if (!allowsRegistry(principal.scopes, write))
+      throw forbidden(principal, write ? 'the registry:write scope' : 'the registry:read scope');
+  };
+
+const topicParam =
+  (...actions: TopicAction[]): Check =>
+  (request, context) => {
+    const topic = (request.params as { topic: string }).topic;
+    if (!actions.some((a) => allowsTopic(context.principal.scopes, a, topic, context.owned(topic))))
+      throw forbidden(context.principal, actions.map((a) => `${a}:${topic}`).join(' or '));
+  };
+
+const subscribedTopics: Check = (request, context) => {
+  const topics = (request.body as { topics?: unknown } | undefined)?.topics;
+  if (!Array.isArray(topics)) return; // the route answers the malformed body
+  for (const topic of topics)
+    if (
+      typeof topic === 'string' &&
+      !allowsTopic(context.principal.scopes, 'consume', topic, context.owned(topic))
+    )
+      throw forbidden(context.principal, `consume:${topic}`);
+};
+
+const committedTopics: Check = (request, context) => {
+  const offsets = (request.body as { offsets?: unknown } | undefined)?.offsets;
+  if (!Array.isArray(offsets)) return;
+  for (const o of offsets as Array<{ topic?: unknown }>)
+    if (
+      typeof o?.topic === 'string' &&
+      !allowsTopic(context.principal.scopes, 'consume', o.topic, context.owned(o.topic))
+    )
+      throw forbidden(context.principal, `consume:${o.topic}`);
+};
+
+const REGISTRY = /^\/(?:schemas|subjects|config|mode|compatibility)(?:\/|$)/;
+
+/**
+ * Every route's access, in one table, so that a route added without an entry stops the server at
+ * start (server.ts checks each route against it) instead of being open by accident. Consumer
+ * instances also belong to the key that made them (consumer-instances.ts).
+ */
+export const ROUTE_ACCESS: Array<{ method: string; url: RegExp; access: Access; scope: string }> = [
+  { method: 'GET', url: /^\/(?:healthz|readyz)$/, access: 'open', scope: 'none' },
+  { method: 'GET', url: /^\/v3\/clusters(?:\/:cluster)?$/, access: anyKey, scope: 'any key' },
+  {
+    method: 'GET',
+    url: /^\/v3\/clusters\/:cluster\/topics$/,
+    access: anyKey,
+    scope: 'any key (lists the topics it may produce or consume)',
+  },
+  { method: 'POST', url: /^\/v3\/clusters\/:cluster\/topics$/, access: admin, scope: 'admin' },
+  { method: 'DELETE', url: /^\/v3\/clusters\/:cluster\/topics\/:topic$/, access: admin, scope: 'admin' },
+  {
+    method: 'GET',
+    url: /^\/v3\/clusters\/:cluster\/topics\/:topic(?:\/partitions)?$/,
+    access: topicParam('produce', 'consume'),
+    scope: 'produce:<topic> or consume:<topic>',
+  },
+  {
+    method: 'POST',
+    url: /^\/topics\/:topic(?:\/partitions\/:partition)?$/,
+    access: topicParam('produce'),
+    scope: 'produce:<topic>',
+  },
+  {
+    method: 'GET',
+    url: /^\/v1\/topics\/:topic(?:\/records)?$/,
+    access: topicParam('consume'),
+    scope: 'consume:<topic>',
+  },
+  { method: 'POST', url: /^\/consumers\/:group$/, access: anyKey, scope: 'any key' },
+  {
+    method: 'POST',
+    url: /^\/consumers\/:group\/instances\/:instance\/subscription$/,
+    access: subscribedTopics,
+    scope: 'consume:<each topic>; the instance’s own key',
+  },
+  {
+    method: 'POST',
+    url: /^\/consumers\/:group\/instances\/:instance\/offsets$/,
+    access: committedTopics,
+    scope: 'consume:<each topic>; the instance’s own key',
+  },
+  {
+    method: 'GET',
+    url: /^\/consumers\/:group\/instances\/:instance\/records$/,
+    access: anyKey,
+    scope: 'the instance’s own key',
+  },
+  {
+    method: 'DELETE',
+    url: /^\/consumers\/:group\/instances\/:instance$/,
+    access: anyKey,
+    scope: 'the instance’s own key',
+  },
+  // Lookups and compatibility checks are reads even though they are POSTs.
+  { method: 'GET', url: REGISTRY, access: registry(false), scope: 'registry:read' },
+  { method: 'POST', url: /^\/subjects\/:subject$/, access: registry(false), scope: 'registry:read' },
+  { method: 'POST', url: /^\/compatibility\//, access: registry(false), scope: 'registry:read' },
+  // Modes decide whether ids can be chosen (IMPORT) or writes refused: an operator's call.
+  { method: 'PUT', url: /^\/mode(?:\/|$)/, access: admin, scope: 'admin' },
+  { method: 'DELETE', url: /^\/mode(?:\/|$)/, access: admin, scope: 'admin' },
+  { method: 'POST', url: REGISTRY, access: registry(true), scope: 'registry:write' },
+  { method: 'PUT', url: REGISTRY, access: registry(true), scope: 'registry:write' },
+  { method: 'DELETE', url: REGISTRY, access: registry(true), scope: 'registry:write' },
+];
+
+/** The access of a route as registered (`HEAD` routes are Fastify's twins of `GET` ones). */
+export function accessOf(method: string, url: string): Access | undefined {
+  const m = method === 'HEAD' ? 'GET' : method;
+  return ROUTE_ACCESS.find((r) => r.method === m && r.url.test(url))?.access;
+}
+
+function forbidden(principal: Principal, needed: string): ForbiddenError {
+  return new ForbiddenError(`API key '${principal.name}' may not do this: it needs ${needed}`);
+}
