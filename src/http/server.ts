@@ -60,6 +60,8 @@ export interface ServerOptions {
 
 export interface KappaServer {
   app: FastifyInstance;
+  /** Every route with its method, as registered (each has an entry in the access table). */
+  routes: ReadonlyArray<{ method: string; url: string }>;
   /**
    * Starts listening; resolves with the URL (port 0 picks a free port). Without API keys only a
    * loopback address is allowed: anything else would open every route to the network.
@@ -97,7 +99,7 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   const maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   registerContentTypes(app, maxJsonDepth);
   limitConcurrentRequests(app, options.maxConcurrentRequests ?? 256);
-  installAuth(app, { keys, owned });
+  const routes = installAuth(app, { keys, owned });
   app.setErrorHandler((error, request, reply) => replyError(reply, request, error, logger));
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error_code: 404, message: `No route for ${request.method} ${request.url}` }),
@@ -132,6 +134,7 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
 
   return {
     app,
+    routes,
     async listen(port, host) {
       if (!keys.enabled && !isLoopback(host))
         throw new ConfigError(

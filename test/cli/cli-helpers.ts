@@ -60,7 +60,7 @@ export function run(
 export async function startUp(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<{ process: ChildProcess; url: string; line: string }> {
+): Promise<{ process: ChildProcess; url: string; line: string; output: string[] }> {
   const child = spawn(process.execPath, [BIN, 'up', ...args], {
     cwd: options.cwd ?? workdir(),
     env: childEnv({ KAPPA_LOG_LEVEL: 'warn', ...options.env }),
@@ -70,10 +70,13 @@ export async function startUp(
   child.stderr!.on('data', (d: Buffer) => {
     stderr += d;
   });
+  // Everything it prints on stdout (its log lines, too), for tests that look for a warning.
+  const output: string[] = [];
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
       const match = /Kappa is up at (\S+)/.exec(line);
-      if (match) resolve({ process: child, url: match[1]!, line });
+      if (match) resolve({ process: child, url: match[1]!, line, output });
     });
     child.once('exit', (code) => reject(new Error(`kappa up exited with ${code}: ${stderr}`)));
   });

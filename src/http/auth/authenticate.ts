@@ -15,13 +15,14 @@ declare module 'fastify' {
 /**
  * Authentication on every request (before its body is read, so an anonymous caller cannot make the
  * server parse 16 MiB) and authorization once the body is parsed (some routes decide by what it names).
- * Must be installed before any route.
+ * Must be installed before any route; returns the routes as they are added.
  */
 export function installAuth(
   app: FastifyInstance,
   options: { keys: KeyRing; owned: (topic: string) => boolean },
-): void {
+): Array<{ method: string; url: string }> {
   const { keys, owned } = options;
+  const routes: Array<{ method: string; url: string }> = [];
   app.decorateRequest('principal', null);
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -29,6 +30,7 @@ export function installAuth(
       const access = accessOf(method, route.url);
       if (!access) throw new Error(`Route ${method} ${route.url} has no entry in ROUTE_ACCESS`);
       route.config = { ...(route.config ?? {}), access };
+      routes.push({ method, url: route.url });
     }
   });
   app.addHook('onRequest', async (request) => {
@@ -49,6 +51,7 @@ export function installAuth(
     if (typeof access !== 'function' || principal === null) return;
     access(request, { principal, owned } satisfies AccessContext & { principal: Principal });
   });
+  return routes;
 }
 
 /** A key from `Authorization: Bearer <key>`, or the password of Basic auth (what Confluent's clients send). */
