@@ -3,7 +3,13 @@ import { RegistryErrors } from './errors.ts';
 /** Deeper than any schema a person writes, shallow enough that the recursive checks cannot overflow the stack. */
 export const MAX_SCHEMA_DEPTH = 256;
 
-/** Parses schema text that is JSON (Avro, JSON Schema), refusing nesting deeper than MAX_SCHEMA_DEPTH. */
+/** Most members of one object or array: 10,000-field records are real; a million would stall compilation. */
+export const MAX_SCHEMA_WIDTH = 20_000;
+
+/**
+ * Parses schema text that is JSON (Avro, JSON Schema), refusing nesting deeper than MAX_SCHEMA_DEPTH
+ * and objects or arrays wider than MAX_SCHEMA_WIDTH, each with its own message.
+ */
 export function parseSchemaJson(text: string, language: string): unknown {
   let value: unknown;
   try {
@@ -23,7 +29,12 @@ export function parseSchemaJson(text: string, language: string): unknown {
       throw RegistryErrors.invalidSchema(
         `${language} schema is nested deeper than ${MAX_SCHEMA_DEPTH} levels`,
       );
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+    const children = Object.values(node);
+    if (children.length > MAX_SCHEMA_WIDTH)
+      throw RegistryErrors.invalidSchema(
+        `${language} schema has an object or array of ${children.length} members, more than ${MAX_SCHEMA_WIDTH}`,
+      );
+    for (const child of children) stack.push([child, depth + 1]);
   }
   return value;
 }

@@ -98,7 +98,7 @@ describe('kappa up keeps its own topics to itself', () => {
         partitions_count: 10_000,
       });
       expect(response.status).toBe(400);
-      expect((await response.json()).message).toMatch(/topics\.maxPartitions/);
+      expect(((await response.json()) as { message: string }).message).toMatch(/topics\.maxPartitions/);
     }
     const answers = await Promise.all(
       Array.from({ length: 200 }, () => fetch(`${url}/healthz`).then((r) => r.status)),

@@ -314,6 +314,24 @@ describe("Confluent's Schema Registry API", () => {
     expect((await register(subj, v1)).status).toBe(200);
   });
 
+  it('refuses a Protobuf import that is neither a reference nor a well-known type', async () => {
+    const subj = subject('proto-import');
+    for (const imported of ['/etc/passwd', 'other.proto', '../../secret.proto']) {
+      const response = await s.call('POST', `/subjects/${subj}/versions`, {
+        schemaType: 'PROTOBUF',
+        schema: `syntax = "proto3";\nimport "${imported}";\nmessage M { string a = 1; }\n`,
+      });
+      expect([response.status, response.body.error_code]).toEqual([422, 42201]);
+      expect(response.body.message).toContain(`import "${imported}" is neither a reference`);
+    }
+    const wellKnown = await s.call('POST', `/subjects/${subj}/versions`, {
+      schemaType: 'PROTOBUF',
+      schema:
+        'syntax = "proto3";\nimport "google/protobuf/timestamp.proto";\nmessage M { google.protobuf.Timestamp at = 1; }\n',
+    });
+    expect(wellKnown.status).toBe(200);
+  });
+
   it('survives a flood of concurrent registrations with distinct, dense ids', async () => {
     await s.call('PUT', '/config', { compatibility: 'NONE' });
     const before = s.registry.maxId();
@@ -331,5 +349,33 @@ describe("Confluent's Schema Registry API", () => {
         Array.from({ length: 30 }, (_, v) => v + 1),
       );
     await s.call('DELETE', '/config');
+  });
+});
+
+describe('schema width, at the default size limit', () => {
+  let wideServer: RegistryServer;
+  beforeAll(async () => {
+    wideServer = await startRegistryServer();
+  });
+  afterAll(async () => wideServer.close());
+
+  it('takes a JSON Schema 10,000 properties wide, and names width, not depth, beyond its limit', async () => {
+    const subj = 'wide-value';
+    const wide = (n: number) => ({
+      type: 'object',
+      properties: Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, { type: 'string' }])),
+    });
+    const accepted = await wideServer.call('POST', `/subjects/${subj}/versions`, {
+      schemaType: 'JSON',
+      schema: JSON.stringify(wide(10_000)),
+    });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+    const tooWide = await wideServer.call('POST', `/subjects/${subj}-2/versions`, {
+      schemaType: 'JSON',
+      schema: JSON.stringify(wide(25_000)),
+    });
+    expect([tooWide.status, tooWide.body.error_code]).toEqual([422, 42201]);
+    expect(tooWide.body.message).toMatch(/25000 members, more than 20000/);
+    expect(tooWide.body.message).not.toMatch(/deep/);
   });
 });

@@ -99,9 +99,29 @@ export const jsonSchemaProvider: SchemaProvider = {
 
 /** Compiles with the draft the schema names: 2020-12 and 2019-09 by their own classes, draft-07 (and -06) otherwise. */
 function compile(json: unknown, documents: readonly JsonDocument[]): ValidateFunction {
+  try {
+    return compileWith(json, documents, false);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw RegistryErrors.invalidSchema(`JSON Schema: ${(error as Error).message}`, error);
+  }
+  // ajv nests one `if` per property when it stops at the first error, and its code generator recurses
+  // through them: a few thousand properties overflow the stack. Collecting all errors generates flat
+  // code, so wide schemas compile that way.
+  try {
+    return compileWith(json, documents, true);
+  } catch (error) {
+    const reason =
+      error instanceof RangeError
+        ? 'the schema is too large to compile a validator for'
+        : (error as Error).message;
+    throw RegistryErrors.invalidSchema(`JSON Schema: ${reason}`, error);
+  }
+}
+
+function compileWith(json: unknown, documents: readonly JsonDocument[], allErrors: boolean): ValidateFunction {
   const draft =
     typeof json === 'object' && json !== null ? String((json as { $schema?: unknown }).$schema ?? '') : '';
-  const options = { strict: false, allErrors: false, validateSchema: true, unicodeRegExp: false } as const;
+  const options = { strict: false, allErrors, validateSchema: true, unicodeRegExp: false } as const;
   const ajv = draft.includes('2020-12')
     ? new Ajv2020(options)
     : draft.includes('2019-09')
@@ -111,16 +131,8 @@ function compile(json: unknown, documents: readonly JsonDocument[]): ValidateFun
   // ajv has no draft-04: such schemas (and draft-04's `id`, which Confluent accepts in any draft) are
   // validated as draft-07, which differs only in rarely used keywords.
   const strip = (schema: unknown) => withoutDraft4(schema, draft.includes('draft-04'));
-  try {
-    for (const doc of documents) ajv.addSchema(strip(doc.json) as object, doc.name);
-    return ajv.compile(strip(json) as object);
-  } catch (error) {
-    const reason =
-      error instanceof RangeError
-        ? 'the schema is too large or too deeply nested to compile a validator for'
-        : (error as Error).message;
-    throw RegistryErrors.invalidSchema(`JSON Schema: ${reason}`, error);
-  }
+  for (const doc of documents) ajv.addSchema(strip(doc.json) as object, doc.name);
+  return ajv.compile(strip(json) as object);
 }
 
 const SCHEMA_MAPS = [

@@ -34,6 +34,15 @@ export class ProtobufSchema implements ParsedSchema {
     }));
     const { file } = parseProtoFile(text, '');
     this.file = file;
+    // An import must be a reference or a well-known type: nothing is ever read from disk, and a schema
+    // that names a file nobody registered could not be decoded by anyone.
+    const importable = new Set([...dependencies.map((d) => d.r.name), ...Object.keys(WELL_KNOWN)]);
+    for (const source of [file, ...dependencies.map((d) => d.file)])
+      for (const imported of source.imports)
+        if (!importable.has(imported))
+          throw RegistryErrors.invalidSchema(
+            `Protobuf: import "${imported}" is neither a reference of this schema nor a well-known type: register that file and name it in "references"`,
+          );
     this.table = new TypeTable(
       file,
       dependencies.map((d) => ({
