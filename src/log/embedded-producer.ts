@@ -10,7 +10,8 @@ import { encodeBatch } from './batch-format.ts';
 import type { GroupMetadata, Producer, ProducerOptions, Transaction } from './bus.ts';
 import type { EmbeddedBus } from './embedded-bus.ts';
 import { groupOf } from './group-of.ts';
-import { groupByPartition } from './record-batches.ts';
+import type { PartitionLog } from './partition-log.ts';
+import { groupByPartition, type PartitionBatch } from './record-batches.ts';
 
 export class EmbeddedProducer implements Producer {
   readonly #bus: EmbeddedBus;
@@ -27,25 +28,34 @@ export class EmbeddedProducer implements Producer {
       options.transactionalId === undefined ? 0 : bus.transactions.register(options.transactionalId);
   }
 
+  /**
+   * Appends the records all or nothing: one partition's records are one batch (a torn batch is cut
+   * off on recovery), and records for several partitions go through the transaction journal, so a
+   * crash never leaves some of them written. A client that retries an unanswered send then
+   * duplicates nothing partially.
+   */
   async send(records: ProducerRecord[]): Promise<RecordMetadata[]> {
     this.#checkOpen();
     const groups = groupByPartition(this.#bus, records, (_topic, n) => this.nextSticky(n));
     const now = this.#bus.clock.now();
     const out = new Array<RecordMetadata>(records.length);
-    const appends: Promise<void>[] = [];
-    for (const group of groups.values()) {
-      const batch = encodeBatch(group.records, group.sizes, now);
-      appends.push(
-        group.log.append(batch).then((base) => {
-          const { topic, partition } = group.log;
-          const indexes = group.indexes;
-          for (let i = 0; i < group.records.length; i++) {
-            out[indexes === null ? i : indexes[i]!] = { topic, partition, offset: base + i };
-          }
-        }),
-      );
+    const place = (group: PartitionBatch, base: number) => {
+      const { topic, partition } = group.log;
+      const indexes = group.indexes;
+      for (let i = 0; i < group.records.length; i++)
+        out[indexes === null ? i : indexes[i]!] = { topic, partition, offset: base + i };
+    };
+    if (groups.size === 1) {
+      for (const group of groups.values())
+        place(group, await group.log.append(encodeBatch(group.records, group.sizes, now)));
+      return out;
     }
-    await Promise.all(appends);
+    const transactionId = this.#bus.transactions.newTransactionId();
+    const batches = new Map<PartitionLog, Buffer>();
+    for (const group of groups.values())
+      batches.set(group.log, encodeBatch(group.records, group.sizes, now, transactionId));
+    const bases = await this.#bus.transactions.appendAll(transactionId, batches);
+    for (const group of groups.values()) place(group, bases.get(group.log)!);
     return out;
   }
 

@@ -41,7 +41,7 @@ export class TransactionCoordinator {
   async commit(transactionalId: string, epoch: number, txn: EmbeddedTransaction): Promise<void> {
     this.checkEpoch(transactionalId, epoch);
     for (const fence of txn.fences) this.#bus.groups.checkFence(fence);
-    const transactionId = this.#nextId();
+    const transactionId = this.newTransactionId();
     const now = this.#bus.clock.now();
     const batches = new Map<PartitionLog, Buffer>();
     for (const group of groupByPartition(this.#bus, txn.records, () => 0).values()) {
@@ -51,7 +51,22 @@ export class TransactionCoordinator {
     const offsets = [...txn.offsets.entries()];
     if (offsets.length > 0) batches.set(offsetsLog, this.#bus.offsets.encode(offsets, now, transactionId));
     if (batches.size === 0) return;
+    await this.appendAll(transactionId, batches, () => {
+      for (const [group, list] of offsets) this.#bus.offsets.apply(group, list);
+    });
+  }
 
+  /**
+   * Appends one batch to each of several partitions, all or nothing across a crash, and makes them
+   * visible together: the commit of a transaction, and any plain send that spans partitions. Each
+   * batch must carry `transactionId` (recovery recognises its batches by it). Returns each
+   * partition's base offset.
+   */
+  async appendAll(
+    transactionId: number,
+    batches: Map<PartitionLog, Buffer>,
+    onVisible: () => void = () => {},
+  ): Promise<Map<PartitionLog, number>> {
     // Synchronous from here to the journal write: offsets are assigned and readers fenced together.
     const reservations = [...batches].map(([log, batch]) => ({ log, batch, ...log.reserve(batch) }));
     const prepared: PreparedTransaction = {
@@ -63,12 +78,15 @@ export class TransactionCoordinator {
         batch: r.batch,
       })),
     };
+    // The journal entry needs the disk only when a partition promises the disk: under 'never' or an
+    // interval, a machine crash may lose the batches anyway, and a process crash keeps the page cache.
+    const durable = reservations.some((r) => r.log.config.fsync === 'batch');
     const work = (async () => {
-      await this.#journal.prepare(prepared);
+      await this.#journal.prepare(prepared, durable);
       for (const r of reservations) r.release();
       await Promise.all(reservations.map((r) => r.done));
       for (const r of reservations) r.log.unfence(r.baseOffset);
-      for (const [group, list] of offsets) this.#bus.offsets.apply(group, list);
+      onVisible();
       await this.#journal.done(transactionId);
     })();
     this.#inFlight.add(work);
@@ -77,6 +95,7 @@ export class TransactionCoordinator {
     } finally {
       this.#inFlight.delete(work);
     }
+    return new Map(reservations.map((r) => [r.log, r.baseOffset]));
   }
 
   /**
@@ -111,7 +130,7 @@ export class TransactionCoordinator {
     return true;
   }
 
-  #nextId(): number {
+  newTransactionId(): number {
     // Unique across restarts without persisting a counter: time-based, strictly increasing.
     this.#lastId = Math.max(this.#lastId + 1, Date.now() * 1000);
     return this.#lastId;

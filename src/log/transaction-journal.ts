@@ -70,10 +70,13 @@ export class TransactionJournal {
     return { journal: new TransactionJournal(handle, at), unfinished: [...prepared.values()] };
   }
 
-  /** Durably records a transaction's batches; resolves once they survive a crash. */
-  prepare(transaction: PreparedTransaction): Promise<void> {
+  /**
+   * Records a transaction's batches; resolves once they survive a process crash, and with `durable`
+   * a machine crash too.
+   */
+  prepare(transaction: PreparedTransaction, durable = true): Promise<void> {
     this.#inFlight++;
-    return this.#append(PREPARE, transaction.transactionId, encodeParts(transaction.parts), true);
+    return this.#append(PREPARE, transaction.transactionId, encodeParts(transaction.parts), durable);
   }
 
   /** Marks a transaction applied everywhere. Not fsynced: a lost DONE only means recovery checks again. */
