@@ -49,6 +49,7 @@ export async function loadConfig(
   const base = file ? path.dirname(file) : cwd;
   config.dataDir = path.resolve(base, config.dataDir);
   config.auth.keysFile = path.resolve(base, config.auth.keysFile);
+  config.pipelines.dir = path.resolve(base, config.pipelines.dir);
   if (config.http.tls) {
     config.http.tls.certFile = path.resolve(base, config.http.tls.certFile);
     config.http.tls.keyFile = path.resolve(base, config.http.tls.keyFile);

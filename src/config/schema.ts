@@ -52,9 +52,9 @@ const kafkaBus = z
       .describe('TLS to the brokers: `true` trusts the system’s CAs, or an object of files.'),
     sasl: z
       .object({
-        mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
-        username: z.string().min(1),
-        password: z.string(),
+        mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']).describe('SASL mechanism.'),
+        username: z.string().min(1).describe('SASL user.'),
+        password: z.string().describe('SASL password.'),
       })
       .strict()
       .optional()

@@ -57,6 +57,32 @@ describe('kappa CLI against `kappa up`', () => {
     }
   });
 
+  it('marks values that are not JSON as base64, so they cannot pass for JSON strings', async () => {
+    await run(['--url', url, 'topics', 'create', 'mixed']);
+    const binary = Buffer.from([0x00, 0xff, 0x10]).toString('base64');
+    const response = await fetch(`${url}/topics/mixed`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.kafka.binary.v2+json' },
+      body: JSON.stringify({ records: [{ key: Buffer.from('k').toString('base64'), value: binary }] }),
+    });
+    expect(response.status).toBe(200);
+    await run(['--url', url, 'produce', 'mixed'], `${JSON.stringify({ value: binary })}\n`);
+    const consumed = await run(['--url', url, 'consume', 'mixed', '--from-beginning', '--max', '2']);
+    const [bytes, text] = consumed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(bytes).toMatchObject({
+      value: binary,
+      value_encoding: 'base64',
+      key: Buffer.from('k').toString('base64'),
+      key_encoding: 'base64',
+    });
+    // The same characters produced as a JSON string are a JSON string, unmarked.
+    expect(text.value).toBe(binary);
+    expect(text).not.toHaveProperty('value_encoding');
+  });
+
   it('resumes a group where it left off', async () => {
     const first = await run([
       '--url',

@@ -175,6 +175,26 @@ describe('kappa up beyond loopback, with keys', () => {
     expect(status).toBe(401);
   });
 
+  it('refuses a pipeline whose source topic is missing, naming it, unless topics.autoCreate', async () => {
+    await mkdir(path.join(temp.dir, 'pipelines'));
+    await writeFile(
+      path.join(temp.dir, 'pipelines', 'clicks.ts'),
+      "import { pipeline } from 'kappa';\nexport default pipeline('clicks').source('clicks').map((c) => c).toTopic('clicks-out');\n",
+    );
+    const refused = await run(['up', '--port', '0'], undefined, { cwd: temp.dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/Pipeline 'clicks' reads topic 'clicks', which does not exist/);
+    expect(refused.stderr).toMatch(/topics\.autoCreate/);
+    await writeFile(
+      path.join(temp.dir, 'kappa.config.yaml'),
+      'topics:\n  autoCreate: true\n  defaultPartitions: 2\n',
+    );
+    const started = await startUp(['--port', '0'], { cwd: temp.dir });
+    up = started.process;
+    const described = await fetch(`${started.url}/v3/clusters/kappa/topics/clicks`);
+    expect(((await described.json()) as { partitions_count: number }).partitions_count).toBe(2);
+  });
+
   it('never reads the pipelines folder or config of the folder the tests run from', async () => {
     // A broken pipeline and config here would stop `kappa up`; the test's own folder has neither.
     await mkdir(path.join(temp.dir, 'pipelines'));

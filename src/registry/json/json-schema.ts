@@ -102,7 +102,8 @@ function compile(json: unknown, documents: readonly JsonDocument[]): ValidateFun
   try {
     return compileWith(json, documents, false);
   } catch (error) {
-    if (!(error instanceof RangeError)) throw RegistryErrors.invalidSchema(`JSON Schema: ${(error as Error).message}`, error);
+    if (!(error instanceof RangeError))
+      throw RegistryErrors.invalidSchema(`JSON Schema: ${(error as Error).message}`, error);
   }
   // ajv nests one `if` per property when it stops at the first error, and its code generator recurses
   // through them: a few thousand properties overflow the stack. Collecting all errors generates flat
@@ -118,7 +119,11 @@ function compile(json: unknown, documents: readonly JsonDocument[]): ValidateFun
   }
 }
 
-function compileWith(json: unknown, documents: readonly JsonDocument[], allErrors: boolean): ValidateFunction {
+function compileWith(
+  json: unknown,
+  documents: readonly JsonDocument[],
+  allErrors: boolean,
+): ValidateFunction {
   const draft =
     typeof json === 'object' && json !== null ? String((json as { $schema?: unknown }).$schema ?? '') : '';
   const options = { strict: false, allErrors, validateSchema: true, unicodeRegExp: false } as const;
