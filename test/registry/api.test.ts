@@ -310,6 +310,10 @@ describe("Confluent's Schema Registry API", () => {
     const unknownType = await register(subj, avroRecord('U', [{ name: 'x', type: 'com.nowhere.Missing' }]));
     expect(unknownType.body.error_code).toBe(42201);
     expect(unknownType.body.message).toMatch(/com\.nowhere\.Missing/);
+    // avsc takes a record without a name; the specification does not (this answered 500 once).
+    const anonymous = await register(subj, JSON.stringify({ type: 'record', fields: [] }));
+    expect([anonymous.status, anonymous.body.error_code]).toEqual([422, 42201]);
+    expect(anonymous.body.message).toMatch(/needs a "name"/);
     expect((await s.call('GET', `/subjects/${subj}/versions`)).body.error_code).toBe(40401);
     expect((await register(subj, v1)).status).toBe(200);
   });

@@ -1,3 +1,5 @@
+import { RegistryErrors } from '../errors.ts';
+
 /**
  * The text Confluent's registry stores for an Avro schema: Apache Avro Java's `Schema.toString()`.
  * Keys come in Java's order, a named type is written in full once and by name after that, names are
@@ -65,6 +67,9 @@ class Printer {
   }
 
   #named(s: JsonObject, type: string, enclosing: string | null): Json {
+    // avsc takes anonymous records; Avro's specification (and Java, and so Confluent) does not.
+    if (typeof s.name !== 'string' || s.name === '')
+      throw RegistryErrors.invalidSchema(`Avro: a ${type} needs a "name"`);
     const { full, namespace, name } = fullName(
       s.name as string,
       s.namespace as string | undefined,
