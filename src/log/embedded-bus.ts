@@ -94,7 +94,7 @@ export async function openEmbeddedBus(options: EmbeddedBusOptions): Promise<Embe
  *   .lock, .clean               owner pid; present after a clean close (indexes can be trusted)
  *   topics/<topic>/topic.json   the topic's settings
  *   topics/<topic>/<partition>/ segments: <base offset>.log and .index
- *   transactions/journal        the commit journal (transaction-journal.ts)
+ *   transactions/journal-<n>    the commit journal (transaction-journal.ts)
  *   trash/                      deleted topics, removed in the background
  */
 export class EmbeddedBus implements Bus {
@@ -295,6 +295,9 @@ export class EmbeddedBus implements Bus {
     this.#checkOpen();
     const state = this.#topic(name);
     if (state.config.internal) throw new UnknownTopicError(name);
+    // Journaled batches of this topic must be done before it goes: recovery must never roll one
+    // forward into a later topic of the same name.
+    await this.transactions.flush();
     this.#topics.delete(name);
     this.#partitionCount -= state.config.partitions;
     await this.groups.topicDeleted(name);

@@ -23,6 +23,8 @@ export class FileHandles {
   readonly #pins = new Map<PooledFile, number>();
   readonly #closeWhenUnpinned = new Set<PooledFile>();
   #last: PooledFile | null = null;
+  #pinnedCount = 0;
+  readonly #waiting: Array<() => void> = [];
 
   constructor(max: number) {
     this.max = Math.max(1, max);
@@ -71,11 +73,23 @@ export class FileHandles {
   }
 
   async #pinned<T>(owner: PooledFile, work: (fd: number) => Promise<T>): Promise<T> {
-    const fd = this.fd(owner);
+    // Pinned descriptors cannot be closed, so at most half the pool is pinned at once: a flush that
+    // syncs 10,000 partitions waits its turn rather than opening 10,000 files.
+    while (this.#pinnedCount >= Math.max(1, this.max >> 1))
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#pinnedCount++;
+    let fd: number;
+    try {
+      fd = this.fd(owner);
+    } catch (error) {
+      this.#unpinSlot();
+      throw error;
+    }
     this.#pins.set(owner, (this.#pins.get(owner) ?? 0) + 1);
     try {
       return await work(fd);
     } finally {
+      this.#unpinSlot();
       const left = this.#pins.get(owner)! - 1;
       if (left > 0) this.#pins.set(owner, left);
       else {
@@ -84,6 +98,11 @@ export class FileHandles {
         this.#evict();
       }
     }
+  }
+
+  #unpinSlot(): void {
+    this.#pinnedCount--;
+    this.#waiting.shift()?.();
   }
 
   #remember(owner: PooledFile, fd: number): number {

@@ -36,6 +36,8 @@ interface PendingAppend {
   header: BatchHeader;
   /** Held back until a transaction's journal entry is durable. */
   held: boolean;
+  /** Durable already in the transaction journal: its write need not wait for an fsync of its own. */
+  journaled: boolean;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -68,6 +70,7 @@ export class PartitionLog {
   #writing: Promise<void> | null = null;
   #waiters = new Set<() => void>();
   #dirty = false;
+  #syncing: Promise<void> | null = null;
   #failed: unknown = null;
   readonly #logger: Logger;
   /** The bus's pool of segment file descriptors. */
@@ -165,8 +168,11 @@ export class PartitionLog {
    * keeps readers below it until `unfence()`: the transaction's commit releases once its journal
    * entry is durable and unfences once every partition has the batch.
    */
-  reserve(batch: Buffer): { baseOffset: number; done: Promise<void>; release: () => void } {
-    const pending = this.#enqueue(batch, true);
+  reserve(
+    batch: Buffer,
+    journaled = false,
+  ): { baseOffset: number; done: Promise<void>; release: () => void } {
+    const pending = this.#enqueue(batch, true, journaled);
     this.#fences.push(pending.baseOffset);
     return pending;
   }
@@ -177,7 +183,11 @@ export class PartitionLog {
     this.#publish();
   }
 
-  #enqueue(batch: Buffer, held: boolean): { baseOffset: number; done: Promise<void>; release: () => void } {
+  #enqueue(
+    batch: Buffer,
+    held: boolean,
+    journaled = false,
+  ): { baseOffset: number; done: Promise<void>; release: () => void } {
     if (this.#failed) return { baseOffset: -1, done: Promise.reject(this.#failed), release: () => {} };
     const baseOffset = this.#nextOffset;
     setBaseOffset(batch, baseOffset);
@@ -185,7 +195,7 @@ export class PartitionLog {
     this.#nextOffset = header.lastOffset + 1;
     let entry!: PendingAppend;
     const done = new Promise<void>((resolve, reject) => {
-      entry = { batch, header, held, resolve, reject };
+      entry = { batch, header, held, journaled, resolve, reject };
     });
     this.#queue.push(entry);
     if (!held) this.#kick();
@@ -257,7 +267,9 @@ export class PartitionLog {
       active.append(batches, headers);
       i = j;
     }
-    if (this.config.fsync === 'batch') await this.active.sync();
+    // Batches whose bytes the journal holds on disk are synced later, together (the transaction
+    // coordinator calls syncIfDirty before it marks them done); any other batch waits for its fsync.
+    if (this.config.fsync === 'batch' && !entries.every((e) => e.journaled)) await this.active.sync();
     else this.#dirty = true;
   }
 
@@ -288,11 +300,25 @@ export class PartitionLog {
     return () => this.#waiters.delete(wake);
   }
 
-  /** Interval fsync: called by the bus's timer. */
+  /**
+   * Interval fsync (the bus's timer), and the deferred fsync of journaled batches (the coordinator).
+   * Resolves once every write made before the call is on disk: a sync already running may have begun
+   * before that write, so it waits for those and then syncs again if anything is left.
+   */
   async syncIfDirty(): Promise<void> {
+    while (this.#syncing) await this.#syncing.catch(() => {});
     if (!this.#dirty) return;
     this.#dirty = false;
-    await this.active.sync();
+    const run = this.active.sync();
+    this.#syncing = run;
+    try {
+      await run;
+    } catch (error) {
+      this.#dirty = true;
+      throw error;
+    } finally {
+      if (this.#syncing === run) this.#syncing = null;
+    }
   }
 
   /**

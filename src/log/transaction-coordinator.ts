@@ -22,6 +22,8 @@ export class TransactionCoordinator {
   readonly #epochs = new Map<string, number>();
   #lastId = 0;
   #inFlight = new Set<Promise<unknown>>();
+  #unsynced: Array<{ transactionId: number; logs: PartitionLog[] }> = [];
+  #flushing: Promise<void> | null = null;
 
   constructor(bus: EmbeddedBus, journal: TransactionJournal) {
     this.#bus = bus;
@@ -67,8 +69,14 @@ export class TransactionCoordinator {
     batches: Map<PartitionLog, Buffer>,
     onVisible: () => void = () => {},
   ): Promise<Map<PartitionLog, number>> {
+    // The journal entry needs the disk only when a partition promises the disk: under 'never' or an
+    // interval, a machine crash may lose the batches anyway, and a process crash keeps the page cache.
+    // When it is on disk, it holds the batches durably, so the partitions skip their own fsync on the
+    // way to the answer and sync later, together (#syncAndMarkDone).
+    let durable = false;
+    for (const log of batches.keys()) if (log.config.fsync === 'batch') durable = true;
     // Synchronous from here to the journal write: offsets are assigned and readers fenced together.
-    const reservations = [...batches].map(([log, batch]) => ({ log, batch, ...log.reserve(batch) }));
+    const reservations = [...batches].map(([log, batch]) => ({ log, batch, ...log.reserve(batch, durable) }));
     const prepared: PreparedTransaction = {
       transactionId,
       parts: reservations.map((r) => ({
@@ -78,16 +86,18 @@ export class TransactionCoordinator {
         batch: r.batch,
       })),
     };
-    // The journal entry needs the disk only when a partition promises the disk: under 'never' or an
-    // interval, a machine crash may lose the batches anyway, and a process crash keeps the page cache.
-    const durable = reservations.some((r) => r.log.config.fsync === 'batch');
     const work = (async () => {
       await this.#journal.prepare(prepared, durable);
       for (const r of reservations) r.release();
       await Promise.all(reservations.map((r) => r.done));
       for (const r of reservations) r.log.unfence(r.baseOffset);
       onVisible();
-      await this.#journal.done(transactionId);
+      if (durable)
+        this.#deferDone(
+          transactionId,
+          reservations.map((r) => r.log),
+        );
+      else await this.#journal.done(transactionId);
     })();
     this.#inFlight.add(work);
     try {
@@ -96,6 +106,46 @@ export class TransactionCoordinator {
       this.#inFlight.delete(work);
     }
     return new Map(reservations.map((r) => [r.log, r.baseOffset]));
+  }
+
+  /**
+   * A journaled transaction is marked done only once its partitions are on disk: until then its
+   * PREPARE entry is what a machine crash recovers it from. Many transactions share one fsync per
+   * partition this way, off the path of their answers.
+   */
+  #deferDone(transactionId: number, logs: PartitionLog[]): void {
+    this.#unsynced.push({ transactionId, logs });
+    if (!this.#flushing) this.#startFlush();
+  }
+
+  #startFlush(): void {
+    const flush = (async () => {
+      while (this.#unsynced.length > 0) {
+        const batch = this.#unsynced.splice(0);
+        const logs = new Set(batch.flatMap((t) => t.logs));
+        const synced = await Promise.allSettled([...logs].map((log) => log.syncIfDirty()));
+        const failed = synced.find((r) => r.status === 'rejected');
+        if (failed) {
+          // Left prepared: recovery rolls them forward. The partition has stopped taking appends.
+          this.#bus.logger.error({ err: failed.reason }, 'deferred fsync of journaled batches failed');
+          continue;
+        }
+        for (const t of batch) await this.#journal.done(t.transactionId);
+      }
+    })();
+    this.#flushing = flush;
+    this.#inFlight.add(flush);
+    void flush.finally(() => {
+      this.#inFlight.delete(flush);
+      this.#flushing = null;
+      // One deferred after the loop's last look and before this line would wait for the next.
+      if (this.#unsynced.length > 0) this.#startFlush();
+    });
+  }
+
+  /** Waits until every journaled transaction is on disk and marked done (before a topic is deleted). */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
   }
 
   /**
@@ -137,6 +187,7 @@ export class TransactionCoordinator {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#inFlight]);
+    // A commit that finishes may start a deferred flush: wait until nothing is left.
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 }

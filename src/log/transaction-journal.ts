@@ -1,7 +1,11 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import { closeSync, fdatasync, openSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
-import { ensureDir, readAt } from './file-io.ts';
+import { ensureDir, fsyncDir, writeAllAtSync } from './file-io.ts';
+
+const datasync = promisify(fdatasync);
 
 /** One partition's share of a transaction: the batch and the offset it was given. */
 export interface JournalPart {
@@ -19,29 +23,92 @@ export interface PreparedTransaction {
 const PREPARE = 1;
 const DONE = 2;
 const ENTRY_HEADER_BYTES = 4 + 4 + 1 + 8;
-/** Past this size, the journal is emptied as soon as no commit is in flight. */
-const RESET_BYTES = 64 * 1024 * 1024;
+/** Past this size, new entries go to a new file; a full file is deleted once its transactions are done. */
+const ROTATE_BYTES = 64 * 1024 * 1024;
+
+/** One file of the journal, with the fsync its writers share. */
+class JournalFile {
+  readonly file: string;
+  readonly fd: number;
+  size: number;
+  /** Transactions prepared here and not done yet. */
+  inFlight = 0;
+  #syncing: Promise<void> | null = null;
+  #syncQueued: Promise<void> | null = null;
+
+  constructor(file: string, fd: number, size: number) {
+    this.file = file;
+    this.fd = fd;
+    this.size = size;
+  }
+
+  write(type: number, transactionId: number, payload: Buffer[]): void {
+    const head = Buffer.allocUnsafe(ENTRY_HEADER_BYTES);
+    let length = 9;
+    for (const chunk of payload) length += chunk.length;
+    head.writeUInt32LE(length, 0);
+    head.writeUInt8(type, 8);
+    head.writeDoubleLE(transactionId, 9);
+    let crc = crc32(head.subarray(8));
+    for (const chunk of payload) crc = crc32(chunk, crc);
+    head.writeUInt32LE(crc, 4);
+    this.size += writeAllAtSync(this.fd, [head, ...payload], this.size);
+  }
+
+  /**
+   * One fsync for every entry written before it starts (group commit): a caller joins the fsync that
+   * has not started yet, or queues one behind the one running, which may have begun before its write.
+   */
+  sync(before: Promise<void>): Promise<void> {
+    if (this.#syncQueued) return this.#syncQueued;
+    const queued = Promise.all([this.#syncing, before])
+      .catch(() => {})
+      .then(async () => {
+        this.#syncQueued = null;
+        const run = datasync(this.fd);
+        this.#syncing = run;
+        try {
+          await run;
+        } finally {
+          if (this.#syncing === run) this.#syncing = null;
+        }
+      });
+    this.#syncQueued = queued;
+    return queued;
+  }
+
+  async settle(): Promise<void> {
+    while (this.#syncQueued ?? this.#syncing) await (this.#syncQueued ?? this.#syncing)!.catch(() => {});
+  }
+}
 
 /**
  * The write-ahead journal that makes a transaction's commit atomic across partitions. A commit first
  * writes every batch of the transaction here, fsynced (PREPARE); only then may the batches reach their
- * partitions; when all have, a DONE entry follows. On open, a PREPARE without its DONE is rolled
- * forward: each partition that lacks its batch gets it. So a crash at any point leaves a transaction
- * either nowhere (PREPARE not durable: no partition was written) or everywhere (after recovery).
+ * partitions; when all have (and, for journaled batches, once they are on disk), a DONE entry follows.
+ * On open, a PREPARE without its DONE is rolled forward: each partition that lacks its batch gets it.
+ * So a crash at any point leaves a transaction either nowhere (PREPARE not durable: no partition was
+ * written) or everywhere (after recovery).
+ *
+ * Files `journal-<n>`, written in order; past ROTATE_BYTES the next entries go to a new file, and a
+ * file none of whose transactions is in flight is deleted. Writes are synchronous (a copy into the page
+ * cache, as the log's appends are); concurrent durable prepares share one fsync.
  *
  * Entry: length u32 (of what follows the CRC) · crc u32 · type u8 · transactionId f64 · payload.
  * PREPARE payload: parts u16, then per part: topic length u16 · topic · partition u32 · baseOffset f64 ·
  * batch length u32 · batch.
  */
 export class TransactionJournal {
-  readonly #handle: FileHandle;
-  #size: number;
-  #inFlight = 0;
-  #tail: Promise<void> = Promise.resolve();
+  readonly #dir: string;
+  readonly #files: JournalFile[] = [];
+  readonly #fileOf = new Map<number, JournalFile>();
+  #generation: number;
+  /** The fsync of the folder after a new file appears: entries in it are durable only after that. */
+  #dirSynced: Promise<void> = Promise.resolve();
 
-  private constructor(handle: FileHandle, size: number) {
-    this.#handle = handle;
-    this.#size = size;
+  private constructor(dir: string, generation: number) {
+    this.#dir = dir;
+    this.#generation = generation;
   }
 
   /** Opens the journal and returns the transactions whose commit did not finish. */
@@ -49,86 +116,102 @@ export class TransactionJournal {
     dir: string,
   ): Promise<{ journal: TransactionJournal; unfinished: PreparedTransaction[] }> {
     await ensureDir(dir);
-    const handle = await open(path.join(dir, 'journal'), 'a+');
-    const { size } = await handle.stat();
-    const data = size === 0 ? Buffer.alloc(0) : readAt(handle.fd, 0, size);
+    // `journal` is the single file of data folders written before generations.
+    const names = (await readdir(dir))
+      .filter((n) => n === 'journal' || /^journal-\d+$/.test(n))
+      .sort((a, b) => generationOf(a) - generationOf(b));
     const prepared = new Map<number, PreparedTransaction>();
-    let at = 0;
-    while (at + ENTRY_HEADER_BYTES <= data.length) {
-      const length = data.readUInt32LE(at);
-      const end = at + 8 + length;
-      if (length < 9 || end > data.length || crc32(data.subarray(at + 8, end)) !== data.readUInt32LE(at + 4))
-        break;
-      const type = data.readUInt8(at + 8);
-      const transactionId = data.readDoubleLE(at + 9);
-      if (type === PREPARE) prepared.set(transactionId, { transactionId, parts: decodeParts(data, at + 17) });
-      else if (type === DONE) prepared.delete(transactionId);
-      at = end;
+    for (const name of names) {
+      const data = await readFile(path.join(dir, name));
+      let at = 0;
+      while (at + ENTRY_HEADER_BYTES <= data.length) {
+        const length = data.readUInt32LE(at);
+        const end = at + 8 + length;
+        if (
+          length < 9 ||
+          end > data.length ||
+          crc32(data.subarray(at + 8, end)) !== data.readUInt32LE(at + 4)
+        )
+          break; // a torn last entry was never acknowledged
+        const type = data.readUInt8(at + 8);
+        const transactionId = data.readDoubleLE(at + 9);
+        if (type === PREPARE)
+          prepared.set(transactionId, { transactionId, parts: decodeParts(data, at + 17) });
+        else if (type === DONE) prepared.delete(transactionId);
+        at = end;
+      }
     }
-    // A torn last entry was never acknowledged: cut it off so later entries follow whole ones.
-    if (at < size) await handle.truncate(at);
-    return { journal: new TransactionJournal(handle, at), unfinished: [...prepared.values()] };
+    const last = names.length === 0 ? 0 : generationOf(names[names.length - 1]!);
+    const journal = new TransactionJournal(dir, last);
+    // The old files stay until recovery has rolled their transactions forward (reset()).
+    for (const name of names) journal.#files.push(new JournalFile(path.join(dir, name), -1, 0));
+    await journal.#rotate();
+    return { journal, unfinished: [...prepared.values()] };
   }
 
   /**
    * Records a transaction's batches; resolves once they survive a process crash, and with `durable`
    * a machine crash too.
    */
-  prepare(transaction: PreparedTransaction, durable = true): Promise<void> {
-    this.#inFlight++;
-    return this.#append(PREPARE, transaction.transactionId, encodeParts(transaction.parts), durable);
+  async prepare(transaction: PreparedTransaction, durable = true): Promise<void> {
+    let file = this.#files[this.#files.length - 1]!;
+    if (file.size > ROTATE_BYTES) file = this.#rotateNow();
+    file.inFlight++;
+    this.#fileOf.set(transaction.transactionId, file);
+    file.write(PREPARE, transaction.transactionId, encodeParts(transaction.parts));
+    if (durable) await file.sync(this.#dirSynced);
   }
 
   /** Marks a transaction applied everywhere. Not fsynced: a lost DONE only means recovery checks again. */
   async done(transactionId: number): Promise<void> {
-    await this.#append(DONE, transactionId, Buffer.alloc(0), false);
-    this.#inFlight--;
-    if (this.#inFlight === 0 && this.#size > RESET_BYTES) {
-      await this.#serial(async () => {
-        if (this.#inFlight > 0) return;
-        await this.#handle.truncate(0);
-        await this.#handle.datasync();
-        this.#size = 0;
-      });
-    }
+    const file = this.#fileOf.get(transactionId);
+    if (!file) return;
+    this.#fileOf.delete(transactionId);
+    file.write(DONE, transactionId, []);
+    file.inFlight--;
+    if (file.inFlight === 0 && file !== this.#files[this.#files.length - 1]) await this.#drop(file);
   }
 
-  /** After recovery rolled everything forward, start empty. */
+  /** After recovery rolled everything forward: the files it read go, the new one stays. */
   async reset(): Promise<void> {
-    await this.#serial(async () => {
-      await this.#handle.truncate(0);
-      await this.#handle.datasync();
-      this.#size = 0;
-    });
+    for (const file of this.#files.slice(0, -1)) await this.#drop(file);
   }
 
   async close(): Promise<void> {
-    await this.#tail;
-    await this.#handle.close();
+    for (const file of this.#files) {
+      await file.settle();
+      if (file.fd >= 0) closeSync(file.fd);
+    }
   }
 
-  #append(type: number, transactionId: number, payload: Buffer, sync: boolean): Promise<void> {
-    const entry = Buffer.allocUnsafe(ENTRY_HEADER_BYTES + payload.length);
-    entry.writeUInt32LE(9 + payload.length, 0);
-    entry.writeUInt8(type, 8);
-    entry.writeDoubleLE(transactionId, 9);
-    payload.copy(entry, ENTRY_HEADER_BYTES);
-    entry.writeUInt32LE(crc32(entry.subarray(8)), 4);
-    return this.#serial(async () => {
-      await this.#handle.write(entry, 0, entry.length, this.#size);
-      this.#size += entry.length;
-      if (sync) await this.#handle.datasync();
-    });
+  /** A new, empty file for new entries. */
+  #rotateNow(): JournalFile {
+    this.#generation++;
+    const file = path.join(this.#dir, `journal-${this.#generation}`);
+    const journalFile = new JournalFile(file, openSync(file, 'w'), 0);
+    this.#files.push(journalFile);
+    this.#dirSynced = fsyncDir(this.#dir);
+    return journalFile;
   }
 
-  #serial(task: () => Promise<void>): Promise<void> {
-    const run = this.#tail.then(task);
-    this.#tail = run.catch(() => {});
-    return run;
+  async #rotate(): Promise<void> {
+    this.#rotateNow();
+    await this.#dirSynced;
+  }
+
+  async #drop(file: JournalFile): Promise<void> {
+    this.#files.splice(this.#files.indexOf(file), 1);
+    await file.settle();
+    if (file.fd >= 0) closeSync(file.fd);
+    await rm(file.file, { force: true });
   }
 }
 
-function encodeParts(parts: JournalPart[]): Buffer {
+function generationOf(name: string): number {
+  return name === 'journal' ? -1 : Number(name.slice('journal-'.length));
+}
+
+function encodeParts(parts: JournalPart[]): Buffer[] {
   const chunks: Buffer[] = [];
   const count = Buffer.allocUnsafe(2);
   count.writeUInt16LE(parts.length, 0);
@@ -143,7 +226,7 @@ function encodeParts(parts: JournalPart[]): Buffer {
     head.writeUInt32LE(part.batch.length, 14 + topic.length);
     chunks.push(head, part.batch);
   }
-  return Buffer.concat(chunks);
+  return chunks;
 }
 
 function decodeParts(data: Buffer, at: number): JournalPart[] {
