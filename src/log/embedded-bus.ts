@@ -69,6 +69,8 @@ export interface EmbeddedBusOptions {
   maxPartitionsPerTopic?: number;
   /** Segment files held open at once (least recently used closed beyond). Default 512. */
   maxOpenFiles?: number;
+  /** Size past which the transaction journal starts a new file. Default 64 MiB; tests make it small. */
+  journalRotateBytes?: number;
   logger?: Logger;
   clock?: Clock;
 }
@@ -115,6 +117,7 @@ export class EmbeddedBus implements Bus {
   readonly #clients = new OpenClients();
   readonly handles: FileHandles;
   readonly #maxPartitions: number;
+  readonly #journalRotateBytes: number | undefined;
   readonly #maxPartitionsPerTopic: number;
   /** Partitions of every topic, and of those being created, so that concurrent creates share the limit. */
   #partitionCount = 0;
@@ -134,6 +137,7 @@ export class EmbeddedBus implements Bus {
     this.#topicDefaults = options.topicDefaults ?? {};
     this.handles = new FileHandles(options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.#maxPartitions = options.maxPartitions ?? MAX_PARTITIONS;
+    this.#journalRotateBytes = options.journalRotateBytes;
     this.#maxPartitionsPerTopic = Math.min(options.maxPartitionsPerTopic ?? MAX_PARTITIONS, MAX_PARTITIONS);
     this.groups = new GroupCoordinator((topic) => this.#topics.get(topic)?.config.partitions);
   }
@@ -179,7 +183,10 @@ export class EmbeddedBus implements Bus {
         segmentBytes: 16 * 1024 * 1024,
       });
     }
-    const { journal, unfinished } = await TransactionJournal.open(path.join(this.dataDir, 'transactions'));
+    const { journal, unfinished } = await TransactionJournal.open(
+      path.join(this.dataDir, 'transactions'),
+      this.#journalRotateBytes,
+    );
     this.#journal = journal;
     this.transactions = new TransactionCoordinator(this, journal);
     const reapplied = await this.transactions.recover(unfinished);

@@ -24,7 +24,7 @@ const PREPARE = 1;
 const DONE = 2;
 const ENTRY_HEADER_BYTES = 4 + 4 + 1 + 8;
 /** Past this size, new entries go to a new file; a full file is deleted once its transactions are done. */
-const ROTATE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_JOURNAL_ROTATE_BYTES = 64 * 1024 * 1024;
 
 /** One file of the journal, with the fsync its writers share. */
 class JournalFile {
@@ -90,7 +90,7 @@ class JournalFile {
  * So a crash at any point leaves a transaction either nowhere (PREPARE not durable: no partition was
  * written) or everywhere (after recovery).
  *
- * Files `journal-<n>`, written in order; past ROTATE_BYTES the next entries go to a new file, and a
+ * Files `journal-<n>`, written in order; past its rotation size (64 MiB) the next entries go to a new file, and a
  * file none of whose transactions is in flight is deleted. Writes are synchronous (a copy into the page
  * cache, as the log's appends are); concurrent durable prepares share one fsync.
  *
@@ -103,17 +103,20 @@ export class TransactionJournal {
   readonly #files: JournalFile[] = [];
   readonly #fileOf = new Map<number, JournalFile>();
   #generation: number;
+  readonly #rotateBytes: number;
   /** The fsync of the folder after a new file appears: entries in it are durable only after that. */
   #dirSynced: Promise<void> = Promise.resolve();
 
-  private constructor(dir: string, generation: number) {
+  private constructor(dir: string, generation: number, rotateBytes: number) {
     this.#dir = dir;
     this.#generation = generation;
+    this.#rotateBytes = rotateBytes;
   }
 
   /** Opens the journal and returns the transactions whose commit did not finish. */
   static async open(
     dir: string,
+    rotateBytes = DEFAULT_JOURNAL_ROTATE_BYTES,
   ): Promise<{ journal: TransactionJournal; unfinished: PreparedTransaction[] }> {
     await ensureDir(dir);
     // `journal` is the single file of data folders written before generations.
@@ -142,7 +145,7 @@ export class TransactionJournal {
       }
     }
     const last = names.length === 0 ? 0 : generationOf(names[names.length - 1]!);
-    const journal = new TransactionJournal(dir, last);
+    const journal = new TransactionJournal(dir, last, rotateBytes);
     // The old files stay until recovery has rolled their transactions forward (reset()).
     for (const name of names) journal.#files.push(new JournalFile(path.join(dir, name), -1, 0));
     await journal.#rotate();
@@ -155,7 +158,7 @@ export class TransactionJournal {
    */
   async prepare(transaction: PreparedTransaction, durable = true): Promise<void> {
     let file = this.#files[this.#files.length - 1]!;
-    if (file.size > ROTATE_BYTES) file = this.#rotateNow();
+    if (file.size > this.#rotateBytes) file = this.#rotateNow();
     file.inFlight++;
     this.#fileOf.set(transaction.transactionId, file);
     file.write(PREPARE, transaction.transactionId, encodeParts(transaction.parts));
@@ -182,6 +185,11 @@ export class TransactionJournal {
       await file.settle();
       if (file.fd >= 0) closeSync(file.fd);
     }
+  }
+
+  /** How many files the journal has now (tests check it stays bounded). */
+  get fileCount(): number {
+    return this.#files.length;
   }
 
   /** A new, empty file for new entries. */

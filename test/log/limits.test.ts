@@ -69,6 +69,35 @@ describe('embedded log limits', () => {
     await bus.close();
   });
 
+  it('keeps the transaction journal bounded under steady sends that span partitions', async () => {
+    const bus = await open(temp.dir, { journalRotateBytes: 4096 });
+    await bus.createTopic('spread', { partitions: 3 });
+    const producer = bus.producer();
+    // Four senders at a time, so there is always a commit in flight: the journal never goes idle.
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, s) => {
+        for (let i = 0; i < 150; i++)
+          await producer.send(
+            Array.from({ length: 6 }, (_, r) => ({
+              topic: 'spread',
+              partition: r % 3,
+              value: Buffer.from(`${s}-${i}-${r}`.padEnd(200)),
+            })),
+          );
+      }),
+    );
+    const { readdir, stat } = await import('node:fs/promises');
+    const dir = `${temp.dir}/transactions`;
+    const files = await readdir(dir);
+    let bytes = 0;
+    for (const f of files) bytes += (await stat(`${dir}/${f}`)).size;
+    expect(files.length).toBeLessThanOrEqual(4);
+    expect(bytes).toBeLessThan(64 * 1024); // 600 sends of about 1.3 KB went through it
+    for (let p = 0; p < 3; p++) expect(await readAll(bus, 'spread', p)).toHaveLength(1200);
+    await producer.close();
+    await bus.close();
+  });
+
   it('reserves names starting with __ for its own topics', async () => {
     const bus = await open(temp.dir);
     await expect(bus.createTopic('__evil', { partitions: 1 })).rejects.toBeInstanceOf(InvalidTopicNameError);
