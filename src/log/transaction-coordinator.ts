@@ -72,7 +72,7 @@ export class TransactionCoordinator {
     // The journal entry needs the disk only when a partition promises the disk: under 'never' or an
     // interval, a machine crash may lose the batches anyway, and a process crash keeps the page cache.
     // When it is on disk, it holds the batches durably, so the partitions skip their own fsync on the
-    // way to the answer and sync later, together (#syncAndMarkDone).
+    // way to the answer and sync later, together (#deferDone).
     let durable = false;
     for (const log of batches.keys()) if (log.config.fsync === 'batch') durable = true;
     // Synchronous from here to the journal write: offsets are assigned and readers fenced together.
@@ -95,7 +95,7 @@ export class TransactionCoordinator {
       if (durable)
         this.#deferDone(
           transactionId,
-          reservations.map((r) => r.log),
+          reservations.filter((r) => r.log.config.fsync === 'batch').map((r) => r.log),
         );
       else await this.#journal.done(transactionId);
     })();
