@@ -32,13 +32,8 @@ export async function up(options: UpOptions): Promise<void> {
     overrides: { dataDir: options.dataDir, http: { port, host: options.host, tls } },
   });
   const logger = createLogger();
-  const fileKeys = () => readKeysFile(config.auth.keysFile);
-  const keys = new KeyRing([...config.auth.keys, ...(await fileKeys())]);
-  if (!keys.enabled && !isLoopback(config.http.host))
-    throw new ConfigError(
-      `Refusing to listen on ${config.http.host} without API keys: every route would be open to the network. ` +
-        `Create one with \`kappa keys create admin --scope admin\` (its hash goes to ${config.auth.keysFile}) and start again, or listen on 127.0.0.1`,
-    );
+  // The server refuses a non-loopback host without keys (server.ts), before anything listens.
+  const keys = new KeyRing([...config.auth.keys, ...(await readKeysFile(config.auth.keysFile))]);
   const certificate = config.http.tls && {
     cert: await readTlsFile(config.http.tls.certFile, 'certificate'),
     key: await readTlsFile(config.http.tls.keyFile, 'key'),

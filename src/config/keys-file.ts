@@ -2,30 +2,18 @@ import { readFile, unwatchFile, watchFile } from 'node:fs';
 import { readFile as readFileAsync } from 'node:fs/promises';
 import { z } from 'zod';
 import {
-  API_KEY_HASH,
   ConfigError,
   generateApiKey,
   hashApiKey,
   type Logger,
   parseScope,
-  SCOPE_SYNTAX,
   type StoredApiKey,
 } from '../core/index.ts';
 import { writeFileAtomic } from '../log/index.ts';
+import { apiKeySchema } from './schema.ts';
 
 const fileSchema = z
-  .object({
-    keys: z.array(
-      z
-        .object({
-          name: z.string().min(1),
-          hash: z.string().regex(API_KEY_HASH),
-          scopes: z.array(z.string().regex(SCOPE_SYNTAX)).min(1),
-          created: z.string().optional(),
-        })
-        .strict(),
-    ),
-  })
+  .object({ keys: z.array(apiKeySchema.extend({ created: z.string().optional() })) })
   .strict();
 
 type KeysFile = z.output<typeof fileSchema>;
@@ -66,10 +54,10 @@ function parse(file: string, text: string): KeysFile {
  * the key: the one time anyone sees it.
  */
 export async function createKey(file: string, name: string, scopes: string[]): Promise<string> {
-  if (!/^[\w.@-]{1,100}$/.test(name))
-    throw new ConfigError(`Invalid key name '${name}': use 1-100 letters, digits, ".", "_", "@" or "-"`);
   if (scopes.length === 0) throw new ConfigError('A key needs at least one --scope');
-  for (const s of scopes) parseScope(s);
+  for (const s of scopes) parseScope(s); // names the bad scope and the good ones
+  const named = apiKeySchema.shape.name.safeParse(name);
+  if (!named.success) throw new ConfigError(`Invalid key name '${name}': ${named.error.issues[0]!.message}`);
   const current = await load(file);
   if (current.keys.some((k) => k.name === name))
     throw new ConfigError(`A key named '${name}' exists in ${file}: revoke it first, or pick another name`);

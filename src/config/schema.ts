@@ -94,7 +94,8 @@ const kafkaBus = z
   })
   .strict();
 
-const apiKey = z
+/** One API key as the config and the keys file keep it (keys-file.ts adds when it was made). */
+export const apiKeySchema = z
   .object({
     name: z.string().regex(/^[\w.@-]{1,100}$/, 'a key name is 1-100 letters, digits, ".", "_", "@" or "-"'),
     hash: z
@@ -163,7 +164,7 @@ export const configSchema = z
     auth: z
       .object({
         keys: z
-          .array(apiKey)
+          .array(apiKeySchema)
           .default([])
           .describe('API keys: `{name, hash, scopes}`. Prefer the keys file, which `kappa keys` manages.'),
         keysFile: z

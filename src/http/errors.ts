@@ -35,8 +35,6 @@ export function toRestError(error: unknown, api: 'v2' | 'v3' = 'v2'): RestError 
     return rest(error.status, error.errorCode, error.message);
   if (isKappaError(error)) return fromKappa(error, api);
   const fastify = error as { statusCode?: number; code?: string; message?: string };
-  if (fastify.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fastify.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
-    return rest(400, 400, `The request body is not valid JSON: ${fastify.message ?? ''}`.trim());
   if (typeof fastify.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 500) {
     const message =
       fastify.code === 'FST_ERR_CTP_BODY_TOO_LARGE'

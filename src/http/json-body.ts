@@ -12,7 +12,7 @@ export const DEFAULT_MAX_JSON_DEPTH = 64;
  * within `maxDepth` (a 100,000-deep body parses, but every recursive step after it — stringify,
  * validation — overflows the stack). Keys named `__proto__` are refused, and said to be so.
  */
-export function jsonBodyParser(maxDepth: number) {
+function jsonBodyParser(maxDepth: number) {
   return (_request: FastifyRequest, body: Buffer, done: (error: Error | null, value?: unknown) => void) => {
     try {
       done(null, parseJsonBody(body, maxDepth));
@@ -22,7 +22,7 @@ export function jsonBodyParser(maxDepth: number) {
   };
 }
 
-export function parseJsonBody(body: Buffer, maxDepth: number): unknown {
+function parseJsonBody(body: Buffer, maxDepth: number): unknown {
   if (body.length === 0) throw new RequestError(400, 400, 'The request body is empty: send a JSON document');
   if (!isUtf8(body)) throw new RequestError(422, 422, 'The request body is not valid UTF-8');
   const depth = nestingDepth(body, maxDepth);
@@ -57,7 +57,7 @@ const BACKSLASH = 0x5c;
  * it is one pass over bytes, and no parser reports depth before it recurses. Malformed JSON is left
  * for the parser to name.
  */
-export function nestingDepth(bytes: Uint8Array, limit: number): number {
+function nestingDepth(bytes: Uint8Array, limit: number): number {
   let depth = 0;
   let deepest = 0;
   let inString = false;

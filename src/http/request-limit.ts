@@ -19,13 +19,9 @@ export function limitConcurrentRequests(app: FastifyInstance, max: number): void
       );
     }
     running++;
-    let done = false;
-    // 'close' fires when the answer is sent and when the client goes away first: either frees the slot.
+    // 'close' fires once: when the answer is sent, or when the client goes away first.
     reply.raw.once('close', () => {
-      if (!done) {
-        done = true;
-        running--;
-      }
+      running--;
     });
   });
 }

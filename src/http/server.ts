@@ -13,7 +13,7 @@ import type { Bus } from '../log/index.ts';
 import { type SchemaRegistry, WireSerde } from '../registry/index.ts';
 import { installAuth } from './auth/index.ts';
 import { ConsumerInstances } from './consumer-instances.ts';
-import { registerContentTypes } from './content-types.ts';
+import { KAFKA_V2_JSON, registerContentTypes } from './content-types.ts';
 import { replyError } from './errors.ts';
 import { DEFAULT_MAX_JSON_DEPTH } from './json-body.ts';
 import { limitConcurrentRequests } from './request-limit.ts';
@@ -100,7 +100,9 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   registerContentTypes(app, maxJsonDepth);
   limitConcurrentRequests(app, options.maxConcurrentRequests ?? 256);
   const routes = installAuth(app, { keys, owned });
-  app.setErrorHandler((error, request, reply) => replyError(reply, request, error, logger));
+  app.setErrorHandler((error, request, reply) =>
+    replyError(reply.type(KAFKA_V2_JSON), request, error, logger),
+  );
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error_code: 404, message: `No route for ${request.method} ${request.url}` }),
   );

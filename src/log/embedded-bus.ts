@@ -232,7 +232,7 @@ export class EmbeddedBus implements Bus {
       setInterval(() => {
         for (const t of this.#topics.values()) {
           if (typeof t.config.fsync !== 'number') continue;
-          for (const p of t.partitions) void p.syncIfDirty().catch(this.#logError);
+          for (const p of t.partitions) void p.sync().catch(this.#logError);
         }
       }, every).unref(),
     );

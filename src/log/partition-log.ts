@@ -69,8 +69,6 @@ export class PartitionLog {
   #queue: PendingAppend[] = [];
   #writing: Promise<void> | null = null;
   #waiters = new Set<() => void>();
-  #dirty = false;
-  #syncing: Promise<void> | null = null;
   #failed: unknown = null;
   readonly #logger: Logger;
   /** The bus's pool of segment file descriptors. */
@@ -268,9 +266,8 @@ export class PartitionLog {
       i = j;
     }
     // Batches whose bytes the journal holds on disk are synced later, together (the transaction
-    // coordinator calls syncIfDirty before it marks them done); any other batch waits for its fsync.
+    // coordinator syncs before it marks them done); any other batch waits for its fsync.
     if (this.config.fsync === 'batch' && !entries.every((e) => e.journaled)) await this.active.sync();
-    else this.#dirty = true;
   }
 
   async #roll(baseOffset: number): Promise<Segment> {
@@ -301,24 +298,11 @@ export class PartitionLog {
   }
 
   /**
-   * Interval fsync (the bus's timer), and the deferred fsync of journaled batches (the coordinator).
-   * Resolves once every write made before the call is on disk: a sync already running may have begun
-   * before that write, so it waits for those and then syncs again if anything is left.
+   * Resolves once every write made before the call is on disk, whatever segment it went to: the
+   * interval fsync (the bus's timer) and the deferred fsync of journaled batches (the coordinator).
    */
-  async syncIfDirty(): Promise<void> {
-    while (this.#syncing) await this.#syncing.catch(() => {});
-    if (!this.#dirty) return;
-    this.#dirty = false;
-    const run = this.active.sync();
-    this.#syncing = run;
-    try {
-      await run;
-    } catch (error) {
-      this.#dirty = true;
-      throw error;
-    } finally {
-      if (this.#syncing === run) this.#syncing = null;
-    }
+  async sync(): Promise<void> {
+    await Promise.all(this.segments.map((s) => s.sync()));
   }
 
   /**

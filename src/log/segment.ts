@@ -29,6 +29,8 @@ export class Segment {
   #indexStale: boolean;
   /** Appends not yet fsynced; a sync of a clean segment would open its file for nothing. */
   #unsynced = false;
+  /** The newest fsync in flight: it began after every append before it. */
+  #syncing: Promise<void> | null = null;
 
   private constructor(
     dir: string,
@@ -167,15 +169,24 @@ export class Segment {
     this.size = start + written;
   }
 
+  /**
+   * Resolves once every write made before the call is on disk. A clean segment opens no file; one
+   * whose last write an fsync already in flight covers waits for that fsync instead of starting another.
+   */
   async sync(): Promise<void> {
-    if (!this.#unsynced || this.#deleted) return;
+    if (this.#deleted) return;
+    if (!this.#unsynced) return this.#syncing ?? undefined;
     // Cleared first: an append while the fsync runs sets it again, and the next sync covers it.
     this.#unsynced = false;
+    const run = this.handles.sync(this);
+    this.#syncing = run;
     try {
-      await this.handles.sync(this);
+      await run;
     } catch (error) {
       this.#unsynced = true;
       throw error;
+    } finally {
+      if (this.#syncing === run) this.#syncing = null;
     }
   }
 

@@ -123,7 +123,7 @@ export class TransactionCoordinator {
       while (this.#unsynced.length > 0) {
         const batch = this.#unsynced.splice(0);
         const logs = new Set(batch.flatMap((t) => t.logs));
-        const synced = await Promise.allSettled([...logs].map((log) => log.syncIfDirty()));
+        const synced = await Promise.allSettled([...logs].map((log) => log.sync()));
         const failed = synced.find((r) => r.status === 'rejected');
         if (failed) {
           // Left prepared: recovery rolls them forward. The partition has stopped taking appends.

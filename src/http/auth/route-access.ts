@@ -41,27 +41,24 @@ const topicParam =
       throw forbidden(context.principal, actions.map((a) => `${a}:${topic}`).join(' or '));
   };
 
-const subscribedTopics: Check = (request, context) => {
-  const topics = (request.body as { topics?: unknown } | undefined)?.topics;
-  if (!Array.isArray(topics)) return; // the route answers the malformed body
-  for (const topic of topics)
-    if (
-      typeof topic === 'string' &&
-      !allowsTopic(context.principal.scopes, 'consume', topic, context.owned(topic))
-    )
-      throw forbidden(context.principal, `consume:${topic}`);
-};
+/** `consume:` on each topic a request body names (the route answers a malformed body itself). */
+const consumesEach =
+  (topicsOf: (body: Record<string, unknown>) => unknown): Check =>
+  (request, context) => {
+    const named = topicsOf((request.body ?? {}) as Record<string, unknown>);
+    if (!Array.isArray(named)) return;
+    for (const topic of named)
+      if (
+        typeof topic === 'string' &&
+        !allowsTopic(context.principal.scopes, 'consume', topic, context.owned(topic))
+      )
+        throw forbidden(context.principal, `consume:${topic}`);
+  };
 
-const committedTopics: Check = (request, context) => {
-  const offsets = (request.body as { offsets?: unknown } | undefined)?.offsets;
-  if (!Array.isArray(offsets)) return;
-  for (const o of offsets as Array<{ topic?: unknown }>)
-    if (
-      typeof o?.topic === 'string' &&
-      !allowsTopic(context.principal.scopes, 'consume', o.topic, context.owned(o.topic))
-    )
-      throw forbidden(context.principal, `consume:${o.topic}`);
-};
+const subscribedTopics = consumesEach((body) => body.topics);
+const committedTopics = consumesEach((body) =>
+  Array.isArray(body.offsets) ? body.offsets.map((o: { topic?: unknown } | null) => o?.topic) : undefined,
+);
 
 const REGISTRY = /^\/(?:schemas|subjects|config|mode|compatibility)(?:\/|$)/;
 

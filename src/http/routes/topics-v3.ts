@@ -6,7 +6,6 @@ import {
   LimitExceededError,
   type Logger,
   reservedTopicName,
-  validateTopicName,
 } from '../../core/index.ts';
 import type { Bus, TopicDescription, TopicSpec } from '../../log/index.ts';
 
@@ -100,7 +99,6 @@ export function topicsV3Routes(
     v3(async (request, reply) => {
       checkCluster(request);
       const { name, spec } = parseCreate(request.body);
-      validateTopicName(name);
       const reserved = reservedTopicName(name) ?? (owned(name) ? "it is one of Kappa's own topics" : null);
       if (reserved) throw new RequestError(400, 40002, `Topic name '${name}' cannot be used: ${reserved}`);
       if (spec.partitions > maxPartitions)
@@ -158,32 +156,50 @@ export function topicsV3Routes(
   );
 }
 
-/** Kafka topic config names Kappa understands, and what they set. A Map: a config named `__proto__` or `constructor` is unknown, not Object's. */
-const CONFIGS = new Map<string, (spec: TopicSpec, value: string) => void>(
-  Object.entries({
-    'cleanup.policy': (spec: TopicSpec, v: string) => {
+type ConfigSetter = (spec: TopicSpec, value: string) => void;
+
+/** Kafka topic config names Kappa understands, and what they set. A Map: `__proto__` or `constructor` is an unknown config, not Object's. */
+const CONFIGS = new Map<string, ConfigSetter>([
+  [
+    'cleanup.policy',
+    (spec, v) => {
       const policies = v.split(',').map((p) => p.trim());
       if (policies.some((p) => p !== 'compact' && p !== 'delete'))
         throw new RequestError(400, 40002, `Invalid cleanup.policy '${v}'`);
       spec.compacted = policies.includes('compact');
     },
-    'retention.ms': (spec: TopicSpec, v: string) => {
+  ],
+  [
+    'retention.ms',
+    (spec, v) => {
       if (v !== '-1') spec.retention = integer('retention.ms', v);
     },
-    'retention.bytes': (spec: TopicSpec, v: string) => {
+  ],
+  [
+    'retention.bytes',
+    (spec, v) => {
       if (v !== '-1') spec.retentionBytes = integer('retention.bytes', v);
     },
-    'segment.bytes': (spec: TopicSpec, v: string) => {
+  ],
+  [
+    'segment.bytes',
+    (spec, v) => {
       spec.segmentBytes = integer('segment.bytes', v);
     },
-    'delete.retention.ms': (spec: TopicSpec, v: string) => {
+  ],
+  [
+    'delete.retention.ms',
+    (spec, v) => {
       spec.tombstoneRetention = integer('delete.retention.ms', v);
     },
-    'kappa.fsync': (spec: TopicSpec, v: string) => {
+  ],
+  [
+    'kappa.fsync',
+    (spec, v) => {
       spec.fsync = /^\d+$/.test(v) ? Number(v) : v;
     },
-  }),
-);
+  ],
+]);
 
 function integer(name: string, v: string): number {
   if (!/^\d+$/.test(v))
