@@ -1,8 +1,10 @@
 import { Admin, FetchIsolationLevels, FindCoordinatorKeyTypes } from '@platformatic/kafka';
 import {
   BusClosedError,
+  OffsetOutOfRangeError,
   type PartitionOffset,
   type TopicPartitionOffset,
+  UnknownPartitionError,
   UnknownTopicError,
   validateTopicName,
 } from '../core/index.ts';
@@ -201,6 +203,36 @@ export class KafkaBus implements Bus {
       const out = new Array<number>(partitions).fill(-1);
       for (const p of listed?.partitions ?? []) out[p.partitionIndex] = Number(p.offset);
       return out;
+    } catch (error) {
+      throw toKappaError(error, { topic });
+    }
+  }
+
+  async deleteRecords(topic: string, offsets: PartitionOffset[]): Promise<PartitionOffset[]> {
+    this.#checkOpen();
+    if (offsets.length === 0) return [];
+    // Checked here, so a bad offset gets the same typed error as on the embedded log rather than the
+    // broker's per-partition code.
+    const ranges = await this.partitionOffsets(topic);
+    for (const o of offsets) {
+      const range = ranges[o.partition];
+      if (!range) throw new UnknownPartitionError(topic, o.partition, ranges.length);
+      if (!Number.isInteger(o.offset) || o.offset < 0 || o.offset > range.end)
+        throw new OffsetOutOfRangeError(topic, o.partition, o.offset, range.start, range.end);
+    }
+    try {
+      const [deleted] = await this.admin.deleteRecords({
+        topics: [
+          {
+            name: topic,
+            partitions: offsets.map((o) => ({ partition: o.partition, offset: BigInt(o.offset) })),
+          },
+        ],
+      });
+      return (deleted?.partitions ?? []).map((p) => ({
+        partition: p.partition,
+        offset: Number(p.lowWatermark),
+      }));
     } catch (error) {
       throw toKappaError(error, { topic });
     }

@@ -102,7 +102,7 @@ export class KafkaProducer implements Producer {
       // One after another: the idempotent producer keeps a partition's records in this order.
       for (const messages of requests) {
         const result = await this.client.send({ messages });
-        out.push(...this.#metadata(messages, result.offsets ?? []));
+        out.push(...this.metadata(messages, result.offsets ?? []));
       }
       return out;
     } catch (error) {
@@ -169,7 +169,7 @@ export class KafkaProducer implements Producer {
   }
 
   /** Kafka answers with each partition's base offset; a partition's records follow in send order. */
-  #metadata(
+  metadata(
     messages: Outgoing[],
     offsets: Array<{ topic: string; partition: number; offset: bigint }>,
   ): RecordMetadata[] {
@@ -236,6 +236,8 @@ class KafkaTransaction implements Transaction {
   readonly #onEnd: () => void;
   /** The offsets sent per group, by partition (the last one sent counts), to see them applied after the commit. */
   readonly #offsets = new Map<string, Map<string, number>>();
+  /** The offsets of the records sent, in send order, for commit() to return. */
+  readonly #sent: RecordMetadata[] = [];
   /** Whether anything went to the coordinator: an untouched transaction ends without EndTxn. */
   #touched = false;
   #ended = false;
@@ -251,9 +253,10 @@ class KafkaTransaction implements Transaction {
     this.#checkOpen();
     for (const messages of await this.#producer.prepare(records)) {
       this.#touched = true;
-      await this.#txn.send({ messages }).catch((e) => {
+      const result = await this.#txn.send({ messages }).catch((e) => {
         throw toKappaError(e, { transactionalId: this.#producer.transactionalId! });
       });
+      for (const m of this.#producer.metadata(messages, result.offsets ?? [])) this.#sent.push(m);
     }
   }
 
@@ -292,10 +295,13 @@ class KafkaTransaction implements Transaction {
     }
   }
 
-  async commit(): Promise<void> {
+  async commit(): Promise<RecordMetadata[]> {
     this.#checkOpen();
     this.#ended = true;
-    if (!this.#touched) return this.#endEmpty();
+    if (!this.#touched) {
+      await this.#endEmpty();
+      return [];
+    }
     try {
       await this.#txn.commit();
     } catch (error) {
@@ -305,6 +311,7 @@ class KafkaTransaction implements Transaction {
       this.#onEnd();
     }
     await this.#offsetsApplied();
+    return this.#sent;
   }
 
   /**

@@ -38,6 +38,13 @@ export interface Bus {
   partitionOffsets(topic: string): Promise<PartitionRange[]>;
   /** Per partition, the first offset whose timestamp is ≥ `at`, or -1 when there is none. */
   offsetsForTime(topic: string, at: Date | number): Promise<PartitionOffset[]>;
+  /**
+   * Deletes every record below `offset` on each partition named (Kafka's DeleteRecords): the
+   * partition's start moves up to there, also across restarts. Resolves with each partition's new
+   * start; an offset past the end rejects with OffsetOutOfRangeError. What pipelines call to purge a
+   * repartition topic below every consumer's committed offset.
+   */
+  deleteRecords(topic: string, offsets: PartitionOffset[]): Promise<PartitionOffset[]>;
   /** A group's committed offsets (the next offset to read), for one topic or all. */
   committedOffsets(group: string, topic?: string): Promise<TopicPartitionOffset[]>;
   producer(options?: ProducerOptions): Producer;
@@ -128,7 +135,11 @@ export interface Transaction {
    * rebalance its new generation would no longer fence them.
    */
   sendOffsets(group: string | GroupMetadata, offsets: TopicPartitionOffset[]): Promise<void>;
-  commit(): Promise<void>;
+  /**
+   * Resolves once the transaction is visible, with the offset of every record it sent, in send order:
+   * what a stateful task records as the changelog position its local store has reached.
+   */
+  commit(): Promise<RecordMetadata[]>;
   abort(): Promise<void>;
 }
 

@@ -347,6 +347,22 @@ export class EmbeddedBus implements Bus {
     );
   }
 
+  async deleteRecords(topic: string, offsets: PartitionOffset[]): Promise<PartitionOffset[]> {
+    this.#checkOpen();
+    const state = this.#topic(topic);
+    const logs = offsets.map((o) => {
+      const log = state.partitions[o.partition];
+      if (!log) throw new UnknownPartitionError(topic, o.partition, state.partitions.length);
+      return log;
+    });
+    return Promise.all(
+      offsets.map(async (o, i) => ({
+        partition: o.partition,
+        offset: await logs[i]!.deleteRecordsBelow(o.offset),
+      })),
+    );
+  }
+
   async committedOffsets(group: string, topic?: string): Promise<TopicPartitionOffset[]> {
     this.#checkOpen();
     return this.offsets.list(group, topic);

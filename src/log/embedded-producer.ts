@@ -148,11 +148,11 @@ export class EmbeddedTransaction implements Transaction {
     this.offsets.set(group, list);
   }
 
-  async commit(): Promise<void> {
+  async commit(): Promise<RecordMetadata[]> {
     this.#checkOpen();
     this.#state = 'committing';
     try {
-      await this.#bus.transactions.commit(this.#producer.transactionalId!, this.#producer.epoch, this);
+      return await this.#bus.transactions.commit(this.#producer.transactionalId!, this.#producer.epoch, this);
     } finally {
       this.#state = 'ended';
       this.#onEnd();

@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import {
   type ConsumedRecord,
   CorruptLogError,
@@ -16,7 +17,7 @@ import {
 } from './batch-format.ts';
 import { recoverInterruptedCompaction } from './compaction-recovery.ts';
 import type { FileHandles } from './file-handles.ts';
-import { ensureDir, fsyncDir } from './file-io.ts';
+import { ensureDir, fsyncDir, writeFileAtomic } from './file-io.ts';
 import { Segment } from './segment.ts';
 import { lastAtMost } from './segment-index.ts';
 
@@ -42,6 +43,9 @@ interface PendingAppend {
   reject: (error: unknown) => void;
 }
 
+/** The partition's start as deleteRecords moved it, when that is inside the first segment (Kafka's log-start-offset checkpoint). */
+const START_OFFSET_FILE = 'start-offset';
+
 /** A read never fetches less than this, so tailing small batches does not mean one syscall each. */
 const MIN_READ_BYTES = 256 * 1024;
 
@@ -65,6 +69,8 @@ export class PartitionLog {
   #nextOffset: number;
   #writtenEnd: number;
   #visibleEnd: number;
+  /** Where deleteRecords moved the start to: records below it are gone even if their segment is not. */
+  #logStart: number;
   #fences: number[] = [];
   #queue: PendingAppend[] = [];
   #writing: Promise<void> | null = null;
@@ -84,8 +90,10 @@ export class PartitionLog {
     segments: Segment[],
     logger: Logger,
     handles: FileHandles,
+    logStart: number,
   ) {
     this.handles = handles;
+    this.#logStart = logStart;
     this.topic = topic;
     this.partition = partition;
     this.dir = dir;
@@ -134,11 +142,45 @@ export class PartitionLog {
       segments.push(Segment.create(dir, 0, handles));
       await fsyncDir(dir);
     }
-    return new PartitionLog(topic, partition, dir, config, segments, logger, handles);
+    const saved = await readFile(path.join(dir, START_OFFSET_FILE), 'utf8').catch(() => '0');
+    const logStart = Math.min(Number.parseInt(saved, 10) || 0, segments.at(-1)!.nextOffset);
+    return new PartitionLog(topic, partition, dir, config, segments, logger, handles, logStart);
   }
 
   get startOffset(): number {
-    return this.segments[0]!.baseOffset;
+    return Math.max(this.segments[0]!.baseOffset, this.#logStart);
+  }
+
+  /**
+   * Deletes the records below `offset` (Kafka's DeleteRecords): the start moves there for readers at
+   * once, is saved so it survives a restart, and whole segments below it are deleted. Runs in turn
+   * with retention and compaction. Returns the new start.
+   */
+  deleteRecordsBelow(offset: number): Promise<number> {
+    const end = this.endOffset;
+    if (!Number.isInteger(offset) || offset > end || offset < 0)
+      return Promise.reject(
+        new OffsetOutOfRangeError(this.topic, this.partition, offset, this.startOffset, end),
+      );
+    const task = this.maintenance.then(async () => {
+      if (offset <= this.startOffset) return this.startOffset;
+      await writeFileAtomic(path.join(this.dir, START_OFFSET_FILE), String(offset));
+      this.#logStart = offset;
+      const segments = this.segments;
+      let k = 0;
+      while (k < segments.length - 1 && segments[k]!.nextOffset <= offset) k++;
+      if (k > 0) {
+        // As retention does: swap the list first, so readers holding the old one retry.
+        this.segments = segments.slice(k);
+        for (const segment of segments.slice(0, k)) await segment.delete();
+      }
+      return this.startOffset;
+    });
+    this.maintenance = task.then(
+      () => {},
+      () => {},
+    );
+    return task;
   }
 
   get endOffset(): number {

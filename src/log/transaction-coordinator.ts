@@ -1,4 +1,4 @@
-import { ProducerFencedError } from '../core/index.ts';
+import { ProducerFencedError, type RecordMetadata, tpKey } from '../core/index.ts';
 import { encodeBatch, readBatchHeader } from './batch-format.ts';
 import type { EmbeddedBus } from './embedded-bus.ts';
 import type { EmbeddedTransaction } from './embedded-producer.ts';
@@ -40,7 +40,8 @@ export class TransactionCoordinator {
     if (this.#epochs.get(transactionalId) !== epoch) throw new ProducerFencedError(transactionalId);
   }
 
-  async commit(transactionalId: string, epoch: number, txn: EmbeddedTransaction): Promise<void> {
+  /** Commits a transaction; resolves with the offset of every record it sent, in send order. */
+  async commit(transactionalId: string, epoch: number, txn: EmbeddedTransaction): Promise<RecordMetadata[]> {
     this.checkEpoch(transactionalId, epoch);
     for (const fence of txn.fences) this.#bus.groups.checkFence(fence);
     const transactionId = this.newTransactionId();
@@ -52,9 +53,18 @@ export class TransactionCoordinator {
     const offsetsLog = this.#bus.partitionLog(OFFSETS_TOPIC, 0);
     const offsets = [...txn.offsets.entries()];
     if (offsets.length > 0) batches.set(offsetsLog, this.#bus.offsets.encode(offsets, now, transactionId));
-    if (batches.size === 0) return;
-    await this.appendAll(transactionId, batches, () => {
+    if (batches.size === 0) return [];
+    const bases = await this.appendAll(transactionId, batches, () => {
       for (const [group, list] of offsets) this.#bus.offsets.apply(group, list);
+    });
+    // A partition's records are one batch with consecutive offsets, in send order.
+    const next = new Map<string, number>();
+    for (const [log, base] of bases) next.set(tpKey(log.topic, log.partition), base);
+    return txn.records.map(({ topic, partition }) => {
+      const key = tpKey(topic, partition!);
+      const offset = next.get(key)!;
+      next.set(key, offset + 1);
+      return { topic, partition: partition!, offset };
     });
   }
 

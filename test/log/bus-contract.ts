@@ -4,6 +4,7 @@ import {
   type ConsumedRecord,
   GroupFencedError,
   InvalidTopicNameError,
+  OffsetOutOfRangeError,
   ProducerFencedError,
   partitionForKey,
   RecordTooLargeError,
@@ -344,13 +345,19 @@ export function busContract(name: string, harness: BusHarness): void {
 
         const txn = await producer.beginTransaction();
         await txn.send([0, 1, 2].map((p) => ({ topic: t, partition: p, value: Buffer.from(`p${p}`) })));
+        await txn.send([{ topic: t, partition: 1, value: Buffer.from('p1b') }]);
         await txn.sendOffsets(group, [{ topic: source, partition: 0, offset: 42 }]);
         expect(await reader.poll({ timeoutMs: 100 })).toEqual([]);
         expect(await bus.committedOffsets(group)).toEqual([]);
-        await txn.commit();
+        const written = await txn.commit();
 
-        const got = await drain(reader, 3);
-        expect(got.map((r) => text(r.value)).sort()).toEqual(['p0', 'p1', 'p2']);
+        const got = await drain(reader, 4);
+        expect(got.map((r) => text(r.value)).sort()).toEqual(['p0', 'p1', 'p1b', 'p2']);
+        // The commit says where each record went, in send order: what a changelog's position is read from.
+        const at = new Map(got.map((r) => [text(r.value), `${r.partition}@${r.offset}`]));
+        expect(written.map((m) => `${m.partition}@${m.offset}`)).toEqual(
+          ['p0', 'p1', 'p2', 'p1b'].map((v) => at.get(v)),
+        );
         expect(await bus.committedOffsets(group)).toEqual([{ topic: source, partition: 0, offset: 42 }]);
       });
 
@@ -462,6 +469,47 @@ export function busContract(name: string, harness: BusHarness): void {
         const reader = consumer({ reset: 'earliest' });
         await reader.assign([{ topic: t, partition: 0 }]);
         expect((await drain(reader, 1, 4)).map((r) => text(r.value))).toEqual(['successor']);
+      });
+    });
+
+    describe('deleting records', () => {
+      it('moves a partition start up, reads from there on, and refuses offsets past the end', async () => {
+        const t = await topic(2);
+        const producer = bus.producer();
+        const sent = await producer.send(
+          Array.from({ length: 10 }, (_, i) => ({ topic: t, partition: 0, value: Buffer.from(`r${i}`) })),
+        );
+        const cut = sent[6]!.offset;
+        const result = await bus.deleteRecords(t, [{ partition: 0, offset: cut }]);
+        expect(result).toEqual([{ partition: 0, offset: cut }]);
+        const [p0, p1] = await bus.partitionOffsets(t);
+        expect(p0!.start).toBe(cut);
+        expect(p1!.start).toBe(p1!.end);
+        const reader = consumer({ reset: 'earliest' });
+        await reader.assign([{ topic: t, partition: 0 }]);
+        const got = await drain(reader, 4);
+        expect(got.map((r) => text(r.value))).toEqual(['r6', 'r7', 'r8', 'r9']);
+        // Deleting below the start again changes nothing.
+        expect(await bus.deleteRecords(t, [{ partition: 0, offset: sent[2]!.offset }])).toEqual([
+          { partition: 0, offset: cut },
+        ]);
+        await expect(
+          bus.deleteRecords(t, [{ partition: 0, offset: sent[9]!.offset + 100 }]),
+        ).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+        await expect(bus.deleteRecords(t, [{ partition: 5, offset: 0 }])).rejects.toBeInstanceOf(
+          UnknownPartitionError,
+        );
+      });
+
+      it('keeps the new start across close and reopen', async (context) => {
+        if (!harness.reopen) return context.skip();
+        const t = await topic(1);
+        const sent = await bus
+          .producer()
+          .send(Array.from({ length: 5 }, (_, i) => ({ topic: t, value: Buffer.from(`k${i}`) })));
+        await bus.deleteRecords(t, [{ partition: 0, offset: sent[3]!.offset }]);
+        bus = await harness.reopen(bus);
+        expect((await bus.partitionOffsets(t))[0]!.start).toBe(sent[3]!.offset);
       });
     });
 
