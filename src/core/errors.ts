@@ -37,6 +37,7 @@ export const ErrorCodes = {
   UNAUTHENTICATED: 'KAPPA_UNAUTHENTICATED',
   FORBIDDEN: 'KAPPA_FORBIDDEN',
   LIMIT_EXCEEDED: 'KAPPA_LIMIT_EXCEEDED',
+  STATE_STORE: 'KAPPA_STATE_STORE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -33,13 +33,16 @@ export {
   PipelineTask,
   type PipelineTaskOptions,
   type TaskOutput,
-  type TaskSnapshot,
 } from './runtime/pipeline-task.ts';
 export { REPARTITION_HEADERS } from './runtime/repartition-record.ts';
 export { planStages, repartitionTopic, type Stage } from './runtime/stages.ts';
 export { avro, jsonSchema, protobuf } from './serdes/schema-serdes.ts';
 export { json, type Serde } from './serdes/serde.ts';
-export { MemoryStateStore, type StateSnapshot, type StateStore } from './state/state-store.ts';
+export { LmdbTaskState } from './state/lmdb-state-store.ts';
+export { MemoryStateStore } from './state/memory-state-store.ts';
+export { stateType } from './state/state-codec.ts';
+export { StateStoreError } from './state/state-errors.ts';
+export type { StateStore, StoreChange, StoreEntry, StoreMeta } from './state/state-store.ts';
 export { runPipeline, type TestInput, type TestRun } from './testing/run-pipeline.ts';
 export { UpstreamWatermarks } from './time/upstream-watermarks.ts';
 export {

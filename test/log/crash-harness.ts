@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 
 /**
- * Runs a fixture in a child process and SIGKILLs it when `killWhen` says so (or when it exits).
+ * Runs a fixture (a file in test/log/fixtures, or an absolute path) in a child process and SIGKILLs it when `killWhen` says so (or when it exits).
  * Returns every line it printed before dying. A real kill -9: no handlers run, nothing is flushed
  * but what the fixture already handed to the OS.
  */
@@ -14,7 +14,7 @@ export async function runAndKill(
   args: string[],
   killWhen: (line: string, count: number) => boolean | number,
 ): Promise<{ lines: string[]; killed: boolean }> {
-  const child = spawn(process.execPath, [path.join(FIXTURES, fixture), ...args], {
+  const child = spawn(process.execPath, [path.resolve(FIXTURES, fixture), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KAPPA_LOG_LEVEL: 'silent' },
   });

@@ -96,9 +96,7 @@ function drive(
   events.forEach((e, i) => {
     if (restoreAt.has(i)) {
       op.flush();
-      const snapshot = JSON.parse(JSON.stringify(store.snapshot()));
-      store = new MemoryStateStore();
-      store.restore(snapshot);
+      store = MemoryStateStore.copyOf(store);
       op = make(store);
     }
     op.process(e, e.key, e.ts, watermark, out, (l) => late.push(l.record.ts));

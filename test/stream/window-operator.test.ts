@@ -46,9 +46,7 @@ function run(
     if (i === options.crashAt) {
       // Restore into a fresh store and operator, as after a crash: results must not change.
       op.flush();
-      const snapshot = store.snapshot();
-      store = new MemoryStateStore();
-      store.restore(snapshot);
+      store = MemoryStateStore.copyOf(store);
       op = make();
     }
     op.process(

@@ -3,7 +3,8 @@
  * `merge` two accumulators (what session windows need when a record bridges two sessions, and what
  * hopping windows are made of: the merge of their slices), and read the `result`. `merge` must
  * return its answer without changing `a` or `b` (it may return one of them as it is). Accumulators
- * are plain JSON-serializable values, so window state can be checkpointed.
+ * are what the state store's codec (MessagePack) writes: plain objects, arrays, numbers, strings,
+ * booleans, null, typed arrays, Maps and Sets; a class instance only once registered with `stateType`.
  */
 export interface Aggregator<T, A, R> {
   init(): A;

@@ -1,53 +1,36 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { murmur2 } from '../../core/index.ts';
+import { stateType } from '../state/state-codec.ts';
 import type { Aggregator } from './aggregator.ts';
 
-/**
- * Sketch accumulators are live objects while a window is open and JSON in a snapshot: `toJSON` writes
- * them as base64, and the next `add` or `merge` after a restore revives them.
- */
-interface Revivable<L> {
-  live?: L;
-  data?: string;
-}
+// A DDSketch in a window's state is stored as its protobuf encoding.
+stateType(
+  1,
+  DDSketch,
+  (sketch) => sketch.toProto(),
+  (bytes: Uint8Array) => DDSketch.fromProto(bytes),
+);
 
 /** A quantile (0..1) of a value, from a DDSketch (Datadog's library): within 1% of the true value, mergeable. */
 export function percentile<T>(
   of: (record: T) => number,
   quantile: number,
-): Aggregator<T, Revivable<DDSketch>, number | null> {
+): Aggregator<T, DDSketch, number | null> {
   if (!(quantile >= 0 && quantile <= 1))
     throw new RangeError(`percentile: the quantile must be within 0..1, got ${quantile}`);
-  const live = (acc: Revivable<DDSketch>): DDSketch => {
-    if (!acc.live) {
-      acc.live =
-        acc.data === undefined
-          ? new DDSketch({ relativeAccuracy: 0.01 })
-          : DDSketch.fromProto(Buffer.from(acc.data, 'base64'));
-      delete acc.data;
-      Object.defineProperty(acc, 'toJSON', {
-        value: () => ({ data: Buffer.from(acc.live!.toProto()).toString('base64') }),
-        enumerable: false,
-      });
-    }
-    return acc.live;
-  };
   return {
-    init: () => ({}),
+    init: () => new DDSketch({ relativeAccuracy: 0.01 }),
     add: (acc, r) => {
-      live(acc).accept(of(r));
+      acc.accept(of(r));
       return acc;
     },
     merge: (a, b) => {
-      const merged: Revivable<DDSketch> = {};
-      live(merged).merge(live(a));
-      live(merged).merge(live(b));
+      const merged = new DDSketch({ relativeAccuracy: 0.01 });
+      merged.merge(a);
+      merged.merge(b);
       return merged;
     },
-    result: (acc) => {
-      const sketch = live(acc);
-      return sketch.count === 0 ? null : sketch.getValueAtQuantile(quantile);
-    },
+    result: (acc) => (acc.count === 0 ? null : acc.getValueAtQuantile(quantile)),
   };
 }
 
@@ -61,41 +44,24 @@ const REGISTERS = 1 << PRECISION;
  */
 export function approxCountDistinct<T>(
   of: (record: T) => string | number,
-): Aggregator<T, Revivable<Uint8Array>, number> {
-  const live = (acc: Revivable<Uint8Array>): Uint8Array => {
-    if (!acc.live) {
-      acc.live =
-        acc.data === undefined ? new Uint8Array(REGISTERS) : new Uint8Array(Buffer.from(acc.data, 'base64'));
-      delete acc.data;
-      Object.defineProperty(acc, 'toJSON', {
-        value: () => ({ data: Buffer.from(acc.live!).toString('base64') }),
-        enumerable: false,
-      });
-    }
-    return acc.live;
-  };
+): Aggregator<T, Uint8Array, number> {
   return {
-    init: () => ({}),
-    add: (acc, r) => {
+    init: () => new Uint8Array(REGISTERS),
+    add: (registers, r) => {
       const v = of(r);
       const hash = murmur2(Buffer.from(typeof v === 'number' ? `n:${v}` : `s:${v}`)) >>> 0;
       const index = hash >>> (32 - PRECISION);
       const rest = (hash << PRECISION) >>> 0;
       const rank = rest === 0 ? 32 - PRECISION + 1 : Math.clz32(rest) + 1;
-      const registers = live(acc);
       if (rank > registers[index]!) registers[index] = rank;
-      return acc;
+      return registers;
     },
-    merge: (a, b) => {
-      const merged: Revivable<Uint8Array> = {};
-      const out = live(merged);
-      const x = live(a);
-      const y = live(b);
+    merge: (x, y) => {
+      const out = new Uint8Array(REGISTERS);
       for (let i = 0; i < REGISTERS; i++) out[i] = Math.max(x[i]!, y[i]!);
-      return merged;
+      return out;
     },
-    result: (acc) => {
-      const registers = live(acc);
+    result: (registers) => {
       let sum = 0;
       let zeros = 0;
       for (const r of registers) {

@@ -1,3 +1,4 @@
+import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { HoppingWindows } from '../windows/assigners.ts';
 import { type Window, windowStart } from '../windows/window.ts';
 import { Timers } from './timers.ts';
@@ -57,10 +58,13 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   readonly #timers = new Timers<Timer>();
   /** The last watermark windows fired at: which windows have fired, also after a restore. */
   #watermark = Number.NEGATIVE_INFINITY;
+  #storedWatermark = Number.NEGATIVE_INFINITY;
   #seq = 0;
   #lastTime = Number.NaN;
   #lastStart = 0;
   #lastSlice: Slice<K, A> | null = null;
+  /** Slots changed since the last flush, with their slice's start. */
+  #touched: Array<[SliceSlot<K, A>, number]> = [];
 
   constructor(options: WindowOperatorOptions<T, A, R> & { assigner: HoppingWindows }) {
     this.#o = options;
@@ -97,11 +101,14 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     const slice = this.#sliceAt(start);
     let slot = slice.slots.get(id);
     if (slot === undefined) {
-      slot = { key, id, acc: this.#o.aggregator.init(), seq: this.#seq++, stored: false, touched: true };
+      slot = { key, id, acc: this.#o.aggregator.init(), seq: this.#seq++, stored: false, touched: false };
       slice.slots.set(id, slot);
     }
     slot.acc = this.#o.aggregator.add(slot.acc, record, eventTime);
-    slot.touched = true;
+    if (!slot.touched) {
+      slot.touched = true;
+      this.#touched.push([slot, start]);
+    }
     if (before)
       for (const [ws, hadKey] of before)
         this.#emit(key, this.#merged(id, ws)!, ws, hadKey ? 'update' : 'final', out);
@@ -121,15 +128,20 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
 
   flush(): void {
     const store = this.#o.store;
-    for (const slice of this.#slices.values())
-      for (const slot of slice.slots.values()) {
-        if (!slot.touched) continue;
-        slot.touched = false;
-        const state: StoredSlot<K, A> = { key: slot.key, start: slice.start, acc: slot.acc, seq: slot.seq };
-        store.put(this.#o.name, `${slot.id}|${slice.start}`, state);
-        slot.stored = true;
-      }
-    store.put(`${this.#o.name}#watermark`, 'at', this.#watermark);
+    const touched = this.#touched;
+    this.#touched = [];
+    for (const [slot, start] of touched) {
+      // A slot of a dropped slice was deleted with it.
+      if (!slot.touched || this.#slices.get(start)?.slots.get(slot.id) !== slot) continue;
+      slot.touched = false;
+      const state: StoredSlot<K, A> = { key: slot.key, start, acc: slot.acc, seq: slot.seq };
+      store.put(sliceKey(start, slot.id), encodeState(state));
+      slot.stored = true;
+    }
+    if (this.#watermark !== this.#storedWatermark) {
+      store.put(WATERMARK, encodeState(this.#watermark));
+      this.#storedWatermark = this.#watermark;
+    }
   }
 
   restored(): void {
@@ -138,9 +150,13 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#timers.clear();
     this.#lastSlice = null;
     this.#lastTime = Number.NaN;
-    this.#watermark =
-      this.#o.store.get<number>(`${this.#o.name}#watermark`, 'at') ?? Number.NEGATIVE_INFINITY;
-    const states = [...this.#o.store.entries<StoredSlot<K, A>>(this.#o.name)].map(([, s]) => s);
+    this.#touched = [];
+    const watermark = this.#o.store.get(WATERMARK);
+    this.#watermark = watermark === undefined ? Number.NEGATIVE_INFINITY : decodeState<number>(watermark);
+    this.#storedWatermark = this.#watermark;
+    const states: Array<StoredSlot<K, A>> = [];
+    for (const [, bytes] of this.#o.store.range(SLICES_FROM, SLICES_TO))
+      states.push(decodeState<StoredSlot<K, A>>(bytes));
     states.sort((a, b) => a.seq - b.seq);
     this.#seq = states.length === 0 ? 0 : states.at(-1)!.seq + 1;
     for (const s of states) {
@@ -233,7 +249,14 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     if (slice === undefined) return;
     this.#slices.delete(start);
     if (this.#lastSlice === slice) this.#lastSlice = null;
-    for (const slot of slice.slots.values())
-      if (slot.stored) this.#o.store.delete(this.#o.name, `${slot.id}|${start}`);
+    for (const slot of slice.slots.values()) if (slot.stored) this.#o.store.delete(sliceKey(start, slot.id));
   }
 }
+
+/** A slot's key in the store: (1, slice start, key), so slices sort by time. */
+function sliceKey(start: number, id: KeyId): Buffer {
+  return stateKey([1, start, id]);
+}
+const SLICES_FROM = stateKey([1]);
+const SLICES_TO = stateKey([2]);
+const WATERMARK = stateKey([0, 'watermark']);

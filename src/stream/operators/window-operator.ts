@@ -1,4 +1,5 @@
 import type { Aggregator } from '../aggregates/aggregator.ts';
+import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { WindowAssigner } from '../windows/assigners.ts';
 import { maxTimestamp, type Window, windowStart } from '../windows/window.ts';
@@ -6,7 +7,6 @@ import { Timers } from './timers.ts';
 import {
   type Bucket,
   identityOf,
-  idOf,
   type KeyId,
   newSlot,
   openSlot,
@@ -39,12 +39,13 @@ export interface LateRecord<T, K> {
 }
 
 export interface WindowOperatorOptions<T, A, R> {
-  /** The step's name: its state namespace. */
+  /** The step's name. */
   name: string;
   assigner: WindowAssigner;
   aggregator: Aggregator<T, A, R>;
   /** How long after a window fires late records still update it (ms). */
   allowedLateness: number;
+  /** The step's own store. */
   store: StateStore;
   /** When results come out before a window closes; default only when it closes. */
   emit?: EmitMode;
@@ -66,10 +67,12 @@ export type EmitMode =
  * within the allowed lateness, and is dropped after that. Session windows merge when a record's span
  * touches existing sessions of its key.
  *
- * Open windows live in memory and are written to the StateStore by `flush` (before a snapshot), so
- * the per-record path builds no strings and does no store lookups. Tumbling and hopping windows are
- * grouped by start: every key's window of one span fires, and is dropped, together. Session windows
- * are grouped by key, as merging needs. Timers are rebuilt from the store after a restore.
+ * Open windows live in memory and the windows changed since the last `flush` are written to the
+ * StateStore then (before each transaction), so the per-record path builds no strings and does no
+ * store lookups. In the store a window's key is (end, start, key): windows sort by time. Tumbling and
+ * hopping windows are grouped by start: every key's window of one span fires, and is dropped,
+ * together. Session windows are grouped by key, as merging needs. Timers are rebuilt from the store
+ * when the operator starts.
  */
 export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   readonly #o: WindowOperatorOptions<T, A, R>;
@@ -92,6 +95,8 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   readonly #timers = new Timers<Slot<K, A> | Bucket<K, A>>();
   /** Open windows changed since their last early result. */
   readonly #dirty = new Set<Slot<K, A>>();
+  /** Windows changed since the last flush. */
+  #touched: Array<Slot<K, A>> = [];
 
   constructor(options: WindowOperatorOptions<T, A, R>) {
     this.#o = options;
@@ -173,10 +178,11 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     const emit = this.#o.emit;
     if (!emit || emit.mode === 'final') return;
     if (emit.mode === 'early') {
-      const last = this.#o.store.get<number>(`${this.#o.name}#early`, 'at') ?? Number.NEGATIVE_INFINITY;
+      const stored = this.#o.store.get(EARLY_AT);
+      const last = stored === undefined ? Number.NEGATIVE_INFINITY : decodeState<number>(stored);
       if (now - last < emit.interval) return;
       // In the store, so a restored task keeps the rhythm of early firings.
-      this.#o.store.put(`${this.#o.name}#early`, 'at', now);
+      this.#o.store.put(EARLY_AT, encodeState(now));
     }
     for (const slot of ordered([...this.#dirty])) {
       if (!slot.dirty || slot.fired || slot.dropped) {
@@ -190,12 +196,14 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     }
   }
 
-  /** Writes the windows changed since the last flush to the store (before a snapshot). */
+  /** Writes the windows changed since the last flush to the store. */
   flush(): void {
-    for (const slot of this.#slots()) {
-      if (!slot.touched) continue;
+    const touched = this.#touched;
+    this.#touched = [];
+    for (const slot of touched) {
+      if (!slot.touched || slot.dropped) continue;
       slot.touched = false;
-      this.#o.store.put(this.#o.name, idOf(slot), stateOf(slot));
+      this.#o.store.put(windowKey(slot), encodeState(stateOf(slot)));
       slot.stored = true;
     }
   }
@@ -208,7 +216,10 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#sessions.clear();
     this.#timers.clear();
     this.#dirty.clear();
-    const states = [...this.#o.store.entries<WindowState<K, A>>(this.#o.name)].map(([, state]) => state);
+    this.#touched = [];
+    const states: Array<WindowState<K, A>> = [];
+    for (const [, bytes] of this.#o.store.range(WINDOWS_FROM, WINDOWS_TO))
+      states.push(decodeState<WindowState<K, A>>(bytes));
     // Opened again in the order they first opened, whatever order the store keeps them in.
     states.sort((a, b) => a.seq - b.seq);
     this.#seq = states.length === 0 ? 0 : states.at(-1)!.seq + 1;
@@ -218,11 +229,6 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       slot.touched = false;
       if (state.dirty) this.#dirty.add(slot);
     }
-  }
-
-  *#slots(): Iterable<Slot<K, A>> {
-    for (const bucket of this.#buckets.values()) yield* bucket.slots.values();
-    for (const open of this.#sessions.values()) yield* open;
   }
 
   /** One record into one window. */
@@ -235,7 +241,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     out: (r: WindowResult<K, R>) => void,
   ): void {
     slot.acc = this.#o.aggregator.add(slot.acc, record, eventTime);
-    slot.touched = true;
+    this.#touch(slot);
     if (slot.fired) this.#emit(slot, 'update', out);
     else if (maxTimestamp(slot) <= watermark) {
       // A merged session that was already due: it fires now.
@@ -247,7 +253,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #fire(slot: Slot<K, A>, watermark: number, out: (r: WindowResult<K, R>) => void): void {
     if (slot.fired || maxTimestamp(slot) > watermark) return;
     slot.fired = true;
-    slot.touched = true;
+    this.#touch(slot);
     this.#emit(slot, 'final', out);
   }
 
@@ -266,7 +272,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #early(slot: Slot<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
     slot.dirty = false;
     slot.emittedAt = now;
-    slot.touched = true;
+    this.#touch(slot);
     this.#emit(slot, 'early', out);
   }
 
@@ -292,6 +298,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     }
     const slot = openSlot<K, A>(key, id, start, end, this.#o.aggregator.init(), this.#seq++, bucket.window);
     bucket.slots.set(id, slot);
+    this.#touched.push(slot);
     return slot;
   }
 
@@ -362,7 +369,8 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     const end = Math.max(slot.end, to);
     if (start === slot.start && end === slot.end) return slot;
     if (slot.stored) {
-      this.#o.store.delete(this.#o.name, idOf(slot));
+      // Its key holds its end: the grown window is stored under a new one.
+      this.#o.store.delete(windowKey(slot));
       slot.stored = false;
     }
     // Its result so far was emitted for the smaller window: the grown one replaces it.
@@ -375,13 +383,14 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       slot.end = end;
     }
     if (slot.fired) slot.fired = maxTimestamp(slot) <= watermark;
-    slot.touched = true;
+    this.#touch(slot);
     return slot;
   }
 
   /** A window now open: in memory and on the timers; the store gets it at the next flush. */
   #add(state: WindowState<K, A>, id: KeyId): Slot<K, A> {
     const slot = newSlot(state, id);
+    this.#touched.push(slot);
     if (this.#session) {
       const open = this.#sessions.get(id);
       if (open) open.push(slot);
@@ -432,8 +441,14 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     if (slot.dirty) this.#dirty.delete(slot);
     if (slot.stored) {
       slot.stored = false;
-      this.#o.store.delete(this.#o.name, idOf(slot));
+      this.#o.store.delete(windowKey(slot));
     }
+  }
+
+  #touch(slot: Slot<K, A>): void {
+    if (slot.touched) return;
+    slot.touched = true;
+    this.#touched.push(slot);
   }
 
   #emit(slot: Slot<K, A>, kind: WindowResult<K, R>['kind'], out: (r: WindowResult<K, R>) => void): void {
@@ -446,8 +461,17 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     if (slot.replaces) {
       result.replaces = slot.replaces;
       slot.replaces = undefined;
-      slot.touched = true;
+      this.#touch(slot);
     }
     out(result);
   }
 }
+
+/** A window's key in the store: (1, end, start, key), so windows sort by when they end. */
+function windowKey(slot: Slot<unknown, unknown>): Buffer {
+  return stateKey([1, slot.end, slot.start, slot.id]);
+}
+const WINDOWS_FROM = stateKey([1]);
+const WINDOWS_TO = stateKey([2]);
+/** When the early emit mode last fired (processing time). */
+const EARLY_AT = stateKey([0, 'early-at']);

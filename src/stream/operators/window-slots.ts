@@ -107,10 +107,6 @@ export interface Bucket<K, A> {
   dropped: boolean;
 }
 
-export function idOf(slot: Slot<unknown, unknown>): string {
-  return `${slot.id}|${slot.start}|${slot.end}`;
-}
-
 /**
  * A key as a Map key: numbers as they are, anything else as its JSON text. The two never collide (a
  * Map tells 1 from "1"), and the per-record path builds no string for the usual numeric key.

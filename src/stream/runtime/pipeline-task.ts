@@ -9,7 +9,9 @@ import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
 import type { WindowStep } from '../dsl/steps.ts';
 import type { LateRecord, WindowResult } from '../operators/window-operator.ts';
 import { type WindowSteps, windowSteps } from '../operators/window-steps.ts';
-import { MemoryStateStore, type StateSnapshot, type StateStore } from '../state/state-store.ts';
+import { MemoryStateStore } from '../state/memory-state-store.ts';
+import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
+import type { StateStore } from '../state/state-store.ts';
 import { UpstreamWatermarks } from '../time/upstream-watermarks.ts';
 import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
 import { maxTimestamp } from '../windows/window.ts';
@@ -17,14 +19,16 @@ import { type DeadLetter, type DeadLetterReason, describeError } from './dead-le
 import { type Repartitioned, readRepartitioned, repartitioned } from './repartition-record.ts';
 import { type Stage, wholePipeline } from './stages.ts';
 
-export interface TaskSnapshot {
-  state: StateSnapshot;
+/** What a task keeps of its input's watermarks, in its first window step's store. */
+interface InputWatermarks {
   /** What the source partitions' watermarks have seen (a stage reading the source). */
-  partitions: Array<[number, number]>;
+  partitions?: Array<[number, number]>;
   /** What the upstream tasks have said (a stage reading a repartition topic). */
   upstreams?: ReturnType<UpstreamWatermarks['snapshot']>;
-  windows: Array<[number, number]>;
 }
+
+const INPUT_WATERMARKS = stateKey([0, 'input-watermarks']);
+const WINDOW_WATERMARK = stateKey([0, 'window-watermark']);
 
 /** Where a task's results go: records for sink and repartition topics, and dead letters. */
 export interface TaskOutput {
@@ -37,7 +41,8 @@ export interface PipelineTaskOptions {
   partitions: number[];
   clock: Clock;
   output: TaskOutput;
-  store?: StateStore;
+  /** The store of each window step, by step name; default one in memory each. Read when the task starts. */
+  stores?: (step: string) => StateStore;
   /** The part of the pipeline to run; default all of it, with keyBy grouping within the task. */
   stage?: Stage;
   /** For a stage reading a repartition topic: how many upstream tasks send it watermarks. */
@@ -59,7 +64,10 @@ interface WindowSlot {
   /** The window step's index in the pipeline. */
   step: number;
   op: WindowSteps<unknown, unknown, unknown>;
+  store: StateStore;
   watermark: number;
+  /** The watermark the store holds. */
+  storedWatermark: number;
   emit: (result: WindowResult<unknown, unknown>) => void;
   late: (late: LateRecord<unknown, unknown>) => void;
 }
@@ -83,7 +91,8 @@ class Poison {
  */
 export class PipelineTask {
   readonly pipeline: Pipeline;
-  readonly store: StateStore;
+  /** The state of each window step, by step name. */
+  readonly stores = new Map<string, StateStore>();
   readonly #clock: Clock;
   readonly #output: TaskOutput;
   readonly stage: Stage;
@@ -98,13 +107,15 @@ export class PipelineTask {
   /** The steps after the source, and after each window step, compiled. */
   readonly #fromSource: Run;
   readonly #afterWindow: Run[] = [];
+  /** The input watermarks the store holds, as JSON. */
+  #storedInput = '';
 
   constructor(pipeline: Pipeline, options: PipelineTaskOptions) {
     this.pipeline = pipeline;
     this.stage = options.stage ?? wholePipeline(pipeline);
     this.#clock = options.clock;
     this.#output = options.output;
-    this.store = options.store ?? new MemoryStateStore();
+    const storeOf = options.stores ?? (() => new MemoryStateStore());
     const source = pipeline.source;
     if (this.stage.from === 1)
       this.#tracker = new WatermarkTracker(
@@ -122,6 +133,10 @@ export class PipelineTask {
     const end = this.stage.until ?? pipeline.steps.length;
     pipeline.steps.forEach((step, i) => {
       if (step.kind !== 'window' || i < this.stage.from || i >= end) return;
+      const store = storeOf(step.name);
+      this.stores.set(step.name, store);
+      const stored = store.get(WINDOW_WATERMARK);
+      const watermark = stored === undefined ? NO_WATERMARK : decodeState<number>(stored);
       const slot: WindowSlot = {
         step: i,
         emit: (result) => this.#emitWindow(i, result),
@@ -132,13 +147,16 @@ export class PipelineTask {
           aggregator: step.aggregator,
           allowedLateness: step.allowedLateness,
           emit: step.emit,
-          store: this.store,
+          store,
         }),
-        watermark: NO_WATERMARK,
+        store,
+        watermark,
+        storedWatermark: watermark,
       };
       this.#windows.push(slot);
       this.#windowAt[i] = slot;
     });
+    this.#restoreInputWatermarks();
     this.#fromSource = this.#compile(this.stage.from);
     for (const w of this.#windows) this.#afterWindow[w.step] = this.#compile(w.step + 1);
   }
@@ -213,27 +231,38 @@ export class PipelineTask {
     this.#advance(Number.POSITIVE_INFINITY);
   }
 
-  /** The task's state for a checkpoint: windows, watermarks. JSON-serializable. */
-  snapshot(): TaskSnapshot {
-    for (const w of this.#windows) w.op.flush();
-    return {
-      state: this.store.snapshot(),
-      partitions: this.#tracker?.snapshot() ?? [],
-      ...(this.#upstream ? { upstreams: this.#upstream.snapshot() } : {}),
-      windows: this.#windows.map((w) => [w.step, w.watermark]),
-    };
+  /**
+   * Writes what changed since the last checkpoint into the stores, as pending writes: windows,
+   * their watermarks, the input's watermarks. The runner sends the stores' changes to their
+   * changelogs in the transaction that commits the input offsets, and commits the stores after it.
+   */
+  checkpoint(): void {
+    for (const w of this.#windows) {
+      w.op.flush();
+      if (w.watermark !== w.storedWatermark) {
+        w.store.put(WINDOW_WATERMARK, encodeState(w.watermark));
+        w.storedWatermark = w.watermark;
+      }
+    }
+    const first = this.#windows[0];
+    if (first === undefined) return;
+    const input: InputWatermarks = this.#tracker
+      ? { partitions: this.#tracker.snapshot() }
+      : { upstreams: this.#upstream!.snapshot() };
+    const json = JSON.stringify(input);
+    if (json === this.#storedInput) return;
+    first.store.put(INPUT_WATERMARKS, encodeState(input));
+    this.#storedInput = json;
   }
 
-  /** Continues from a snapshot, as after a crash. */
-  restore(snapshot: TaskSnapshot): void {
-    this.store.restore(snapshot.state);
-    this.#tracker?.restore(snapshot.partitions, this.#clock.now());
-    if (snapshot.upstreams) this.#upstream?.restore(snapshot.upstreams);
-    const watermarks = new Map(snapshot.windows);
-    for (const w of this.#windows) {
-      w.watermark = watermarks.get(w.step) ?? NO_WATERMARK;
-      w.op.restored();
-    }
+  /** Where the input's watermarks were at the last checkpoint the first window step's store holds. */
+  #restoreInputWatermarks(): void {
+    const stored = this.#windows[0]?.store.get(INPUT_WATERMARKS);
+    if (stored === undefined) return;
+    const input = decodeState<InputWatermarks>(stored);
+    this.#storedInput = JSON.stringify(input);
+    if (input.partitions) this.#tracker?.restore(input.partitions, this.#clock.now());
+    if (input.upstreams) this.#upstream?.restore(input.upstreams);
   }
 
   #read(record: ConsumedRecord): Element {

@@ -3,6 +3,8 @@ import type { Pipeline } from '../dsl/pipeline.ts';
 import type { DeadLetter } from '../runtime/dead-letter.ts';
 import { PipelineTask, type TaskOutput } from '../runtime/pipeline-task.ts';
 import { json, type Serde } from '../serdes/serde.ts';
+import { MemoryStateStore } from '../state/memory-state-store.ts';
+import type { StateStore } from '../state/state-store.ts';
 
 /** One input of `runPipeline`: a value (written with the source's serde unless `bytes` is given), or the clock moving. */
 export type TestInput =
@@ -39,7 +41,7 @@ export function runPipeline(
     partitions?: number;
     clock?: ManualClock;
     endOfInput?: boolean;
-    /** Before this input, the task is snapshotted and a new one restored from it, as after a crash. */
+    /** Before this input, the task checkpoints and a new one starts from its stores, as after a restart. */
     restoreAt?: number;
   } = {},
 ): TestRun {
@@ -47,11 +49,12 @@ export function runPipeline(
   const partitions =
     options.partitions ?? Math.max(1, ...input.map((i) => ('partition' in i ? (i.partition ?? 0) + 1 : 1)));
   const run: TestRun = { topics: {}, deadLetters: [], watermark: Number.NEGATIVE_INFINITY };
-  const newTask = () =>
+  const newTask = (stores?: Map<string, StateStore>) =>
     new PipelineTask(pipeline, {
       partitions: Array.from({ length: partitions }, (_, p) => p),
       clock,
       output,
+      ...(stores ? { stores: (step: string) => stores.get(step) ?? new MemoryStateStore() } : {}),
     });
   const sinks = new Map<string, Serde<unknown>>();
   for (const step of pipeline.steps) if (step.kind === 'toTopic') sinks.set(step.topic, step.serde);
@@ -70,9 +73,10 @@ export function runPipeline(
   const offsets = new Map<number, number>();
   for (const [index, item] of input.entries()) {
     if (index === options.restoreAt) {
-      const snapshot = JSON.parse(JSON.stringify(task.snapshot()));
-      task = newTask();
-      task.restore(snapshot);
+      task.checkpoint();
+      task = newTask(
+        new Map([...task.stores].map(([step, store]) => [step, MemoryStateStore.copyOf(store)])),
+      );
     }
     if ('advanceClock' in item) {
       clock.advance(item.advanceClock);
