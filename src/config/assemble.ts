@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigError, type Logger, silentLogger, UnknownTopicError } from '../core/index.ts';
 import { KafkaBus } from '../kafka/index.ts';
@@ -41,6 +42,9 @@ export async function assemble(config: KappaConfig, logger: Logger = silentLogge
         bus,
         pipeline,
         deadLetterTopic: config.pipelines.deadLetterTopic,
+        // On either bus, window state is kept locally under the data folder; the changelogs on the
+        // bus are what it is restored from elsewhere.
+        stateDir: path.join(config.dataDir, 'state'),
         logger,
       });
       await runner.start();

@@ -6,13 +6,22 @@
  * (every process of one transactional id shares the producer id) has only its last one filtered, and
  * one whose abort marker falls past the fetch is not filtered at all. This runs first and empties the
  * broker's list, so the library's own filter has nothing left to do.
+ *
+ * Control batches (transaction markers) become one empty record carrying POSITION_MARKER: the
+ * library emits no message for a control batch, so without it a reader's position could never pass
+ * the marker after a partition's last transaction, and a reader waiting to reach the end offset (a
+ * changelog restore) would wait for ever. Kafka's Java consumer moves its position past markers too.
+ * The marker reaches the consumer in offset order with the partition's records, so moving the
+ * position there skips nothing.
  */
+export const POSITION_MARKER = 'kappa.position-marker';
+const MARKER_HEADER = Buffer.from(POSITION_MARKER);
 interface Batch {
   firstOffset: bigint;
   lastOffsetDelta: number;
   producerId: bigint;
   attributes: number;
-  records: Array<{ key?: Buffer | null }>;
+  records: Array<Record<string, unknown> & { key?: Buffer | null }>;
 }
 
 interface FetchResponse {
@@ -47,10 +56,29 @@ export function dropAbortedRecords(response: unknown): void {
           skipping.add(aborted[next++]!.producerId);
         if (batch.attributes & IS_CONTROL) {
           if (isAbortMarker(batch)) skipping.delete(batch.producerId);
-          return true; // control batches stay: the stream moves the position past them
+          return true;
         }
         return !((batch.attributes & IS_TRANSACTIONAL) !== 0 && skipping.has(batch.producerId));
       });
     }
   }
+  for (const topic of (response as FetchResponse).responses ?? [])
+    for (const partition of topic.partitions ?? [])
+      for (const batch of partition.records ?? []) markPosition(batch);
+}
+
+function markPosition(batch: Batch): void {
+  if (!(batch.attributes & IS_CONTROL)) return;
+  batch.attributes &= ~IS_CONTROL;
+  batch.records = [
+    {
+      length: 0,
+      attributes: 0,
+      timestampDelta: 0n,
+      offsetDelta: batch.lastOffsetDelta,
+      key: null,
+      value: null,
+      headers: [[MARKER_HEADER, null]],
+    },
+  ];
 }

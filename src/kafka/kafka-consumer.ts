@@ -17,6 +17,7 @@ import {
   UnknownPartitionError,
 } from '../core/index.ts';
 import type { Consumer, ConsumerOptions, GroupMetadata, PollOptions } from '../log/index.ts';
+import { POSITION_MARKER } from './aborted-records.ts';
 import { GroupMember } from './group-member.ts';
 import type { KafkaBus } from './kafka-bus.ts';
 import { toKappaError } from './kafka-errors.ts';
@@ -229,6 +230,12 @@ export class KafkaConsumer implements Consumer {
     const headers: Headers = {};
     if (message.headers.size > 0) {
       for (const [name, value] of message.headers) headers[name.toString()] = value ?? Buffer.alloc(0);
+      if (POSITION_MARKER in headers) {
+        // A transaction marker: it moves the position when taken, and is not a record.
+        this.#buffer.push(positionMarker(message.topic, message.partition, offset));
+        if (this.#wakers.size > 0) this.#wake();
+        return;
+      }
     }
     this.#buffer.push({
       topic: message.topic,
@@ -337,6 +344,10 @@ export class KafkaConsumer implements Consumer {
         keep.push(r);
         continue;
       }
+      if (isPositionMarker(r)) {
+        owned.offset = r.offset + 1;
+        continue;
+      }
       out.push(r);
       bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
       owned.offset = r.offset + 1;
@@ -429,4 +440,23 @@ async function runGroupCallback(
   } catch {
     // Not ours to report: the callback logs its own failures.
   }
+}
+
+const MARKER = Symbol('position marker');
+
+function positionMarker(topic: string, partition: number, offset: number): ConsumedRecord {
+  return {
+    topic,
+    partition,
+    offset,
+    timestamp: 0,
+    key: null,
+    value: null,
+    headers: {},
+    [MARKER]: true,
+  } as ConsumedRecord;
+}
+
+function isPositionMarker(record: ConsumedRecord): boolean {
+  return MARKER in record;
 }

@@ -53,8 +53,8 @@ afterAll(async () => {
  * `kappa up` killed with kill -9 at a random point while its keyed pipeline runs, then restarted on
  * the same data: no reading is lost, none is handed to the window stage twice (each stage's output
  * and offsets commit together), and every window's result is written once, exactly as one
- * uninterrupted run computes it (the restarted window stage rebuilds its windows from its input
- * without writing again what it had written).
+ * uninterrupted run computes it (the restarted window stage restores its windows from its local
+ * store and its changelog).
  */
 async function crashAndRestart(options: {
   /** The config's bus section (empty: the embedded log in the data folder). */
@@ -149,11 +149,10 @@ async function crashAndRestart(options: {
     const rows = (await readAll(bus, sink)).map((r) => r.value!.toString());
     // Every window exactly once, as the uninterrupted run gives it.
     expect(rows.sort()).toEqual(expected.sort());
-    // Each reading went through the repartition topic exactly once (watermarks aside).
-    const handedOn = (await readAll(bus, `kappa-${name}-keyBy-1-repartition`)).filter(
-      (r) => r.value!.length > 0,
-    );
-    expect(handedOn.length).toBe(batches.flat().length);
+    // A reading handed to the window stage twice would count twice: the rows above rule that out.
+    // What the window stage has committed is purged from the repartition topic.
+    const [first] = await bus.partitionOffsets(`kappa-${name}-keyBy-1-repartition`);
+    expect(first!.start).toBeGreaterThan(0);
   } finally {
     await bus.close();
   }

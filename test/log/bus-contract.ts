@@ -361,6 +361,28 @@ export function busContract(name: string, harness: BusHarness): void {
         expect(await bus.committedOffsets(group)).toEqual([{ topic: source, partition: 0, offset: 42 }]);
       });
 
+      it("moves a reader's position up to the end past a transaction's markers", async () => {
+        const t = await topic(1);
+        const producer = bus.producer({ transactionalId: uniqueName('tx') });
+        for (let i = 0; i < 2; i++) {
+          const txn = await producer.beginTransaction();
+          await txn.send([{ topic: t, value: Buffer.from(`m${i}`) }]);
+          await txn.commit();
+        }
+        const aborted = await producer.beginTransaction();
+        await aborted.send([{ topic: t, value: Buffer.from('gone') }]);
+        await aborted.abort();
+        const [range] = await bus.partitionOffsets(t);
+        const reader = consumer({ isolation: 'read_committed' });
+        await reader.assign([{ topic: t, partition: 0, offset: range!.start }]);
+        expect((await drain(reader, 2)).map((r) => text(r.value))).toEqual(['m0', 'm1']);
+        // What a restore waits for: the position reaches the end, whatever markers come last.
+        const deadline = Date.now() + 10_000;
+        while ((reader.position(t, 0) ?? -1) < range!.end && Date.now() < deadline)
+          await reader.poll({ timeoutMs: 200 });
+        expect(reader.position(t, 0)).toBe(range!.end);
+      });
+
       it('leaves nothing visible and offsets unchanged after an abort', async () => {
         const t = await topic(2);
         const group = uniqueName('g');

@@ -1,6 +1,7 @@
 import { type Clock, type Logger, silentLogger, systemClock } from '../../core/index.ts';
 import { type Bus, ensureTopic } from '../../log/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
+import { changelogSpec } from './changelog.ts';
 import { StageRunner } from './stage-runner.ts';
 import { planStages, type Stage } from './stages.ts';
 
@@ -13,6 +14,13 @@ export interface PipelineRunnerOptions {
   logger?: Logger;
   /** How often processing time is looked at (idleness, processing-time windows, early firings). Default 1 s. */
   tickMs?: number;
+  /**
+   * Where window state is kept on disk (lmdb, a folder per task), so a restart restores only the
+   * changelogs' tails. Default none: state in memory, restored from the changelogs at every start.
+   */
+  stateDir?: string;
+  /** How often repartition topics are purged below what their reader committed. Default 10 s. */
+  purgeIntervalMs?: number;
 }
 
 /**
@@ -21,9 +29,9 @@ export interface PipelineRunnerOptions {
  * record of a key still meets in one task. Internal repartition topics are made here, with as many
  * partitions as the source.
  *
- * Each stage commits its output and offsets together (see StageRunner), so what a pipeline writes is
- * written once across crashes and rebalances; window state is rebuilt by replaying a partition up to
- * its committed offset until checkpoints arrive (the next engine issue).
+ * Each stage commits its output, its state changes and its offsets together (see StageRunner), so
+ * what a pipeline writes is written once across crashes and rebalances, and a task's state follows
+ * its partition through the changelog topics made here (compacted, one partition per task).
  */
 export class PipelineRunner {
   readonly pipeline: Pipeline;
@@ -33,6 +41,8 @@ export class PipelineRunner {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #tickMs: number;
+  readonly #stateDir: string | null;
+  readonly #purgeIntervalMs: number;
   readonly #runners: StageRunner[] = [];
   #stopped = false;
 
@@ -44,6 +54,13 @@ export class PipelineRunner {
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
     this.#tickMs = options.tickMs ?? 1000;
+    this.#stateDir = options.stateDir ?? null;
+    this.#purgeIntervalMs = options.purgeIntervalMs ?? 10_000;
+  }
+
+  /** Tasks whose state is being restored: the pipeline is not ready while there are any. */
+  get restoring(): number {
+    return this.#runners.reduce((n, r) => n + r.restoring, 0);
   }
 
   /** Records read so far, over all stages. */
@@ -72,10 +89,14 @@ export class PipelineRunner {
         outputPartitions: stage.output ? inputs[stage.index + 1]! : 0,
         ...(stage.index > 0 ? { upstreams: inputs[stage.index - 1]! } : {}),
         deadLetterTopic: this.deadLetterTopic,
+        stateDir: this.#stateDir,
         clock: this.#clock,
         logger: this.#logger,
         tickMs: this.#tickMs,
+        purgeIntervalMs: this.#purgeIntervalMs,
       });
+      for (const changelog of runner.changelogs())
+        await ensureTopic(bus, changelog, changelogSpec(inputs[stage.index]!));
       await runner.start();
       this.#runners.push(runner);
     }

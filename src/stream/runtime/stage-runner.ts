@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import {
   type Clock,
   type ConsumedRecord,
@@ -11,11 +12,16 @@ import {
 } from '../../core/index.ts';
 import type { Bus, Consumer, Producer } from '../../log/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
+import { LmdbTaskState } from '../state/lmdb-state-store.ts';
+import { MemoryStateStore } from '../state/memory-state-store.ts';
+import type { StateStore } from '../state/state-store.ts';
 import { NO_WATERMARK } from '../time/watermarks.ts';
+import { changelogRecords, changelogTopic, nextOffsets } from './changelog.ts';
 import { deadLetterRecord } from './dead-letter-record.ts';
 import { PipelineTask } from './pipeline-task.ts';
 import { watermarkRecords } from './repartition-record.ts';
 import type { Stage } from './stages.ts';
+import { restoreStore } from './store-restore.ts';
 
 export interface StageRunnerOptions {
   bus: Bus;
@@ -26,9 +32,21 @@ export interface StageRunnerOptions {
   /** For a stage reading a repartition topic: partitions of the stage before's input (its tasks). */
   upstreams?: number;
   deadLetterTopic: string;
+  /** Where tasks keep their state (lmdb, one folder per task); null: in memory, restored from the changelogs at each start. */
+  stateDir: string | null;
   clock: Clock;
   logger: Logger;
   tickMs: number;
+  /** How often a stage reading a repartition topic deletes what it has committed past. */
+  purgeIntervalMs: number;
+}
+
+/** A partition this runner owns: its task once its state is restored. */
+interface Owned {
+  task: PipelineTask | null;
+  /** The task's lmdb environment, when state is on disk. */
+  state: LmdbTaskState | null;
+  stores: Map<string, StateStore>;
 }
 
 /**
@@ -38,22 +56,19 @@ export interface StageRunnerOptions {
  * partition. What the tasks produce is sent after each poll, followed, for a stage that writes a
  * repartition topic, by each task's watermark on every partition of it.
  *
- * Every stage sends its output and commits the offsets it read in one transaction, fenced to this
- * member of the group (Kafka's KIP-447), so what it writes is written exactly once, also across a
- * crash or a rebalance. A stage with windows keeps them in memory: when a partition comes to a runner
- * (after a restart or a rebalance), its task is rebuilt before its first record by reading the
- * partition from the start up to the group's committed offset with its output dropped — that output
- * was committed already — which puts the windows where they were. (The next engine issue replaces the
- * read from the start with checkpoints.)
+ * Every stage sends its output, its state changes (to each window step's changelog) and the offsets
+ * it read in one transaction, fenced to this member of the group (Kafka's KIP-447), so output, state
+ * and offsets move together, also across a crash or a rebalance (Kafka Streams' exactly-once v2).
+ * The local stores take a transaction's changes only once it has committed. When a partition comes
+ * to a runner, its task's stores are brought up to their changelogs' ends before it runs: the local
+ * store's tail only after a restart on the same machine, the changelog's live keys otherwise. Nothing
+ * reads the input again to recover. Any failure in a poll ends in a rejoin: the tasks are dropped and
+ * start again from what the bus committed.
  */
 export class StageRunner {
   readonly #o: StageRunnerOptions;
   readonly #stateful: boolean;
-  readonly #tasks = new Map<number, PipelineTask>();
-  /** Partitions whose task has not been rebuilt yet (stateful stages). */
-  readonly #unbuilt = new Set<number>();
-  /** While a task is rebuilt, what it produces was committed before: it is dropped. */
-  #rebuilding = false;
+  readonly #owned = new Map<number, Owned>();
   /** The watermark (and idleness) each task last sent downstream. */
   readonly #sent = new Map<number, string>();
   /** Offsets read whose output is not committed yet. */
@@ -65,18 +80,23 @@ export class StageRunner {
   #running: Promise<void> | null = null;
   #stopped = false;
   #processed = 0;
+  #lastPurge = 0;
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
-    const { steps } = options.pipeline;
-    this.#stateful = steps
-      .slice(options.stage.from, (options.stage.until ?? steps.length - 1) + 1)
-      .some((s) => s.kind === 'window');
+    this.#stateful = this.#windowSteps().length > 0;
   }
 
   /** Records processed so far. */
   get processed(): number {
     return this.#processed;
+  }
+
+  /** Partitions owned whose state is not restored yet. */
+  get restoring(): number {
+    let n = 0;
+    for (const owned of this.#owned.values()) if (owned.task === null) n++;
+    return n;
   }
 
   /** The consumer group: the pipeline's own for the first stage, one per stage after that. */
@@ -85,6 +105,11 @@ export class StageRunner {
     return stage.index === 0
       ? `kappa-pipeline-${pipeline.name}`
       : `kappa-pipeline-${pipeline.name}-${stage.index}`;
+  }
+
+  /** The changelog of each window step of this stage. */
+  changelogs(): string[] {
+    return this.#windowSteps().map((step) => changelogTopic(this.#o.pipeline, step));
   }
 
   async start(): Promise<void> {
@@ -99,9 +124,18 @@ export class StageRunner {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#running;
-    await this.#flush().catch(() => {});
+    await this.#flush().catch(() => this.#discard());
     await this.#consumer?.close();
+    await this.#release([...this.#owned.keys()]);
     await this.#producer?.close();
+  }
+
+  #windowSteps(): string[] {
+    const { steps } = this.#o.pipeline;
+    const { from, until } = this.#o.stage;
+    return steps
+      .slice(from, (until ?? steps.length - 1) + 1)
+      .flatMap((s) => (s.kind === 'window' ? [s.name] : []));
   }
 
   async #join(): Promise<void> {
@@ -114,90 +148,128 @@ export class StageRunner {
     await this.#consumer.subscribe([this.#o.stage.input]);
   }
 
-  /** A task per partition; a stateful one is rebuilt before its first record. */
+  /** A partition comes: its task starts once its state is restored (before its first record). */
   #assigned(partitions: TopicPartition[]): void {
-    for (const { partition } of partitions) {
-      if (this.#stateful) this.#unbuilt.add(partition);
-      this.#tasks.set(
-        partition,
-        new PipelineTask(this.#o.pipeline, {
-          partitions: [partition],
-          clock: this.#o.clock,
-          stage: this.#o.stage,
-          ...(this.#o.upstreams === undefined ? {} : { upstreams: this.#o.upstreams }),
-          output: {
-            send: (topic, key, value) => {
-              if (!this.#rebuilding) this.#pending.push({ topic, key, value });
-            },
-            deadLetter: (letter) => {
-              if (!this.#rebuilding) this.#pending.push(deadLetterRecord(this.#o.deadLetterTopic, letter));
-            },
-          },
-        }),
-      );
-    }
+    for (const { partition } of partitions)
+      if (!this.#owned.has(partition))
+        this.#owned.set(partition, { task: null, state: null, stores: new Map() });
   }
 
   /** A partition's transaction ends before another member may read the partition. */
   async #revoked(partitions: TopicPartition[]): Promise<void> {
     await this.#inFlight.catch(() => {});
     for (const { topic, partition } of partitions) {
-      this.#tasks.delete(partition);
-      this.#unbuilt.delete(partition);
       this.#sent.delete(partition);
       this.#toCommit.delete(tpKey(topic, partition));
     }
+    await this.#release(partitions.map((p) => p.partition));
+  }
+
+  /** Closes the stores of partitions given up (pending writes were committed or are dropped). */
+  async #release(partitions: number[]): Promise<void> {
+    for (const partition of partitions) {
+      const owned = this.#owned.get(partition);
+      this.#owned.delete(partition);
+      if (!owned) continue;
+      for (const store of owned.stores.values()) {
+        store.discard();
+        await store.close().catch(() => {});
+      }
+    }
+  }
+
+  /** The task of a partition, its state restored first. */
+  async #task(partition: number): Promise<PipelineTask | null> {
+    const owned = this.#owned.get(partition);
+    if (!owned) return null;
+    if (owned.task) return owned.task;
+    const { bus, pipeline, stage, logger } = this.#o;
+    const started = performance.now();
+    let records = 0;
+    if (this.#stateful && this.#o.stateDir !== null)
+      owned.state ??= LmdbTaskState.open(
+        path.join(this.#o.stateDir, pipeline.name, `stage-${stage.index}`, `partition-${partition}`),
+      );
+    for (const step of this.#windowSteps()) {
+      const store = owned.state?.store(step) ?? new MemoryStateStore();
+      owned.stores.set(step, store);
+      const result = await restoreStore(bus, store, changelogTopic(pipeline, step), partition);
+      records += result.records;
+      if (result.cleared)
+        logger.warn(
+          { pipeline: pipeline.name, step, partition },
+          'local state did not match its changelog; restoring from the changelog',
+        );
+    }
+    // Given up meanwhile (a rebalance during the restore).
+    if (this.#owned.get(partition) !== owned) return null;
+    owned.task = new PipelineTask(pipeline, {
+      partitions: [partition],
+      clock: this.#o.clock,
+      stage,
+      stores: (step) => owned.stores.get(step)!,
+      ...(this.#o.upstreams === undefined ? {} : { upstreams: this.#o.upstreams }),
+      output: {
+        send: (topic, key, value) => {
+          this.#pending.push({ topic, key, value });
+        },
+        deadLetter: (letter) => {
+          this.#pending.push(deadLetterRecord(this.#o.deadLetterTopic, letter));
+        },
+      },
+    });
+    if (this.#stateful)
+      logger.info(
+        {
+          pipeline: pipeline.name,
+          stage: stage.index,
+          partition,
+          changelogRecords: records,
+          ms: Math.round(performance.now() - started),
+        },
+        'pipeline task restored',
+      );
+    return owned.task;
   }
 
   async #loop(): Promise<void> {
     let lastTick = this.#o.clock.now();
     while (!this.#stopped) {
       try {
+        // Tasks start before the poll, so a restored task's timers run even if no record comes.
+        for (const partition of [...this.#owned.keys()]) await this.#task(partition);
         const records = await this.#consumer!.poll({
           timeoutMs: Math.min(200, this.#o.tickMs),
           maxRecords: 2000,
         });
-        await this.#process(records).catch((error: unknown) => {
-          throw new TaskFailed(error);
-        });
+        await this.#process(records);
         const now = this.#o.clock.now();
         if (now - lastTick >= this.#o.tickMs) {
           lastTick = now;
-          for (const [partition, task] of this.#tasks) if (!this.#unbuilt.has(partition)) task.tick();
+          for (const owned of this.#owned.values()) owned.task?.tick();
         }
         this.#watermarks();
         this.#inFlight = this.#flush();
         await this.#inFlight;
+        await this.#purge();
       } catch (error) {
         if (this.#stopped) return;
-        if (error instanceof GroupFencedError || error instanceof TaskFailed) {
-          // Nothing of this poll is committed: rejoin, and go on from the group's committed offsets.
-          this.#log('warn', error, 'pipeline stage rejoining its group');
-          if (error instanceof TaskFailed) await new Promise((r) => setTimeout(r, 500));
-          this.#pending = [];
-          this.#toCommit.clear();
-          this.#tasks.clear();
-          this.#unbuilt.clear();
-          this.#sent.clear();
-          await this.#consumer!.close().catch(() => {});
-          await this.#join().catch((e) => this.#log('error', e, 'pipeline stage could not rejoin'));
-          continue;
-        }
-        this.#log('error', error, 'pipeline poll failed; retrying');
-        await new Promise((r) => setTimeout(r, 500));
+        // Nothing of this poll is committed, and the tasks may be ahead of what is: rejoin, and go on
+        // from the group's committed offsets and the changelogs.
+        this.#log('warn', error, 'pipeline stage rejoining its group');
+        if (!(error instanceof GroupFencedError)) await new Promise((r) => setTimeout(r, 500));
+        this.#discard();
+        await this.#consumer!.close().catch(() => {});
+        await this.#release([...this.#owned.keys()]);
+        await this.#join().catch((e) => this.#log('error', e, 'pipeline stage could not rejoin'));
       }
     }
   }
 
   async #process(records: ConsumedRecord[]): Promise<void> {
     for (const r of records) {
-      const task = this.#tasks.get(r.partition);
+      const task = await this.#task(r.partition);
       if (!task) continue;
-      if (this.#unbuilt.has(r.partition)) {
-        // The group hands the partition over at its committed offset: this record's.
-        await this.#rebuild(task, r.topic, r.partition, r.offset);
-        this.#unbuilt.delete(r.partition);
-      }
       task.process(r);
       this.#processed++;
       this.#toCommit.set(tpKey(r.topic, r.partition), {
@@ -208,34 +280,12 @@ export class StageRunner {
     }
   }
 
-  /** Reads a partition from its start up to `end` into its task, dropping what that produces. */
-  async #rebuild(task: PipelineTask, topic: string, partition: number, end: number): Promise<void> {
-    if (end === 0) return;
-    const reader = this.#o.bus.consumer({ isolation: 'read_committed' });
-    this.#rebuilding = true;
-    try {
-      await reader.assign([{ topic, partition, offset: 0 }]);
-      for (;;) {
-        const records = await reader.poll({ timeoutMs: 1000, maxRecords: 5000 });
-        for (const r of records) if (r.offset < end) task.process(r);
-        const position = reader.position(topic, partition) ?? 0;
-        if (position >= end || (records.length > 0 && records.at(-1)!.offset >= end - 1)) break;
-      }
-    } finally {
-      this.#rebuilding = false;
-      await reader.close();
-    }
-    this.#o.logger.info(
-      { pipeline: this.#o.pipeline.name, stage: this.#o.stage.index, partition, records: end },
-      'pipeline task rebuilt',
-    );
-  }
-
   /** After the records of a poll, each task's watermark where it moved (or its source went idle). */
   #watermarks(): void {
     const topic = this.#o.stage.output;
     if (topic === null || this.#o.pipeline.source.processingTime) return;
-    for (const [partition, task] of this.#tasks) {
+    for (const [partition, { task }] of this.#owned) {
+      if (!task) continue;
       const { watermark, idle } = task;
       if (watermark === NO_WATERMARK && !idle) continue;
       const said = `${watermark}/${idle}`;
@@ -246,25 +296,78 @@ export class StageRunner {
   }
 
   /**
-   * Sends what the tasks produced with the offsets read, in one transaction. On failure it stays
-   * pending and goes with the next flush.
+   * Sends what the tasks produced, their state changes and the offsets read, in one transaction;
+   * once it has committed, the stores take the changes with the changelog offsets they reach.
    */
   async #flush(): Promise<void> {
-    if (this.#pending.length === 0 && this.#toCommit.size === 0) return;
+    const changed: Array<{ store: StateStore; topic: string; partition: number }> = [];
+    const records = [...this.#pending];
+    for (const [partition, { task }] of this.#owned) {
+      if (!task) continue;
+      task.checkpoint();
+      for (const [step, store] of task.stores) {
+        if (store.pendingCount === 0) continue;
+        const topic = changelogTopic(this.#o.pipeline, step);
+        changed.push({ store, topic, partition });
+        for (const r of changelogRecords(topic, partition, store.changes())) records.push(r);
+      }
+    }
+    if (records.length === 0 && this.#toCommit.size === 0) return;
     const offsets = [...this.#toCommit.values()];
     const txn = await this.#producer!.beginTransaction();
+    let written: Awaited<ReturnType<typeof txn.commit>>;
     try {
-      if (this.#pending.length > 0) await txn.send(this.#pending);
+      if (records.length > 0) await txn.send(records);
       if (offsets.length > 0) await txn.sendOffsets(this.#consumer!.groupMetadata(), offsets);
-      await txn.commit();
+      written = await txn.commit();
     } catch (error) {
       await txn.abort().catch(() => {});
       throw error;
     }
     this.#pending = [];
-    for (const o of offsets)
-      if (this.#toCommit.get(tpKey(o.topic, o.partition))?.offset === o.offset)
-        this.#toCommit.delete(tpKey(o.topic, o.partition));
+    this.#toCommit.clear();
+    const next = nextOffsets(written);
+    const input = new Map(offsets.map((o) => [o.partition, o.offset]));
+    await Promise.all(
+      changed.map(({ store, topic, partition }) =>
+        store.commit({
+          changelogOffset: next.get(tpKey(topic, partition))!,
+          inputOffset: input.get(partition) ?? store.meta()?.inputOffset ?? -1,
+        }),
+      ),
+    );
+  }
+
+  /** Drops what a failed poll left: output, offsets and the stores' pending writes. */
+  #discard(): void {
+    this.#pending = [];
+    this.#toCommit.clear();
+    this.#sent.clear();
+    for (const owned of this.#owned.values()) for (const store of owned.stores.values()) store.discard();
+  }
+
+  /**
+   * A stage reading a repartition topic deletes the records below what it has committed, every
+   * `purgeIntervalMs`: it is the topic's only reader, and nothing reads a repartition topic again
+   * (recovery reads the changelogs), so the topic holds only what is in flight.
+   */
+  async #purge(): Promise<void> {
+    if (this.#o.stage.index === 0) return;
+    const now = this.#o.clock.now();
+    if (now - this.#lastPurge < this.#o.purgeIntervalMs) return;
+    this.#lastPurge = now;
+    const topic = this.#o.stage.input;
+    const owned = new Set(this.#owned.keys());
+    const committed = (await this.#o.bus.committedOffsets(this.group, topic)).filter((o) =>
+      owned.has(o.partition),
+    );
+    if (committed.length === 0) return;
+    await this.#o.bus
+      .deleteRecords(
+        topic,
+        committed.map((o) => ({ partition: o.partition, offset: o.offset })),
+      )
+      .catch((error: unknown) => this.#log('warn', error, 'could not purge a repartition topic'));
   }
 
   #log(level: 'warn' | 'error', error: unknown, message: string): void {
@@ -272,15 +375,5 @@ export class StageRunner {
       { err: error, pipeline: this.#o.pipeline.name, stage: this.#o.stage.index },
       message,
     );
-  }
-}
-
-/**
- * A task failed on a poll's records (its rebuild, or an internal error): the records after it were
- * polled but not processed, so nothing of the poll is committed and the runner rejoins to read them again.
- */
-class TaskFailed extends Error {
-  constructor(cause: unknown) {
-    super(`A pipeline task failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
 }
