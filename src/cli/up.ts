@@ -56,6 +56,12 @@ export async function up(options: UpOptions): Promise<void> {
     defaultPartitions: config.topics.defaultPartitions,
     maxPartitionsPerTopic: config.topics.maxPartitions,
     requireSchema: config.topics.requireSchema,
+    notReady: () =>
+      assembly.pipelines.flatMap((p) =>
+        p.restoring > 0
+          ? [`pipeline ${p.pipeline.name} is restoring the state of ${p.restoring} task(s)`]
+          : [],
+      ),
   });
   const unwatch = watchKeysFile(
     config.auth.keysFile,

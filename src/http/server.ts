@@ -56,6 +56,8 @@ export interface ServerOptions {
   requireSchema?: string[];
   /** How long an unused REST Proxy consumer instance lives. Default 5 minutes. */
   consumerIdleMs?: number;
+  /** What else must be ready: `/readyz` answers 503 with the reasons it gives (pipelines restoring state). */
+  notReady?: () => string[];
 }
 
 export interface KappaServer {
@@ -109,7 +111,11 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
 
   const producer = options.bus.producer();
   const instances = new ConsumerInstances(options.bus, options.consumerIdleMs);
-  healthRoutes(app, options.bus, options.registry ? (options.registryTopic ?? '_schemas') : undefined);
+  healthRoutes(app, {
+    bus: options.bus,
+    ...(options.registry ? { registryTopic: options.registryTopic ?? '_schemas' } : {}),
+    ...(options.notReady ? { notReady: options.notReady } : {}),
+  });
   produceRoutes(app, {
     bus: options.bus,
     producer,

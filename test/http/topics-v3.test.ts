@@ -101,3 +101,24 @@ describe('REST Proxy v3 topic admin', () => {
     expect((await call('GET', '/readyz')).json()).toEqual({ status: 'ready', bus: 'embedded' });
   });
 });
+
+describe('readiness of what the server runs beside', () => {
+  let s: TestServer;
+  let reasons: string[] = ['pipeline p is restoring the state of 2 task(s)'];
+  beforeAll(async () => {
+    s = await startTestServer({ notReady: () => reasons });
+  });
+  afterAll(async () => s.close());
+
+  it('is not ready while a pipeline restores, and ready once it has', async () => {
+    const before = await s.app.inject({ method: 'GET', url: '/readyz' });
+    expect(before.statusCode).toBe(503);
+    expect(before.json()).toEqual({
+      status: 'not ready',
+      reason: 'pipeline p is restoring the state of 2 task(s)',
+    });
+    reasons = [];
+    const after = await s.app.inject({ method: 'GET', url: '/readyz' });
+    expect(after.statusCode).toBe(200);
+  });
+});
