@@ -8,6 +8,7 @@ import { produce } from './produce.ts';
 import { schemasCommand } from './schemas.ts';
 import { topicsCommand } from './topics.ts';
 import { up } from './up.ts';
+import { worker } from './worker.ts';
 
 /** The `kappa` command. Client commands speak HTTP to a running Kappa, embedded or distributed alike. */
 export function buildProgram(): Command {
@@ -47,6 +48,19 @@ export function buildProgram(): Command {
       process.env.KAPPA_BUS,
     )
     .action((options) => up(options));
+
+  program
+    .command('worker')
+    .description('run pipelines without the HTTP API: several workers on Kafka share their partitions')
+    .option('--pipelines <names>', 'run only these pipelines (names separated by commas)')
+    .option('--data-dir <dir>', `where to keep local state (default: ${defaults.dataDir}, or dataDir)`)
+    .option('--config <file>', 'config file (default: kappa.config.{ts,js,mjs,yaml,yml,json} if present)')
+    .option(
+      '--bus <url>',
+      "the bus: 'embedded' or kafka://[user:pass@]host:port[,…] (or KAPPA_BUS)",
+      process.env.KAPPA_BUS,
+    )
+    .action((options) => worker(options));
 
   topicsCommand(program, clusterClient);
   schemasCommand(program, client);

@@ -21,7 +21,16 @@ export interface Assembly {
   close(): Promise<void>;
 }
 
-export async function assemble(config: KappaConfig, logger: Logger = silentLogger): Promise<Assembly> {
+export interface AssembleOptions {
+  /** Run only these pipelines (by name); default all in pipelines.dir. A name not found is an error. */
+  pipelines?: string[];
+}
+
+export async function assemble(
+  config: KappaConfig,
+  logger: Logger = silentLogger,
+  options: AssembleOptions = {},
+): Promise<Assembly> {
   const bus = await openBus(config, logger);
   const busDescription =
     config.bus.kind === 'kafka'
@@ -36,7 +45,18 @@ export async function assemble(config: KappaConfig, logger: Logger = silentLogge
   };
   try {
     registry = await SchemaRegistry.open({ bus, logger, ...config.registry });
-    for (const { pipeline } of await loadPipelines(config.pipelines.dir)) {
+    let loaded = await loadPipelines(config.pipelines.dir);
+    if (options.pipelines) {
+      const found = new Set(loaded.map((l) => l.pipeline.name));
+      const missing = options.pipelines.filter((name) => !found.has(name));
+      if (missing.length > 0)
+        throw new ConfigError(
+          `No pipeline named ${missing.map((n) => `'${n}'`).join(', ')} in ${config.pipelines.dir} (there: ${[...found].join(', ') || 'none'})`,
+        );
+      const wanted = new Set(options.pipelines);
+      loaded = loaded.filter((l) => wanted.has(l.pipeline.name));
+    }
+    for (const { pipeline } of loaded) {
       await sourceTopic(bus, pipeline.name, pipeline.source.topic, config);
       const runner = new PipelineRunner({
         bus,

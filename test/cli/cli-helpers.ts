@@ -61,7 +61,25 @@ export async function startUp(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<{ process: ChildProcess; url: string; line: string; output: string[] }> {
-  const child = spawn(process.execPath, [BIN, 'up', ...args], {
+  const started = await start('up', args, /Kappa is up at (\S+)/, options);
+  return { ...started, url: started.match[1]! };
+}
+
+/** Starts `kappa worker <args>` and resolves once it says which pipelines it runs. */
+export async function startWorker(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ process: ChildProcess; line: string; output: string[] }> {
+  return start('worker', args, /Kappa worker is running/, options);
+}
+
+async function start(
+  command: string,
+  args: string[],
+  ready: RegExp,
+  options: { cwd?: string; env?: Record<string, string> },
+): Promise<{ process: ChildProcess; line: string; match: RegExpExecArray; output: string[] }> {
+  const child = spawn(process.execPath, [BIN, command, ...args], {
     cwd: options.cwd ?? workdir(),
     env: childEnv({ KAPPA_LOG_LEVEL: 'warn', ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,9 +93,9 @@ export async function startUp(
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       output.push(line);
-      const match = /Kappa is up at (\S+)/.exec(line);
-      if (match) resolve({ process: child, url: match[1]!, line, output });
+      const match = ready.exec(line);
+      if (match) resolve({ process: child, line, match, output });
     });
-    child.once('exit', (code) => reject(new Error(`kappa up exited with ${code}: ${stderr}`)));
+    child.once('exit', (code) => reject(new Error(`kappa ${command} exited with ${code}: ${stderr}`)));
   });
 }
