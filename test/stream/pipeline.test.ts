@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { avg, count, pipeline, runPipeline, session, sum, tumbling } from '../../src/stream/index.ts';
+import {
+  avg,
+  count,
+  pipeline,
+  runPipeline,
+  session,
+  sum,
+  tumbling,
+  type WindowOptions,
+} from '../../src/stream/index.ts';
 
 interface Payment {
   merchantId: string;
@@ -141,6 +150,28 @@ describe('pipelines', () => {
         .map((v) => v, { name: 'same' })
         .map((v) => v, { name: 'same' }),
     ).toThrow(/two steps are named "same"/);
+  });
+
+  it('refuses a window fed by a window whose results are not final, instead of counting updates twice', () => {
+    const perKey = (options: WindowOptions) =>
+      pipeline('two-level')
+        .source<Payment>('payments', { eventTime: (p) => p.ts })
+        .keyBy((p) => p.merchantId)
+        .window(tumbling('1m'), options)
+        .aggregate({ total: sum((p: Payment) => p.amount) })
+        .keyBy(() => 'all');
+    expect(() =>
+      perKey({ allowedLateness: '1m' })
+        .window(tumbling('5m'))
+        .aggregate({ sum: sum((w) => w.value.total) }),
+    ).toThrow(/window step "window-1" has allowedLateness .* more than once/);
+    expect(() =>
+      perKey({ emit: { updates: '1s' } })
+        .window(tumbling('5m'))
+        .aggregate({ n: count() }),
+    ).toThrow(/emit mode 'updates'/);
+    // Final results only: each counted once, allowed.
+    expect(() => perKey({}).window(tumbling('5m')).aggregate({ n: count() })).not.toThrow();
   });
 
   it('survives hostile records: huge values, garbage from user functions, times far off', () => {

@@ -95,6 +95,26 @@ describe('window operator', () => {
     expect(late).toEqual([]);
   });
 
+  it('judges a session record late by the merged session, as Flink does', () => {
+    const { out, late } = run(session(100), [
+      ['a', 100],
+      ['a', 180], // session [100, 280)
+      ['z', 250], // watermark 249
+      // Its own window [140, 240) ended before the watermark, but it falls into the open session.
+      ['a', 140],
+      ['a', 600],
+    ]);
+    expect(late).toEqual([]);
+    expect(out.filter((r) => r.key === 'a')[0]).toEqual({
+      key: 'a',
+      start: 100,
+      end: 280,
+      n: 3,
+      total: 3,
+      kind: 'final',
+    });
+  });
+
   it('puts each record in every hopping window it falls in', () => {
     const { out } = run(hopping(10, 5), [
       ['a', 7],

@@ -199,6 +199,7 @@ export class WindowedStream<T, K> {
   }
 
   #add<R>(aggregator: Aggregator<unknown, unknown, unknown>): Stream<Windowed<K, R>> {
+    this.#refuseNonFinalInput();
     this.#builder.add({
       kind: 'window',
       name: this.#builder.nameFor('window', this.#options.name),
@@ -209,6 +210,28 @@ export class WindowedStream<T, K> {
       lateTopic: this.#options.lateTopic ?? null,
     });
     return new Stream<Windowed<K, R>>(this.#builder);
+  }
+
+  /**
+   * A window's `update` and `early` results replace earlier results of the same key and window. A
+   * window downstream would add each of them in as well, counting a key's window several times;
+   * until results can be retracted (Flink's retract streams) such a pipeline is refused.
+   */
+  #refuseNonFinalInput(): void {
+    const upstream = this.#builder.steps.findLast((s) => s.kind === 'window');
+    if (upstream?.kind !== 'window') return;
+    const reasons = [
+      ...(upstream.allowedLateness > 0
+        ? [`allowedLateness (late records re-emit its windows as updates)`]
+        : []),
+      ...(upstream.emit.mode !== 'final'
+        ? [`emit mode '${upstream.emit.mode}' (results before a window closes)`]
+        : []),
+    ];
+    if (reasons.length > 0)
+      throw new InvalidArgumentError(
+        `Pipeline ${this.#builder.name}: window step ${JSON.stringify(upstream.name)} has ${reasons.join(' and ')}, so a window after it would count a window's result more than once. Give the first window emit 'final' and no allowed lateness, or send its results to a topic or view instead.`,
+      );
   }
 }
 

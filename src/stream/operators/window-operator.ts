@@ -121,7 +121,9 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     let accepted = 0;
     if (assigner.kind === 'session') {
       const end = eventTime + assigner.gap;
-      if (end - 1 + this.#o.allowedLateness > watermark) {
+      // Late or not is judged on the session the record merges into (Flink's isWindowLate after
+      // mergeWindows): a record inside an open session belongs to it however old it is.
+      if (this.#mergedEnd(id, eventTime, end) - 1 + this.#o.allowedLateness > watermark) {
         accepted++;
         this.#add1(
           this.#mergeSession(key, id, eventTime, end, watermark),
@@ -313,6 +315,14 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
 
   #nearIndex(start: number): number {
     return Math.floor(start / this.#slide) & 15;
+  }
+
+  /** The end of the session a record's window [start, end) would merge into. */
+  #mergedEnd(id: KeyId, start: number, end: number): number {
+    let merged = end;
+    for (const slot of this.#sessions.get(id) ?? [])
+      if (!(slot.start > end || start > slot.end) && slot.end > merged) merged = slot.end;
+    return merged;
   }
 
   /** The session a record's window falls into: every session it touches merged into one. */

@@ -12,6 +12,8 @@ export const DLQ_HEADERS = {
   partition: 'kappa.dlq.source.partition',
   offset: 'kappa.dlq.source.offset',
   eventTime: 'kappa.dlq.event.time',
+  kind: 'kappa.dlq.kind',
+  truncated: 'kappa.dlq.truncated',
 } as const;
 
 /** A dead letter as a record of the dead-letter topic: the original key and value, and why in headers. */
@@ -28,6 +30,8 @@ export function deadLetterRecord(topic: string, letter: DeadLetter): ProducerRec
     [DLQ_HEADERS.offset]: Buffer.from(String(letter.offset)),
   };
   if (letter.eventTime !== undefined) headers[DLQ_HEADERS.eventTime] = Buffer.from(String(letter.eventTime));
+  headers[DLQ_HEADERS.kind] = Buffer.from(letter.kind);
+  if (letter.truncated) headers[DLQ_HEADERS.truncated] = Buffer.from('1');
   return { topic, key: letter.key, value: letter.value, headers };
 }
 
@@ -42,6 +46,7 @@ export function readDeadLetter(record: {
   const topic = h(DLQ_HEADERS.topic);
   if (reason === undefined || topic === undefined) return null;
   const eventTime = h(DLQ_HEADERS.eventTime);
+  const partition = Number(h(DLQ_HEADERS.partition) ?? -1);
   return {
     reason: reason as DeadLetterReason,
     pipeline: h(DLQ_HEADERS.pipeline) ?? '',
@@ -49,10 +54,13 @@ export function readDeadLetter(record: {
     errorClass: h(DLQ_HEADERS.errorClass) ?? '',
     message: h(DLQ_HEADERS.message) ?? '',
     topic,
-    partition: Number(h(DLQ_HEADERS.partition) ?? -1),
+    partition,
     offset: Number(h(DLQ_HEADERS.offset) ?? -1),
     key: record.key,
     value: record.value,
     ...(eventTime === undefined ? {} : { eventTime: Number(eventTime) }),
+    // Letters written before the kind header: a result's has no source partition.
+    kind: (h(DLQ_HEADERS.kind) ?? (partition < 0 ? 'result' : 'record')) === 'result' ? 'result' : 'record',
+    ...(h(DLQ_HEADERS.truncated) === '1' ? { truncated: true } : {}),
   };
 }

@@ -15,6 +15,14 @@ export interface DeadLetter {
   value: Buffer | null;
   /** Event time, when it was known. */
   eventTime?: number;
+  /**
+   * `record`: the value is a record of `topic` at `partition` and `offset`, and replaying it sends
+   * it back there. `result`: a window's result that failed further on (partition and offset -1); it
+   * is not a source record, and replay refuses it.
+   */
+  kind: 'record' | 'result';
+  /** The value was cut to fit in the dead-letter topic. */
+  truncated?: boolean;
 }
 
 /** What a thrown value says about itself, whatever was thrown. */

@@ -21,6 +21,10 @@ export interface PipelineRunnerOptions {
   stateDir?: string;
   /** How often repartition topics are purged below what their reader committed. Default 10 s. */
   purgeIntervalMs?: number;
+  /** The largest record the bus takes (an output larger is a dead letter). Default 1 MiB. */
+  maxRecordBytes?: number;
+  /** Output a stage holds before it commits, whatever is left of its poll. Default 16 MiB. */
+  maxPendingBytes?: number;
 }
 
 /**
@@ -43,6 +47,7 @@ export class PipelineRunner {
   readonly #tickMs: number;
   readonly #stateDir: string | null;
   readonly #purgeIntervalMs: number;
+  readonly #limits: Pick<PipelineRunnerOptions, 'maxRecordBytes' | 'maxPendingBytes'>;
   readonly #runners: StageRunner[] = [];
   #stopped = false;
 
@@ -56,6 +61,7 @@ export class PipelineRunner {
     this.#tickMs = options.tickMs ?? 1000;
     this.#stateDir = options.stateDir ?? null;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 10_000;
+    this.#limits = options;
   }
 
   /** Tasks whose state is being restored: the pipeline is not ready while there are any. */
@@ -94,6 +100,8 @@ export class PipelineRunner {
         logger: this.#logger,
         tickMs: this.#tickMs,
         purgeIntervalMs: this.#purgeIntervalMs,
+        maxRecordBytes: this.#limits.maxRecordBytes ?? 1024 * 1024,
+        maxPendingBytes: this.#limits.maxPendingBytes ?? 16 * 1024 * 1024,
       });
       for (const changelog of runner.changelogs())
         await ensureTopic(bus, changelog, changelogSpec(inputs[stage.index]!));

@@ -4,7 +4,9 @@ import {
   ErrorCodes,
   InvalidArgumentError,
   KappaError,
+  RecordTooLargeError,
 } from '../../core/index.ts';
+import type { Aggregator } from '../aggregates/aggregator.ts';
 import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
 import type { WindowStep } from '../dsl/steps.ts';
 import type { LateRecord, WindowResult } from '../operators/window-operator.ts';
@@ -47,7 +49,36 @@ export interface PipelineTaskOptions {
   stage?: Stage;
   /** For a stage reading a repartition topic: how many upstream tasks send it watermarks. */
   upstreams?: number;
+  /** The largest output record (key and value) the bus takes; a larger one is a dead letter. Default 1 MiB. */
+  maxRecordBytes?: number;
 }
+
+/** What a window's result is when its aggregator's `result()` threw: the window goes to the dead letters. */
+class ResultFailed {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
+/** An aggregator whose `result()` may throw, as one that returns ResultFailed instead. */
+function guarded(aggregator: Aggregator<unknown, unknown, unknown>): Aggregator<unknown, unknown, unknown> {
+  return {
+    init: () => aggregator.init(),
+    add: (acc, record, ts) => aggregator.add(acc, record, ts),
+    merge: (a, b) => aggregator.merge(a, b),
+    result: (acc) => {
+      try {
+        return aggregator.result(acc);
+      } catch (error) {
+        return new ResultFailed(error);
+      }
+    },
+  };
+}
+
+/** A dead letter's value at most this long: a result letter carries the result, which may be large. */
+const MAX_LETTER_VALUE_BYTES = 64 * 1024;
 
 interface Element {
   value: unknown;
@@ -109,12 +140,14 @@ export class PipelineTask {
   readonly #afterWindow: Run[] = [];
   /** The input watermarks the store holds, as JSON. */
   #storedInput = '';
+  readonly #maxRecordBytes: number;
 
   constructor(pipeline: Pipeline, options: PipelineTaskOptions) {
     this.pipeline = pipeline;
     this.stage = options.stage ?? wholePipeline(pipeline);
     this.#clock = options.clock;
     this.#output = options.output;
+    this.#maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
     const storeOf = options.stores ?? (() => new MemoryStateStore());
     const source = pipeline.source;
     if (this.stage.from === 1)
@@ -144,7 +177,7 @@ export class PipelineTask {
         op: windowSteps({
           name: step.name,
           assigner: step.assigner,
-          aggregator: step.aggregator,
+          aggregator: guarded(step.aggregator),
           allowedLateness: step.allowedLateness,
           emit: step.emit,
           store,
@@ -159,6 +192,11 @@ export class PipelineTask {
     this.#restoreInputWatermarks();
     this.#fromSource = this.#compile(this.stage.from);
     for (const w of this.#windows) this.#afterWindow[w.step] = this.#compile(w.step + 1);
+  }
+
+  /** The input record being processed now (null while window results flow on): what an output comes from. */
+  get current(): ConsumedRecord | null {
+    return this.#record;
   }
 
   get watermark(): number {
@@ -391,6 +429,7 @@ export class PipelineTask {
           } catch (error) {
             throw poison(error);
           }
+          this.#checkSize(name, key, value);
           output.send(topic, key, value, element.eventTime);
         };
       }
@@ -401,10 +440,19 @@ export class PipelineTask {
   #repartition(): Run {
     const topic = this.stage.output!;
     const output = this.#output;
+    const name = this.pipeline.steps[this.stage.until!]!.name;
     return (element) => {
       const { key, value } = repartitioned(element.key, element.value, element.eventTime);
+      this.#checkSize(name, key, value);
       output.send(topic, key, value, element.eventTime);
     };
+  }
+
+  /** An output record the bus would refuse is refused here, as a dead letter, so the stage goes on. */
+  #checkSize(step: string, key: Buffer | null, value: Buffer): void {
+    const size = (key?.length ?? 0) + value.length;
+    if (size > this.#maxRecordBytes)
+      throw new Poison(step, 'error', new RecordTooLargeError(size, this.#maxRecordBytes, 'output record'));
   }
 
   /** Where a record too late for every window goes: a late topic, or the dead letters with reason late. */
@@ -431,6 +479,16 @@ export class PipelineTask {
   }
 
   #emitWindow(i: number, result: Windowed<unknown, unknown>): void {
+    if (result.value instanceof ResultFailed) {
+      const { key, window } = result;
+      this.#resultLetter(
+        new Poison(this.pipeline.steps[i]!.name, 'error', result.value.error),
+        key,
+        { key, window },
+        maxTimestamp(window),
+      );
+      return;
+    }
     const out: Element = {
       value: result,
       key: result.key,
@@ -451,7 +509,12 @@ export class PipelineTask {
 
   /** A window's result, not a source record, failed or came too late downstream: the letter carries the result. */
   #resultLetter(poison: Poison, key: unknown, value: unknown, eventTime: number): void {
+    let bytes = Buffer.from(JSON.stringify(value) ?? 'null');
+    const truncated = bytes.length > MAX_LETTER_VALUE_BYTES;
+    if (truncated) bytes = bytes.subarray(0, MAX_LETTER_VALUE_BYTES);
     this.#output.deadLetter({
+      kind: 'result',
+      ...(truncated ? { truncated } : {}),
       reason: poison.reason,
       pipeline: this.pipeline.name,
       step: poison.step,
@@ -460,7 +523,7 @@ export class PipelineTask {
       partition: -1,
       offset: -1,
       key: Buffer.from(JSON.stringify(key)),
-      value: Buffer.from(JSON.stringify(value)),
+      value: bytes,
       eventTime,
     });
   }
@@ -476,6 +539,7 @@ export class PipelineTask {
 
   #deadLetter(record: ConsumedRecord, poison: Poison, eventTime?: number): void {
     this.#output.deadLetter({
+      kind: 'record',
       reason: poison.reason,
       pipeline: this.pipeline.name,
       step: poison.step,

@@ -9,6 +9,7 @@ import {
   type TopicPartition,
   type TopicPartitionOffset,
   tpKey,
+  UnknownTopicError,
 } from '../../core/index.ts';
 import type { Bus, Consumer, Producer } from '../../log/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
@@ -39,6 +40,10 @@ export interface StageRunnerOptions {
   tickMs: number;
   /** How often a stage reading a repartition topic deletes what it has committed past. */
   purgeIntervalMs: number;
+  /** The largest record the bus takes: a larger output is a dead letter. */
+  maxRecordBytes: number;
+  /** Output held for the next transaction past this size is committed at once (consumption waits). */
+  maxPendingBytes: number;
 }
 
 /** A partition this runner owns: its task once its state is restored. */
@@ -76,6 +81,9 @@ export class StageRunner {
   #consumer: Consumer | null = null;
   #producer: Producer | null = null;
   #pending: ProducerRecord[] = [];
+  #pendingBytes = 0;
+  /** The input record each pending output came from, for a dead letter if the bus refuses it. */
+  #sources = new WeakMap<ProducerRecord, { topic: string; partition: number; offset: number }>();
   #inFlight: Promise<void> = Promise.resolve();
   #running: Promise<void> | null = null;
   #stopped = false;
@@ -208,14 +216,17 @@ export class StageRunner {
       clock: this.#o.clock,
       stage,
       stores: (step) => owned.stores.get(step)!,
+      maxRecordBytes: this.#o.maxRecordBytes,
       ...(this.#o.upstreams === undefined ? {} : { upstreams: this.#o.upstreams }),
       output: {
         send: (topic, key, value) => {
-          this.#pending.push({ topic, key, value });
+          const record = { topic, key, value };
+          const from = owned.task?.current;
+          if (from)
+            this.#sources.set(record, { topic: from.topic, partition: from.partition, offset: from.offset });
+          this.#hold(record);
         },
-        deadLetter: (letter) => {
-          this.#pending.push(deadLetterRecord(this.#o.deadLetterTopic, letter));
-        },
+        deadLetter: (letter) => this.#hold(deadLetterRecord(this.#o.deadLetterTopic, letter)),
       },
     });
     if (this.#stateful)
@@ -277,7 +288,17 @@ export class StageRunner {
         partition: r.partition,
         offset: r.offset + 1,
       });
+      // Backpressure: what is held is committed before more is read.
+      if (this.#pendingBytes > this.#o.maxPendingBytes) {
+        this.#inFlight = this.#flush();
+        await this.#inFlight;
+      }
     }
+  }
+
+  #hold(record: ProducerRecord): void {
+    this.#pending.push(record);
+    this.#pendingBytes += (record.key?.length ?? 0) + (record.value?.length ?? 0) + 64;
   }
 
   /** After the records of a poll, each task's watermark where it moved (or its source went idle). */
@@ -300,6 +321,16 @@ export class StageRunner {
    * once it has committed, the stores take the changes with the changelog offsets they reach.
    */
   async #flush(): Promise<void> {
+    try {
+      await this.#commit();
+    } catch (error) {
+      // A sink topic deleted while the pipeline runs: its records become dead letters, once.
+      if (!(error instanceof UnknownTopicError) || !(await this.#missingSinks())) throw error;
+      await this.#commit();
+    }
+  }
+
+  async #commit(): Promise<void> {
     const changed: Array<{ store: StateStore; topic: string; partition: number }> = [];
     const records = [...this.#pending];
     for (const [partition, { task }] of this.#owned) {
@@ -325,6 +356,7 @@ export class StageRunner {
       throw error;
     }
     this.#pending = [];
+    this.#pendingBytes = 0;
     this.#toCommit.clear();
     const next = nextOffsets(written);
     const input = new Map(offsets.map((o) => [o.partition, o.offset]));
@@ -338,9 +370,54 @@ export class StageRunner {
     );
   }
 
+  /**
+   * Replaces the held records of topics that no longer exist with dead letters pointing at the input
+   * record each came from. False if every topic is there (or the dead-letter topic itself is gone).
+   */
+  async #missingSinks(): Promise<boolean> {
+    const { bus, pipeline, deadLetterTopic } = this.#o;
+    const missing = new Set<string>();
+    for (const topic of new Set(this.#pending.map((r) => r.topic)))
+      if (
+        await bus.describeTopic(topic).then(
+          () => false,
+          (e: unknown) => e instanceof UnknownTopicError,
+        )
+      )
+        missing.add(topic);
+    if (missing.size === 0 || missing.has(deadLetterTopic)) return false;
+    this.#pending = this.#pending.map((r) => {
+      if (!missing.has(r.topic)) return r;
+      const from = this.#sources.get(r);
+      const step = pipeline.steps.find((s) => s.kind === 'toTopic' && s.topic === r.topic);
+      const value = r.value ?? Buffer.alloc(0);
+      return deadLetterRecord(deadLetterTopic, {
+        kind: from ? 'record' : 'result',
+        reason: 'error',
+        pipeline: pipeline.name,
+        step: step?.name ?? r.topic,
+        errorClass: 'UnknownTopicError',
+        message: `The pipeline's output topic '${r.topic}' does not exist (deleted while the pipeline ran?)`,
+        topic: from?.topic ?? this.#o.stage.input,
+        partition: from?.partition ?? -1,
+        offset: from?.offset ?? -1,
+        key: r.key ?? null,
+        value: value.subarray(0, 64 * 1024),
+        ...(value.length > 64 * 1024 ? { truncated: true } : {}),
+      });
+    });
+    this.#log(
+      'warn',
+      null,
+      `output topics gone: ${[...missing].join(', ')}; their records went to the dead letters`,
+    );
+    return true;
+  }
+
   /** Drops what a failed poll left: output, offsets and the stores' pending writes. */
   #discard(): void {
     this.#pending = [];
+    this.#pendingBytes = 0;
     this.#toCommit.clear();
     this.#sent.clear();
     for (const owned of this.#owned.values()) for (const store of owned.stores.values()) store.discard();
