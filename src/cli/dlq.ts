@@ -17,9 +17,16 @@ interface Letter {
   step: string;
   error: string;
   source: string;
+  /** `result`: a window's result, not a record of a source topic; it cannot be replayed. */
+  kind: 'record' | 'result';
   key: string | null;
   value: string | null;
+  /** The source record's own headers (base64 values). */
+  headers: Array<{ name: string; value: string }>;
 }
+
+/** Records per produce request when replaying: a large dead-letter topic goes back in bounded requests. */
+const REPLAY_BATCH = 500;
 
 const PREFIX = 'kappa.dlq.';
 
@@ -60,17 +67,45 @@ export function dlqCommand(program: Command, client: () => KappaClient): void {
       const chosen = filter(await letters(client(), options.topic), options).filter(
         (l) => options.from === undefined || l.offset >= Number(options.from),
       );
-      const bySource = new Map<string, Letter[]>();
-      for (const l of chosen)
-        bySource.set(l.source.split('/')[0]!, [...(bySource.get(l.source.split('/')[0]!) ?? []), l]);
-      for (const [topic, list] of bySource)
-        await client().request(
-          'POST',
-          `/topics/${encodeURIComponent(topic)}`,
-          { records: list.map((l) => ({ key: l.key, value: l.value })) },
-          'application/vnd.kafka.binary.v2+json',
+      const results = chosen.filter((l) => l.kind === 'result');
+      const records = chosen.filter((l) => l.kind === 'record');
+      if (results.length > 0)
+        process.stderr.write(
+          `Refused ${results.length} dead letter${results.length === 1 ? '' : 's'} (offset${results.length === 1 ? '' : 's'} ${results
+            .slice(0, 10)
+            .map((l) => l.offset)
+            .join(
+              ', ',
+            )}${results.length > 10 ? ', …' : ''}): window results, not records of a source topic; replaying them would write results into the pipeline's input. Fix the pipeline and replay its input instead.\n`,
         );
-      process.stderr.write(`Replayed ${chosen.length} dead letter${chosen.length === 1 ? '' : 's'}\n`);
+      if (records.length === 0 && results.length > 0)
+        throw new Error('Nothing to replay: every dead letter chosen is a window result');
+      const bySource = new Map<string, Letter[]>();
+      for (const l of records) {
+        const topic = l.source.split('/')[0]!;
+        bySource.set(topic, [...(bySource.get(topic) ?? []), l]);
+      }
+      let sent = 0;
+      for (const [topic, list] of bySource)
+        for (let i = 0; i < list.length; i += REPLAY_BATCH) {
+          const batch = list.slice(i, i + REPLAY_BATCH);
+          await client().request(
+            'POST',
+            `/topics/${encodeURIComponent(topic)}`,
+            {
+              records: batch.map((l) => ({
+                key: l.key,
+                value: l.value,
+                ...(l.headers.length > 0 ? { headers: l.headers } : {}),
+              })),
+            },
+            'application/vnd.kafka.binary.v2+json',
+          );
+          sent += batch.length;
+          if (list.length > REPLAY_BATCH) process.stderr.write(`\r${sent} of ${records.length} replayed`);
+        }
+      if (records.length > REPLAY_BATCH) process.stderr.write('\n');
+      process.stderr.write(`Replayed ${records.length} dead letter${records.length === 1 ? '' : 's'}\n`);
     });
 }
 
@@ -92,8 +127,16 @@ async function letters(client: KappaClient, topic: string): Promise<Letter[]> {
         step: h('step'),
         error: `${h('error.class')}: ${h('error.message')}`,
         source: `${h('source.topic')}/${h('source.partition')}@${h('source.offset')}`,
+        // Letters from before the kind header: a result has no source partition.
+        kind:
+          (h('kind') || (Number(h('source.partition')) < 0 ? 'result' : 'record')) === 'result'
+            ? 'result'
+            : 'record',
         key: r.key,
         value: r.value,
+        headers: Object.entries(r.headers ?? {})
+          .filter(([name]) => !name.startsWith(PREFIX))
+          .map(([name, value]) => ({ name, value })),
       });
     }
     offset = page.records.at(-1)!.offset + 1;

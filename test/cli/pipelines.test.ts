@@ -112,4 +112,61 @@ export default pipeline('revenue')
     const after = await offsets();
     expect(after[0]!.end).toBe(before[0]!.end + 1);
   });
+
+  it('replays in bounded batches with the original headers, and refuses window results', async () => {
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    expect(
+      (
+        await produce({
+          records: [
+            {
+              value: { merchant: 'm9', amount: -5, ts: 400 },
+              headers: [{ name: 'trace', value: b64('t-1') }],
+            },
+          ],
+        })
+      ).status,
+    ).toBe(200);
+    // A letter carrying a window's result, as a downstream failure writes it.
+    const letter = await fetch(`${url}/topics/dead-letters`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.kafka.binary.v2+json' },
+      body: JSON.stringify({
+        records: [
+          {
+            value: b64('{"key":"m1","window":{"start":0,"end":1000}}'),
+            headers: [
+              ['reason', 'error'],
+              ['pipeline', 'revenue'],
+              ['step', 'toTopic-1'],
+              ['source.topic', 'payments'],
+              ['source.partition', '-1'],
+              ['source.offset', '-1'],
+              ['kind', 'result'],
+            ].map(([name, value]) => ({ name: `kappa.dlq.${name}`, value: b64(value!) })),
+          },
+        ],
+      }),
+    });
+    expect(letter.status).toBe(200);
+    let listed: string[] = [];
+    for (let i = 0; i < 50 && !listed.some((l) => l.includes('payments/0@5')); i++) {
+      listed = (await run(['--url', url, 'dlq', 'list'])).stdout.trim().split('\n');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const end = async () =>
+      ((await (await fetch(`${url}/v1/topics/payments`)).json()) as { offsets: Array<{ end: number }> })
+        .offsets[0]!.end;
+    const before = await end();
+    const replayed = await run(['--url', url, 'dlq', 'replay', '--reason', 'error']);
+    expect(replayed.code).toBe(0);
+    expect(replayed.stderr).toMatch(/Refused 1 dead letter .*window results, not records of a source topic/);
+    // The two record letters of reason error (the first test's and this one's) go back; the result does not.
+    expect(replayed.stderr).toContain('Replayed 2 dead letters');
+    expect(await end()).toBe(before + 2);
+    const read = (await (
+      await fetch(`${url}/v1/topics/payments/records?partition=0&offset=${before}&limit=10&format=binary`)
+    ).json()) as { records: Array<{ headers?: Record<string, string> }> };
+    expect(read.records.map((r) => r.headers ?? {})).toEqual([{}, { trace: b64('t-1') }]);
+  });
 });

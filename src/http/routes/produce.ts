@@ -81,6 +81,7 @@ export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions
       const record: ProducerRecord = { topic, key: keys[i]!, value: values[i]! };
       const p = partition ?? r.partition;
       if (p !== undefined && p !== null) record.partition = p;
+      if (r.headers !== undefined) record.headers = recordHeaders(r.headers, i);
       return record;
     });
     await autoCreate(options, topic);
@@ -140,6 +141,28 @@ interface RawRecord {
   key?: unknown;
   value?: unknown;
   partition?: number | null;
+  /** A Kappa extension of v2, in REST Proxy v3's shape: `[{ name, value }]`, values base64 or null. */
+  headers?: unknown;
+}
+
+function recordHeaders(headers: unknown, i: number): Record<string, Buffer> {
+  const where = `records[${i}].headers`;
+  if (!Array.isArray(headers))
+    throw new RequestError(422, 422, `${where} must be an array of { name, value }`);
+  const out: Record<string, Buffer> = {};
+  for (const [j, h] of headers.entries()) {
+    const { name, value } = (h ?? {}) as { name?: unknown; value?: unknown };
+    if (typeof name !== 'string' || name === '' || (value !== null && typeof value !== 'string'))
+      throw new RequestError(
+        422,
+        422,
+        `${where}[${j}] must be { name: string, value: base64 string | null }`,
+      );
+    if (typeof value === 'string' && !/^[A-Za-z0-9+/]*={0,2}$/.test(value))
+      throw new RequestError(422, 422, `${where}[${j}].value is not base64`);
+    out[name] = value === null ? Buffer.alloc(0) : Buffer.from(value, 'base64');
+  }
+  return out;
 }
 
 function parseRecords(body: unknown, max: number): RawRecord[] {

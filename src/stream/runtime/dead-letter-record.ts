@@ -19,6 +19,7 @@ export const DLQ_HEADERS = {
 /** A dead letter as a record of the dead-letter topic: the original key and value, and why in headers. */
 export function deadLetterRecord(topic: string, letter: DeadLetter): ProducerRecord {
   const headers: Headers = {
+    ...letter.headers,
     [DLQ_HEADERS.reason]: Buffer.from(letter.reason),
     [DLQ_HEADERS.pipeline]: Buffer.from(letter.pipeline),
     [DLQ_HEADERS.step]: Buffer.from(letter.step),
@@ -62,5 +63,8 @@ export function readDeadLetter(record: {
     // Letters written before the kind header: a result's has no source partition.
     kind: (h(DLQ_HEADERS.kind) ?? (partition < 0 ? 'result' : 'record')) === 'result' ? 'result' : 'record',
     ...(h(DLQ_HEADERS.truncated) === '1' ? { truncated: true } : {}),
+    headers: Object.fromEntries(
+      Object.entries(record.headers).filter(([name]) => !name.startsWith('kappa.dlq.')),
+    ),
   };
 }

@@ -1,3 +1,5 @@
+import type { Headers } from '../../core/index.ts';
+
 /** Why a record left the pipeline for the dead-letter topic. */
 export type DeadLetterReason = 'decode' | 'error' | 'late';
 
@@ -23,6 +25,8 @@ export interface DeadLetter {
   kind: 'record' | 'result';
   /** The value was cut to fit in the dead-letter topic. */
   truncated?: boolean;
+  /** The source record's own headers (a record letter), kept so that replay sends them again. */
+  headers?: Headers;
 }
 
 /** What a thrown value says about itself, whatever was thrown. */

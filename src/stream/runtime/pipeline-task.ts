@@ -549,6 +549,7 @@ export class PipelineTask {
       offset: record.offset,
       key: record.key,
       value: record.value,
+      headers: record.headers,
       ...(eventTime === undefined ? {} : { eventTime }),
     });
   }
