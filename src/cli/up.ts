@@ -56,12 +56,19 @@ export async function up(options: UpOptions): Promise<void> {
     defaultPartitions: config.topics.defaultPartitions,
     maxPartitionsPerTopic: config.topics.maxPartitions,
     requireSchema: config.topics.requireSchema,
-    notReady: () =>
-      assembly.pipelines.flatMap((p) =>
+    readiness: () => ({
+      notReady: assembly.pipelines.flatMap((p) =>
         p.restoring > 0
           ? [`pipeline ${p.pipeline.name} is restoring the state of ${p.restoring} task(s)`]
           : [],
       ),
+      notes: assembly.pipelines.flatMap((p) =>
+        p.idlePartitions.map(
+          (partition) =>
+            `pipeline ${p.pipeline.name}: source ${p.pipeline.source.topic} partition ${partition} is idle`,
+        ),
+      ),
+    }),
   });
   const unwatch = watchKeysFile(
     config.auth.keysFile,

@@ -56,8 +56,11 @@ export interface ServerOptions {
   requireSchema?: string[];
   /** How long an unused REST Proxy consumer instance lives. Default 5 minutes. */
   consumerIdleMs?: number;
-  /** What else must be ready: `/readyz` answers 503 with the reasons it gives (pipelines restoring state). */
-  notReady?: () => string[];
+  /**
+   * What runs beside the server: `/readyz` answers 503 with the `notReady` reasons (pipelines
+   * restoring state), and lists `notes` (idle source partitions) without failing.
+   */
+  readiness?: () => { notReady: string[]; notes: string[] };
 }
 
 export interface KappaServer {
@@ -114,7 +117,7 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   healthRoutes(app, {
     bus: options.bus,
     ...(options.registry ? { registryTopic: options.registryTopic ?? '_schemas' } : {}),
-    ...(options.notReady ? { notReady: options.notReady } : {}),
+    ...(options.readiness ? { readiness: options.readiness } : {}),
   });
   produceRoutes(app, {
     bus: options.bus,

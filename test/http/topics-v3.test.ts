@@ -106,7 +106,9 @@ describe('readiness of what the server runs beside', () => {
   let s: TestServer;
   let reasons: string[] = ['pipeline p is restoring the state of 2 task(s)'];
   beforeAll(async () => {
-    s = await startTestServer({ notReady: () => reasons });
+    s = await startTestServer({
+      readiness: () => ({ notReady: reasons, notes: ['source t partition 1 is idle'] }),
+    });
   });
   afterAll(async () => s.close());
 
@@ -116,9 +118,15 @@ describe('readiness of what the server runs beside', () => {
     expect(before.json()).toEqual({
       status: 'not ready',
       reason: 'pipeline p is restoring the state of 2 task(s)',
+      notes: ['source t partition 1 is idle'],
     });
     reasons = [];
     const after = await s.app.inject({ method: 'GET', url: '/readyz' });
     expect(after.statusCode).toBe(200);
+    expect(after.json()).toEqual({
+      status: 'ready',
+      bus: 'embedded',
+      notes: ['source t partition 1 is idle'],
+    });
   });
 });

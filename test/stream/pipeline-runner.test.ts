@@ -99,6 +99,36 @@ describe('pipeline runner on the bus', () => {
     runner = undefined;
     await bus.close();
   });
+
+  it('by default stops waiting for a partition that never gets a record after a minute, and says so', async () => {
+    const bus = await openEmbeddedBus({ dataDir: temp.dir, maintenanceInterval: 0 });
+    await bus.createTopic('sparse', { partitions: 2 });
+    const sparse = pipeline('sparse')
+      .source<Payment>('sparse', { eventTime: (p) => p.ts })
+      .keyBy((p) => p.merchant)
+      .window(tumbling(1000))
+      .aggregate({ n: count() })
+      .map((w) => ({ merchant: w.key, ...w.value }))
+      .toTopic('sparse-out');
+    const clock = new ManualClock(0);
+    runner = new PipelineRunner({ bus, pipeline: sparse, tickMs: 20, clock });
+    await runner.start();
+    await bus.producer().send(
+      [100, 2500].map((ts) => ({
+        topic: 'sparse',
+        partition: 0,
+        value: Buffer.from(JSON.stringify({ merchant: 'm1', amount: 1, ts })),
+      })),
+    );
+    // Both partitions are silent past the default idleAfter; partition 0's records still count.
+    clock.set(61_000);
+    const out = (await readUntil(bus, 'sparse-out', 1)).map((r) => JSON.parse(r.value!.toString()));
+    expect(out).toEqual([{ merchant: 'm1', n: 1 }]);
+    expect(runner.idlePartitions).toContain(1);
+    await runner.stop();
+    runner = undefined;
+    await bus.close();
+  });
 });
 
 describe('keyed pipelines over several runners, embedded log', () => {

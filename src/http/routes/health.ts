@@ -8,9 +8,9 @@ import type { Bus } from '../../log/index.ts';
  */
 export function healthRoutes(
   app: FastifyInstance,
-  options: { bus: Bus; registryTopic?: string; notReady?: () => string[] },
+  options: { bus: Bus; registryTopic?: string; readiness?: () => { notReady: string[]; notes: string[] } },
 ): void {
-  const { bus, registryTopic, notReady } = options;
+  const { bus, registryTopic, readiness } = options;
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     try {
@@ -19,8 +19,10 @@ export function healthRoutes(
     } catch (error) {
       return reply.code(503).send({ status: 'not ready', reason: (error as Error).message });
     }
-    const reasons = notReady?.() ?? [];
-    if (reasons.length > 0) return reply.code(503).send({ status: 'not ready', reason: reasons.join('; ') });
-    return { status: 'ready', bus: bus.kind };
+    const { notReady, notes } = readiness?.() ?? { notReady: [], notes: [] };
+    const extra = notes.length > 0 ? { notes } : {};
+    if (notReady.length > 0)
+      return reply.code(503).send({ status: 'not ready', reason: notReady.join('; '), ...extra });
+    return { status: 'ready', bus: bus.kind, ...extra };
   });
 }

@@ -26,7 +26,12 @@ export interface SourceOptions<T> {
   /** The event time of a value (default: the record's timestamp), or `'processing'` for processing-time windows. */
   eventTime?: ((value: T) => number | Date) | 'processing';
   maxOutOfOrder?: Duration;
-  idleAfter?: Duration;
+  /**
+   * How long a source partition may stay silent (processing time) before windows stop waiting for it.
+   * Default one minute, so a partition that never gets a record cannot hold every window back for
+   * ever; `'never'` waits for ever (every partition is known to get records).
+   */
+  idleAfter?: Duration | 'never';
   name?: string;
 }
 
@@ -50,6 +55,9 @@ export interface Pipeline {
   readonly source: SourceStep;
 }
 
+/** How long a source partition may be silent before it stops holding windows back, unless the source says. */
+export const DEFAULT_IDLE_AFTER = '1m';
+
 /** Starts a pipeline: `pipeline('revenue').source('payments', {...})…toTopic('revenue-5m')`. */
 export function pipeline(name: string): { source<T>(topic: string, options?: SourceOptions<T>): Stream<T> } {
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(name))
@@ -67,7 +75,7 @@ export function pipeline(name: string): { source<T>(topic: string, options?: Sou
           typeof options.eventTime === 'function' ? (options.eventTime as SourceStep['eventTime']) : null,
         processingTime: options.eventTime === 'processing',
         maxOutOfOrder: toMillis(options.maxOutOfOrder ?? 0),
-        idleAfter: options.idleAfter === undefined ? null : toMillis(options.idleAfter),
+        idleAfter: options.idleAfter === 'never' ? null : toMillis(options.idleAfter ?? DEFAULT_IDLE_AFTER),
       };
       return new Stream<T>(new Builder(name, step));
     },

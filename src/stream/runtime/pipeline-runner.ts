@@ -64,6 +64,11 @@ export class PipelineRunner {
     this.#limits = options;
   }
 
+  /** Source partitions, owned here, whose tasks are idle (no record for the source's idleAfter). */
+  get idlePartitions(): number[] {
+    return this.#runners.flatMap((r) => r.idle);
+  }
+
   /** Tasks whose state is being restored: the pipeline is not ready while there are any. */
   get restoring(): number {
     return this.#runners.reduce((n, r) => n + r.restoring, 0);

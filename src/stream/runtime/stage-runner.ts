@@ -89,6 +89,8 @@ export class StageRunner {
   #stopped = false;
   #processed = 0;
   #lastPurge = 0;
+  /** Source partitions idle at the last tick. */
+  readonly #idle = new Set<number>();
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
@@ -105,6 +107,11 @@ export class StageRunner {
     let n = 0;
     for (const owned of this.#owned.values()) if (owned.task === null) n++;
     return n;
+  }
+
+  /** Source partitions whose task is idle: windows no longer wait for them. */
+  get idle(): number[] {
+    return [...this.#idle].sort((a, b) => a - b);
   }
 
   /** The consumer group: the pipeline's own for the first stage, one per stage after that. */
@@ -258,6 +265,7 @@ export class StageRunner {
         if (now - lastTick >= this.#o.tickMs) {
           lastTick = now;
           for (const owned of this.#owned.values()) owned.task?.tick();
+          this.#noticeIdle();
         }
         this.#watermarks();
         this.#inFlight = this.#flush();
@@ -299,6 +307,32 @@ export class StageRunner {
   #hold(record: ProducerRecord): void {
     this.#pending.push(record);
     this.#pendingBytes += (record.key?.length ?? 0) + (record.value?.length ?? 0) + 64;
+  }
+
+  /** Says when a source partition goes idle and when it comes back: a silent partition is often a fault upstream. */
+  #noticeIdle(): void {
+    if (this.#o.stage.index !== 0) return;
+    const { pipeline, logger } = this.#o;
+    for (const [partition, { task }] of this.#owned) {
+      if (!task) continue;
+      if (task.idle && !this.#idle.has(partition)) {
+        this.#idle.add(partition);
+        logger.warn(
+          {
+            pipeline: pipeline.name,
+            topic: this.#o.stage.input,
+            partition,
+            idleAfterMs: pipeline.source.idleAfter,
+          },
+          'source partition is idle: windows no longer wait for it',
+        );
+      } else if (!task.idle && this.#idle.delete(partition))
+        logger.info(
+          { pipeline: pipeline.name, topic: this.#o.stage.input, partition },
+          'source partition active again',
+        );
+    }
+    for (const partition of this.#idle) if (!this.#owned.has(partition)) this.#idle.delete(partition);
   }
 
   /** After the records of a poll, each task's watermark where it moved (or its source went idle). */
