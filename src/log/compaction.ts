@@ -37,11 +37,13 @@ export async function compactPartition(log: PartitionLog, now: number): Promise<
   const result: CompactionResult = { segmentsRewritten: 0, recordsRemoved: 0 };
   const closed = log.segments.slice(0, -1);
   if (closed.length === 0) return result;
+  const yieldNow = yielder();
 
   const newest = new Map<string, number>();
   const end = log.endOffset;
   for (const { buf, at, header } of log.batchesFrom(log.startOffset)) {
     if (header.baseOffset >= end) break;
+    await yieldNow();
     forEachRecord(buf, at, header, (offset, _ts, key) => {
       if (key !== null && offset < end) newest.set(key.toString('latin1'), offset);
     });
@@ -71,6 +73,7 @@ export async function compactPartition(log: PartitionLog, now: number): Promise<
     let bytes = 0;
     let removed = 0;
     for (let at = 0; at + BATCH_HEADER_BYTES <= data.length; ) {
+      await yieldNow();
       const header = readBatchHeader(data, at, true);
       if (!header) break;
       const kept: Kept[] = [];
@@ -97,6 +100,23 @@ export async function compactPartition(log: PartitionLog, now: number): Promise<
   }
   await flush();
   return result;
+}
+
+/**
+ * Compaction walks whole segments: it lets the event loop run every few milliseconds, so appends,
+ * reads and HTTP requests are not held up for the length of a scan.
+ */
+function yielder(sliceMs = 10): () => Promise<void> | undefined {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < sliceMs) return undefined;
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        since = performance.now();
+        resolve();
+      }),
+    );
+  };
 }
 
 async function replaceSegments(log: PartitionLog, old: Segment[], batches: Buffer[]): Promise<void> {

@@ -124,6 +124,9 @@ export class EmbeddedBus implements Bus {
   #journal!: TransactionJournal;
   #unlock!: () => Promise<void>;
   #timers: NodeJS.Timeout[] = [];
+  #syncTimer: NodeJS.Timeout | null = null;
+  /** How often the interval fsync policy is looked at: the shortest interval of any topic (at most 1 s). */
+  syncIntervalMs = 1000;
   #closed = false;
   #closing: Promise<void> | null = null;
   #maintenanceRunning: Promise<void> | null = null;
@@ -219,23 +222,37 @@ export class EmbeddedBus implements Bus {
     this.logger.error({ err: error }, 'embedded log background task failed');
   };
 
+  /**
+   * One timer syncs every partition whose policy is an interval, each once its own interval has
+   * passed; the timer runs at the shortest interval of any topic, and runs faster when a topic with a
+   * shorter one is created.
+   */
   #startIntervalSync(): void {
-    const intervals = new Set<number>();
-    for (const t of this.#topics.values())
-      if (typeof t.config.fsync === 'number') intervals.add(t.config.fsync);
     const defaults = this.#topicDefaults.fsync;
-    if (defaults !== undefined && defaults !== 'batch' && defaults !== 'never')
-      intervals.add(toMillis(defaults));
-    // One timer at the shortest interval; partitions with a longer one sync a little more often than asked.
-    const every = Math.min(1000, ...intervals);
-    this.#timers.push(
-      setInterval(() => {
-        for (const t of this.#topics.values()) {
-          if (typeof t.config.fsync !== 'number') continue;
-          for (const p of t.partitions) void p.sync().catch(this.#logError);
-        }
-      }, every).unref(),
+    const intervals = [...this.#topics.values()].flatMap((t) =>
+      typeof t.config.fsync === 'number' ? [t.config.fsync] : [],
     );
+    if (defaults !== undefined && defaults !== 'batch' && defaults !== 'never')
+      intervals.push(toMillis(defaults));
+    this.#syncEvery(Math.min(1000, ...intervals));
+  }
+
+  #syncEvery(ms: number): void {
+    if (this.#syncTimer !== null && ms >= this.syncIntervalMs) return;
+    if (this.#syncTimer !== null) clearInterval(this.#syncTimer);
+    this.syncIntervalMs = ms;
+    this.#syncTimer = setInterval(() => {
+      const now = Date.now();
+      for (const t of this.#topics.values()) {
+        const every = t.config.fsync;
+        if (typeof every !== 'number') continue;
+        for (const p of t.partitions) {
+          if (now - p.lastSyncAt < every) continue;
+          p.lastSyncAt = now;
+          void p.sync().catch(this.#logError);
+        }
+      }
+    }, ms).unref();
   }
 
   // ── topics ────────────────────────────────────────────────────────────────────────────────────
@@ -296,6 +313,7 @@ export class EmbeddedBus implements Bus {
     // topic.json last: a crash before it leaves a folder that #load ignores and a later create replaces.
     await saveTopicConfig(path.join(dir, 'topic.json'), config);
     this.#topics.set(name, state);
+    if (typeof config.fsync === 'number') this.#syncEvery(config.fsync);
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -308,7 +326,7 @@ export class EmbeddedBus implements Bus {
     this.#topics.delete(name);
     this.#partitionCount -= state.config.partitions;
     await this.groups.topicDeleted(name);
-    this.offsets.forgetTopic(name);
+    await this.offsets.forgetTopic(name, this.clock.now());
     for (const p of state.partitions) await p.close();
     const trash = path.join(this.dataDir, 'trash');
     await ensureDir(trash);
@@ -457,6 +475,7 @@ export class EmbeddedBus implements Bus {
 
   async #close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
+    if (this.#syncTimer !== null) clearInterval(this.#syncTimer);
     // Clients close first, while the bus still works: a consumer's onRevoked may commit offsets.
     await this.#clients.closeAll();
     this.#closed = true;

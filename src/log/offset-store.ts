@@ -29,7 +29,12 @@ export class OffsetStore {
       const records: ConsumedRecord[] = [];
       const next = log.read(offset, 10_000, 16 * 1024 * 1024, records);
       for (const record of records) {
-        if (record.key === null || record.value === null) continue;
+        if (record.key === null) continue;
+        if (record.value === null) {
+          // A tombstone: the offsets of a deleted topic.
+          store.#committed.delete(tombstoneKey(record.key));
+          continue;
+        }
         const commit = parseCommit(record.key, record.value);
         if (commit) store.#set(commit.group, commit);
         else
@@ -83,8 +88,16 @@ export class OffsetStore {
     for (const o of offsets) this.#set(group, o);
   }
 
-  forgetTopic(topic: string): void {
-    for (const [key, entry] of this.#committed) if (entry.topic === topic) this.#committed.delete(key);
+  /** Drops every group's offsets of a deleted topic, also on disk (tombstones), so a restart does not bring them back. */
+  async forgetTopic(topic: string, now: number): Promise<void> {
+    const gone = [...this.#committed].filter(([, entry]) => entry.topic === topic);
+    if (gone.length === 0) return;
+    const records: RecordInput[] = gone.map(([, e]) => ({
+      key: Buffer.from(JSON.stringify([e.group, e.topic, e.partition])),
+      value: null,
+    }));
+    await this.log.append(encodeBatch(records, records.map(encodedRecordSize), now));
+    for (const [key] of gone) this.#committed.delete(key);
   }
 
   #set(group: string, o: TopicPartitionOffset): void {
@@ -99,6 +112,16 @@ export class OffsetStore {
 
 function keyOf(group: string, topic: string, partition: number): string {
   return `${group}\u0000${topic}\u0000${partition}`;
+}
+
+/** The map key of a tombstone's record key; a malformed one matches nothing. */
+function tombstoneKey(key: Buffer): string {
+  try {
+    const [group, topic, partition] = JSON.parse(key.toString('utf8')) as [string, string, number];
+    return keyOf(group, topic, partition);
+  } catch {
+    return '';
+  }
 }
 
 function parseCommit(key: Buffer, value: Buffer): (TopicPartitionOffset & { group: string }) | null {

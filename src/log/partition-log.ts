@@ -79,6 +79,8 @@ export class PartitionLog {
   readonly #logger: Logger;
   /** The bus's pool of segment file descriptors. */
   readonly handles: FileHandles;
+  /** When the interval fsync policy last synced this partition (ms since the epoch). */
+  lastSyncAt = 0;
   /** Retention and compaction take turns with each other, never with the writer (they skip the active segment). */
   maintenance: Promise<void> = Promise.resolve();
 
@@ -211,10 +213,22 @@ export class PartitionLog {
   reserve(
     batch: Buffer,
     journaled = false,
-  ): { baseOffset: number; done: Promise<void>; release: () => void } {
+  ): { baseOffset: number; done: Promise<void>; release: () => void; cancel: () => void } {
     const pending = this.#enqueue(batch, true, journaled);
     this.#fences.push(pending.baseOffset);
-    return pending;
+    return {
+      ...pending,
+      // The transaction did not commit (its journal entry failed): the batch is never written, its
+      // offsets stay a gap, and readers and later appends go on.
+      cancel: () => {
+        const i = this.#queue.findIndex((e) => e.batch === batch);
+        if (i >= 0)
+          this.#queue.splice(i, 1)[0]!.reject(new IoError('The transaction was not committed', null));
+        pending.done.catch(() => {});
+        this.unfence(pending.baseOffset);
+        this.#kick();
+      },
+    };
   }
 
   unfence(baseOffset: number): void {

@@ -97,10 +97,21 @@ export class TransactionCoordinator {
       })),
     };
     const work = (async () => {
-      await this.#journal.prepare(prepared, durable);
+      try {
+        await this.#journal.prepare(prepared, durable);
+      } catch (error) {
+        // Not committed: no batch is written, and no partition is left fenced or blocked.
+        for (const r of reservations) r.cancel();
+        throw error;
+      }
       for (const r of reservations) r.release();
-      await Promise.all(reservations.map((r) => r.done));
-      for (const r of reservations) r.log.unfence(r.baseOffset);
+      try {
+        await Promise.all(reservations.map((r) => r.done));
+      } finally {
+        // A partition that failed to write has stopped; the others show their part, which a restart
+        // completes from the journal (the entry is durable, so the transaction stands).
+        for (const r of reservations) r.log.unfence(r.baseOffset);
+      }
       onVisible();
       if (durable)
         this.#deferDone(
