@@ -81,7 +81,7 @@ export class GroupCoordinator {
   #rebalance(state: GroupState): Promise<void> {
     const run = state.chain.then(async () => {
       state.generation++;
-      const target = this.#assignment(state.members);
+      const target = this.#assignment(state);
       for (const [member, before] of state.owned) {
         const after = target.get(member) ?? [];
         const lost = before.filter((tp) => !after.some((a) => same(a, tp)));
@@ -98,15 +98,45 @@ export class GroupCoordinator {
     return run;
   }
 
-  #assignment(members: readonly GroupMember[]): Map<GroupMember, TopicPartition[]> {
+  /**
+   * A balanced assignment that moves as few partitions as it can (Kafka's sticky assignor): per
+   * topic, each reader's share is ⌊n/k⌋ or ⌈n/k⌉ (the larger shares go to those holding most now),
+   * each keeps what it holds up to its share, and the rest go to those below theirs. A member joining
+   * or leaving moves about n/k partitions, not nearly all of them, and moved partitions cost a state
+   * restore each.
+   */
+  #assignment(state: GroupState): Map<GroupMember, TopicPartition[]> {
+    const { members } = state;
     const result = new Map<GroupMember, TopicPartition[]>(members.map((m) => [m, []]));
     const topics = [...new Set(members.flatMap((m) => m.topics))].sort();
     for (const topic of topics) {
       const partitions = this.#partitionsOf(topic);
       if (partitions === undefined) continue;
-      const readers = members.filter((m) => m.topics.includes(topic)).sort((a, b) => a.memberId - b.memberId);
-      for (let p = 0; p < partitions; p++)
-        result.get(readers[p % readers.length]!)!.push({ topic, partition: p });
+      const held = (m: GroupMember) =>
+        (state.owned.get(m) ?? [])
+          .filter((tp) => tp.topic === topic && tp.partition < partitions)
+          .map((tp) => tp.partition)
+          .sort((a, b) => a - b);
+      const readers = members
+        .filter((m) => m.topics.includes(topic))
+        .sort((a, b) => held(b).length - held(a).length || a.memberId - b.memberId);
+      const base = Math.floor(partitions / readers.length);
+      const quota = new Map(readers.map((m, i) => [m, base + (i < partitions % readers.length ? 1 : 0)]));
+      const taken = new Set<number>();
+      for (const m of readers)
+        for (const p of held(m).slice(0, quota.get(m))) {
+          taken.add(p);
+          result.get(m)!.push({ topic, partition: p });
+        }
+      let next = 0;
+      for (const m of [...readers].sort((a, b) => a.memberId - b.memberId)) {
+        const mine = result.get(m)!;
+        while (mine.filter((tp) => tp.topic === topic).length < quota.get(m)!) {
+          while (taken.has(next)) next++;
+          taken.add(next);
+          mine.push({ topic, partition: next });
+        }
+      }
     }
     return result;
   }
