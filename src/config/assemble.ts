@@ -65,6 +65,7 @@ export async function assemble(
         // On either bus, window state is kept locally under the data folder; the changelogs on the
         // bus are what it is restored from elsewhere.
         stateDir: path.join(config.dataDir, 'state'),
+        checkpointDir: config.dataDir,
         maxRecordBytes: config.log.maxRecordBytes,
         logger,
       });

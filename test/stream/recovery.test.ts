@@ -68,7 +68,14 @@ describe('pipeline state recovery', () => {
     bus = undefined;
   });
 
-  const start = async (options: { stateDir?: string; logger?: pino.Logger; clock?: ManualClock } = {}) => {
+  const start = async (
+    options: {
+      stateDir?: string;
+      logger?: pino.Logger;
+      clock?: ManualClock;
+      checkpointIntervalMs?: number;
+    } = {},
+  ) => {
     runner = new PipelineRunner({
       bus: bus!,
       pipeline: counts,
@@ -134,6 +141,37 @@ describe('pipeline state recovery', () => {
     // From the changelog: the window's key (and the task's watermarks), not the 100 records.
     expect(restored.map((l) => l.changelogRecords)).toEqual([expect.any(Number)]);
     expect(restored[0]!.changelogRecords as number).toBeLessThan(10);
+  });
+
+  it('starts from a checkpoint when the local store is lost, after the changelog was truncated below it', async () => {
+    bus = await openEmbeddedBus({ dataDir: path.join(temp.dir, 'log'), maintenanceInterval: 0 });
+    await bus.createTopic('taps', { partitions: 1 });
+    const stateDir = path.join(temp.dir, 'state');
+    // A checkpoint after every transaction, and the changelog cut below each.
+    await start({ stateDir, checkpointIntervalMs: 0 });
+    await bus.producer().send(Array.from({ length: 50 }, (_, i) => tap(`k${i % 5}`, 1000 + i)));
+    await caughtUp(bus, runner!);
+    await bus.producer().send([tap('k0', 2000)]);
+    await caughtUp(bus, runner!);
+    await runner!.stop();
+    runner = undefined;
+    const changelog = 'kappa-taps-window-1-changelog';
+    const [range] = await bus.partitionOffsets(changelog);
+    expect(range!.start).toBeGreaterThan(0);
+    await rm(stateDir, { recursive: true, force: true });
+    const { logger, lines } = capture();
+    await start({ stateDir, logger });
+    await bus.producer().send([tap('k1', 3000), tap('k9', 20_000)]);
+    const out = (await readUntil(bus, 'tap-counts', 5)).map((r) => JSON.parse(r.value!.toString()));
+    expect(out.sort((a, b) => (a.key < b.key ? -1 : 1))).toEqual([
+      { key: 'k0', start: 0, n: 11 },
+      { key: 'k1', start: 0, n: 11 },
+      { key: 'k2', start: 0, n: 10 },
+      { key: 'k3', start: 0, n: 10 },
+      { key: 'k4', start: 0, n: 10 },
+    ]);
+    const restored = lines.filter((l) => l.msg === 'pipeline task restored' && l.stage === 1);
+    expect(restored.map((l) => l.fromCheckpoint)).toEqual([true]);
   });
 
   it('restores from the changelog with state in memory, the same as from disk', async () => {

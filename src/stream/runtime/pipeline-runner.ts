@@ -19,6 +19,10 @@ export interface PipelineRunnerOptions {
    * changelogs' tails. Default none: state in memory, restored from the changelogs at every start.
    */
   stateDir?: string;
+  /** Where checkpoints of task state go (a `checkpoints` folder in it). Default the parent of `stateDir`. */
+  checkpointDir?: string;
+  /** How often each task's state is checkpointed (with `stateDir`). Default 5 minutes. */
+  checkpointIntervalMs?: number;
   /** How often repartition topics are purged below what their reader committed. Default 10 s. */
   purgeIntervalMs?: number;
   /** The largest record the bus takes (an output larger is a dead letter). Default 1 MiB. */
@@ -47,7 +51,10 @@ export class PipelineRunner {
   readonly #tickMs: number;
   readonly #stateDir: string | null;
   readonly #purgeIntervalMs: number;
-  readonly #limits: Pick<PipelineRunnerOptions, 'maxRecordBytes' | 'maxPendingBytes'>;
+  readonly #limits: Pick<
+    PipelineRunnerOptions,
+    'maxRecordBytes' | 'maxPendingBytes' | 'checkpointDir' | 'checkpointIntervalMs'
+  >;
   readonly #runners: StageRunner[] = [];
   #stopped = false;
 
@@ -105,6 +112,8 @@ export class PipelineRunner {
         logger: this.#logger,
         tickMs: this.#tickMs,
         purgeIntervalMs: this.#purgeIntervalMs,
+        checkpointDir: this.#limits.checkpointDir ?? null,
+        checkpointIntervalMs: this.#limits.checkpointIntervalMs ?? 5 * 60_000,
         maxRecordBytes: this.#limits.maxRecordBytes ?? 1024 * 1024,
         maxPendingBytes: this.#limits.maxPendingBytes ?? 16 * 1024 * 1024,
       });

@@ -23,6 +23,7 @@ import { PipelineTask } from './pipeline-task.ts';
 import { watermarkRecords } from './repartition-record.ts';
 import type { Stage } from './stages.ts';
 import { restoreStore } from './store-restore.ts';
+import { TaskCheckpoints } from './task-checkpoints.ts';
 
 export interface StageRunnerOptions {
   bus: Bus;
@@ -33,8 +34,12 @@ export interface StageRunnerOptions {
   /** For a stage reading a repartition topic: partitions of the stage before's input (its tasks). */
   upstreams?: number;
   deadLetterTopic: string;
-  /** Where tasks keep their state (lmdb, one folder per task); null: in memory, restored from the changelogs at each start. */
+  /** Where tasks keep their state (lmdb, one file per task); null: in memory, restored from the changelogs at each start. */
   stateDir: string | null;
+  /** Where checkpoints go (a `checkpoints` folder in it); default the state folder's parent. */
+  checkpointDir: string | null;
+  /** How often each task with state on disk is checkpointed. */
+  checkpointIntervalMs: number;
   clock: Clock;
   logger: Logger;
   tickMs: number;
@@ -89,6 +94,7 @@ export class StageRunner {
   #stopped = false;
   #processed = 0;
   #lastPurge = 0;
+  #lastCheckpoint = 0;
   /** Source partitions idle at the last tick. */
   readonly #idle = new Set<number>();
 
@@ -190,6 +196,7 @@ export class StageRunner {
         store.discard();
         await store.close().catch(() => {});
       }
+      await owned.state?.close().catch(() => {});
     }
   }
 
@@ -200,22 +207,7 @@ export class StageRunner {
     if (owned.task) return owned.task;
     const { bus, pipeline, stage, logger } = this.#o;
     const started = performance.now();
-    let records = 0;
-    if (this.#stateful && this.#o.stateDir !== null)
-      owned.state ??= LmdbTaskState.open(
-        path.join(this.#o.stateDir, pipeline.name, `stage-${stage.index}`, `partition-${partition}`),
-      );
-    for (const step of this.#windowSteps()) {
-      const store = owned.state?.store(step) ?? new MemoryStateStore();
-      owned.stores.set(step, store);
-      const result = await restoreStore(bus, store, changelogTopic(pipeline, step), partition);
-      records += result.records;
-      if (result.cleared)
-        logger.warn(
-          { pipeline: pipeline.name, step, partition },
-          'local state did not match its changelog; restoring from the changelog',
-        );
-    }
+    const { records, checkpoint } = await this.#restore(owned, partition);
     // Given up meanwhile (a rebalance during the restore).
     if (this.#owned.get(partition) !== owned) return null;
     owned.task = new PipelineTask(pipeline, {
@@ -243,11 +235,96 @@ export class StageRunner {
           stage: stage.index,
           partition,
           changelogRecords: records,
+          fromCheckpoint: checkpoint,
           ms: Math.round(performance.now() - started),
         },
         'pipeline task restored',
       );
     return owned.task;
+  }
+
+  /** The file of a partition's lmdb environment, and the folder of its checkpoints. */
+  #paths(partition: number): { file: string; checkpoints: string } | null {
+    const { stateDir, checkpointDir, pipeline, stage } = this.#o;
+    if (!this.#stateful || stateDir === null) return null;
+    const task = path.join(pipeline.name, `stage-${stage.index}`, `partition-${partition}`);
+    return {
+      file: path.join(stateDir, `${task}.mdb`),
+      checkpoints: path.join(checkpointDir ?? path.dirname(stateDir), 'checkpoints', task),
+    };
+  }
+
+  /**
+   * Brings a partition's stores to their changelogs' ends: from the local store where its position
+   * is still in the changelog, else from the newest checkpoint if its positions are, else from the
+   * changelog's start. Then only the tail is read.
+   */
+  async #restore(owned: Owned, partition: number): Promise<{ records: number; checkpoint: boolean }> {
+    const { bus, pipeline, logger } = this.#o;
+    const steps = this.#windowSteps();
+    const paths = this.#paths(partition);
+    for (const store of owned.stores.values()) await store.close().catch(() => {});
+    owned.stores.clear();
+    let checkpoint = false;
+    if (paths) {
+      owned.state ??= LmdbTaskState.open(paths.file);
+      const ranges = await Promise.all(
+        steps.map(async (step) => (await bus.partitionOffsets(changelogTopic(pipeline, step)))[partition]),
+      );
+      const within = (step: number, offset: number | undefined) =>
+        offset !== undefined && offset >= ranges[step]!.start && offset <= ranges[step]!.end;
+      const local = owned.state;
+      const usable = steps.every((step, i) => within(i, local.meta(step)?.changelogOffset));
+      if (!usable) {
+        const newest = await new TaskCheckpoints(paths.checkpoints).newest();
+        if (newest && steps.every((step, i) => within(i, newest.changelogs[step]))) {
+          await owned.state.close();
+          await TaskCheckpoints.install(newest, paths.file);
+          owned.state = LmdbTaskState.open(paths.file);
+          checkpoint = true;
+        }
+      }
+    }
+    let records = 0;
+    for (const step of steps) {
+      const store = owned.state?.store(step) ?? new MemoryStateStore();
+      owned.stores.set(step, store);
+      const result = await restoreStore(bus, store, changelogTopic(pipeline, step), partition);
+      records += result.records;
+      if (result.cleared)
+        logger.warn(
+          { pipeline: pipeline.name, step, partition },
+          'local state did not match its changelog; restoring from the changelog',
+        );
+    }
+    return { records, checkpoint };
+  }
+
+  /**
+   * Every `checkpointIntervalMs`, a checkpoint of each task with state on disk; on the embedded log
+   * its changelogs are then truncated below it (Kafka refuses DeleteRecords on compacted topics, and
+   * a checkpoint in a local folder is no use to a worker on another machine).
+   */
+  async #checkpoint(): Promise<void> {
+    const now = this.#o.clock.now();
+    if (now - this.#lastCheckpoint < this.#o.checkpointIntervalMs) return;
+    this.#lastCheckpoint = now;
+    const steps = this.#windowSteps();
+    for (const [partition, owned] of this.#owned) {
+      const paths = this.#paths(partition);
+      if (!owned.task || !owned.state || !paths) continue;
+      // A checkpoint that fails costs only a longer restore: the task goes on.
+      const checkpoint = await new TaskCheckpoints(paths.checkpoints)
+        .take(owned.state, steps)
+        .catch((error: unknown) => this.#log('warn', error, 'could not checkpoint a task'));
+      if (!checkpoint || this.#o.bus.kind !== 'embedded') continue;
+      for (const step of steps)
+        await this.#o.bus
+          .deleteRecords(changelogTopic(this.#o.pipeline, step), [
+            { partition, offset: checkpoint.changelogs[step]! },
+          ])
+          .catch((error: unknown) => this.#log('warn', error, 'could not truncate a changelog'));
+    }
   }
 
   async #loop(): Promise<void> {
@@ -271,6 +348,7 @@ export class StageRunner {
         this.#inFlight = this.#flush();
         await this.#inFlight;
         await this.#purge();
+        await this.#checkpoint();
       } catch (error) {
         if (this.#stopped) return;
         // Nothing of this poll is committed, and the tasks may be ahead of what is: rejoin, and go on

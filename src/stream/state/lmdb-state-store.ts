@@ -54,11 +54,7 @@ class LmdbBackend implements StoreBackend {
   }
 
   meta(): StoreMeta | null {
-    const text = this.#metaDb.get(this.#name);
-    if (text === undefined) return null;
-    const meta = JSON.parse(text) as Partial<StoreMeta>;
-    if (typeof meta.changelogOffset !== 'number' || typeof meta.inputOffset !== 'number') return null;
-    return { changelogOffset: meta.changelogOffset, inputOffset: meta.inputOffset };
+    return readMeta(this.#metaDb, this.#name);
   }
 
   async clear(): Promise<void> {
@@ -74,8 +70,8 @@ class LmdbBackend implements StoreBackend {
 }
 
 /**
- * The lmdb environment of one task (pipeline, stage, partition): a folder under the data folder,
- * one database per stateful step. lmdb (lmdb-js) reads synchronously from a memory map, so a window
+ * The lmdb environment of one task (pipeline, stage, partition): one file under the data folder
+ * when the path ends in `.mdb` (a folder otherwise), one database per stateful step. lmdb (lmdb-js) reads synchronously from a memory map, so a window
  * operator's lookups cost no await; writes commit on lmdb's own thread (see DESIGN.md for what was
  * measured against RocksDB and SQLite).
  */
@@ -116,6 +112,11 @@ export class LmdbTaskState {
     );
   }
 
+  /** A step's meta, without opening its store. */
+  meta(step: string): StoreMeta | null {
+    return readMeta(this.#meta, step);
+  }
+
   /** A compact, consistent copy of the environment (a checkpoint), taken while it is in use. */
   backup(path: string): Promise<void> {
     return this.#env.backup(path, true);
@@ -125,4 +126,12 @@ export class LmdbTaskState {
     this.#closed ??= this.#env.close();
     return this.#closed;
   }
+}
+
+function readMeta(db: Database<string, string>, step: string): StoreMeta | null {
+  const text = db.get(step);
+  if (text === undefined) return null;
+  const meta = JSON.parse(text) as Partial<StoreMeta>;
+  if (typeof meta.changelogOffset !== 'number' || typeof meta.inputOffset !== 'number') return null;
+  return { changelogOffset: meta.changelogOffset, inputOffset: meta.inputOffset };
 }
