@@ -23,6 +23,12 @@ export interface PipelineRunnerOptions {
   checkpointDir?: string;
   /** How often each task's state is checkpointed (with `stateDir`). Default 5 minutes. */
   checkpointIntervalMs?: number;
+  /**
+   * Default true. False writes no changelogs and starts every task with empty state: what was in a
+   * window is lost on a restart or a rebalance. For benchmarks (the changelogs' cost) and throwaway
+   * pipelines only.
+   */
+  changelogs?: boolean;
   /** How often repartition topics are purged below what their reader committed. Default 10 s. */
   purgeIntervalMs?: number;
   /** The largest record the bus takes (an output larger is a dead letter). Default 1 MiB. */
@@ -53,7 +59,7 @@ export class PipelineRunner {
   readonly #purgeIntervalMs: number;
   readonly #limits: Pick<
     PipelineRunnerOptions,
-    'maxRecordBytes' | 'maxPendingBytes' | 'checkpointDir' | 'checkpointIntervalMs'
+    'maxRecordBytes' | 'maxPendingBytes' | 'checkpointDir' | 'checkpointIntervalMs' | 'changelogs'
   >;
   readonly #runners: StageRunner[] = [];
   #stopped = false;
@@ -113,6 +119,7 @@ export class PipelineRunner {
         tickMs: this.#tickMs,
         purgeIntervalMs: this.#purgeIntervalMs,
         checkpointDir: this.#limits.checkpointDir ?? null,
+        changelogs: this.#limits.changelogs ?? true,
         checkpointIntervalMs: this.#limits.checkpointIntervalMs ?? 5 * 60_000,
         maxRecordBytes: this.#limits.maxRecordBytes ?? 1024 * 1024,
         maxPendingBytes: this.#limits.maxPendingBytes ?? 16 * 1024 * 1024,

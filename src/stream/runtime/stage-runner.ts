@@ -40,6 +40,8 @@ export interface StageRunnerOptions {
   checkpointDir: string | null;
   /** How often each task with state on disk is checkpointed. */
   checkpointIntervalMs: number;
+  /** False: no changelogs, and every task starts with empty state (benchmarks, throwaway pipelines). */
+  changelogs: boolean;
   clock: Clock;
   logger: Logger;
   tickMs: number;
@@ -130,6 +132,7 @@ export class StageRunner {
 
   /** The changelog of each window step of this stage. */
   changelogs(): string[] {
+    if (!this.#o.changelogs) return [];
     return this.#windowSteps().map((step) => changelogTopic(this.#o.pipeline, step));
   }
 
@@ -289,6 +292,10 @@ export class StageRunner {
     for (const step of steps) {
       const store = owned.state?.store(step) ?? new MemoryStateStore();
       owned.stores.set(step, store);
+      if (!this.#o.changelogs) {
+        await store.clear();
+        continue;
+      }
       const result = await restoreStore(bus, store, changelogTopic(pipeline, step), partition);
       records += result.records;
       if (result.cleared)
@@ -307,7 +314,7 @@ export class StageRunner {
    */
   async #checkpoint(): Promise<void> {
     const now = this.#o.clock.now();
-    if (now - this.#lastCheckpoint < this.#o.checkpointIntervalMs) return;
+    if (!this.#o.changelogs || now - this.#lastCheckpoint < this.#o.checkpointIntervalMs) return;
     this.#lastCheckpoint = now;
     const steps = this.#windowSteps();
     for (const [partition, owned] of this.#owned) {
@@ -452,7 +459,8 @@ export class StageRunner {
         if (store.pendingCount === 0) continue;
         const topic = changelogTopic(this.#o.pipeline, step);
         changed.push({ store, topic, partition });
-        for (const r of changelogRecords(topic, partition, store.changes())) records.push(r);
+        if (this.#o.changelogs)
+          for (const r of changelogRecords(topic, partition, store.changes())) records.push(r);
       }
     }
     if (records.length === 0 && this.#toCommit.size === 0) return;
@@ -475,7 +483,7 @@ export class StageRunner {
     await Promise.all(
       changed.map(({ store, topic, partition }) =>
         store.commit({
-          changelogOffset: next.get(tpKey(topic, partition))!,
+          changelogOffset: next.get(tpKey(topic, partition)) ?? 0,
           inputOffset: input.get(partition) ?? store.meta()?.inputOffset ?? -1,
         }),
       ),
