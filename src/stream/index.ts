@@ -12,11 +12,12 @@ export {
   pipeline,
   type SourceOptions,
   type Stream,
+  table,
   type Windowed,
   type WindowedStream,
   type WindowOptions,
 } from './dsl/pipeline.ts';
-export type { SourceStep, Step, WindowStep } from './dsl/steps.ts';
+export type { JoinStep, SourceStep, Step, Table, WindowStep } from './dsl/steps.ts';
 export { SlicedWindowOperator } from './operators/sliced-window-operator.ts';
 export {
   type LateRecord,

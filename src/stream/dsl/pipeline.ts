@@ -9,7 +9,7 @@ import type { EmitMode } from '../operators/window-operator.ts';
 import { json, type Serde } from '../serdes/serde.ts';
 import type { WindowAssigner } from '../windows/assigners.ts';
 import type { Window } from '../windows/window.ts';
-import type { SourceStep, Step } from './steps.ts';
+import type { SourceStep, Step, Table } from './steps.ts';
 
 /** A window's result as it flows on: the key, the window, the aggregate, and whether it updates an earlier one. */
 export interface Windowed<K, R> {
@@ -53,6 +53,11 @@ export interface Pipeline {
   readonly name: string;
   readonly steps: readonly Step[];
   readonly source: SourceStep;
+}
+
+/** A table to join with: the latest value per key of a compacted topic, read with `serde` (JSON by default). */
+export function table<V = unknown>(topic: string, options: { serde?: Serde<V> } = {}): Table<V> {
+  return { kind: 'table', topic, serde: (options.serde ?? json()) as Serde<V> };
 }
 
 /** How long a source partition may be silent before it stops holding windows back, unless the source says. */
@@ -143,6 +148,33 @@ export class Stream<T> {
       kind: 'flatMap',
       name: this.builder.nameFor('flatMap', options.name),
       fn: fn as (v: unknown) => Iterable<unknown>,
+    });
+    return new Stream<U>(this.builder);
+  }
+
+  /**
+   * Joins each value with the current row of a table under the key `key` returns (the table's
+   * record key, as JSON): `join(value, row)`, with `row` null for a missing key in a left join; an
+   * inner join (the default) drops a value whose key has no row. The table is read whole when the
+   * pipeline starts and kept up to date as its topic changes, on every task (as Kafka Streams'
+   * GlobalKTable), so the stream needs no repartition for it.
+   */
+  join<V, U>(
+    table: Table<V>,
+    key: (value: T) => unknown,
+    join: (value: T, row: V | null) => U,
+    options: { type?: 'inner' | 'left'; name?: string } = {},
+  ): Stream<U> {
+    const type = options.type ?? 'inner';
+    if (type !== 'inner' && type !== 'left')
+      throw new InvalidArgumentError(`A join is 'inner' or 'left', not ${JSON.stringify(type)}`);
+    this.builder.add({
+      kind: 'join',
+      name: this.builder.nameFor('join', options.name),
+      table: table as Table,
+      key: key as (v: unknown) => unknown,
+      join: join as (v: unknown, row: unknown) => unknown,
+      type,
     });
     return new Stream<U>(this.builder);
   }

@@ -14,7 +14,26 @@ export type Step =
   | { kind: 'flatMap'; name: string; fn: (value: unknown) => Iterable<unknown> }
   | { kind: 'keyBy'; name: string; fn: (value: unknown) => unknown }
   | WindowStep
+  | JoinStep
   | { kind: 'toTopic'; name: string; topic: string; serde: Serde<unknown> };
+
+/** A table: the latest value per key of a compacted topic (or, later, a CDC topic). */
+export interface Table<V = unknown> {
+  readonly kind: 'table';
+  readonly topic: string;
+  readonly serde: Serde<V>;
+}
+
+/** Enrichment of each element with the row of a table under the key `key` gives (a stream-table join). */
+export interface JoinStep {
+  kind: 'join';
+  name: string;
+  table: Table;
+  key: (value: unknown) => unknown;
+  join: (value: unknown, row: unknown) => unknown;
+  /** 'inner': an element whose key has no row is dropped; 'left': it is joined with null. */
+  type: 'inner' | 'left';
+}
 
 export interface SourceStep {
   kind: 'source';

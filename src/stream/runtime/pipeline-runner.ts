@@ -4,6 +4,7 @@ import type { Pipeline } from '../dsl/pipeline.ts';
 import { changelogSpec } from './changelog.ts';
 import { StageRunner } from './stage-runner.ts';
 import { planStages, type Stage } from './stages.ts';
+import { TableReader } from './table-reader.ts';
 
 export interface PipelineRunnerOptions {
   bus: Bus;
@@ -62,6 +63,7 @@ export class PipelineRunner {
     'maxRecordBytes' | 'maxPendingBytes' | 'checkpointDir' | 'checkpointIntervalMs' | 'changelogs'
   >;
   readonly #runners: StageRunner[] = [];
+  readonly #tables = new Map<string, TableReader>();
   #stopped = false;
 
   constructor(options: PipelineRunnerOptions) {
@@ -100,6 +102,17 @@ export class PipelineRunner {
       if (step.kind === 'toTopic') await ensureTopic(bus, step.topic, { partitions: 1 });
       else if (step.kind === 'window' && step.lateTopic)
         await ensureTopic(bus, step.lateTopic, { partitions: 1 });
+    // Tables first: a task joins with a table read whole.
+    for (const step of this.pipeline.steps) {
+      if (step.kind !== 'join' || this.#tables.has(step.table.topic)) continue;
+      const reader = new TableReader(bus, step.table, this.#logger);
+      this.#tables.set(step.table.topic, reader);
+      await reader.start();
+      this.#logger.info(
+        { pipeline: this.pipeline.name, table: step.table.topic, rows: reader.size },
+        'table read',
+      );
+    }
     // Partitions of each stage's input: the source's, then each repartition topic's (made like the source).
     const inputs = [(await bus.describeTopic(source)).partitions];
     for (const stage of this.stages)
@@ -120,6 +133,7 @@ export class PipelineRunner {
         purgeIntervalMs: this.#purgeIntervalMs,
         checkpointDir: this.#limits.checkpointDir ?? null,
         changelogs: this.#limits.changelogs ?? true,
+        tables: (topic) => this.#tables.get(topic)!,
         checkpointIntervalMs: this.#limits.checkpointIntervalMs ?? 5 * 60_000,
         maxRecordBytes: this.#limits.maxRecordBytes ?? 1024 * 1024,
         maxPendingBytes: this.#limits.maxPendingBytes ?? 16 * 1024 * 1024,
@@ -139,5 +153,6 @@ export class PipelineRunner {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const runner of this.#runners) await runner.stop();
+    for (const reader of this.#tables.values()) await reader.stop();
   }
 }

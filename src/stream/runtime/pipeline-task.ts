@@ -51,6 +51,13 @@ export interface PipelineTaskOptions {
   upstreams?: number;
   /** The largest output record (key and value) the bus takes; a larger one is a dead letter. Default 1 MiB. */
   maxRecordBytes?: number;
+  /** The tables the pipeline joins with, by topic: the current row of a key (its JSON), or undefined. */
+  tables?: (topic: string) => TableLookup;
+}
+
+/** The current rows of a table, by record key (JSON text). */
+export interface TableLookup {
+  get(key: string): unknown;
 }
 
 /** What a window's result is when its aggregator's `result()` threw: the window goes to the dead letters. */
@@ -141,6 +148,7 @@ export class PipelineTask {
   /** The input watermarks the store holds, as JSON. */
   #storedInput = '';
   readonly #maxRecordBytes: number;
+  readonly #tables: (topic: string) => TableLookup;
 
   constructor(pipeline: Pipeline, options: PipelineTaskOptions) {
     this.pipeline = pipeline;
@@ -148,6 +156,13 @@ export class PipelineTask {
     this.#clock = options.clock;
     this.#output = options.output;
     this.#maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
+    this.#tables =
+      options.tables ??
+      ((topic) => {
+        throw new InvalidArgumentError(
+          `Pipeline ${pipeline.name} joins table ${topic}, which this task was not given`,
+        );
+      });
     const storeOf = options.stores ?? (() => new MemoryStateStore());
     const source = pipeline.source;
     if (this.stage.from === 1)
@@ -415,6 +430,24 @@ export class PipelineTask {
           } catch (error) {
             throw error instanceof Poison ? error : poison(error);
           }
+        };
+      }
+      case 'join': {
+        const { key: keyOf, join, type } = step;
+        const rows = this.#tables(step.table.topic);
+        const next = this.#compile(from + 1);
+        return (element) => {
+          let out: unknown;
+          try {
+            const key = keyOf(element.value);
+            const row = key === undefined ? undefined : rows.get(JSON.stringify(key));
+            if (row === undefined && type === 'inner') return;
+            out = join(element.value, row ?? null);
+          } catch (error) {
+            throw poison(error);
+          }
+          element.value = out;
+          next(element);
         };
       }
       case 'toTopic': {

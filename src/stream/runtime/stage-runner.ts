@@ -19,7 +19,7 @@ import type { StateStore } from '../state/state-store.ts';
 import { NO_WATERMARK } from '../time/watermarks.ts';
 import { changelogRecords, changelogTopic, nextOffsets } from './changelog.ts';
 import { deadLetterRecord } from './dead-letter-record.ts';
-import { PipelineTask } from './pipeline-task.ts';
+import { PipelineTask, type TableLookup } from './pipeline-task.ts';
 import { watermarkRecords } from './repartition-record.ts';
 import type { Stage } from './stages.ts';
 import { restoreStore } from './store-restore.ts';
@@ -42,6 +42,8 @@ export interface StageRunnerOptions {
   checkpointIntervalMs: number;
   /** False: no changelogs, and every task starts with empty state (benchmarks, throwaway pipelines). */
   changelogs: boolean;
+  /** The tables the pipeline joins with, by topic. */
+  tables: (topic: string) => TableLookup;
   clock: Clock;
   logger: Logger;
   tickMs: number;
@@ -219,6 +221,7 @@ export class StageRunner {
       stage,
       stores: (step) => owned.stores.get(step)!,
       maxRecordBytes: this.#o.maxRecordBytes,
+      tables: this.#o.tables,
       ...(this.#o.upstreams === undefined ? {} : { upstreams: this.#o.upstreams }),
       output: {
         send: (topic, key, value) => {

@@ -43,6 +43,8 @@ export function runPipeline(
     endOfInput?: boolean;
     /** Before this input, the task checkpoints and a new one starts from its stores, as after a restart. */
     restoreAt?: number;
+    /** The rows of each table the pipeline joins with, by topic. */
+    tables?: Record<string, Array<{ key: unknown; value: unknown }>>;
   } = {},
 ): TestRun {
   const clock = options.clock ?? new ManualClock(0);
@@ -55,7 +57,14 @@ export function runPipeline(
       clock,
       output,
       ...(stores ? { stores: (step: string) => stores.get(step) ?? new MemoryStateStore() } : {}),
+      tables: (topic) => tables.get(topic) ?? new Map(),
     });
+  const tables = new Map(
+    Object.entries(options.tables ?? {}).map(([topic, rows]) => [
+      topic,
+      new Map(rows.map((r) => [JSON.stringify(r.key), r.value] as const)),
+    ]),
+  );
   const sinks = new Map<string, Serde<unknown>>();
   for (const step of pipeline.steps) if (step.kind === 'toTopic') sinks.set(step.topic, step.serde);
   const output: TaskOutput = {
