@@ -42,15 +42,15 @@ class LmdbBackend implements StoreBackend {
     for (const { key, value } of this.#db.getRange(options)) yield [key, value];
   }
 
-  write(changes: readonly StoreChange[], meta: StoreMeta): Promise<void> {
-    // One lmdb transaction: the entries and the offsets they reach land together or not at all.
-    return this.#env.transaction(() => {
-      for (const [key, value] of changes) {
-        if (value === null) this.#db.remove(key);
-        else this.#db.put(key, value);
-      }
-      this.#metaDb.put(this.#name, JSON.stringify(meta));
-    });
+  async write(changes: readonly StoreChange[], meta: StoreMeta): Promise<void> {
+    // Writes queued in one event turn are one lmdb transaction (lmdb-js' event-turn batching, never
+    // split here since nothing uses transactionSync), written on lmdb's own thread: the entries and
+    // the offsets they reach land together or not at all, and the main thread only queues them.
+    for (const [key, value] of changes) {
+      if (value === null) void this.#db.remove(key);
+      else void this.#db.put(key, value);
+    }
+    await this.#metaDb.put(this.#name, JSON.stringify(meta));
   }
 
   meta(): StoreMeta | null {
