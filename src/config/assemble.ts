@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { ConfigError, type Logger, silentLogger, UnknownTopicError } from '../core/index.ts';
+import { ConfigError, type Logger, silentLogger, toMillis, UnknownTopicError } from '../core/index.ts';
 import { KafkaBus } from '../kafka/index.ts';
 import { type Bus, ensureTopic, openEmbeddedBus } from '../log/index.ts';
 import { SchemaRegistry } from '../registry/index.ts';
@@ -66,6 +66,9 @@ export async function assemble(
         // bus are what it is restored from elsewhere.
         stateDir: path.join(config.dataDir, 'state'),
         checkpointDir: config.dataDir,
+        checkpointIntervalMs: toMillis(config.pipelines.checkpointInterval),
+        purgeIntervalMs: toMillis(config.pipelines.purgeInterval),
+        maxPendingBytes: config.pipelines.maxPendingBytes,
         maxRecordBytes: config.log.maxRecordBytes,
         logger,
       });

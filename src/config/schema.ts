@@ -251,10 +251,26 @@ export const configSchema = z
           .min(1)
           .default('dead-letters')
           .describe('Where records that cannot be processed go, with why in their headers.'),
+        checkpointInterval: duration
+          .default('5m')
+          .describe(
+            'How often each task copies its window state to <dataDir>/checkpoints (the embedded log then truncates the changelogs below the copy).',
+          ),
+        maxPendingBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(16 * 1024 * 1024)
+          .describe(
+            'Output a pipeline stage holds before it commits, whatever is left of its poll (backpressure).',
+          ),
+        purgeInterval: duration
+          .default('10s')
+          .describe('How often a stage deletes the repartition records it has committed past.'),
       })
       .strict()
       .prefault({})
-      .describe('Pipelines that `kappa up` runs.'),
+      .describe('Pipelines that `kappa up` and `kappa worker` run.'),
     topics: z
       .object({
         autoCreate: z
