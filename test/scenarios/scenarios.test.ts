@@ -7,10 +7,11 @@ import { type Pipeline, runPipeline, type TestInput, type TestRun } from '../../
  * Golden scenarios: each folder holds `pipeline.ts` (default export), `input.jsonl` (runPipeline
  * inputs) and `expected.jsonl` (`{"topic","key","value"}` lines for what the sinks get, in order, and
  * `{"deadLetter":{…}}` lines for dead letters). Each runs straight through, and again with the task
- * restored from a snapshot before every input in turn; all runs must give exactly the expected lines.
+ * restarted from its stores before every input in turn; all runs must give exactly the expected
+ * lines. scenarios-runtime.test.ts runs them again on the runtime, with a kill -9 in the middle.
  */
 const scenarios = readdirSync(import.meta.dirname, { withFileTypes: true })
-  .filter((d) => d.isDirectory())
+  .filter((d) => d.isDirectory() && d.name !== 'fixtures')
   .map((d) => d.name)
   .sort();
 

@@ -488,26 +488,29 @@ export class PipelineTask {
       throw new Poison(step, 'error', new RecordTooLargeError(size, this.#maxRecordBytes, 'output record'));
   }
 
-  /** Where a record too late for every window goes: a late topic, or the dead letters with reason late. */
+  /**
+   * Where a record too late for every window goes: the late topic, as the element the window saw
+   * (its key and value as JSON: after a keyBy the source record's own bytes are no longer at hand),
+   * or the dead letters with reason late.
+   */
   #late(step: WindowStep, late: LateRecord<unknown, unknown>): void {
     const record = this.#record;
+    if (step.lateTopic !== null) {
+      this.#output.send(
+        step.lateTopic,
+        Buffer.from(JSON.stringify(late.key)),
+        Buffer.from(JSON.stringify(late.record)),
+        late.eventTime,
+      );
+      return;
+    }
     const poison = new Poison(
       step.name,
       'late',
       new LateRecordError(late.eventTime, late.watermark, step.allowedLateness),
     );
-    if (record === null) {
-      // An earlier window's result (an update within its lateness) too late for this window.
-      if (step.lateTopic === null) this.#resultLetter(poison, late.key, late.record, late.eventTime);
-      else
-        this.#output.send(
-          step.lateTopic,
-          Buffer.from(JSON.stringify(late.key)),
-          Buffer.from(JSON.stringify(late.record)),
-          late.eventTime,
-        );
-    } else if (step.lateTopic !== null)
-      this.#output.send(step.lateTopic, record.key, record.value ?? Buffer.alloc(0), late.eventTime);
+    // An earlier window's result (an update within its lateness) too late for this window.
+    if (record === null) this.#resultLetter(poison, late.key, late.record, late.eventTime);
     else this.#deadLetter(record, poison, late.eventTime);
   }
 
