@@ -98,6 +98,7 @@ function drive(
       op.flush();
       store = MemoryStateStore.copyOf(store);
       op = make(store);
+      op.restored();
     }
     op.process(e, e.key, e.ts, watermark, out, (l) => late.push(l.record.ts));
     maxSeen = Math.max(maxSeen, e.ts);

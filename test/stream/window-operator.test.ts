@@ -48,6 +48,7 @@ function run(
       op.flush();
       store = MemoryStateStore.copyOf(store);
       op = make();
+      op.restored();
     }
     op.process(
       { key, ts, v },
@@ -212,7 +213,7 @@ describe('window operator', () => {
     });
   });
 
-  it('gives the same results when its state is snapshotted and restored at any point', () => {
+  it('gives the same results when it restarts from its store at any point', () => {
     const events: Array<[string, number, number]> = Array.from({ length: 60 }, (_, i) => [
       `k${i % 3}`,
       (i * 7919) % 100,
@@ -223,5 +224,45 @@ describe('window operator', () => {
       for (const crashAt of [1, 17, 42, 59])
         expect(run(assigner, events, { maxOutOfOrder: 30, allowedLateness: 5, crashAt })).toEqual(straight);
     }
+  });
+
+  it('loads thousands of windows from its store in chunks, and then fires them as an uninterrupted run does', () => {
+    // Keys whose store order (JSON text) differs from the order they opened in.
+    const events: Array<[string, number, number]> = Array.from({ length: 6000 }, (_, i) => [
+      `k${(i * 7) % 5000}`,
+      i % 50,
+      i,
+    ]);
+    for (const assigner of [tumbling(100), session(1000)]) {
+      const straight = run(assigner, events);
+      expect(run(assigner, events, { crashAt: 5500 })).toEqual(straight);
+    }
+    const store = new MemoryStateStore();
+    const op = new WindowOperator<Event, string, unknown, { n: number; total: number }>({
+      name: 'w',
+      assigner: tumbling(100),
+      aggregator: agg as Aggregator<Event, unknown, { n: number; total: number }>,
+      allowedLateness: 0,
+      store,
+    });
+    for (const [key, ts, v] of events)
+      op.process(
+        { key, ts, v },
+        key,
+        ts,
+        Number.NEGATIVE_INFINITY,
+        () => {},
+        () => {},
+      );
+    op.flush();
+    const loaded = new WindowOperator<Event, string, unknown, { n: number; total: number }>({
+      name: 'w',
+      assigner: tumbling(100),
+      aggregator: agg as Aggregator<Event, unknown, { n: number; total: number }>,
+      allowedLateness: 0,
+      store,
+    });
+    // 5,000 windows: the loader stops twice to let the event loop run.
+    expect([...loaded.loading()].length).toBe(2);
   });
 });

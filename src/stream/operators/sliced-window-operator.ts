@@ -3,7 +3,7 @@ import type { HoppingWindows } from '../windows/assigners.ts';
 import { type Window, windowStart } from '../windows/window.ts';
 import { Timers } from './timers.ts';
 import type { LateRecord, WindowOperatorOptions, WindowResult } from './window-operator.ts';
-import { identityOf, type KeyId } from './window-slots.ts';
+import { bySeq, chunkedRange, identityOf, type KeyId } from './window-slots.ts';
 import type { WindowSteps } from './window-steps.ts';
 
 /** One key's accumulator over one slice. */
@@ -21,6 +21,8 @@ interface SliceSlot<K, A> {
 interface Slice<K, A> {
   start: number;
   slots: Map<KeyId, SliceSlot<K, A>>;
+  /** Loaded from the store in key order: put in the order its keys opened before a window fires. */
+  unordered: boolean;
 }
 
 type Timer = { fire: number } | { drop: number };
@@ -71,7 +73,6 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#size = options.assigner.size;
     this.#slide = options.assigner.slide;
     this.#offset = options.assigner.offset;
-    this.restored();
   }
 
   process(
@@ -145,6 +146,11 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   }
 
   restored(): void {
+    for (const _ of this.loading());
+  }
+
+  /** Loads the slices from the store a chunk per step (see WindowOperator.loading). */
+  *loading(): Generator<void> {
     this.#slices.clear();
     this.#armed.clear();
     this.#timers.clear();
@@ -154,22 +160,16 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     const watermark = this.#o.store.get(WATERMARK);
     this.#watermark = watermark === undefined ? Number.NEGATIVE_INFINITY : decodeState<number>(watermark);
     this.#storedWatermark = this.#watermark;
-    const states: Array<StoredSlot<K, A>> = [];
-    for (const [, bytes] of this.#o.store.range(SLICES_FROM, SLICES_TO))
-      states.push(decodeState<StoredSlot<K, A>>(bytes));
-    states.sort((a, b) => a.seq - b.seq);
-    this.#seq = states.length === 0 ? 0 : states.at(-1)!.seq + 1;
-    for (const s of states) {
+    let seq = -1;
+    yield* chunkedRange(this.#o.store, SLICES_FROM, SLICES_TO, (bytes) => {
+      const s = decodeState<StoredSlot<K, A>>(bytes);
+      if (s.seq > seq) seq = s.seq;
       const id = identityOf(s.key);
-      this.#sliceAt(s.start).slots.set(id, {
-        key: s.key,
-        id,
-        acc: s.acc,
-        seq: s.seq,
-        stored: true,
-        touched: false,
-      });
-    }
+      const slice = this.#sliceAt(s.start);
+      slice.unordered = true;
+      slice.slots.set(id, { key: s.key, id, acc: s.acc, seq: s.seq, stored: true, touched: false });
+    });
+    this.#seq = seq + 1;
   }
 
   /** The slice starting at `start`, opened (with its windows' and its own timers) if need be. */
@@ -178,7 +178,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     if (last !== null && last.start === start) return last;
     let slice = this.#slices.get(start);
     if (slice === undefined) {
-      slice = { start, slots: new Map() };
+      slice = { start, slots: new Map(), unordered: false };
       this.#slices.set(start, slice);
       for (let ws = start - this.#size + this.#slide; ws <= start; ws += this.#slide)
         if (!this.#armed.has(ws) && ws + this.#size - 1 > this.#watermark) {
@@ -227,6 +227,10 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     for (let s = ws; s < ws + this.#size; s += this.#slide) {
       const slice = this.#slices.get(s);
       if (slice === undefined) continue;
+      if (slice.unordered) {
+        slice.slots = bySeq(slice.slots);
+        slice.unordered = false;
+      }
       for (const slot of slice.slots.values()) {
         const merged = keys.get(slot.id);
         // The first slice's accumulator as it is: merge leaves its arguments alone.

@@ -6,6 +6,8 @@ import { maxTimestamp, type Window, windowStart } from '../windows/window.ts';
 import { Timers } from './timers.ts';
 import {
   type Bucket,
+  bySeq,
+  chunkedRange,
   identityOf,
   type KeyId,
   newSlot,
@@ -97,13 +99,14 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   readonly #dirty = new Set<Slot<K, A>>();
   /** Windows changed since the last flush. */
   #touched: Array<Slot<K, A>> = [];
+  /** Windows are being loaded from the store (see `loading`). */
+  #loading = false;
 
   constructor(options: WindowOperatorOptions<T, A, R>) {
     this.#o = options;
     this.#session = options.assigner.kind === 'session';
     const a = options.assigner;
     this.#slide = a.kind === 'hopping' ? a.slide : a.kind === 'tumbling' ? a.size : 1;
-    this.restored();
   }
 
   /** Adds a record; emits updates of already fired windows at once; too-late records go to `late`. */
@@ -159,7 +162,11 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       for (const item of this.#session ? ordered(due as Array<Slot<K, A>>) : due) {
         if (item.dropped) continue;
         if ('slots' in item) {
-          // In the order they opened: a Map keeps it, and a restore rebuilds it (see `restored`).
+          // In the order they opened: a Map keeps it, and a loaded bucket is sorted once (see `loading`).
+          if (item.unordered) {
+            item.slots = bySeq(item.slots);
+            item.unordered = false;
+          }
           for (const slot of item.slots.values()) this.#fire(slot, watermark, out);
           if (this.#tooLate(item, watermark)) this.#dropBucket(item);
         } else {
@@ -210,8 +217,19 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     }
   }
 
-  /** Rebuilds the open windows, timers and dirty set from the store (after a restore). */
+  /** Rebuilds the open windows, timers and dirty set from the store, at once. */
   restored(): void {
+    for (const _ of this.loading());
+  }
+
+  /**
+   * Rebuilds the open windows, timers and dirty set from the store, a chunk per step: the runtime
+   * lets the event loop run between steps, so a task with a million windows does not stall the
+   * process while it starts. Windows come in key (time) order; a bucket puts its windows back in the
+   * order they opened before it fires, and each key's sessions are sorted here, so a restarted task
+   * emits what an uninterrupted one does.
+   */
+  *loading(): Generator<void> {
     this.#buckets.clear();
     this.#near.fill(undefined);
     this.#lastSlot = null;
@@ -219,18 +237,22 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#timers.clear();
     this.#dirty.clear();
     this.#touched = [];
-    const states: Array<WindowState<K, A>> = [];
-    for (const [, bytes] of this.#o.store.range(WINDOWS_FROM, WINDOWS_TO))
-      states.push(decodeState<WindowState<K, A>>(bytes));
-    // Opened again in the order they first opened, whatever order the store keeps them in.
-    states.sort((a, b) => a.seq - b.seq);
-    this.#seq = states.length === 0 ? 0 : states.at(-1)!.seq + 1;
-    for (const state of states) {
-      const slot = this.#add(state, identityOf(state.key));
-      slot.stored = true;
-      slot.touched = false;
-      if (state.dirty) this.#dirty.add(slot);
+    let seq = -1;
+    this.#loading = true;
+    try {
+      yield* chunkedRange(this.#o.store, WINDOWS_FROM, WINDOWS_TO, (bytes) => {
+        const state = decodeState<WindowState<K, A>>(bytes);
+        if (state.seq > seq) seq = state.seq;
+        const slot = this.#add(state, identityOf(state.key));
+        slot.stored = true;
+        slot.touched = false;
+        if (state.dirty) this.#dirty.add(slot);
+      });
+    } finally {
+      this.#loading = false;
     }
+    this.#seq = seq + 1;
+    for (const open of this.#sessions.values()) if (open.length > 1) open.sort((a, b) => a.seq - b.seq);
   }
 
   /** One record into one window. */
@@ -422,6 +444,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       window: Object.freeze({ start, end }),
       slots: new Map(),
       dropped: false,
+      unordered: this.#loading,
     };
     this.#buckets.set(start, bucket);
     this.#near[this.#nearIndex(start)] = bucket;

@@ -105,6 +105,8 @@ export interface Bucket<K, A> {
   window: Readonly<Window>;
   slots: Map<KeyId, Slot<K, A>>;
   dropped: boolean;
+  /** Loaded from the store in key order: its slots are put in the order they opened before it fires. */
+  unordered: boolean;
 }
 
 /**
@@ -120,4 +122,38 @@ export const identityOf = (key: unknown): KeyId => (typeof key === 'number' ? ke
  */
 export function ordered<T extends { seq: number }>(items: T[]): T[] {
   return items.length < 2 ? items : items.sort((a, b) => a.seq - b.seq);
+}
+
+/** How many stored entries an operator loads before it lets the event loop run (see `loading`). */
+export const LOAD_CHUNK = 2000;
+
+/**
+ * The entries of a store range, read in chunks of LOAD_CHUNK with a yield between them: each chunk
+ * is a fresh scan from just past the last key, so no read transaction stays open across the yields.
+ */
+export function* chunkedRange(
+  store: { range(from?: Buffer, to?: Buffer): IterableIterator<[Buffer, Buffer]> },
+  from: Buffer,
+  to: Buffer,
+  each: (value: Buffer) => void,
+): Generator<void> {
+  let next = from;
+  for (;;) {
+    let n = 0;
+    let last: Buffer | null = null;
+    for (const [key, value] of store.range(next, to)) {
+      each(value);
+      last = key;
+      if (++n === LOAD_CHUNK) break;
+    }
+    if (n < LOAD_CHUNK || last === null) return;
+    // The smallest key after `last`.
+    next = Buffer.concat([last, Buffer.alloc(1)]);
+    yield;
+  }
+}
+
+/** Puts slots that were loaded in key order back in the order they opened. */
+export function bySeq<K, S extends { seq: number }>(slots: Map<K, S>): Map<K, S> {
+  return new Map([...slots].sort((a, b) => a[1].seq - b[1].seq));
 }

@@ -24,8 +24,10 @@ export interface WindowSteps<T, K, R> {
   onProcessingTime(now: number, out: (r: WindowResult<K, R>) => void): void;
   /** Writes what changed since the last flush to the store (before a snapshot). */
   flush(): void;
-  /** Rebuilds everything from the store (after a restore). */
+  /** Rebuilds everything from the store, at once. */
   restored(): void;
+  /** The same, a chunk of entries per step, for a caller that lets the event loop run between steps. */
+  loading(): Generator<void>;
 }
 
 /**

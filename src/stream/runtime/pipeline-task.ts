@@ -53,6 +53,11 @@ export interface PipelineTaskOptions {
   maxRecordBytes?: number;
   /** The tables the pipeline joins with, by topic: the current row of a key (its JSON), or undefined. */
   tables?: (topic: string) => TableLookup;
+  /**
+   * 'now' (default): the windows in the stores are loaded by the constructor. 'later': by the caller,
+   * through `loading()`, letting the event loop run between its steps (the runtime does).
+   */
+  load?: 'now' | 'later';
 }
 
 /** The current rows of a table, by record key (JSON text). */
@@ -205,6 +210,7 @@ export class PipelineTask {
       this.#windowAt[i] = slot;
     });
     this.#restoreInputWatermarks();
+    if ((options.load ?? 'now') === 'now') for (const w of this.#windows) w.op.restored();
     this.#fromSource = this.#compile(this.stage.from);
     for (const w of this.#windows) this.#afterWindow[w.step] = this.#compile(w.step + 1);
   }
@@ -282,6 +288,11 @@ export class PipelineTask {
   /** The input has ended (a bounded run, such as a test): every window fires. */
   endOfInput(): void {
     this.#advance(Number.POSITIVE_INFINITY);
+  }
+
+  /** Loads the windows in the stores, a chunk per step (with `load: 'later'`). */
+  *loading(): Generator<void> {
+    for (const w of this.#windows) yield* w.op.loading();
   }
 
   /**

@@ -215,18 +215,19 @@ export class StageRunner {
     const { records, checkpoint } = await this.#restore(owned, partition);
     // Given up meanwhile (a rebalance during the restore).
     if (this.#owned.get(partition) !== owned) return null;
-    owned.task = new PipelineTask(pipeline, {
+    const task: PipelineTask = new PipelineTask(pipeline, {
       partitions: [partition],
       clock: this.#o.clock,
       stage,
       stores: (step) => owned.stores.get(step)!,
       maxRecordBytes: this.#o.maxRecordBytes,
       tables: this.#o.tables,
+      load: 'later',
       ...(this.#o.upstreams === undefined ? {} : { upstreams: this.#o.upstreams }),
       output: {
         send: (topic, key, value) => {
           const record = { topic, key, value };
-          const from = owned.task?.current;
+          const from = task.current;
           if (from)
             this.#sources.set(record, { topic: from.topic, partition: from.partition, offset: from.offset });
           this.#hold(record);
@@ -234,6 +235,15 @@ export class StageRunner {
         deadLetter: (letter) => this.#hold(deadLetterRecord(this.#o.deadLetterTopic, letter)),
       },
     });
+    // The windows come into memory a chunk at a time, with the event loop let run in between.
+    let slice = performance.now();
+    for (const _ of task.loading())
+      if (performance.now() - slice > 10) {
+        await new Promise((r) => setImmediate(r));
+        slice = performance.now();
+      }
+    if (this.#owned.get(partition) !== owned) return null;
+    owned.task = task;
     if (this.#stateful)
       logger.info(
         {
