@@ -10,6 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type EmbeddedBus, openEmbeddedBus } from '../src/log/index.ts';
 import { LmdbTaskState, MemoryStateStore, type StateStore } from '../src/stream/index.ts';
 import { restoreStore } from '../src/stream/runtime/store-restore.ts';
+import { seededRandom } from '../test/support/random.ts';
 import { type BenchOptions, type BenchResult, result } from './result.ts';
 
 const BENCH = 'state';
@@ -343,16 +344,10 @@ function randomIndexes(count: number, below: number, seed: number): Int32Array {
   return out;
 }
 
-/** mulberry32: unsigned 32-bit integers. */
+/** Unsigned 32-bit integers from the tests' seeded PRNG. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = seededRandom(seed);
+  return () => Math.floor(next() * 2 ** 32);
 }
 
 async function drain(results: AsyncIterable<BenchResult>): Promise<void> {

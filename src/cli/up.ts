@@ -3,6 +3,7 @@ import path from 'node:path';
 import { assemble, loadConfig, readKeysFile, watchKeysFile } from '../config/index.ts';
 import { ConfigError, createLogger, KeyRing, toMillis } from '../core/index.ts';
 import { createServer, isLoopback } from '../http/index.ts';
+import { stopOnSignal } from './stop-on-signal.ts';
 
 export interface UpOptions {
   port?: string;
@@ -107,23 +108,11 @@ export async function up(options: UpOptions): Promise<void> {
   // A line for people and scripts (tests read the URL from it), whatever the log level.
   process.stdout.write(`Kappa is up at ${url} (${assembly.busDescription})\n`);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    try {
-      unwatch();
-      await server.close();
-      await assembly.close();
-      process.exit(0);
-    } catch (error) {
-      logger.error({ err: error }, 'unclean stop');
-      process.exit(1);
-    }
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  stopOnSignal(logger, async () => {
+    unwatch();
+    await server.close();
+    await assembly.close();
+  });
 }
 
 async function readTlsFile(file: string, what: string): Promise<string> {

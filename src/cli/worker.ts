@@ -1,5 +1,6 @@
 import { assemble, loadConfig } from '../config/index.ts';
 import { ConfigError, createLogger } from '../core/index.ts';
+import { stopOnSignal } from './stop-on-signal.ts';
 
 export interface WorkerOptions {
   dataDir?: string;
@@ -35,19 +36,5 @@ export async function worker(options: WorkerOptions): Promise<void> {
   process.stdout.write(
     `Kappa worker is running ${names.length === 0 ? 'no pipelines' : names.join(', ')} (${assembly.busDescription})\n`,
   );
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    try {
-      await assembly.close();
-      process.exit(0);
-    } catch (error) {
-      logger.error({ err: error }, 'unclean stop');
-      process.exit(1);
-    }
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  stopOnSignal(logger, () => assembly.close());
 }

@@ -36,7 +36,7 @@ export {
   type TaskOutput,
 } from './runtime/pipeline-task.ts';
 export { REPARTITION_HEADERS } from './runtime/repartition-record.ts';
-export { planStages, repartitionTopic, type Stage } from './runtime/stages.ts';
+export { planStages, repartitionTopic, type Stage, stageGroup } from './runtime/stages.ts';
 export { avro, jsonSchema, protobuf } from './serdes/schema-serdes.ts';
 export { json, type Serde } from './serdes/serde.ts';
 export { LmdbTaskState } from './state/lmdb-state-store.ts';

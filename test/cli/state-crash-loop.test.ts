@@ -130,6 +130,22 @@ async function expectExact(bus: Bus, expected: Map<string, string[]>, seed: numb
   }
 }
 
+/** Starts `kappa worker` number n on the bus, each with a folder of its own (another machine). */
+function workerStarter(url: string, root: string, config: string): (n: number) => Promise<ChildProcess> {
+  return async (n) => {
+    const w = await startWorker([
+      '--bus',
+      url,
+      '--data-dir',
+      path.join(root, `worker-${n}`),
+      '--config',
+      config,
+    ]);
+    children.add(w.process);
+    return w.process;
+  };
+}
+
 const kill = async (child: ChildProcess) => {
   child.kill('SIGKILL');
   if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
@@ -212,18 +228,7 @@ describe.skipIf(!hasKafka)('on Kafka', () => {
       await bus.createTopic(`${prefix}-clicks`, { partitions: PARTITIONS });
       const chunks = input(seed, 9, `${prefix}-clicks`);
       const expected = oracle(prefix, chunks);
-      const start = async (n: number) => {
-        const w = await startWorker([
-          '--bus',
-          url,
-          '--data-dir',
-          path.join(root, `worker-${n}`),
-          '--config',
-          config,
-        ]);
-        children.add(w.process);
-        return w.process;
-      };
+      const start = workerStarter(url, root, config);
       const workers = [await start(0), await start(1)];
       const producer = bus.producer();
       // Each round kills one worker at a random moment and starts it again on its own folder, so its
@@ -260,18 +265,7 @@ describe.skipIf(!hasKafka)('on Kafka', () => {
       await bus.createTopic(`${prefix}-clicks`, { partitions });
       const chunks = input(seed, 4, `${prefix}-clicks`, partitions);
       const expected = oracle(prefix, chunks, partitions);
-      const start = async (n: number) => {
-        const w = await startWorker([
-          '--bus',
-          url,
-          '--data-dir',
-          path.join(root, `worker-${n}`),
-          '--config',
-          config,
-        ]);
-        children.add(w.process);
-        return w.process;
-      };
+      const start = workerStarter(url, root, config);
       const producer = bus.producer();
       const send = (chunk: (typeof chunks)[number]) => producer.send(chunk.map(({ click: _c, ...r }) => r));
       const group = `kappa-pipeline-${prefix}-tumbling`;

@@ -1,20 +1,15 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openEmbeddedBus } from '../../src/log/index.ts';
-import { json, type Pipeline, runPipeline, type TestInput } from '../../src/stream/index.ts';
+import { json, readDeadLetter, runPipeline } from '../../src/stream/index.ts';
 import { seededRandom } from '../support/random.ts';
 import { tempDir } from '../support/temp-dir.ts';
+import { loadScenario, SCENARIOS } from './scenario-files.ts';
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'run-on-bus.ts');
-const lines = (file: string) =>
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !l.startsWith('//'))
-    .map((l) => JSON.parse(l));
-
 /**
  * The golden scenarios again, on the path a deployment runs: an embedded log, a PipelineRunner with
  * its stages, repartition topics, changelogs and state on disk, killed with kill -9 after a random
@@ -24,14 +19,10 @@ const lines = (file: string) =>
  * are the runtime's own. Scenarios driven by the clock (processing time, early firings, idleness) run
  * through runPipeline only: the runtime's clock is the machine's.
  */
-const scenarios = readdirSync(import.meta.dirname, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && d.name !== 'fixtures')
-  .map((d) => d.name)
-  .filter(
-    (name) =>
-      !readFileSync(path.join(import.meta.dirname, name, 'input.jsonl'), 'utf8').match(/"at"|advanceClock/),
-  )
-  .sort();
+const scenarios = SCENARIOS.filter(
+  (name) =>
+    !readFileSync(path.join(import.meta.dirname, name, 'input.jsonl'), 'utf8').match(/"at"|advanceClock/),
+);
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -77,11 +68,7 @@ describe('golden scenarios on the runtime, with a kill -9 in the middle', () => 
 
   for (const name of scenarios) {
     it(name, async () => {
-      const dir = path.join(import.meta.dirname, name);
-      const { default: pipeline } = (await import(path.join(dir, 'pipeline.ts'))) as { default: Pipeline };
-      const input = lines(path.join(dir, 'input.jsonl')).map((i: { bytes?: string }) =>
-        typeof i.bytes === 'string' ? { ...i, bytes: Buffer.from(i.bytes, 'base64') } : i,
-      ) as TestInput[];
+      const { dir, pipeline, input } = await loadScenario(name);
       const expected = runPipeline(pipeline, input, { endOfInput: false });
       const temp = await tempDir('kappa-scenario-');
       cleanups.push(temp.remove);
@@ -116,7 +103,6 @@ describe('golden scenarios on the runtime, with a kill -9 in the middle', () => 
           expect(got, `${name}: ${topic} (seed ${seed}, killed after ${killAfter})`).toEqual(
             (expected.topics[topic] ?? []).map((r) => JSON.stringify(r)).sort(),
           );
-        const { readDeadLetter } = await import('../../src/stream/index.ts');
         const letters = (await readTopic(bus, 'dead-letters')).map((r) => readDeadLetter(r)!);
         expect(letters.map((l) => `${l.reason}/${l.step}`).sort(), `${name}: dead letters`).toEqual(
           expected.deadLetters.map((l) => `${l.reason}/${l.step}`).sort(),

@@ -1,7 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Pipeline, runPipeline, type TestInput, type TestRun } from '../../src/stream/index.ts';
+import { runPipeline, type TestRun } from '../../src/stream/index.ts';
+import { loadScenario, SCENARIOS } from './scenario-files.ts';
 
 /**
  * Golden scenarios: each folder holds `pipeline.ts` (default export), `input.jsonl` (runPipeline
@@ -10,16 +9,7 @@ import { type Pipeline, runPipeline, type TestInput, type TestRun } from '../../
  * restarted from its stores before every input in turn; all runs must give exactly the expected
  * lines. scenarios-runtime.test.ts runs them again on the runtime, with a kill -9 in the middle.
  */
-const scenarios = readdirSync(import.meta.dirname, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && d.name !== 'fixtures')
-  .map((d) => d.name)
-  .sort();
-
-const lines = (file: string) =>
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !l.startsWith('//'))
-    .map((l) => JSON.parse(l));
+const scenarios = SCENARIOS;
 
 function observed(run: TestRun): unknown[] {
   const out: unknown[] = [];
@@ -37,13 +27,7 @@ describe('golden scenarios', () => {
 
   for (const name of scenarios) {
     it(name, async () => {
-      const dir = path.join(import.meta.dirname, name);
-      const { default: pipeline } = (await import(path.join(dir, 'pipeline.ts'))) as { default: Pipeline };
-      // Raw bytes are written base64 in input.jsonl.
-      const input = lines(path.join(dir, 'input.jsonl')).map((i: { bytes?: string }) =>
-        typeof i.bytes === 'string' ? { ...i, bytes: Buffer.from(i.bytes, 'base64') } : i,
-      ) as TestInput[];
-      const expected = lines(path.join(dir, 'expected.jsonl'));
+      const { pipeline, input, expected } = await loadScenario(name);
       expect(observed(runPipeline(pipeline, input))).toEqual(expected);
       for (let at = 1; at < input.length; at++)
         expect({ restoredAt: at, lines: observed(runPipeline(pipeline, input, { restoreAt: at })) }).toEqual({

@@ -3,9 +3,10 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/index.ts';
-import { type Bus, type EmbeddedBus, openEmbeddedBus } from '../../src/log/index.ts';
+import { type EmbeddedBus, openEmbeddedBus } from '../../src/log/index.ts';
 import { count, PipelineRunner, pipeline, tumbling } from '../../src/stream/index.ts';
 import { useTempDir } from '../support/temp-dir.ts';
+import { caughtUp } from './caught-up.ts';
 import { readUntil } from './runners-contract.ts';
 
 interface Tap {
@@ -26,26 +27,6 @@ const tap = (key: string, ts: number, partition = 0) => ({
   partition,
   value: Buffer.from(JSON.stringify({ key, ts })),
 });
-
-/** Waits until every stage of the runner has committed all of its input. */
-async function caughtUp(bus: Bus, runner: PipelineRunner): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (const stage of runner.stages) {
-    const group =
-      stage.index === 0
-        ? `kappa-pipeline-${runner.pipeline.name}`
-        : `kappa-pipeline-${runner.pipeline.name}-${stage.index}`;
-    for (;;) {
-      const ends = await bus.partitionOffsets(stage.input);
-      const committed = new Map(
-        (await bus.committedOffsets(group, stage.input)).map((o) => [o.partition, o.offset]),
-      );
-      if (ends.every((r) => r.end === r.start || (committed.get(r.partition) ?? -1) >= r.end)) break;
-      if (Date.now() > deadline) throw new Error(`stage ${stage.index} did not catch up`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 /** A logger that keeps what it logs, to read the restores' figures. */
 function capture(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {

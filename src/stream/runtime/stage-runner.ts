@@ -21,7 +21,7 @@ import { changelogRecords, changelogTopic, nextOffsets } from './changelog.ts';
 import { deadLetterRecord } from './dead-letter-record.ts';
 import { PipelineTask, type TableLookup } from './pipeline-task.ts';
 import { watermarkRecords } from './repartition-record.ts';
-import type { Stage } from './stages.ts';
+import { type Stage, stageGroup } from './stages.ts';
 import { restoreStore } from './store-restore.ts';
 import { TaskCheckpoints } from './task-checkpoints.ts';
 
@@ -126,10 +126,7 @@ export class StageRunner {
 
   /** The consumer group: the pipeline's own for the first stage, one per stage after that. */
   get group(): string {
-    const { pipeline, stage } = this.#o;
-    return stage.index === 0
-      ? `kappa-pipeline-${pipeline.name}`
-      : `kappa-pipeline-${pipeline.name}-${stage.index}`;
+    return stageGroup(this.#o.pipeline, this.#o.stage);
   }
 
   /** The changelog of each window step of this stage. */

@@ -46,3 +46,10 @@ export function wholePipeline(pipeline: Pipeline): Stage {
 export function repartitionTopic(pipeline: Pipeline, keyByStep: number): string {
   return `kappa-${pipeline.name}-${pipeline.steps[keyByStep]!.name}-repartition`;
 }
+
+/** A stage's consumer group: the pipeline's own for the first stage, one per stage after that. */
+export function stageGroup(pipeline: Pipeline, stage: Stage): string {
+  return stage.index === 0
+    ? `kappa-pipeline-${pipeline.name}`
+    : `kappa-pipeline-${pipeline.name}-${stage.index}`;
+}
