@@ -4,6 +4,7 @@
 // alone (one bare PipelineTask over the same records, no bus writes: nexmark.ts's runKappa). All
 // figures come from the same run.
 // KAPPA_BENCH_KAFKA=host:port uses a running broker instead of starting one; --quick skips Kafka.
+// KAPPA_BENCH_LOG=warn shows the runtime's log on stderr.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import {
   PipelineTask,
   pipeline,
   session,
+  stageGroup,
   tumbling,
 } from '../src/stream/index.ts';
 import { startKafkaBroker } from '../test/support/kafka-broker.ts';
@@ -30,6 +32,8 @@ import { type BenchOptions, type BenchResult, result } from './result.ts';
 const BENCH = 'e2e';
 const PARTITIONS = 4;
 const SOURCE = 'e2e-bids';
+/** The first bids of the source again, for a warm-up run of each pipeline before it is measured. */
+const WARM_SOURCE = 'e2e-bids-warm';
 const SEND_BATCH = 5000;
 const GENERATOR = { seed: 7, rate: 10_000, outOfOrderGroup: 50 };
 /** As the nexmark queries: the generator's largest disorder, in ms of event time. */
@@ -70,9 +74,7 @@ function build(kind: PipelineName, name: string, source: string): Pipeline {
 
 export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> {
   const n = quick ? 200_000 : 1_000_000;
-  progress(`generating ${n} bids`);
-  const bids = generateBids(n);
-  const warmBids = bids.slice(0, Math.min(50_000, n / 4));
+  const warm = Math.min(50_000, n / 4);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kappa-bench-e2e-'));
   const bus = await openEmbeddedBus({
     dataDir: path.join(dir, 'log'),
@@ -82,23 +84,14 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
   let runs = 0;
   const fresh = (kind: string) => `e2e-${kind}-${Date.now().toString(36)}-${++runs}`;
   try {
-    await writeSource(bus, SOURCE, bids);
-    await writeSource(bus, `${SOURCE}-warm`, warmBids);
+    // Neither the generated bids nor the records read back stay in memory for the runs: a heap of
+    // a few hundred MB of them would make every GC of the runs slower.
+    const lastTime = await writeSources(bus, n, warm);
     // The operators alone first, over the records as read back (without the last far-future bids:
     // the bare task ends its input instead, which closes every window the same way).
-    const baseline = new Map<PipelineName, { seconds: number; outputs: number }>();
-    {
-      const records = await readSource(bus, SOURCE);
-      for (const kind of PIPELINES) {
-        progress(`${kind}: operator-only`);
-        baseline.set(
-          kind,
-          operatorOnly(() => build(kind, fresh(kind), SOURCE), records),
-        );
-      }
-    } // the records go before the runs below, which should not pay for marking them at GC
-    await appendLastBids(bus, SOURCE, bids);
-    await appendLastBids(bus, `${SOURCE}-warm`, warmBids);
+    const baseline = await operatorOnlyBaselines(bus, fresh);
+    await appendLastBids(bus, SOURCE, lastTime);
+    await appendLastBids(bus, WARM_SOURCE, lastTime);
 
     const stateRoot = path.join(dir, 'state');
     const e2e = async (target: Bus, kind: PipelineName, source: string, changelogs: boolean) => {
@@ -125,9 +118,9 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
     });
 
     for (const kind of PIPELINES) {
-      progress(`${kind}: warm-up on the embedded log (${warmBids.length} bids)`);
-      await e2e(bus, kind, `${SOURCE}-warm`, true);
-      await e2e(bus, kind, `${SOURCE}-warm`, false);
+      progress(`${kind}: warm-up on the embedded log (${warm} bids)`);
+      await e2e(bus, kind, WARM_SOURCE, true);
+      await e2e(bus, kind, WARM_SOURCE, false);
       progress(`${kind}: embedded log, changelogs`);
       const withChangelogs = await e2e(bus, kind, SOURCE, true);
       check(`${kind}-embedded`, kind, withChangelogs);
@@ -160,13 +153,12 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
       if (kafka) {
         try {
           progress('kafka: writing the source');
-          await writeSource(kafka.bus, SOURCE, bids);
-          await writeSource(kafka.bus, `${SOURCE}-warm`, warmBids);
-          await appendLastBids(kafka.bus, SOURCE, bids);
-          await appendLastBids(kafka.bus, `${SOURCE}-warm`, warmBids);
+          await writeSources(kafka.bus, n, warm);
+          await appendLastBids(kafka.bus, SOURCE, lastTime);
+          await appendLastBids(kafka.bus, WARM_SOURCE, lastTime);
           for (const kind of PIPELINES) {
-            progress(`${kind}: warm-up on Kafka (${warmBids.length} bids)`);
-            await e2e(kafka.bus, kind, `${SOURCE}-warm`, true);
+            progress(`${kind}: warm-up on Kafka (${warm} bids)`);
+            await e2e(kafka.bus, kind, WARM_SOURCE, true);
             progress(`${kind}: Kafka, changelogs`);
             const outcome = await e2e(kafka.bus, kind, SOURCE, true);
             check(`${kind}-kafka`, kind, outcome);
@@ -214,23 +206,51 @@ async function writeSource(bus: Bus, topic: string, bids: Bid[]): Promise<void> 
   await producer.close();
 }
 
+/** Generates the bids and writes the source and the warm-up source; the last bid's event time. */
+async function writeSources(bus: Bus, n: number, warm: number): Promise<number> {
+  progress(`generating ${n} bids`);
+  const bids = generateBids(n);
+  await writeSource(bus, SOURCE, bids);
+  await writeSource(bus, WARM_SOURCE, bids.slice(0, warm));
+  return bids.reduce((m, b) => Math.max(m, b.dateTime), 0);
+}
+
 /** One bid per partition a day past the last, on auction and bidder ids no other bid has. */
-async function appendLastBids(bus: Bus, topic: string, bids: Bid[]): Promise<void> {
-  const last = bids.reduce((m, b) => Math.max(m, b.dateTime), 0);
+async function appendLastBids(bus: Bus, topic: string, lastTime: number): Promise<void> {
   const producer = bus.producer();
   await producer.send(
     Array.from({ length: PARTITIONS }, (_, partition) => ({
       topic,
       partition,
       value: nexmarkSerde.encode({
-        ...bids[0]!,
+        type: 'bid',
         auction: 1 + partition,
         bidder: 1 + partition,
-        dateTime: last + FAR_FUTURE_MS,
+        price: 1,
+        channel: 'end',
+        url: 'end',
+        dateTime: lastTime + FAR_FUTURE_MS,
       }),
     })),
   );
   await producer.close();
+}
+
+/** The operator-only run of each pipeline over the source as it is now. */
+async function operatorOnlyBaselines(
+  bus: Bus,
+  fresh: (kind: string) => string,
+): Promise<Map<PipelineName, { seconds: number; outputs: number }>> {
+  const records = await readSource(bus, SOURCE);
+  const baseline = new Map<PipelineName, { seconds: number; outputs: number }>();
+  for (const kind of PIPELINES) {
+    progress(`${kind}: operator-only`);
+    baseline.set(
+      kind,
+      operatorOnly(() => build(kind, fresh(kind), SOURCE), records),
+    );
+  }
+  return baseline;
 }
 
 /**
@@ -330,7 +350,10 @@ async function runPipeline(
     changelogs: options.changelogs,
     deadLetterTopic,
     tickMs: 100,
-    ...(process.env.E2E_DEBUG ? { logger: pino({ level: 'info' }, pino.destination(2)) } : {}),
+    // KAPPA_BENCH_LOG=warn (or info): the runtime's log on stderr; stdout is for the results.
+    ...(process.env.KAPPA_BENCH_LOG
+      ? { logger: pino({ level: process.env.KAPPA_BENCH_LOG }, pino.destination(2)) }
+      : {}),
   });
   if (!options.changelogs)
     // Work-around: with a stateDir, StageRunner#restore asks for the changelogs' offsets even when
@@ -339,31 +362,28 @@ async function runPipeline(
     for (const step of p.steps)
       if (step.kind === 'window')
         await bus.createTopic(`kappa-${p.name}-${step.name}-changelog`, { partitions: PARTITIONS });
-  const groups = runner.stages.map((s) =>
-    s.index === 0 ? `kappa-pipeline-${p.name}` : `kappa-pipeline-${p.name}-${s.index}`,
-  );
+  const groups = runner.stages.map((stage) => stageGroup(p, stage));
   const start = performance.now();
   let seconds: number;
   try {
     await runner.start();
+    const started = performance.now();
+    let firstDone = 0;
     const first = runner.stages[0]!;
     const last = runner.stages.at(-1)!;
-    let lastDump = 0;
     for (;;) {
-      if ((await caughtUp(bus, groups[0]!, first.input)) && (await caughtUp(bus, groups.at(-1)!, last.input)))
-        break;
-      if (process.env.E2E_DEBUG && Math.floor((performance.now() - start) / 2000) !== lastDump) {
-        lastDump = Math.floor((performance.now() - start) / 2000);
-        for (const [i, s] of runner.stages.entries())
-          progress(
-            `debug ${s.input}: end ${JSON.stringify((await bus.partitionOffsets(s.input)).map((r) => r.end))} committed ${JSON.stringify(await bus.committedOffsets(groups[i]!, s.input))} processed ${runner.processed}`,
-          );
-      }
+      const firstCaughtUp = await caughtUp(bus, groups[0]!, first.input);
+      if (firstCaughtUp && !firstDone) firstDone = performance.now();
+      if (firstCaughtUp && (await caughtUp(bus, groups.at(-1)!, last.input))) break;
       if (performance.now() - start > RUN_TIMEOUT_MS)
         throw new Error(`${p.name}: not done after ${RUN_TIMEOUT_MS / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
     }
     seconds = (performance.now() - start) / 1000;
+    const at = (t: number) => `${((t - start) / 1000).toFixed(2)} s`;
+    progress(
+      `  ${p.name}: start() took ${at(started)}; the first stage had committed the source at ${at(firstDone)}, the last its input at ${seconds.toFixed(2)} s`,
+    );
   } finally {
     await runner.stop();
   }
