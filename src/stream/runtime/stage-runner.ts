@@ -55,6 +55,9 @@ export interface StageRunnerOptions {
   maxPendingBytes: number;
 }
 
+/** An output held for the next transaction, with the input record it came from (null: a window result). */
+type HeldRecord = ProducerRecord & { from?: ConsumedRecord | null };
+
 /** A partition this runner owns: its task once its state is restored. */
 interface Owned {
   task: PipelineTask | null;
@@ -85,14 +88,15 @@ export class StageRunner {
   readonly #owned = new Map<number, Owned>();
   /** The watermark (and idleness) each task last sent downstream. */
   readonly #sent = new Map<number, string>();
-  /** Offsets read whose output is not committed yet. */
-  readonly #toCommit = new Map<string, TopicPartitionOffset>();
+  /** Offsets read whose output is not committed yet, by partition (a stage reads one topic). */
+  readonly #toCommit = new Map<number, TopicPartitionOffset>();
   #consumer: Consumer | null = null;
   #producer: Producer | null = null;
   #pending: ProducerRecord[] = [];
   #pendingBytes = 0;
-  /** The input record each pending output came from, for a dead letter if the bus refuses it. */
-  #sources = new WeakMap<ProducerRecord, { topic: string; partition: number; offset: number }>();
+  /** How many of the last transaction's records were outputs (the changelog records follow). */
+  #sentOutputs = 0;
+
   #inFlight: Promise<void> = Promise.resolve();
   #running: Promise<void> | null = null;
   #stopped = false;
@@ -183,7 +187,7 @@ export class StageRunner {
     await this.#inFlight.catch(() => {});
     for (const { topic, partition } of partitions) {
       this.#sent.delete(partition);
-      this.#toCommit.delete(tpKey(topic, partition));
+      if (topic === this.#o.stage.input) this.#toCommit.delete(partition);
     }
     await this.#release(partitions.map((p) => p.partition));
   }
@@ -223,10 +227,9 @@ export class StageRunner {
       ...(this.#o.upstreams === undefined ? {} : { upstreams: this.#o.upstreams }),
       output: {
         send: (topic, key, value) => {
-          const record = { topic, key, value };
-          const from = task.current;
-          if (from)
-            this.#sources.set(record, { topic: from.topic, partition: from.partition, offset: from.offset });
+          // The input record it came from rides along (the bus ignores the field): a dead letter's
+          // pointer if the bus refuses the output.
+          const record: HeldRecord = { topic, key, value, from: task.current };
           this.#hold(record);
         },
         deadLetter: (letter) => this.#hold(deadLetterRecord(this.#o.deadLetterTopic, letter)),
@@ -276,11 +279,9 @@ export class StageRunner {
     const { bus, pipeline, logger } = this.#o;
     const steps = this.#windowSteps();
     const paths = this.#paths(partition);
-    for (const store of owned.stores.values()) await store.close().catch(() => {});
-    owned.stores.clear();
     let checkpoint = false;
-    if (paths) {
-      owned.state ??= LmdbTaskState.open(paths.file);
+    if (paths) owned.state ??= LmdbTaskState.open(paths.file);
+    if (paths && owned.state && this.#o.changelogs) {
       const ranges = await Promise.all(
         steps.map(async (step) => (await bus.partitionOffsets(changelogTopic(pipeline, step)))[partition]),
       );
@@ -352,7 +353,7 @@ export class StageRunner {
         for (const partition of [...this.#owned.keys()]) await this.#task(partition);
         const records = await this.#consumer!.poll({
           timeoutMs: Math.min(200, this.#o.tickMs),
-          maxRecords: 2000,
+          maxRecords: 5000,
         });
         await this.#process(records);
         const now = this.#o.clock.now();
@@ -386,11 +387,10 @@ export class StageRunner {
       if (!task) continue;
       task.process(r);
       this.#processed++;
-      this.#toCommit.set(tpKey(r.topic, r.partition), {
-        topic: r.topic,
-        partition: r.partition,
-        offset: r.offset + 1,
-      });
+      // One object per partition and transaction, moved on in place: nothing allocated per record.
+      const read = this.#toCommit.get(r.partition);
+      if (read) read.offset = r.offset + 1;
+      else this.#toCommit.set(r.partition, { topic: r.topic, partition: r.partition, offset: r.offset + 1 });
       // Backpressure: what is held is committed before more is read.
       if (this.#pendingBytes > this.#o.maxPendingBytes) {
         this.#inFlight = this.#flush();
@@ -462,6 +462,7 @@ export class StageRunner {
   async #commit(): Promise<void> {
     const changed: Array<{ store: StateStore; topic: string; partition: number }> = [];
     const records = [...this.#pending];
+    this.#sentOutputs = records.length;
     for (const [partition, { task }] of this.#owned) {
       if (!task) continue;
       task.checkpoint();
@@ -488,7 +489,9 @@ export class StageRunner {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#toCommit.clear();
-    const next = nextOffsets(written);
+    // Changelog records were sent last: only their offsets are looked at.
+    const next =
+      changed.length === 0 ? new Map<string, number>() : nextOffsets(written.slice(this.#sentOutputs));
     const input = new Map(offsets.map((o) => [o.partition, o.offset]));
     await Promise.all(
       changed.map(({ store, topic, partition }) =>
@@ -518,7 +521,7 @@ export class StageRunner {
     if (missing.size === 0 || missing.has(deadLetterTopic)) return false;
     this.#pending = this.#pending.map((r) => {
       if (!missing.has(r.topic)) return r;
-      const from = this.#sources.get(r);
+      const from = (r as HeldRecord).from ?? null;
       const step = pipeline.steps.find((s) => s.kind === 'toTopic' && s.topic === r.topic);
       const value = r.value ?? Buffer.alloc(0);
       return deadLetterRecord(deadLetterTopic, {
