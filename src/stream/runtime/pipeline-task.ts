@@ -18,7 +18,12 @@ import { UpstreamWatermarks } from '../time/upstream-watermarks.ts';
 import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
 import { maxTimestamp } from '../windows/window.ts';
 import { type DeadLetter, type DeadLetterReason, describeError } from './dead-letter.ts';
-import { type Repartitioned, readRepartitioned, repartitioned } from './repartition-record.ts';
+import {
+  type Repartitioned,
+  readableRepartitioned,
+  readRepartitioned,
+  repartitioned,
+} from './repartition-record.ts';
 import { type Stage, wholePipeline } from './stages.ts';
 
 /** What a task keeps of its input's watermarks, in its first window step's store. */
@@ -595,7 +600,8 @@ export class PipelineTask {
       partition: record.partition,
       offset: record.offset,
       key: record.key,
-      value: record.value,
+      // After a cut, the element as JSON rather than the runtime's binary envelope.
+      value: this.#upstream === null ? record.value : readableRepartitioned(record),
       headers: record.headers,
       ...(eventTime === undefined ? {} : { eventTime }),
     });

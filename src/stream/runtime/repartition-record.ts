@@ -1,8 +1,12 @@
 import type { ConsumedRecord, ProducerRecord } from '../../core/index.ts';
+import { decodeState, encodeState } from '../state/state-codec.ts';
 
 /**
  * Records of a repartition topic. Data: the element's key (JSON, so the bus's murmur2 of it picks
- * the partition) and `{ eventTime, value }` as JSON — the event time inside the value rather than in
+ * the partition, the same in every version) and as the value `[eventTime, value, key]` in
+ * MessagePack (twice as fast as JSON both ways, and the key need not be parsed again), or, as
+ * written before and as dead letters show it, `{ eventTime, value }` as JSON; both are read. The
+ * event time is inside the value rather than in
  * the record timestamp (which brokers refuse far in the future and retention deletes far in the
  * past) or a header (which a dead letter replayed through REST Proxy would lose). Watermarks: an
  * empty record on every partition from each upstream task saying how far its event time has got, or
@@ -24,7 +28,18 @@ export function repartitioned(
   value: unknown,
   eventTime: number,
 ): { key: Buffer; value: Buffer } {
-  return { key: Buffer.from(JSON.stringify(key)), value: Buffer.from(JSON.stringify({ eventTime, value })) };
+  return { key: Buffer.from(JSON.stringify(key)), value: encodeState([eventTime, value, key]) };
+}
+
+/** The value a dead letter shows for a repartition record: `{ eventTime, value }` as JSON, which replay sends back and `readRepartitioned` reads. */
+export function readableRepartitioned(record: ConsumedRecord): Buffer | null {
+  try {
+    const read = readRepartitioned(record);
+    if (read.kind !== 'data') return record.value;
+    return Buffer.from(JSON.stringify({ eventTime: read.eventTime, value: read.value }));
+  } catch {
+    return record.value;
+  }
 }
 
 export function watermarkRecords(
@@ -62,6 +77,13 @@ export function readRepartitioned(record: ConsumedRecord): Repartitioned {
   }
   if (record.key === null || record.value === null)
     throw new TypeError('A repartition record needs a key and a value');
+  // '{': the JSON form (written before, or replayed from a dead letter); anything else: MessagePack.
+  if (record.value[0] !== 0x7b) {
+    const data = decodeState<unknown>(record.value);
+    if (!Array.isArray(data) || data.length !== 3 || typeof data[0] !== 'number')
+      throw new TypeError('A repartition record holds [eventTime, value, key]');
+    return { kind: 'data', key: data[2], value: data[1], eventTime: data[0] };
+  }
   const data = JSON.parse(record.value.toString('utf8')) as { eventTime?: unknown; value?: unknown };
   if (typeof data?.eventTime !== 'number' || !('value' in data))
     throw new TypeError('A repartition record holds { eventTime, value }');
