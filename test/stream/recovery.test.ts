@@ -220,3 +220,46 @@ describe('pipeline state recovery', () => {
     ]);
   });
 });
+
+describe('internal topics under a steady input', () => {
+  const temp = useTempDir('each', 'kappa-bounded-');
+
+  it('stay bounded: repartition records are purged, expired windows tombstoned and compacted away', async () => {
+    // Small segments and no tombstone retention, so compaction and purges show within a test.
+    const bus = await openEmbeddedBus({
+      dataDir: path.join(temp.dir, 'log'),
+      maintenanceInterval: 0,
+      topicDefaults: { segmentBytes: 16 * 1024, tombstoneRetention: 0, fsync: 'never' },
+    });
+    await bus.createTopic('taps', { partitions: 1 });
+    const runner = new PipelineRunner({
+      bus,
+      pipeline: counts,
+      tickMs: 20,
+      purgeIntervalMs: 0,
+      stateDir: path.join(temp.dir, 'state'),
+    });
+    await runner.start();
+    const internal = ['kappa-taps-keyBy-1-repartition', 'kappa-taps-window-1-changelog'];
+    const size = (topic: string) => bus.partitionLogs(topic).reduce((n, p) => n + p.sizeBytes, 0);
+    const sizes: number[] = [];
+    try {
+      for (let round = 0; round < 12; round++) {
+        // Every round: 200 records over 20 keys in a new 10 s window; the round before closes.
+        await bus
+          .producer()
+          .send(Array.from({ length: 200 }, (_, i) => tap(`k${i % 20}`, round * 10_000 + i)));
+        await caughtUp(bus, runner);
+        await bus.runMaintenance();
+        sizes.push(internal.reduce((n, t) => n + size(t), 0));
+      }
+      const source = size('taps');
+      // The source keeps everything; what the pipeline keeps for itself does not grow with it.
+      expect(sizes.at(-1)!).toBeLessThan(sizes[3]! * 2);
+      expect(sizes.at(-1)!).toBeLessThan(source);
+    } finally {
+      await runner.stop();
+      await bus.close();
+    }
+  });
+});
