@@ -58,6 +58,8 @@ export async function assemble(
     }
     for (const { pipeline } of loaded) {
       await sourceTopic(bus, pipeline.name, pipeline.source.topic, config);
+      for (const step of pipeline.steps)
+        if (step.kind === 'join') await sourceTopic(bus, pipeline.name, step.table.topic, config);
       const runner = new PipelineRunner({
         bus,
         pipeline,

@@ -10,7 +10,7 @@ import { hasKafka, kafkaBroker } from '../support/kafka.ts';
 import { seededRandom } from '../support/random.ts';
 import { tempDir, uniqueName } from '../support/temp-dir.ts';
 import { startUp, startWorker } from './cli-helpers.ts';
-import { type Click, crashPipelines, KINDS } from './fixtures/crash-pipelines.ts';
+import { type Click, crashPipelines, KINDS, USERS } from './fixtures/crash-pipelines.ts';
 
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'crash-pipelines.ts');
 const PARTITIONS = 3;
@@ -87,7 +87,12 @@ function oracle(
   const out = new Map<string, string[]>();
   for (const kind of KINDS) {
     const topic = `${prefix}-${kind}-out`;
-    const rows = runPipeline(pipelines[kind], records, { partitions, endOfInput: false }).topics[topic] ?? [];
+    const rows =
+      runPipeline(pipelines[kind], records, {
+        partitions,
+        endOfInput: false,
+        tables: { [pipelines.users]: USERS },
+      }).topics[topic] ?? [];
     out.set(topic, rows.map((r) => JSON.stringify(r.value)).sort());
   }
   return out;
@@ -105,6 +110,21 @@ async function readAll(bus: Bus, topic: string): Promise<ConsumedRecord[]> {
   }
   await c.close();
   return out;
+}
+
+/** The users table, written before any kappa process starts, so every run joins with all of it. */
+async function writeUsers(bus: Bus, prefix: string): Promise<void> {
+  const topic = crashPipelines(prefix).users;
+  await bus.createTopic(topic, { partitions: 2, compacted: true });
+  await bus
+    .producer()
+    .send(
+      USERS.map((u) => ({
+        topic,
+        key: Buffer.from(JSON.stringify(u.key)),
+        value: Buffer.from(JSON.stringify(u.value)),
+      })),
+    );
 }
 
 /** Waits until every output topic holds at least what the oracle has for it. */
@@ -158,6 +178,9 @@ it('kappa up killed with kill -9 at 20 random points writes exactly what an unin
   const prefix = 'loop';
   const { config, root } = await workspace(prefix, 'topics:\n  autoCreate: true\n  defaultPartitions: 3\n');
   const data = path.join(root, 'data');
+  const before = await openEmbeddedBus({ dataDir: data, maintenanceInterval: 0 });
+  await writeUsers(before, prefix);
+  await before.close();
   const chunks = input(seed, 21, `${prefix}-clicks`);
   const expected = oracle(prefix, chunks);
   const start = async () => {
@@ -226,6 +249,7 @@ describe.skipIf(!hasKafka)('on Kafka', () => {
     const bus = new KafkaBus({ brokers: [broker.bootstrap] });
     try {
       await bus.createTopic(`${prefix}-clicks`, { partitions: PARTITIONS });
+      await writeUsers(bus, prefix);
       const chunks = input(seed, 9, `${prefix}-clicks`);
       const expected = oracle(prefix, chunks);
       const start = workerStarter(url, root, config);
@@ -263,6 +287,7 @@ describe.skipIf(!hasKafka)('on Kafka', () => {
     const partitions = 6;
     try {
       await bus.createTopic(`${prefix}-clicks`, { partitions });
+      await writeUsers(bus, prefix);
       const chunks = input(seed, 4, `${prefix}-clicks`, partitions);
       const expected = oracle(prefix, chunks, partitions);
       const start = workerStarter(url, root, config);
