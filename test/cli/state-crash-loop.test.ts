@@ -116,15 +116,13 @@ async function readAll(bus: Bus, topic: string): Promise<ConsumedRecord[]> {
 async function writeUsers(bus: Bus, prefix: string): Promise<void> {
   const topic = crashPipelines(prefix).users;
   await bus.createTopic(topic, { partitions: 2, compacted: true });
-  await bus
-    .producer()
-    .send(
-      USERS.map((u) => ({
-        topic,
-        key: Buffer.from(JSON.stringify(u.key)),
-        value: Buffer.from(JSON.stringify(u.value)),
-      })),
-    );
+  await bus.producer().send(
+    USERS.map((u) => ({
+      topic,
+      key: Buffer.from(JSON.stringify(u.key)),
+      value: Buffer.from(JSON.stringify(u.value)),
+    })),
+  );
 }
 
 /** Waits until every output topic holds at least what the oracle has for it. */
