@@ -211,7 +211,7 @@ export class StageRunner {
     const owned = this.#owned.get(partition);
     if (!owned) return null;
     if (owned.task) return owned.task;
-    const { bus, pipeline, stage, logger } = this.#o;
+    const { pipeline, stage, logger } = this.#o;
     const started = performance.now();
     const { records, checkpoint } = await this.#restore(owned, partition);
     // Given up meanwhile (a rebalance during the restore).
