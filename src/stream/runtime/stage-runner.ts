@@ -97,7 +97,10 @@ export class StageRunner {
   /** How many of the last transaction's records were outputs (the changelog records follow). */
   #sentOutputs = 0;
 
-  #inFlight: Promise<void> = Promise.resolve();
+  /** Flushes run one after another: the loop's, and a revocation's. */
+  #flushing: Promise<void> = Promise.resolve();
+  /** A flush for a revocation failed: the loop rejoins, dropping what it holds. */
+  #mustRejoin: unknown = null;
   #running: Promise<void> | null = null;
   #stopped = false;
   #processed = 0;
@@ -182,9 +185,16 @@ export class StageRunner {
         this.#owned.set(partition, { task: null, state: null, stores: new Map() });
   }
 
-  /** A partition's transaction ends before another member may read the partition. */
+  /**
+   * Partitions go: what was processed so far is committed first (its outputs, state and offsets, as
+   * Kafka Streams commits a task it gives up), so the next owner starts where this one stopped and
+   * nothing held here is committed later without its offsets. The loop is always between records
+   * when this runs, so what is held is a consistent prefix. If that commit fails, the loop rejoins.
+   */
   async #revoked(partitions: TopicPartition[]): Promise<void> {
-    await this.#inFlight.catch(() => {});
+    await this.#flush().catch((error: unknown) => {
+      this.#mustRejoin = error;
+    });
     for (const { topic, partition } of partitions) {
       this.#sent.delete(partition);
       if (topic === this.#o.stage.input) this.#toCommit.delete(partition);
@@ -356,6 +366,7 @@ export class StageRunner {
           maxRecords: 5000,
         });
         await this.#process(records);
+        this.#rejoinIfAsked();
         const now = this.#o.clock.now();
         if (now - lastTick >= this.#o.tickMs) {
           lastTick = now;
@@ -363,8 +374,8 @@ export class StageRunner {
           this.#noticeIdle();
         }
         this.#watermarks();
-        this.#inFlight = this.#flush();
-        await this.#inFlight;
+        await this.#flush();
+        this.#rejoinIfAsked();
         await this.#purge();
         await this.#checkpoint();
       } catch (error) {
@@ -392,10 +403,7 @@ export class StageRunner {
       if (read) read.offset = r.offset + 1;
       else this.#toCommit.set(r.partition, { topic: r.topic, partition: r.partition, offset: r.offset + 1 });
       // Backpressure: what is held is committed before more is read.
-      if (this.#pendingBytes > this.#o.maxPendingBytes) {
-        this.#inFlight = this.#flush();
-        await this.#inFlight;
-      }
+      if (this.#pendingBytes > this.#o.maxPendingBytes) await this.#flush();
     }
   }
 
@@ -449,14 +457,25 @@ export class StageRunner {
    * Sends what the tasks produced, their state changes and the offsets read, in one transaction;
    * once it has committed, the stores take the changes with the changelog offsets they reach.
    */
-  async #flush(): Promise<void> {
-    try {
-      await this.#commit();
-    } catch (error) {
-      // A sink topic deleted while the pipeline runs: its records become dead letters, once.
-      if (!(error instanceof UnknownTopicError) || !(await this.#missingSinks())) throw error;
-      await this.#commit();
-    }
+  #flush(): Promise<void> {
+    const run = this.#flushing.then(async () => {
+      try {
+        await this.#commit();
+      } catch (error) {
+        // A sink topic deleted while the pipeline runs: its records become dead letters, once.
+        if (!(error instanceof UnknownTopicError) || !(await this.#missingSinks())) throw error;
+        await this.#commit();
+      }
+    });
+    this.#flushing = run.catch(() => {});
+    return run;
+  }
+
+  #rejoinIfAsked(): void {
+    const error = this.#mustRejoin;
+    if (error === null) return;
+    this.#mustRejoin = null;
+    throw error;
   }
 
   async #commit(): Promise<void> {
