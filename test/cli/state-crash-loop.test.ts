@@ -164,6 +164,21 @@ function workerStarter(url: string, root: string, config: string): (n: number) =
   };
 }
 
+/** Once the output is all there, stops the workers and checks it row for row. */
+async function finish(
+  bus: Bus,
+  workers: ChildProcess[],
+  expected: Map<string, string[]>,
+  seed: number,
+): Promise<void> {
+  await settled(bus, expected, 180_000);
+  for (const w of workers) {
+    w.kill('SIGTERM');
+    await new Promise((r) => w.once('exit', r));
+  }
+  await expectExact(bus, expected, seed);
+}
+
 const kill = async (child: ChildProcess) => {
   child.kill('SIGKILL');
   if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
@@ -263,12 +278,7 @@ describe.skipIf(!hasKafka)('on Kafka', () => {
         workers[victim] = await start(victim);
       }
       await producer.send(chunks.at(-1)!.map(({ click: _c, ...r }) => r));
-      await settled(bus, expected, 180_000);
-      for (const w of workers) {
-        w.kill('SIGTERM');
-        await new Promise((r) => w.once('exit', r));
-      }
-      await expectExact(bus, expected, seed);
+      await finish(bus, workers, expected, seed);
     } finally {
       await bus.close();
     }
@@ -323,12 +333,7 @@ describe.skipIf(!hasKafka)('on Kafka', () => {
       console.log(`rescaling on Kafka: a worker joining took its share within ${Date.now() - startedAt} ms`);
       await send(chunks[3]!);
       await send(chunks[4]!);
-      await settled(bus, expected, 180_000);
-      for (const w of workers) {
-        w.kill('SIGTERM');
-        await new Promise((r) => w.once('exit', r));
-      }
-      await expectExact(bus, expected, seed);
+      await finish(bus, workers, expected, seed);
     } finally {
       await bus.close();
     }
