@@ -238,13 +238,15 @@ describe('window operator', () => {
       expect(run(assigner, events, { crashAt: 5500 })).toEqual(straight);
     }
     const store = new MemoryStateStore();
-    const op = new WindowOperator<Event, string, unknown, { n: number; total: number }>({
-      name: 'w',
-      assigner: tumbling(100),
-      aggregator: agg as Aggregator<Event, unknown, { n: number; total: number }>,
-      allowedLateness: 0,
-      store,
-    });
+    const make = () =>
+      new WindowOperator<Event, string, unknown, { n: number; total: number }>({
+        name: 'w',
+        assigner: tumbling(100),
+        aggregator: agg as Aggregator<Event, unknown, { n: number; total: number }>,
+        allowedLateness: 0,
+        store,
+      });
+    const op = make();
     for (const [key, ts, v] of events)
       op.process(
         { key, ts, v },
@@ -255,13 +257,7 @@ describe('window operator', () => {
         () => {},
       );
     op.flush();
-    const loaded = new WindowOperator<Event, string, unknown, { n: number; total: number }>({
-      name: 'w',
-      assigner: tumbling(100),
-      aggregator: agg as Aggregator<Event, unknown, { n: number; total: number }>,
-      allowedLateness: 0,
-      store,
-    });
+    const loaded = make();
     // 5,000 windows: the loader stops twice to let the event loop run.
     expect([...loaded.loading()].length).toBe(2);
   });

@@ -1,5 +1,15 @@
 import type { Headers } from '../../core/index.ts';
 
+/** A dead letter's value at most this long; longer ones are cut and marked truncated. */
+const MAX_LETTER_VALUE_BYTES = 64 * 1024;
+
+/** A value cut to what a dead letter carries, and whether it was cut. */
+export function letterValue(value: Buffer): { value: Buffer; truncated?: true } {
+  return value.length > MAX_LETTER_VALUE_BYTES
+    ? { value: value.subarray(0, MAX_LETTER_VALUE_BYTES), truncated: true }
+    : { value };
+}
+
 /** Why a record left the pipeline for the dead-letter topic. */
 export type DeadLetterReason = 'decode' | 'error' | 'late';
 

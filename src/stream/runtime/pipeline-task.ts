@@ -17,7 +17,7 @@ import type { StateStore } from '../state/state-store.ts';
 import { UpstreamWatermarks } from '../time/upstream-watermarks.ts';
 import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
 import { maxTimestamp } from '../windows/window.ts';
-import { type DeadLetter, type DeadLetterReason, describeError } from './dead-letter.ts';
+import { type DeadLetter, type DeadLetterReason, describeError, letterValue } from './dead-letter.ts';
 import {
   type Repartitioned,
   readableRepartitioned,
@@ -93,9 +93,6 @@ function guarded(aggregator: Aggregator<unknown, unknown, unknown>): Aggregator<
     },
   };
 }
-
-/** A dead letter's value at most this long: a result letter carries the result, which may be large. */
-const MAX_LETTER_VALUE_BYTES = 64 * 1024;
 
 interface Element {
   value: unknown;
@@ -561,12 +558,9 @@ export class PipelineTask {
 
   /** A window's result, not a source record, failed or came too late downstream: the letter carries the result. */
   #resultLetter(poison: Poison, key: unknown, value: unknown, eventTime: number): void {
-    let bytes = Buffer.from(JSON.stringify(value) ?? 'null');
-    const truncated = bytes.length > MAX_LETTER_VALUE_BYTES;
-    if (truncated) bytes = bytes.subarray(0, MAX_LETTER_VALUE_BYTES);
     this.#output.deadLetter({
       kind: 'result',
-      ...(truncated ? { truncated } : {}),
+      ...letterValue(Buffer.from(JSON.stringify(value) ?? 'null')),
       reason: poison.reason,
       pipeline: this.pipeline.name,
       step: poison.step,
@@ -575,7 +569,6 @@ export class PipelineTask {
       partition: -1,
       offset: -1,
       key: Buffer.from(JSON.stringify(key)),
-      value: bytes,
       eventTime,
     });
   }

@@ -18,6 +18,7 @@ import { MemoryStateStore } from '../state/memory-state-store.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { NO_WATERMARK } from '../time/watermarks.ts';
 import { changelogRecords, changelogTopic, nextOffsets } from './changelog.ts';
+import { letterValue } from './dead-letter.ts';
 import { deadLetterRecord } from './dead-letter-record.ts';
 import { PipelineTask, type TableLookup } from './pipeline-task.ts';
 import { watermarkRecords } from './repartition-record.ts';
@@ -291,10 +292,13 @@ export class StageRunner {
     const paths = this.#paths(partition);
     let checkpoint = false;
     if (paths) owned.state ??= LmdbTaskState.open(paths.file);
+    // Each changelog's range, read once: for choosing where to start and for the restore itself.
+    const ranges = this.#o.changelogs
+      ? await Promise.all(
+          steps.map(async (step) => (await bus.partitionOffsets(changelogTopic(pipeline, step)))[partition]),
+        )
+      : [];
     if (paths && owned.state && this.#o.changelogs) {
-      const ranges = await Promise.all(
-        steps.map(async (step) => (await bus.partitionOffsets(changelogTopic(pipeline, step)))[partition]),
-      );
       const within = (step: number, offset: number | undefined) =>
         offset !== undefined && offset >= ranges[step]!.start && offset <= ranges[step]!.end;
       const local = owned.state;
@@ -310,14 +314,14 @@ export class StageRunner {
       }
     }
     let records = 0;
-    for (const step of steps) {
+    for (const [i, step] of steps.entries()) {
       const store = owned.state?.store(step) ?? new MemoryStateStore();
       owned.stores.set(step, store);
       if (!this.#o.changelogs) {
         await store.clear();
         continue;
       }
-      const result = await restoreStore(bus, store, changelogTopic(pipeline, step), partition);
+      const result = await restoreStore(bus, store, changelogTopic(pipeline, step), partition, ranges[i]);
       records += result.records;
       if (result.cleared)
         logger.warn(
@@ -542,7 +546,6 @@ export class StageRunner {
       if (!missing.has(r.topic)) return r;
       const from = (r as HeldRecord).from ?? null;
       const step = pipeline.steps.find((s) => s.kind === 'toTopic' && s.topic === r.topic);
-      const value = r.value ?? Buffer.alloc(0);
       return deadLetterRecord(deadLetterTopic, {
         kind: from ? 'record' : 'result',
         reason: 'error',
@@ -554,8 +557,7 @@ export class StageRunner {
         partition: from?.partition ?? -1,
         offset: from?.offset ?? -1,
         key: r.key ?? null,
-        value: value.subarray(0, 64 * 1024),
-        ...(value.length > 64 * 1024 ? { truncated: true } : {}),
+        ...letterValue(r.value ?? Buffer.alloc(0)),
       });
     });
     this.#log(

@@ -1,4 +1,4 @@
-import type { Bus } from '../../log/index.ts';
+import type { Bus, PartitionRange } from '../../log/index.ts';
 import { StateStoreError } from '../state/state-errors.ts';
 import type { StateStore, StoreChange } from '../state/state-store.ts';
 
@@ -28,8 +28,10 @@ export async function restoreStore(
   store: StateStore,
   topic: string,
   partition: number,
+  /** The changelog partition's range, when the caller has just read it. */
+  known?: PartitionRange,
 ): Promise<RestoreResult> {
-  const range = (await bus.partitionOffsets(topic))[partition];
+  const range = known ?? (await bus.partitionOffsets(topic))[partition];
   if (range === undefined) throw new StateStoreError(`The changelog ${topic} has no partition ${partition}`);
   let meta = store.meta();
   let cleared = false;
