@@ -5,7 +5,7 @@ import { ConfigError, type Logger, silentLogger, toMillis, UnknownTopicError } f
 import { KafkaBus } from '../kafka/index.ts';
 import { type Bus, ensureTopic, openEmbeddedBus } from '../log/index.ts';
 import { SchemaRegistry } from '../registry/index.ts';
-import { PipelineRunner } from '../stream/index.ts';
+import { isTwoInput, PipelineRunner } from '../stream/index.ts';
 import { loadPipelines } from './pipelines.ts';
 import type { KappaConfig } from './schema.ts';
 
@@ -60,6 +60,7 @@ export async function assemble(
       await sourceTopic(bus, pipeline.name, pipeline.source.topic, config);
       for (const step of pipeline.steps)
         if (step.kind === 'join') await sourceTopic(bus, pipeline.name, step.table.topic, config);
+        else if (isTwoInput(step)) await sourceTopic(bus, pipeline.name, step.other.source.topic, config);
       const runner = new PipelineRunner({
         bus,
         pipeline,

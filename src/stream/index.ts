@@ -10,6 +10,7 @@ export {
   type KeyedStream,
   type Pipeline,
   pipeline,
+  type SignedDuration,
   type SourceOptions,
   type Stream,
   table,
@@ -17,8 +18,24 @@ export {
   type WindowedStream,
   type WindowOptions,
 } from './dsl/pipeline.ts';
-export type { JoinStep, SourceStep, Step, Table, WindowStep } from './dsl/steps.ts';
+export {
+  type IntervalJoinStep,
+  isStateful,
+  isTwoInput,
+  type JoinSide,
+  type JoinStep,
+  type SourceStep,
+  type StatefulStep,
+  type Step,
+  type Table,
+  type TwoInputStep,
+  type WindowJoinStep,
+  type WindowStep,
+} from './dsl/steps.ts';
+export { IntervalJoinOperator } from './operators/interval-join-operator.ts';
+export type { Control, Joined, Operator, OperatorContext, OperatorInput } from './operators/operator.ts';
 export { SlicedWindowOperator } from './operators/sliced-window-operator.ts';
+export { WindowJoinOperator } from './operators/window-join-operator.ts';
 export {
   type LateRecord,
   WindowOperator,
@@ -36,7 +53,15 @@ export {
   type TaskOutput,
 } from './runtime/pipeline-task.ts';
 export { REPARTITION_HEADERS } from './runtime/repartition-record.ts';
-export { planStages, repartitionTopic, type Stage, stageGroup } from './runtime/stages.ts';
+export {
+  planStages,
+  repartitionTopic,
+  type Stage,
+  stageGroup,
+  stagePipeline,
+  statefulSteps,
+  upstreamStages,
+} from './runtime/stages.ts';
 export { avro, jsonSchema, protobuf } from './serdes/schema-serdes.ts';
 export { json, type Serde } from './serdes/serde.ts';
 export { LmdbTaskState } from './state/lmdb-state-store.ts';

@@ -26,6 +26,7 @@ describe('repartition records', () => {
       key: { merchant: 'm1' },
       value: { amount: 5, at: -Infinity },
       eventTime: 1234,
+      side: 0,
     });
   });
 
@@ -38,6 +39,7 @@ describe('repartition records', () => {
       key: 'k',
       value: { n: 1 },
       eventTime: 99,
+      side: 0,
     });
   });
 

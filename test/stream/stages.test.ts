@@ -52,7 +52,9 @@ describe('stages', () => {
       .source<Event>('in')
       .filter((e) => e.v > 0)
       .toTopic('out');
-    expect(planStages(stateless)).toEqual([{ index: 0, input: 'in', from: 1, until: null, output: null }]);
+    expect(planStages(stateless)).toEqual([
+      { index: 0, input: 'in', from: 1, until: null, output: null, sideOf: null },
+    ]);
   });
 
   it('take the minimum of upstream watermarks, wait for upstreams not heard from, and skip idle ones', () => {

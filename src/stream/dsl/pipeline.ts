@@ -7,9 +7,9 @@ import {
 } from '../aggregates/aggregator.ts';
 import type { EmitMode } from '../operators/window-operator.ts';
 import { json, type Serde } from '../serdes/serde.ts';
-import type { WindowAssigner } from '../windows/assigners.ts';
+import type { HoppingWindows, TumblingWindows, WindowAssigner } from '../windows/assigners.ts';
 import type { Window } from '../windows/window.ts';
-import type { SourceStep, Step, Table } from './steps.ts';
+import type { JoinSide, SourceStep, Step, Table } from './steps.ts';
 
 /** A window's result as it flows on: the key, the window, the aggregate, and whether it updates an earlier one. */
 export interface Windowed<K, R> {
@@ -63,17 +63,24 @@ export function table<V = unknown>(topic: string, options: { serde?: Serde<V> } 
 /** How long a source partition may be silent before it stops holding windows back, unless the source says. */
 export const DEFAULT_IDLE_AFTER = '1m';
 
-/** Starts a pipeline: `pipeline('revenue').source('payments', {...})…toTopic('revenue-5m')`. */
+/**
+ * Starts a pipeline: `pipeline('revenue').source('payments', {...})…toTopic('revenue-5m')`. A
+ * pipeline may read several sources (`const p = pipeline('q8'); p.source('persons')…`) to join
+ * them; the stream that ends in `toTopic` is the pipeline's main one, the others are joined into it.
+ */
 export function pipeline(name: string): { source<T>(topic: string, options?: SourceOptions<T>): Stream<T> } {
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(name))
     throw new InvalidArgumentError(
       `Invalid pipeline name ${JSON.stringify(name)}: use letters, digits, '.', '_', '-'`,
     );
+  // Step names are unique across every stream of the pipeline: they name state and topics.
+  const names = new Set<string>();
   return {
     source<T>(topic: string, options: SourceOptions<T> = {}) {
-      const step: SourceStep = {
+      const builder = new Builder(name, names);
+      builder.add({
         kind: 'source',
-        name: options.name ?? 'source',
+        name: builder.nameFor('source', options.name ?? (names.has('source') ? undefined : 'source')),
         topic,
         serde: (options.serde ?? json()) as Serde<unknown>,
         eventTime:
@@ -81,33 +88,40 @@ export function pipeline(name: string): { source<T>(topic: string, options?: Sou
         processingTime: options.eventTime === 'processing',
         maxOutOfOrder: toMillis(options.maxOutOfOrder ?? 0),
         idleAfter: options.idleAfter === 'never' ? null : toMillis(options.idleAfter ?? DEFAULT_IDLE_AFTER),
-      };
-      return new Stream<T>(new Builder(name, step));
+      });
+      return new Stream<T>(builder);
     },
   };
 }
 
-/** Collects steps and hands out unique names. */
+/** Collects one stream's steps; hands out names unique in the pipeline. */
 class Builder {
-  readonly steps: Step[];
+  readonly steps: Step[] = [];
   readonly name: string;
-  constructor(name: string, source: SourceStep) {
+  readonly names: Set<string>;
+  /** Joined into another stream: its steps belong to that join now. */
+  joined = false;
+  constructor(name: string, names: Set<string>) {
     this.name = name;
-    this.steps = [source];
+    this.names = names;
   }
 
   add(step: Step): void {
-    if (this.steps.some((s) => s.name === step.name))
+    if (this.joined)
+      throw new InvalidArgumentError(
+        `Pipeline ${this.name}: this stream was joined into another one; go on from the join's result`,
+      );
+    if (this.names.has(step.name))
       throw new InvalidArgumentError(
         `Pipeline ${this.name}: two steps are named ${JSON.stringify(step.name)}`,
       );
+    this.names.add(step.name);
     this.steps.push(step);
   }
 
   nameFor(kind: string, given: string | undefined): string {
     if (given !== undefined) return given;
-    const taken = new Set(this.steps.map((s) => s.name));
-    for (let i = 1; ; i++) if (!taken.has(`${kind}-${i}`)) return `${kind}-${i}`;
+    for (let i = 1; ; i++) if (!this.names.has(`${kind}-${i}`)) return `${kind}-${i}`;
   }
 
   finish(): Pipeline {
@@ -210,6 +224,98 @@ export class KeyedStream<T, K> {
   window(assigner: WindowAssigner, options: WindowOptions = {}): WindowedStream<T, K> {
     return new WindowedStream<T, K>(this.#builder, assigner, options);
   }
+
+  /**
+   * Joins with another keyed stream of the same pipeline, as Flink's interval join: an element `r`
+   * of `other` pairs with an element `l` of this stream with the same key when
+   * `l.time + lower ≤ r.time ≤ l.time + upper` (`{ lower: '-5m', upper: '0s' }`: r at most five
+   * minutes before l). Each pair is emitted once, as soon as both are there, at the later event time.
+   * `'unbounded'` on both ends is a regular join, whose state grows with its input. Event time only.
+   */
+  intervalJoin<U, R>(
+    other: KeyedStream<U, K>,
+    bounds: { lower: SignedDuration; upper: SignedDuration },
+    join: (left: T, right: U) => R,
+    options: { name?: string } = {},
+  ): Stream<R> {
+    const lower = signedMillis(bounds.lower, Number.NEGATIVE_INFINITY);
+    const upper = signedMillis(bounds.upper, Number.POSITIVE_INFINITY);
+    if (lower > upper)
+      throw new InvalidArgumentError(
+        `An interval join's lower bound (${bounds.lower}) must not be after its upper bound (${bounds.upper})`,
+      );
+    this.#builder.add({
+      kind: 'intervalJoin',
+      name: this.#builder.nameFor('intervalJoin', options.name),
+      other: this.#side(other),
+      lower,
+      upper,
+      join: join as (l: unknown, r: unknown) => unknown,
+    });
+    return new Stream<R>(this.#builder);
+  }
+
+  /**
+   * Joins with another keyed stream of the same pipeline by window, as Flink's window join: when a
+   * tumbling or hopping window closes, every element of this stream in it is paired with every
+   * element of `other` with the same key in it (`join(left, right, window)`), each pair emitted at
+   * the window's last instant. Event time only.
+   */
+  windowJoin<U, R>(
+    other: KeyedStream<U, K>,
+    assigner: TumblingWindows | HoppingWindows,
+    join: (left: T, right: U, window: Window) => R,
+    options: { name?: string } = {},
+  ): Stream<R> {
+    if (assigner.kind !== 'tumbling' && assigner.kind !== 'hopping')
+      throw new InvalidArgumentError(
+        `A window join takes tumbling or hopping windows, not ${(assigner as WindowAssigner).kind}`,
+      );
+    this.#builder.add({
+      kind: 'windowJoin',
+      name: this.#builder.nameFor('windowJoin', options.name),
+      other: this.#side(other),
+      assigner,
+      join: join as (l: unknown, r: unknown, w: Window) => unknown,
+    });
+    return new Stream<R>(this.#builder);
+  }
+
+  /** The other stream of a join, checked: keyed, stateless, of this pipeline, in event time. */
+  #side(other: KeyedStream<unknown, unknown>): JoinSide {
+    const mine = this.#builder;
+    const theirs = other.#builder;
+    const fail = (why: string) => {
+      throw new InvalidArgumentError(`Pipeline ${mine.name}: cannot join: ${why}`);
+    };
+    if (theirs === mine) fail('a stream cannot be joined with itself');
+    if (theirs.names !== mine.names)
+      fail('both streams must come from the same pipeline(...) (call .source() on it twice)');
+    if (theirs.joined) fail('the other stream is already joined into another one');
+    if (mine.steps.at(-1)?.kind !== 'keyBy' || theirs.steps.at(-1)?.kind !== 'keyBy')
+      fail('both streams must end in keyBy just before the join');
+    const stateful = theirs.steps.find(
+      (s) => s.kind !== 'source' && !['map', 'filter', 'flatMap', 'keyBy'].includes(s.kind),
+    );
+    if (stateful)
+      fail(
+        `the other stream may only map, filter, flatMap and keyBy (it has ${stateful.kind} ${JSON.stringify(stateful.name)})`,
+      );
+    const sources = [mine.steps[0], theirs.steps[0]] as SourceStep[];
+    if (sources.some((s) => s.processingTime))
+      fail('joins need event time; a source reads in processing time');
+    theirs.joined = true;
+    return { source: sources[1]!, steps: theirs.steps.slice(1) };
+  }
+}
+
+/** A bound of an interval join: a duration, negative with a leading '-' (`'-5m'`), or `'unbounded'`. */
+export type SignedDuration = Duration | `-${string}` | 'unbounded';
+
+function signedMillis(d: SignedDuration, unbounded: number): number {
+  if (d === 'unbounded') return unbounded;
+  if (typeof d === 'number') return d < 0 ? -toMillis(-d) : toMillis(d);
+  return d.startsWith('-') ? -toMillis(d.slice(1)) : toMillis(d);
 }
 
 export class WindowedStream<T, K> {

@@ -1,7 +1,8 @@
 import type { Aggregator } from '../aggregates/aggregator.ts';
 import type { EmitMode } from '../operators/window-operator.ts';
 import type { Serde } from '../serdes/serde.ts';
-import type { WindowAssigner } from '../windows/assigners.ts';
+import type { HoppingWindows, TumblingWindows, WindowAssigner } from '../windows/assigners.ts';
+import type { Window } from '../windows/window.ts';
 
 /**
  * A pipeline compiled to a chain of named steps. Names are unique in a pipeline: they label metrics,
@@ -15,6 +16,8 @@ export type Step =
   | { kind: 'keyBy'; name: string; fn: (value: unknown) => unknown }
   | WindowStep
   | JoinStep
+  | IntervalJoinStep
+  | WindowJoinStep
   | { kind: 'toTopic'; name: string; topic: string; serde: Serde<unknown> };
 
 /** A table: the latest value per key of a compacted topic (or, later, a CDC topic). */
@@ -34,6 +37,46 @@ export interface JoinStep {
   /** 'inner': an element whose key has no row is dropped; 'left': it is joined with null. */
   type: 'inner' | 'left';
 }
+
+/**
+ * The other input of a two-input step: its own source and the steps after it, the last a keyBy
+ * (both sides of a join are keyed alike). It runs as a stage of its own, writing into the join's
+ * repartition topic beside the first input.
+ */
+export interface JoinSide {
+  source: SourceStep;
+  steps: Step[];
+}
+
+/** A stream-stream interval join: a right element at r pairs with a left one at l of its key when l + lower ≤ r ≤ l + upper. */
+export interface IntervalJoinStep {
+  kind: 'intervalJoin';
+  name: string;
+  other: JoinSide;
+  /** ms, or ±Infinity: unbounded. */
+  lower: number;
+  upper: number;
+  join: (left: unknown, right: unknown) => unknown;
+}
+
+/** A window join: the left and right elements of a key in the same window, paired when it closes. */
+export interface WindowJoinStep {
+  kind: 'windowJoin';
+  name: string;
+  other: JoinSide;
+  assigner: TumblingWindows | HoppingWindows;
+  join: (left: unknown, right: unknown, window: Window) => unknown;
+}
+
+/** A step with keyed state in a store (and a changelog). */
+export type StatefulStep = WindowStep | IntervalJoinStep | WindowJoinStep;
+export const isStateful = (step: Step): step is StatefulStep =>
+  step.kind === 'window' || step.kind === 'intervalJoin' || step.kind === 'windowJoin';
+
+/** A step with a second input. */
+export type TwoInputStep = IntervalJoinStep | WindowJoinStep;
+export const isTwoInput = (step: Step): step is TwoInputStep =>
+  step.kind === 'intervalJoin' || step.kind === 'windowJoin';
 
 export interface SourceStep {
   kind: 'source';

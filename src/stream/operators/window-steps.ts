@@ -1,3 +1,4 @@
+import type { Operator, OperatorContext } from './operator.ts';
 import { SlicedWindowOperator } from './sliced-window-operator.ts';
 import {
   type LateRecord,
@@ -40,4 +41,40 @@ export function windowSteps<T, K, A, R>(options: WindowOperatorOptions<T, A, R>)
   if (a.kind === 'hopping' && a.size % a.slide === 0 && options.emit?.mode === 'final')
     return new SlicedWindowOperator<T, K, A, R>({ ...options, assigner: a });
   return new WindowOperator<T, K, A, R>(options);
+}
+
+/**
+ * A window step on the operator contract. Its late records keep the element they were (the late
+ * topic shows it), and `late` is bound once per context, not per record.
+ */
+export function windowOperator<T, K, A, R>(
+  options: WindowOperatorOptions<T, A, R>,
+): Operator<WindowResult<K, R>> & { readonly steps: WindowSteps<T, K, R> } {
+  const steps = windowSteps<T, K, A, R>(options);
+  let bound: OperatorContext<WindowResult<K, R>> | null = null;
+  let late: (l: LateRecord<T, K>) => void = () => {};
+  const lateOf = (ctx: OperatorContext<WindowResult<K, R>>) => {
+    if (ctx !== bound) {
+      bound = ctx;
+      late = (l) => ctx.late({ value: l.record, key: l.key, eventTime: l.eventTime, side: 0, now: 0 });
+    }
+    return late;
+  };
+  return {
+    steps,
+    process: (input, ctx) =>
+      steps.process(
+        input.value as T,
+        input.key as K,
+        input.eventTime,
+        ctx.watermark,
+        ctx.emit,
+        lateOf(ctx),
+        input.now,
+      ),
+    onWatermark: (watermark, ctx) => steps.onWatermark(watermark, ctx.emit),
+    onTick: (now, ctx) => steps.onProcessingTime(now, ctx.emit),
+    onCheckpoint: () => steps.flush(),
+    loading: () => steps.loading(),
+  };
 }

@@ -3,7 +3,7 @@ import { type Bus, ensureTopic } from '../../log/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
 import { changelogSpec } from './changelog.ts';
 import { StageRunner } from './stage-runner.ts';
-import { planStages, type Stage } from './stages.ts';
+import { planStages, type Stage, upstreamStages } from './stages.ts';
 import { TableReader } from './table-reader.ts';
 
 export interface PipelineRunnerOptions {
@@ -113,18 +113,28 @@ export class PipelineRunner {
         'table read',
       );
     }
-    // Partitions of each stage's input: the source's, then each repartition topic's (made like the source).
-    const inputs = [(await bus.describeTopic(source)).partitions];
+    // Partitions of each topic a stage reads or writes: the sources', then each repartition topic's (made like the source).
+    const partitions = new Map<string, number>();
     for (const stage of this.stages)
-      if (stage.output)
-        inputs.push((await ensureTopic(bus, stage.output, { partitions: inputs[0]! })).partitions);
+      if (stage.from === 1) partitions.set(stage.input, (await bus.describeTopic(stage.input)).partitions);
+    const sourcePartitions = partitions.get(source)!;
+    for (const stage of this.stages)
+      if (stage.output && !partitions.has(stage.output))
+        partitions.set(
+          stage.output,
+          (await ensureTopic(bus, stage.output, { partitions: sourcePartitions })).partitions,
+        );
     for (const stage of this.stages) {
+      // A repartition topic's upstream tasks: one per input partition of each stage writing it, in stage order.
+      const tasksOf = (stages: Stage[]) => stages.reduce((n, s) => n + partitions.get(s.input)!, 0);
+      const before = this.stages.filter((s) => s.output === stage.output && s.index < stage.index);
       const runner = new StageRunner({
         bus,
         pipeline: this.pipeline,
         stage,
-        outputPartitions: stage.output ? inputs[stage.index + 1]! : 0,
-        ...(stage.index > 0 ? { upstreams: inputs[stage.index - 1]! } : {}),
+        outputPartitions: stage.output ? partitions.get(stage.output)! : 0,
+        upstreamBase: tasksOf(before),
+        ...(stage.from === 1 ? {} : { upstreams: tasksOf(upstreamStages(this.stages, stage)) }),
         deadLetterTopic: this.deadLetterTopic,
         stateDir: this.#stateDir,
         clock: this.#clock,
@@ -139,7 +149,7 @@ export class PipelineRunner {
         maxPendingBytes: this.#limits.maxPendingBytes ?? 16 * 1024 * 1024,
       });
       for (const changelog of runner.changelogs())
-        await ensureTopic(bus, changelog, changelogSpec(inputs[stage.index]!));
+        await ensureTopic(bus, changelog, changelogSpec(partitions.get(stage.input)!));
       await runner.start();
       this.#runners.push(runner);
     }

@@ -8,9 +8,18 @@ import {
 } from '../../core/index.ts';
 import type { Aggregator } from '../aggregates/aggregator.ts';
 import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
-import type { WindowStep } from '../dsl/steps.ts';
-import type { LateRecord, WindowResult } from '../operators/window-operator.ts';
-import { type WindowSteps, windowSteps } from '../operators/window-steps.ts';
+import { isStateful, isTwoInput, type SourceStep, type StatefulStep, type Step } from '../dsl/steps.ts';
+import { IntervalJoinOperator } from '../operators/interval-join-operator.ts';
+import {
+  type Control,
+  control,
+  type Joined,
+  type Operator,
+  type OperatorContext,
+  type OperatorInput,
+} from '../operators/operator.ts';
+import { WindowJoinOperator } from '../operators/window-join-operator.ts';
+import { windowOperator } from '../operators/window-steps.ts';
 import { MemoryStateStore } from '../state/memory-state-store.ts';
 import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
@@ -26,10 +35,12 @@ import {
 } from './repartition-record.ts';
 import { type Stage, wholePipeline } from './stages.ts';
 
-/** What a task keeps of its input's watermarks, in its first window step's store. */
+/** What a task keeps of its input's watermarks, in its first stateful step's store. */
 interface InputWatermarks {
   /** What the source partitions' watermarks have seen (a stage reading the source). */
   partitions?: Array<[number, number]>;
+  /** The same for the other sources of a whole pipeline that joins several. */
+  others?: Array<Array<[number, number]>>;
   /** What the upstream tasks have said (a stage reading a repartition topic). */
   upstreams?: ReturnType<UpstreamWatermarks['snapshot']>;
 }
@@ -94,28 +105,47 @@ function guarded(aggregator: Aggregator<unknown, unknown, unknown>): Aggregator<
   };
 }
 
-interface Element {
-  value: unknown;
+/** A join function that may throw, as one that returns ResultFailed instead (a join may run at a watermark). */
+function guardedJoin<A extends unknown[]>(fn: (...args: A) => unknown): (...args: A) => unknown {
+  return (...args) => {
+    try {
+      return fn(...args);
+    } catch (error) {
+      return new ResultFailed(error);
+    }
+  };
+}
+
+/** An element between steps; what a stateful step gets (OperatorInput) is one too. */
+interface Element extends OperatorInput {
   /** Set by keyBy: the key as the user's function returned it. */
-  key: unknown;
   keyed: boolean;
-  eventTime: number;
 }
 
 /** The rest of a pipeline from one step on, compiled. */
 type Run = (element: Element) => void;
 
-interface WindowSlot {
-  /** The window step's index in the pipeline. */
+/** A stateful step of the stage: its operator, store and watermark. */
+interface OperatorSlot {
+  /** The step's index in the pipeline. */
   step: number;
-  op: WindowSteps<unknown, unknown, unknown>;
+  op: Operator<unknown>;
+  ctx: OperatorContext<unknown>;
   store: StateStore;
   watermark: number;
   /** The watermark the store holds. */
   storedWatermark: number;
-  emit: (result: WindowResult<unknown, unknown>) => void;
-  late: (late: LateRecord<unknown, unknown>) => void;
 }
+
+/** A source the task reads (a whole pipeline that joins reads several): its step, watermarks and compiled steps. */
+interface Source {
+  step: SourceStep;
+  tracker: WatermarkTracker;
+  run: Run;
+}
+
+const CHECKPOINT: Control = { kind: 'checkpoint' };
+const STOP: Control = { kind: 'stop' };
 
 /** A poison record's way out: the step that refused it, and why. */
 class Poison {
@@ -136,22 +166,23 @@ class Poison {
  */
 export class PipelineTask {
   readonly pipeline: Pipeline;
-  /** The state of each window step, by step name. */
+  /** The state of each stateful step (windows, joins), by step name. */
   readonly stores = new Map<string, StateStore>();
   readonly #clock: Clock;
   readonly #output: TaskOutput;
   readonly stage: Stage;
-  /** Watermarks from the source partitions, or from the upstream tasks of a repartition topic. */
-  readonly #tracker: WatermarkTracker | null = null;
+  /** The sources read (a stage reading the source), or the upstream tasks of a repartition topic. */
+  readonly #sources: Source[] = [];
   readonly #upstream: UpstreamWatermarks | null = null;
-  /** The window steps in pipeline order, and the same by step index. */
-  readonly #windows: WindowSlot[] = [];
-  readonly #windowAt: Array<WindowSlot | undefined> = [];
+  /** The stateful steps in pipeline order, and the same by step index. */
+  readonly #operators: OperatorSlot[] = [];
+  readonly #operatorAt: Array<OperatorSlot | undefined> = [];
   /** The source record being processed, for late records' dead letters. */
   #record: ConsumedRecord | null = null;
-  /** The steps after the source, and after each window step, compiled. */
-  readonly #fromSource: Run;
-  readonly #afterWindow: Run[] = [];
+  /** The steps after each stateful step, compiled. */
+  readonly #after: Run[] = [];
+  /** The steps from the stage's first one, for records of a repartition topic. */
+  readonly #fromInput: Run;
   /** The input watermarks the store holds, as JSON. */
   #storedInput = '';
   readonly #maxRecordBytes: number;
@@ -171,14 +202,7 @@ export class PipelineTask {
         );
       });
     const storeOf = options.stores ?? (() => new MemoryStateStore());
-    const source = pipeline.source;
-    if (this.stage.from === 1)
-      this.#tracker = new WatermarkTracker(
-        { maxOutOfOrder: source.maxOutOfOrder, idleAfter: source.idleAfter },
-        options.partitions,
-        this.#clock.now(),
-      );
-    else {
+    if (this.stage.from !== 1) {
       if (options.upstreams === undefined)
         throw new InvalidArgumentError(
           'A task reading a repartition topic needs its number of upstream tasks',
@@ -187,34 +211,55 @@ export class PipelineTask {
     }
     const end = this.stage.until ?? pipeline.steps.length;
     pipeline.steps.forEach((step, i) => {
-      if (step.kind !== 'window' || i < this.stage.from || i >= end) return;
+      if (!isStateful(step) || i < this.stage.from || i >= end) return;
       const store = storeOf(step.name);
       this.stores.set(step.name, store);
       const stored = store.get(WINDOW_WATERMARK);
       const watermark = stored === undefined ? NO_WATERMARK : decodeState<number>(stored);
-      const slot: WindowSlot = {
+      const slot: OperatorSlot = {
         step: i,
-        emit: (result) => this.#emitWindow(i, result),
-        late: (late) => this.#late(step, late),
-        op: windowSteps({
-          name: step.name,
-          assigner: step.assigner,
-          aggregator: guarded(step.aggregator),
-          allowedLateness: step.allowedLateness,
-          emit: step.emit,
-          store,
-        }),
+        op: this.#operator(step, store),
+        ctx: this.#context(i, step),
         store,
         watermark,
         storedWatermark: watermark,
       };
-      this.#windows.push(slot);
-      this.#windowAt[i] = slot;
+      this.#operators.push(slot);
+      this.#operatorAt[i] = slot;
     });
+    const steps = pipeline.steps;
+    this.#fromInput = this.#compile(steps, this.stage.from);
+    for (const slot of this.#operators) this.#after[slot.step] = this.#compile(steps, slot.step + 1);
+    if (this.#upstream === null) {
+      const tracker = () =>
+        new WatermarkTracker(
+          { maxOutOfOrder: pipeline.source.maxOutOfOrder, idleAfter: pipeline.source.idleAfter },
+          options.partitions,
+          this.#clock.now(),
+        );
+      this.#sources.push({ step: pipeline.source, tracker: tracker(), run: this.#fromInput });
+      // A whole pipeline runs the other inputs of its joins too, straight into the join as side 1.
+      if (this.stage.until === null && this.stage.sideOf === null)
+        steps.forEach((step, i) => {
+          if (!isTwoInput(step)) return;
+          const join = this.#compile(steps, i);
+          const run = this.#compile(step.other.steps, 0, (element) => {
+            element.side = 1;
+            join(element);
+          });
+          this.#sources.push({
+            step: step.other.source,
+            tracker: new WatermarkTracker(
+              { maxOutOfOrder: step.other.source.maxOutOfOrder, idleAfter: step.other.source.idleAfter },
+              options.partitions,
+              this.#clock.now(),
+            ),
+            run,
+          });
+        });
+    }
     this.#restoreInputWatermarks();
-    if ((options.load ?? 'now') === 'now') for (const w of this.#windows) w.op.restored();
-    this.#fromSource = this.#compile(this.stage.from);
-    for (const w of this.#windows) this.#afterWindow[w.step] = this.#compile(w.step + 1);
+    if ((options.load ?? 'now') === 'now') for (const _ of this.loading());
   }
 
   /** The input record being processed now (null while window results flow on): what an output comes from. */
@@ -224,12 +269,13 @@ export class PipelineTask {
 
   get watermark(): number {
     if (this.pipeline.source.processingTime) return this.#clock.now() - 1;
-    return (this.#tracker ?? this.#upstream)!.current;
+    if (this.#upstream !== null) return this.#upstream.current;
+    return this.#sourceWatermark();
   }
 
   /** Every source partition of the task has gone idle (stages that read the source). */
   get idle(): boolean {
-    return this.#tracker?.idle ?? false;
+    return this.#sources.length > 0 && this.#sources.every((s) => s.tracker.idle);
   }
 
   process(record: ConsumedRecord): void {
@@ -237,17 +283,40 @@ export class PipelineTask {
       this.#processRepartitioned(record, this.#upstream);
       return;
     }
-    const source = this.pipeline.source;
-    let element: Element;
-    try {
-      element = this.#read(record);
-    } catch (error) {
-      this.#deadLetter(record, error instanceof Poison ? error : new Poison(source.name, 'error', error));
-      return;
+    const sources = this.#sources;
+    for (let i = 0; i < sources.length; i++) {
+      const source = sources[i]!;
+      if (sources.length > 1 && source.step.topic !== record.topic) continue;
+      let element: Element;
+      try {
+        element = this.#read(record, source.step);
+      } catch (error) {
+        this.#deadLetter(
+          record,
+          error instanceof Poison ? error : new Poison(source.step.name, 'error', error),
+        );
+        continue;
+      }
+      this.#run(record, element, source.run);
+      if (!source.step.processingTime) {
+        const watermark = source.tracker.observe(record.partition, element.eventTime, this.#clock.now());
+        this.#advance(sources.length === 1 ? watermark : this.#sourceWatermark());
+      }
     }
-    this.#run(record, element);
-    if (!this.pipeline.source.processingTime)
-      this.#advance(this.#tracker!.observe(record.partition, element.eventTime, this.#clock.now()));
+  }
+
+  /**
+   * The watermark over every source: the least of those not idle (the least of all until each has
+   * seen a record, so a join waits for both sides), or the greatest once all are idle.
+   */
+  #sourceWatermark(): number {
+    let min = Number.POSITIVE_INFINITY;
+    let max = NO_WATERMARK;
+    for (const { tracker } of this.#sources) {
+      max = Math.max(max, tracker.current);
+      if (!tracker.idle) min = Math.min(min, tracker.current);
+    }
+    return min === Number.POSITIVE_INFINITY ? max : min;
   }
 
   /** A record of a repartition topic: an element keyed upstream, or an upstream task's watermark. */
@@ -264,14 +333,18 @@ export class PipelineTask {
       return;
     }
     const eventTime = this.pipeline.source.processingTime ? this.#clock.now() : read.eventTime;
-    this.#run(record, { value: read.value, key: read.key, keyed: true, eventTime });
+    this.#run(
+      record,
+      { value: read.value, key: read.key, keyed: true, eventTime, side: read.side, now: 0 },
+      this.#fromInput,
+    );
   }
 
   /** A record's element through the stage's steps; one that a step refuses is a dead letter. */
-  #run(record: ConsumedRecord, element: Element): void {
+  #run(record: ConsumedRecord, element: Element, run: Run): void {
     try {
       this.#record = record;
-      this.#fromSource(element);
+      run(element);
     } catch (error) {
       if (!(error instanceof Poison)) throw error;
       this.#deadLetter(record, error, element.eventTime);
@@ -281,10 +354,14 @@ export class PipelineTask {
   /** Processing time moved on: idle partitions may release the watermark. */
   tick(): void {
     const now = this.#clock.now();
-    for (const w of this.#windows) w.op.onProcessingTime(now, w.emit);
+    const tick: Control = { kind: 'tick', now };
+    for (const slot of this.#operators) control(slot.op, tick, slot.ctx);
     // In processing time the clock is the watermark: windows close when their end has passed.
     if (this.pipeline.source.processingTime) this.#advance(now - 1);
-    else if (this.#tracker !== null) this.#advance(this.#tracker.tick(now));
+    else if (this.#upstream === null) {
+      for (const { tracker } of this.#sources) tracker.tick(now);
+      this.#advance(this.#sourceWatermark());
+    }
   }
 
   /** The input has ended (a bounded run, such as a test): every window fires. */
@@ -292,47 +369,107 @@ export class PipelineTask {
     this.#advance(Number.POSITIVE_INFINITY);
   }
 
-  /** Loads the windows in the stores, a chunk per step (with `load: 'later'`). */
+  /** Loads the operators' state from the stores, a chunk per step (with `load: 'later'`). */
   *loading(): Generator<void> {
-    for (const w of this.#windows) yield* w.op.loading();
+    for (const slot of this.#operators) if (slot.op.loading) yield* slot.op.loading();
+  }
+
+  /** The task is given up: its operators let go of what they hold (the stores are closed by their owner). */
+  close(): void {
+    for (const slot of this.#operators) control(slot.op, STOP, slot.ctx);
   }
 
   /**
-   * Writes what changed since the last checkpoint into the stores, as pending writes: windows,
-   * their watermarks, the input's watermarks. The runner sends the stores' changes to their
+   * Writes what changed since the last checkpoint into the stores, as pending writes: operator
+   * state, their watermarks, the input's watermarks. The runner sends the stores' changes to their
    * changelogs in the transaction that commits the input offsets, and commits the stores after it.
    */
   checkpoint(): void {
-    for (const w of this.#windows) {
-      w.op.flush();
-      if (w.watermark !== w.storedWatermark) {
-        w.store.put(WINDOW_WATERMARK, encodeState(w.watermark));
-        w.storedWatermark = w.watermark;
+    for (const slot of this.#operators) {
+      control(slot.op, CHECKPOINT, slot.ctx);
+      if (slot.watermark !== slot.storedWatermark) {
+        slot.store.put(WINDOW_WATERMARK, encodeState(slot.watermark));
+        slot.storedWatermark = slot.watermark;
       }
     }
-    const first = this.#windows[0];
+    const first = this.#operators[0];
     if (first === undefined) return;
-    const input: InputWatermarks = this.#tracker
-      ? { partitions: this.#tracker.snapshot() }
-      : { upstreams: this.#upstream!.snapshot() };
+    const [main, ...others] = this.#sources.map((s) => s.tracker.snapshot());
+    const input: InputWatermarks =
+      this.#upstream === null
+        ? { partitions: main!, ...(others.length > 0 ? { others } : {}) }
+        : { upstreams: this.#upstream.snapshot() };
     const json = JSON.stringify(input);
     if (json === this.#storedInput) return;
     first.store.put(INPUT_WATERMARKS, encodeState(input));
     this.#storedInput = json;
   }
 
-  /** Where the input's watermarks were at the last checkpoint the first window step's store holds. */
+  /** Where the input's watermarks were at the last checkpoint the first stateful step's store holds. */
   #restoreInputWatermarks(): void {
-    const stored = this.#windows[0]?.store.get(INPUT_WATERMARKS);
+    const stored = this.#operators[0]?.store.get(INPUT_WATERMARKS);
     if (stored === undefined) return;
     const input = decodeState<InputWatermarks>(stored);
     this.#storedInput = JSON.stringify(input);
-    if (input.partitions) this.#tracker?.restore(input.partitions, this.#clock.now());
+    const now = this.#clock.now();
+    if (input.partitions) this.#sources[0]?.tracker.restore(input.partitions, now);
+    for (const [i, snapshot] of (input.others ?? []).entries())
+      this.#sources[i + 1]?.tracker.restore(snapshot, now);
     if (input.upstreams) this.#upstream?.restore(input.upstreams);
   }
 
-  #read(record: ConsumedRecord): Element {
-    const source = this.pipeline.source;
+  /** The operator of a stateful step, its user functions guarded so that what throws becomes a dead letter. */
+  #operator(step: StatefulStep, store: StateStore): Operator<unknown> {
+    switch (step.kind) {
+      case 'window':
+        return windowOperator({
+          name: step.name,
+          assigner: step.assigner,
+          aggregator: guarded(step.aggregator),
+          allowedLateness: step.allowedLateness,
+          emit: step.emit,
+          store,
+        }) as Operator<unknown>;
+      case 'intervalJoin':
+        return new IntervalJoinOperator({
+          lower: step.lower,
+          upper: step.upper,
+          join: guardedJoin(step.join),
+          store,
+        }) as Operator<unknown>;
+      case 'windowJoin':
+        return new WindowJoinOperator({
+          assigner: step.assigner,
+          join: guardedJoin(step.join),
+          store,
+        }) as Operator<unknown>;
+    }
+  }
+
+  /** What a stateful step's operator is handed: where its results and late elements go. */
+  #context(i: number, step: StatefulStep): OperatorContext<unknown> {
+    const task = this;
+    const emit =
+      step.kind === 'window'
+        ? (result: unknown) => this.#emitWindow(i, result as Windowed<unknown, unknown>)
+        : (joined: unknown) => this.#emitJoined(i, joined as Joined);
+    return {
+      get watermark() {
+        return task.#operatorAt[i]!.watermark;
+      },
+      emit,
+      late: (input) =>
+        this.#late(
+          step.name,
+          step.kind === 'window' ? step.lateTopic : null,
+          step.kind === 'window' ? step.allowedLateness : 0,
+          input,
+          task.#operatorAt[i]!.watermark,
+        ),
+    };
+  }
+
+  #read(record: ConsumedRecord, source: SourceStep): Element {
     let value: unknown;
     try {
       if (record.value === null) throw new Error('The record has no value');
@@ -340,7 +477,8 @@ export class PipelineTask {
     } catch (error) {
       throw new Poison(source.name, 'decode', error);
     }
-    if (source.processingTime) return { value, key: null, keyed: false, eventTime: this.#clock.now() };
+    if (source.processingTime)
+      return { value, key: null, keyed: false, eventTime: this.#clock.now(), side: 0, now: 0 };
     let eventTime: number;
     try {
       const t = source.eventTime ? source.eventTime(value) : record.timestamp;
@@ -354,24 +492,25 @@ export class PipelineTask {
         'error',
         new TypeError(`The event time is ${JSON.stringify(eventTime)}, not a time in ms`),
       );
-    return { value, key: null, keyed: false, eventTime };
+    return { value, key: null, keyed: false, eventTime, side: 0, now: 0 };
   }
 
   /**
-   * The steps from `from` on as one function per step, each calling the next: built once, so each
-   * call site sees one step's function and the per-record path dispatches on nothing. A user function
-   * that throws is wrapped as Poison naming its step; Poison from further down passes through.
+   * The steps from `from` on as one function per step, each calling the next (`tail` after the
+   * last): built once, so each call site sees one step's function and the per-record path dispatches
+   * on nothing. A user function that throws is wrapped as Poison naming its step; Poison from further
+   * down passes through.
    */
-  #compile(from: number): Run {
-    const steps = this.pipeline.steps;
+  #compile(steps: readonly Step[], from: number, tail: Run = () => {}): Run {
     const step = steps[from];
-    if (step === undefined || step.kind === 'source') return () => {};
+    if (step === undefined) return tail;
+    if (step.kind === 'source') return () => {};
     const name = step.name;
     const poison = (error: unknown) => new Poison(name, 'error', error);
     switch (step.kind) {
       case 'map': {
         const { fn } = step;
-        const next = this.#compile(from + 1);
+        const next = this.#compile(steps, from + 1, tail);
         return (element) => {
           try {
             element.value = fn(element.value);
@@ -383,7 +522,7 @@ export class PipelineTask {
       }
       case 'filter': {
         const { fn } = step;
-        const next = this.#compile(from + 1);
+        const next = this.#compile(steps, from + 1, tail);
         return (element) => {
           let keep: boolean;
           try {
@@ -396,7 +535,7 @@ export class PipelineTask {
       }
       case 'flatMap': {
         const { fn } = step;
-        const next = this.#compile(from + 1);
+        const next = this.#compile(steps, from + 1, tail);
         return (element) => {
           let values: unknown[];
           try {
@@ -409,7 +548,10 @@ export class PipelineTask {
       }
       case 'keyBy': {
         const { fn } = step;
-        const next = from === this.stage.until ? this.#repartition() : this.#compile(from + 1);
+        const next =
+          steps === this.pipeline.steps && from === this.stage.until
+            ? this.#repartition()
+            : this.#compile(steps, from + 1, tail);
         return (element) => {
           let key: unknown;
           try {
@@ -424,22 +566,17 @@ export class PipelineTask {
           next(element);
         };
       }
-      case 'window': {
-        const w = this.#windowAt[from]!;
+      case 'window':
+      case 'intervalJoin':
+      case 'windowJoin': {
+        const slot = this.#operatorAt[from]!;
         const clock = this.#clock;
         // Only the updates and early emit modes look at processing time per record.
-        const timed = step.emit.mode !== 'final';
+        const timed = step.kind === 'window' && step.emit.mode !== 'final';
         return (element) => {
+          element.now = timed ? clock.now() : 0;
           try {
-            w.op.process(
-              element.value,
-              element.key,
-              element.eventTime,
-              w.watermark,
-              w.emit,
-              w.late,
-              timed ? clock.now() : 0,
-            );
+            slot.op.process(element, slot.ctx);
           } catch (error) {
             throw error instanceof Poison ? error : poison(error);
           }
@@ -448,7 +585,7 @@ export class PipelineTask {
       case 'join': {
         const { key: keyOf, join, type } = step;
         const rows = this.#tables(step.table.topic);
-        const next = this.#compile(from + 1);
+        const next = this.#compile(steps, from + 1, tail);
         return (element) => {
           let out: unknown;
           try {
@@ -482,13 +619,14 @@ export class PipelineTask {
     }
   }
 
-  /** The end of a stage cut at a keyBy: each element goes on to the repartition topic, by its key. */
+  /** The end of a stage cut at a keyBy: each element goes on to the repartition topic, by its key (and side). */
   #repartition(): Run {
     const topic = this.stage.output!;
     const output = this.#output;
     const name = this.pipeline.steps[this.stage.until!]!.name;
+    const side = this.stage.sideOf === null ? 0 : 1;
     return (element) => {
-      const { key, value } = repartitioned(element.key, element.value, element.eventTime);
+      const { key, value } = repartitioned(element.key, element.value, element.eventTime, side);
       this.#checkSize(name, key, value);
       output.send(topic, key, value, element.eventTime);
     };
@@ -502,28 +640,30 @@ export class PipelineTask {
   }
 
   /**
-   * Where a record too late for every window goes: the late topic, as the element the window saw
-   * (its key and value as JSON: after a keyBy the source record's own bytes are no longer at hand),
-   * or the dead letters with reason late.
+   * Where an element too late for a step goes: the late topic, as the element the step saw (its key
+   * and value as JSON: after a keyBy the source record's own bytes are no longer at hand), or the
+   * dead letters with reason late.
    */
-  #late(step: WindowStep, late: LateRecord<unknown, unknown>): void {
+  #late(
+    step: string,
+    lateTopic: string | null,
+    allowedLateness: number,
+    late: OperatorInput,
+    watermark: number,
+  ): void {
     const record = this.#record;
-    if (step.lateTopic !== null) {
+    if (lateTopic !== null) {
       this.#output.send(
-        step.lateTopic,
+        lateTopic,
         Buffer.from(JSON.stringify(late.key)),
-        Buffer.from(JSON.stringify(late.record)),
+        Buffer.from(JSON.stringify(late.value)),
         late.eventTime,
       );
       return;
     }
-    const poison = new Poison(
-      step.name,
-      'late',
-      new LateRecordError(late.eventTime, late.watermark, step.allowedLateness),
-    );
+    const poison = new Poison(step, 'late', new LateRecordError(late.eventTime, watermark, allowedLateness));
     // An earlier window's result (an update within its lateness) too late for this window.
-    if (record === null) this.#resultLetter(poison, late.key, late.record, late.eventTime);
+    if (record === null) this.#resultLetter(poison, late.key, late.value, late.eventTime);
     else this.#deadLetter(record, poison, late.eventTime);
   }
 
@@ -538,19 +678,41 @@ export class PipelineTask {
       );
       return;
     }
-    const out: Element = {
+    this.#flowOn(i, {
       value: result,
       key: result.key,
       keyed: true,
       eventTime: maxTimestamp(result.window),
-    };
+      side: 0,
+      now: 0,
+    });
+  }
+
+  /**
+   * A join's pair flows on under the key it was joined on. A pair that fails (its join function or a
+   * step after it threw) is a dead letter of its own, as a window's result is: the elements stay in
+   * the join for their other partners. An interval join pairs as a record comes, and its pairs come
+   * from that record; a window join pairs at a watermark.
+   */
+  #emitJoined(i: number, joined: Joined): void {
+    if (joined.value instanceof ResultFailed) {
+      const poison = new Poison(this.pipeline.steps[i]!.name, 'error', joined.value.error);
+      this.#resultLetter(poison, joined.key, { key: joined.key }, joined.eventTime);
+      return;
+    }
+    const out: Element = { ...joined, keyed: true, side: 0, now: 0 };
+    this.#flowOn(i, out, this.pipeline.steps[i]!.kind === 'intervalJoin' ? this.#record : null);
+  }
+
+  /** A result through the steps after step `i`, made from `record` (null: at a watermark). */
+  #flowOn(i: number, out: Element, from: ConsumedRecord | null = null): void {
     const record = this.#record;
     try {
-      this.#record = null;
-      this.#afterWindow[i]!(out);
+      this.#record = from;
+      this.#after[i]!(out);
     } catch (error) {
       if (!(error instanceof Poison)) throw error;
-      this.#resultLetter(error, result.key, result, out.eventTime);
+      this.#resultLetter(error, out.key, out.value, out.eventTime);
     } finally {
       this.#record = record;
     }
@@ -573,12 +735,12 @@ export class PipelineTask {
     });
   }
 
-  /** Fires windows step by step: results of one reach the next before its own watermark moves. */
+  /** Fires stateful steps in order: results of one reach the next before its own watermark moves. */
   #advance(watermark: number): void {
-    for (const w of this.#windows) {
-      if (watermark <= w.watermark) continue;
-      w.op.onWatermark(watermark, w.emit);
-      w.watermark = watermark;
+    for (const slot of this.#operators) {
+      if (watermark <= slot.watermark) continue;
+      slot.op.onWatermark?.(watermark, slot.ctx);
+      slot.watermark = watermark;
     }
   }
 

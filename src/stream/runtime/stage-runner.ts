@@ -22,7 +22,7 @@ import { letterValue } from './dead-letter.ts';
 import { deadLetterRecord } from './dead-letter-record.ts';
 import { PipelineTask, type TableLookup } from './pipeline-task.ts';
 import { watermarkRecords } from './repartition-record.ts';
-import { type Stage, stageGroup } from './stages.ts';
+import { type Stage, stageGroup, stagePipeline, statefulSteps } from './stages.ts';
 import { restoreStore } from './store-restore.ts';
 import { TaskCheckpoints } from './task-checkpoints.ts';
 
@@ -32,8 +32,10 @@ export interface StageRunnerOptions {
   stage: Stage;
   /** Partitions of the repartition topic the stage writes (0 when it writes none). */
   outputPartitions: number;
-  /** For a stage reading a repartition topic: partitions of the stage before's input (its tasks). */
+  /** For a stage reading a repartition topic: the tasks of the stages that write it (one per input partition). */
   upstreams?: number;
+  /** For a stage writing a repartition topic: the upstream number of its partition 0's task (other writers come first). */
+  upstreamBase?: number;
   deadLetterTopic: string;
   /** Where tasks keep their state (lmdb, one file per task); null: in memory, restored from the changelogs at each start. */
   stateDir: string | null;
@@ -112,7 +114,7 @@ export class StageRunner {
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
-    this.#stateful = this.#windowSteps().length > 0;
+    this.#stateful = this.#statefulSteps().length > 0;
   }
 
   /** Records processed so far. */
@@ -137,10 +139,10 @@ export class StageRunner {
     return stageGroup(this.#o.pipeline, this.#o.stage);
   }
 
-  /** The changelog of each window step of this stage. */
+  /** The changelog of each stateful step of this stage. */
   changelogs(): string[] {
     if (!this.#o.changelogs) return [];
-    return this.#windowSteps().map((step) => changelogTopic(this.#o.pipeline, step));
+    return this.#statefulSteps().map((step) => changelogTopic(this.#o.pipeline, step));
   }
 
   async start(): Promise<void> {
@@ -161,12 +163,13 @@ export class StageRunner {
     await this.#producer?.close();
   }
 
-  #windowSteps(): string[] {
-    const { steps } = this.#o.pipeline;
-    const { from, until } = this.#o.stage;
-    return steps
-      .slice(from, (until ?? steps.length - 1) + 1)
-      .flatMap((s) => (s.kind === 'window' ? [s.name] : []));
+  #statefulSteps(): string[] {
+    return statefulSteps(this.#o.pipeline, this.#o.stage);
+  }
+
+  /** The steps this stage runs: the pipeline's, or a join's other input. */
+  get #chain() {
+    return stagePipeline(this.#o.pipeline, this.#o.stage);
   }
 
   async #join(): Promise<void> {
@@ -209,6 +212,7 @@ export class StageRunner {
       const owned = this.#owned.get(partition);
       this.#owned.delete(partition);
       if (!owned) continue;
+      owned.task?.close();
       for (const store of owned.stores.values()) {
         store.discard();
         await store.close().catch(() => {});
@@ -227,7 +231,7 @@ export class StageRunner {
     const { records, checkpoint } = await this.#restore(owned, partition);
     // Given up meanwhile (a rebalance during the restore).
     if (this.#owned.get(partition) !== owned) return null;
-    const task: PipelineTask = new PipelineTask(pipeline, {
+    const task: PipelineTask = new PipelineTask(this.#chain, {
       partitions: [partition],
       clock: this.#o.clock,
       stage,
@@ -288,7 +292,7 @@ export class StageRunner {
    */
   async #restore(owned: Owned, partition: number): Promise<{ records: number; checkpoint: boolean }> {
     const { bus, pipeline, logger } = this.#o;
-    const steps = this.#windowSteps();
+    const steps = this.#statefulSteps();
     const paths = this.#paths(partition);
     let checkpoint = false;
     if (paths) owned.state ??= LmdbTaskState.open(paths.file);
@@ -341,7 +345,7 @@ export class StageRunner {
     const now = this.#o.clock.now();
     if (!this.#o.changelogs || now - this.#lastCheckpoint < this.#o.checkpointIntervalMs) return;
     this.#lastCheckpoint = now;
-    const steps = this.#windowSteps();
+    const steps = this.#statefulSteps();
     for (const [partition, owned] of this.#owned) {
       const paths = this.#paths(partition);
       if (!owned.task || !owned.state || !paths) continue;
@@ -418,8 +422,9 @@ export class StageRunner {
 
   /** Says when a source partition goes idle and when it comes back: a silent partition is often a fault upstream. */
   #noticeIdle(): void {
-    if (this.#o.stage.index !== 0) return;
-    const { pipeline, logger } = this.#o;
+    if (this.#o.stage.from !== 1) return;
+    const { logger } = this.#o;
+    const pipeline = this.#chain;
     for (const [partition, { task }] of this.#owned) {
       if (!task) continue;
       if (task.idle && !this.#idle.has(partition)) {
@@ -445,7 +450,8 @@ export class StageRunner {
   /** After the records of a poll, each task's watermark where it moved (or its source went idle). */
   #watermarks(): void {
     const topic = this.#o.stage.output;
-    if (topic === null || this.#o.pipeline.source.processingTime) return;
+    if (topic === null || this.#chain.source.processingTime) return;
+    const base = this.#o.upstreamBase ?? 0;
     for (const [partition, { task }] of this.#owned) {
       if (!task) continue;
       const { watermark, idle } = task;
@@ -453,7 +459,9 @@ export class StageRunner {
       const said = `${watermark}/${idle}`;
       if (this.#sent.get(partition) === said) continue;
       this.#sent.set(partition, said);
-      this.#pending.push(...watermarkRecords(topic, this.#o.outputPartitions, partition, watermark, idle));
+      this.#pending.push(
+        ...watermarkRecords(topic, this.#o.outputPartitions, base + partition, watermark, idle),
+      );
     }
   }
 
@@ -583,7 +591,7 @@ export class StageRunner {
    * (recovery reads the changelogs), so the topic holds only what is in flight.
    */
   async #purge(): Promise<void> {
-    if (this.#o.stage.index === 0) return;
+    if (this.#o.stage.from === 1) return;
     const now = this.#o.clock.now();
     if (now - this.#lastPurge < this.#o.purgeIntervalMs) return;
     this.#lastPurge = now;

@@ -1,5 +1,6 @@
 import { type ConsumedRecord, ManualClock } from '../../core/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
+import { isTwoInput } from '../dsl/steps.ts';
 import type { DeadLetter } from '../runtime/dead-letter.ts';
 import { PipelineTask, type TaskOutput } from '../runtime/pipeline-task.ts';
 import { json, type Serde } from '../serdes/serde.ts';
@@ -13,6 +14,8 @@ export type TestInput =
       /** Raw bytes instead of `value`'s JSON: to test decoding. */
       bytes?: Buffer;
       key?: string;
+      /** The topic it is read from: default the pipeline's source (a join's other source names its own). */
+      topic?: string;
       partition?: number;
       /** The record's timestamp (used as event time when the source names none). Default 0. */
       timestamp?: number;
@@ -79,7 +82,11 @@ export function runPipeline(
     },
   };
   let task = newTask();
-  const offsets = new Map<number, number>();
+  const offsets = new Map<string, number>();
+  const serdes = new Map<string, Serde<unknown>>([[pipeline.source.topic, pipeline.source.serde]]);
+  for (const step of pipeline.steps)
+    if (isTwoInput(step) && !serdes.has(step.other.source.topic))
+      serdes.set(step.other.source.topic, step.other.source.serde);
   for (const [index, item] of input.entries()) {
     if (index === options.restoreAt) {
       task.checkpoint();
@@ -97,15 +104,18 @@ export function runPipeline(
       task.tick();
     }
     const partition = item.partition ?? 0;
-    const offset = offsets.get(partition) ?? 0;
-    offsets.set(partition, offset + 1);
+    const topic = item.topic ?? pipeline.source.topic;
+    const serde = serdes.get(topic);
+    if (serde === undefined) throw new Error(`Pipeline ${pipeline.name} reads no topic ${topic}`);
+    const offset = offsets.get(`${topic}/${partition}`) ?? 0;
+    offsets.set(`${topic}/${partition}`, offset + 1);
     const record: ConsumedRecord = {
-      topic: pipeline.source.topic,
+      topic,
       partition,
       offset,
       timestamp: item.timestamp ?? 0,
       key: item.key === undefined ? null : Buffer.from(item.key),
-      value: item.bytes ?? (item.value === undefined ? null : pipeline.source.serde.encode(item.value)),
+      value: item.bytes ?? (item.value === undefined ? null : serde.encode(item.value)),
       headers: {},
     };
     task.process(record);

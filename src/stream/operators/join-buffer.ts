@@ -1,0 +1,102 @@
+import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
+import type { StateStore } from '../state/state-store.ts';
+import { chunkedRange } from './window-slots.ts';
+
+/** One buffered element of a join's input, as the join keeps it in memory and in its store. */
+export interface JoinEntry {
+  side: 0 | 1;
+  key: unknown;
+  eventTime: number;
+  value: unknown;
+  /** The window it waits in (window joins); 0 for interval joins. */
+  windowStart: number;
+  windowEnd: number;
+  /** Buffered as the join's seq-th element: a join pairs its entries in this order, also after a restore. */
+  seq: number;
+  /** The store holds it. */
+  stored: boolean;
+  /** Dropped (expired or fired) before the next checkpoint. */
+  dropped: boolean;
+}
+
+const FROM = stateKey([1]);
+const TO = stateKey([2]);
+
+/**
+ * The elements a join holds, written to its step's store at each checkpoint: a new element as one
+ * put, a dropped one as one delete (a tombstone in the changelog), one that came and went between
+ * two checkpoints not at all. Keys are (window end, seq): a scan walks them in time order.
+ */
+export class JoinBuffer {
+  readonly #store: StateStore;
+  #seq = 0;
+  #changed: JoinEntry[] = [];
+
+  constructor(store: StateStore) {
+    this.#store = store;
+  }
+
+  add(
+    side: 0 | 1,
+    key: unknown,
+    eventTime: number,
+    value: unknown,
+    windowStart = 0,
+    windowEnd = 0,
+  ): JoinEntry {
+    const entry: JoinEntry = {
+      side,
+      key,
+      eventTime,
+      value,
+      windowStart,
+      windowEnd,
+      seq: this.#seq++,
+      stored: false,
+      dropped: false,
+    };
+    this.#changed.push(entry);
+    return entry;
+  }
+
+  drop(entry: JoinEntry): void {
+    entry.dropped = true;
+    if (entry.stored) this.#changed.push(entry);
+  }
+
+  /** The changes since the last checkpoint, as pending writes of the store. */
+  checkpoint(): void {
+    const changed = this.#changed;
+    this.#changed = [];
+    for (const entry of changed) {
+      if (entry.dropped) {
+        if (entry.stored) this.#store.delete(keyOf(entry));
+        entry.stored = false;
+      } else if (!entry.stored) {
+        const { side, key, eventTime, value, windowStart, windowEnd, seq } = entry;
+        this.#store.put(
+          keyOf(entry),
+          encodeState([side, key, eventTime, value, windowStart, windowEnd, seq]),
+        );
+        entry.stored = true;
+      }
+    }
+  }
+
+  /** The stored entries, in (window end, seq) order, a chunk per step; `each` gets every one. */
+  *loading(each: (entry: JoinEntry) => void): Generator<void> {
+    this.#changed = [];
+    let seq = -1;
+    yield* chunkedRange(this.#store, FROM, TO, (bytes) => {
+      const [side, key, eventTime, value, windowStart, windowEnd, s] =
+        decodeState<[0 | 1, unknown, number, unknown, number, number, number]>(bytes);
+      if (s > seq) seq = s;
+      each({ side, key, eventTime, value, windowStart, windowEnd, seq: s, stored: true, dropped: false });
+    });
+    this.#seq = seq + 1;
+  }
+}
+
+function keyOf(entry: JoinEntry): Buffer {
+  return stateKey([1, entry.windowEnd, entry.seq]);
+}
