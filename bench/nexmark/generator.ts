@@ -70,7 +70,12 @@ export function generateNexmark(options: GeneratorOptions): NexmarkEvent[] {
         reserve: initialBid + price(random),
         dateTime,
         expires: dateTime + 10_000 + Math.floor(random() * 60_000),
-        seller: FIRST_PERSON + Math.floor(random() * Math.max(1, persons)),
+        // Half the sellers are new (among the latest few persons), as Nexmark's generator favours them.
+        seller:
+          FIRST_PERSON +
+          (random() < 0.5
+            ? Math.max(0, persons - 1 - Math.floor(random() * 3))
+            : Math.floor(random() * Math.max(1, persons))),
         category: 10 + Math.floor(random() * 5),
       };
       events.push(auction);

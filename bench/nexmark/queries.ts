@@ -1,13 +1,14 @@
 import {
   aggregator,
   count,
+  first,
   hopping,
   type Pipeline,
   pipeline,
   session,
   tumbling,
 } from '../../src/stream/index.ts';
-import type { Bid, NexmarkEvent } from './model.ts';
+import type { Auction, Bid, NexmarkEvent, Person } from './model.ts';
 import { bidSerde, nexmarkSerde, q1Serde, q2Serde } from './serde.ts';
 
 /** The records with the largest value of one field, ties included (Nexmark's q5 and q7 keep ties). */
@@ -35,12 +36,23 @@ function maxWithTies<T>(of: (r: T) => number) {
 }
 
 const isBid = (e: NexmarkEvent): e is Bid => e.type === 'bid';
+const isPerson = (e: NexmarkEvent): e is Person => e.type === 'person';
+const isAuction = (e: NexmarkEvent): e is Auction => e.type === 'auction';
 
-/** Nexmark q0, q1, q2, q5, q7, q11 and q12 as Kappa pipelines over a topic of Nexmark events in Avro. */
+/** Nexmark q0, q1, q2, q3, q5, q7, q8, q11 and q12 as Kappa pipelines over a topic of Nexmark events in Avro. */
 export function nexmarkQueries(topic: string, maxOutOfOrder: number): Record<string, Pipeline> {
   const source = (name: string) =>
     pipeline(name).source(topic, { serde: nexmarkSerde, eventTime: (e) => e.dateTime, maxOutOfOrder });
   const bids = (name: string) => source(name).filter(isBid);
+  /** Persons and auctions, two sources of one pipeline over the same topic (Nexmark's two views of one stream). */
+  const personsAndAuctions = (name: string) => {
+    const p = pipeline(name);
+    const from = (kind: string) =>
+      p.source(topic, { serde: nexmarkSerde, eventTime: (e) => e.dateTime, maxOutOfOrder, name: kind });
+    return { persons: from('persons').filter(isPerson), auctions: from('auctions').filter(isAuction) };
+  };
+  const q3 = personsAndAuctions('q3');
+  const q8 = personsAndAuctions('q8');
   return {
     // Pass-through: the cost of reading, parsing and writing.
     q0: bids('q0').toTopic('q0', { serde: bidSerde }),
@@ -58,6 +70,30 @@ export function nexmarkQueries(topic: string, maxOutOfOrder: number): Record<str
       .filter((b) => b.auction % 123 === 0)
       .map((b) => ({ auction: b.auction, price: b.price }))
       .toTopic('q2', { serde: q2Serde }),
+    // Local item suggestion: auctions of category 10 by sellers in Oregon, Idaho or California (a
+    // regular join: both bounds unbounded, every person and auction kept).
+    q3: q3.auctions
+      .filter((a) => a.category === 10)
+      .keyBy((a) => a.seller)
+      .intervalJoin(
+        q3.persons.filter((p) => p.state === 'OR' || p.state === 'ID' || p.state === 'CA').keyBy((p) => p.id),
+        { lower: 'unbounded', upper: 'unbounded' },
+        (a, p) => ({ name: p.name, city: p.city, state: p.state, id: a.id }),
+      )
+      .toTopic('q3'),
+    // Monitor new users: persons who opened an auction in the 10 s window they joined in, once per window.
+    q8: q8.persons
+      .keyBy((p) => p.id)
+      .windowJoin(
+        q8.auctions.keyBy((a) => a.seller),
+        tumbling('10s'),
+        (p, _a, w) => ({ id: p.id, name: p.name, start: w.start }),
+      )
+      .keyBy((r) => `${r.id}/${r.start}`)
+      .window(tumbling('10s'), { name: 'distinct' })
+      .aggregate({ row: first((r: { id: number; name: string; start: number }) => r) })
+      .map((w) => w.value.row)
+      .toTopic('q8'),
     // Hot items: per 10 s window sliding by 2 s, the auctions with the most bids.
     q5: bids('q5')
       .keyBy((b) => b.auction)

@@ -1,11 +1,11 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateNexmark, maxDisorder } from '../../bench/nexmark/generator.ts';
-import type { Bid } from '../../bench/nexmark/model.ts';
+import type { Auction, Bid, Person } from '../../bench/nexmark/model.ts';
 import { nexmarkQueries } from '../../bench/nexmark/queries.ts';
 import { runPipeline } from '../../src/stream/index.ts';
 
-/** Nexmark q0, q1, q2, q5, q7, q11 and q12 as pipelines, checked against the same queries in batch (DuckDB SQL). */
+/** Nexmark q0, q1, q2, q3, q5, q7, q8, q11 and q12 as pipelines, checked against the same queries in batch (DuckDB SQL). */
 describe('Nexmark queries equal their batch answers', () => {
   const options = { seed: 42, events: 20_000, rate: 200, outOfOrderGroup: 20 };
   const events = generateNexmark(options);
@@ -28,6 +28,29 @@ describe('Nexmark queries equal their batch answers', () => {
       appender.endRow();
     }
     appender.closeSync();
+    await connection.run(
+      'CREATE TABLE persons (id BIGINT, name VARCHAR, city VARCHAR, state VARCHAR, ts BIGINT)',
+    );
+    const persons = await connection.createAppender('persons');
+    for (const p of events.filter((e): e is Person => e.type === 'person')) {
+      persons.appendBigInt(BigInt(p.id));
+      persons.appendVarchar(p.name);
+      persons.appendVarchar(p.city);
+      persons.appendVarchar(p.state);
+      persons.appendBigInt(BigInt(p.dateTime));
+      persons.endRow();
+    }
+    persons.closeSync();
+    await connection.run('CREATE TABLE auctions (id BIGINT, seller BIGINT, category INTEGER, ts BIGINT)');
+    const auctions = await connection.createAppender('auctions');
+    for (const a of events.filter((e): e is Auction => e.type === 'auction')) {
+      auctions.appendBigInt(BigInt(a.id));
+      auctions.appendBigInt(BigInt(a.seller));
+      auctions.appendInteger(a.category);
+      auctions.appendBigInt(BigInt(a.dateTime));
+      auctions.endRow();
+    }
+    auctions.closeSync();
   });
   afterAll(() => connection?.closeSync());
 
@@ -58,6 +81,24 @@ describe('Nexmark queries equal their batch answers', () => {
     expect(q2).toEqual(
       bids.filter((b) => b.auction % 123 === 0).map((b) => ({ auction: b.auction, price: b.price })),
     );
+  });
+
+  it('q3: auctions of category 10 by sellers in OR, ID or CA (a regular join)', async () => {
+    const batch = await sql(`
+      SELECT p.name, p.city, p.state, a.id FROM auctions a JOIN persons p ON a.seller = p.id
+      WHERE a.category = 10 AND p.state IN ('OR', 'ID', 'CA')`);
+    expect(batch.length).toBeGreaterThan(20);
+    expect(sorted(out('q3'))).toEqual(sorted(batch));
+  });
+
+  it('q8: persons who opened an auction in the 10 s window they joined in (a window join)', async () => {
+    const batch = await sql(`
+      SELECT p.id, p.name, p.start FROM
+        (SELECT id, name, (floor(ts / 10000) * 10000)::BIGINT AS start FROM persons) p
+      JOIN (SELECT DISTINCT seller, (floor(ts / 10000) * 10000)::BIGINT AS start FROM auctions) a
+        ON p.id = a.seller AND p.start = a.start`);
+    expect(batch.length).toBeGreaterThan(20);
+    expect(sorted(out('q8'))).toEqual(sorted(batch));
   });
 
   it('q5: the hottest auctions of each sliding window', async () => {

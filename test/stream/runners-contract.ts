@@ -101,6 +101,86 @@ export function keyedRunnersContract(open: () => Promise<Bus>, name: (prefix: st
       await bus.close();
     }
   }, 120_000);
+
+  it('two runners share joins of two sources with different partition counts, each pair written once', async () => {
+    const bus = await open();
+    const clicks = name('clicks');
+    const views = name('views');
+    await bus.createTopic(clicks, { partitions: 4 });
+    await bus.createTopic(views, { partitions: 3 });
+    const sinks = { interval: name('interval-out'), window: name('window-out') };
+    const joins = (kind: 'interval' | 'window') => {
+      const p = pipeline(name(`${kind}-joined`));
+      const v = p
+        .source<Reading>(views, { eventTime: (r) => r.ts, maxOutOfOrder: 100 })
+        .keyBy((r) => r.device);
+      const c = p
+        .source<Reading>(clicks, { eventTime: (r) => r.ts, maxOutOfOrder: 100 })
+        .keyBy((r) => r.device);
+      const joined =
+        kind === 'interval'
+          ? c.intervalJoin(v, { lower: '-150ms', upper: '50ms' }, (l, r) => ({ d: l.device, l: l.v, r: r.v }))
+          : c.windowJoin(v, tumbling(500), (l, r, w) => ({ d: l.device, l: l.v, r: r.v, w: w.start }));
+      // A window after the join: its results flow through one more cut.
+      return joined
+        .keyBy((j) => j.d)
+        .window(tumbling(1000))
+        .aggregate({ pairs: count(), sum: sum((j: { l: number; r: number }) => j.l * 1000 + j.r) })
+        .map((w) => ({ d: w.key, start: w.window.start, ...w.value }))
+        .toTopic(sinks[kind]);
+    };
+    const random = seededRandom(23);
+    const input: TestInput[] = [];
+    for (let i = 0; i < 300; i++) {
+      const topic = random() < 0.5 ? clicks : views;
+      const ts = i * 15 + Math.floor(random() * 100);
+      input.push({
+        topic,
+        value: { device: `d${Math.floor(random() * 4)}`, ts, v: i },
+        partition: i % (topic === clicks ? 4 : 3),
+      });
+    }
+    for (const [topic, partitions] of [
+      [clicks, 4],
+      [views, 3],
+    ] as const)
+      for (let partition = 0; partition < partitions; partition++)
+        input.push({ topic, value: { device: `end-${topic}`, ts: 1_000_000, v: 0 }, partition });
+    const runners: PipelineRunner[] = [];
+    try {
+      for (const kind of ['interval', 'window'] as const) {
+        const p = joins(kind);
+        const sink = sinks[kind];
+        const expected = (runPipeline(p, input, { endOfInput: false }).topics[sink] ?? []).map(
+          (r) => r.value,
+        );
+        expect(expected.length).toBeGreaterThan(10);
+        for (let i = 0; i < 2; i++) {
+          const r = new PipelineRunner({ bus, pipeline: p, clock: new ManualClock(0), tickMs: 50 });
+          runners.push(r);
+          await r.start();
+        }
+        if (kind === 'interval')
+          await bus.producer().send(
+            input.map((i) => {
+              const item = i as { topic: string; partition: number; value: unknown };
+              return {
+                topic: item.topic,
+                partition: item.partition,
+                value: Buffer.from(JSON.stringify(item.value)),
+              };
+            }),
+          );
+        const rows = (await readUntil(bus, sink, expected.length)).map((r) =>
+          JSON.parse(r.value!.toString()),
+        );
+        expect(sorted(rows)).toEqual(sorted(expected));
+      }
+    } finally {
+      for (const r of runners) await r.stop();
+      await bus.close();
+    }
+  }, 180_000);
 }
 
 const sorted = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).sort();

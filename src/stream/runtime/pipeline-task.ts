@@ -57,6 +57,8 @@ export interface TaskOutput {
 export interface PipelineTaskOptions {
   /** The partitions of the stage's input topic this task owns. */
   partitions: number[];
+  /** A whole pipeline that joins: the partitions of each other source; default the same as `partitions`. */
+  sourcePartitions?: (topic: string) => number[];
   clock: Clock;
   output: TaskOutput;
   /** The store of each window step, by step name; default one in memory each. Read when the task starts. */
@@ -251,7 +253,7 @@ export class PipelineTask {
             step: step.other.source,
             tracker: new WatermarkTracker(
               { maxOutOfOrder: step.other.source.maxOutOfOrder, idleAfter: step.other.source.idleAfter },
-              options.partitions,
+              options.sourcePartitions?.(step.other.source.topic) ?? options.partitions,
               this.#clock.now(),
             ),
             run,

@@ -51,12 +51,21 @@ export function runPipeline(
   } = {},
 ): TestRun {
   const clock = options.clock ?? new ManualClock(0);
-  const partitions =
-    options.partitions ?? Math.max(1, ...input.map((i) => ('partition' in i ? (i.partition ?? 0) + 1 : 1)));
+  // Each topic's partitions: as many as the input uses, unless given.
+  const partitionsOf = (topic: string) =>
+    options.partitions ??
+    Math.max(
+      1,
+      ...input.map((i) =>
+        'partition' in i && (i.topic ?? pipeline.source.topic) === topic ? (i.partition ?? 0) + 1 : 1,
+      ),
+    );
+  const range = (n: number) => Array.from({ length: n }, (_, p) => p);
   const run: TestRun = { topics: {}, deadLetters: [], watermark: Number.NEGATIVE_INFINITY };
   const newTask = (stores?: Map<string, StateStore>) =>
     new PipelineTask(pipeline, {
-      partitions: Array.from({ length: partitions }, (_, p) => p),
+      partitions: range(partitionsOf(pipeline.source.topic)),
+      sourcePartitions: (topic) => range(partitionsOf(topic)),
       clock,
       output,
       ...(stores ? { stores: (step: string) => stores.get(step) ?? new MemoryStateStore() } : {}),
