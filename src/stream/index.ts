@@ -46,12 +46,7 @@ export { type WindowSteps, windowSteps } from './operators/window-steps.ts';
 export { type DeadLetter, type DeadLetterReason, describeError } from './runtime/dead-letter.ts';
 export { DLQ_HEADERS, deadLetterRecord, readDeadLetter } from './runtime/dead-letter-record.ts';
 export { PipelineRunner, type PipelineRunnerOptions } from './runtime/pipeline-runner.ts';
-export {
-  LateRecordError,
-  PipelineTask,
-  type PipelineTaskOptions,
-  type TaskOutput,
-} from './runtime/pipeline-task.ts';
+export { PipelineTask, type PipelineTaskOptions, type TaskOutput } from './runtime/pipeline-task.ts';
 export { REPARTITION_HEADERS } from './runtime/repartition-record.ts';
 export {
   planStages,
@@ -62,6 +57,7 @@ export {
   statefulSteps,
   upstreamStages,
 } from './runtime/stages.ts';
+export { LateRecordError } from './runtime/task-failures.ts';
 export { avro, jsonSchema, protobuf } from './serdes/schema-serdes.ts';
 export { json, type Serde } from './serdes/serde.ts';
 export { LmdbTaskState } from './state/lmdb-state-store.ts';

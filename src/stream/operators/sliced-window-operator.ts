@@ -1,6 +1,6 @@
 import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { HoppingWindows } from '../windows/assigners.ts';
-import { type Window, windowStart } from '../windows/window.ts';
+import { earliestHolding, type Window, windowStart } from '../windows/window.ts';
 import { Timers } from './timers.ts';
 import type { LateRecord, WindowOperatorOptions, WindowResult } from './window-operator.ts';
 import { bySeq, chunkedRange, identityOf, type KeyId } from './window-slots.ts';
@@ -95,7 +95,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       return;
     }
     const id = identityOf(key);
-    const firstFired = start - this.#size + this.#slide;
+    const firstFired = earliestHolding(start, this.#size, this.#slide);
     // Windows that have fired and that this record changes: they are emitted again, after the add.
     const refire = firstFired + this.#size - 1 <= watermark;
     const before = refire ? this.#firedWindows(id, start, watermark) : null;
@@ -180,7 +180,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     if (slice === undefined) {
       slice = { start, slots: new Map(), unordered: false };
       this.#slices.set(start, slice);
-      for (let ws = start - this.#size + this.#slide; ws <= start; ws += this.#slide)
+      for (let ws = earliestHolding(start, this.#size, this.#slide); ws <= start; ws += this.#slide)
         if (!this.#armed.has(ws) && ws + this.#size - 1 > this.#watermark) {
           this.#armed.add(ws);
           this.#timers.add(ws + this.#size, { fire: ws });
@@ -197,7 +197,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
    */
   #firedWindows(id: KeyId, start: number, watermark: number): Array<[number, boolean]> {
     const fired: Array<[number, boolean]> = [];
-    for (let ws = start - this.#size + this.#slide; ws <= start; ws += this.#slide) {
+    for (let ws = earliestHolding(start, this.#size, this.#slide); ws <= start; ws += this.#slide) {
       const end = ws + this.#size - 1;
       if (end > watermark || end + this.#o.allowedLateness <= watermark) continue;
       let hadKey = false;

@@ -2,7 +2,7 @@ import type { Aggregator } from '../aggregates/aggregator.ts';
 import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { WindowAssigner } from '../windows/assigners.ts';
-import { maxTimestamp, type Window, windowStart } from '../windows/window.ts';
+import { earliestHolding, maxTimestamp, type Window, windowStart } from '../windows/window.ts';
 import { Timers } from './timers.ts';
 import {
   type Bucket,
@@ -147,7 +147,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
         this.#lastStart = windowStart(eventTime, assigner.offset, slide);
       }
       const last = this.#lastStart;
-      for (let start = last - size + slide; start <= last; start += slide) {
+      for (let start = earliestHolding(last, size, slide); start <= last; start += slide) {
         if (start + size <= eventTime || start + size - 1 + this.#o.allowedLateness <= watermark) continue;
         accepted++;
         this.#add1(this.#slotOf(key, id, start, start + size), record, eventTime, watermark, now, out);

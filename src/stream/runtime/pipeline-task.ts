@@ -1,14 +1,6 @@
-import {
-  type Clock,
-  type ConsumedRecord,
-  ErrorCodes,
-  InvalidArgumentError,
-  KappaError,
-  RecordTooLargeError,
-} from '../../core/index.ts';
-import type { Aggregator } from '../aggregates/aggregator.ts';
+import { type Clock, type ConsumedRecord, InvalidArgumentError } from '../../core/index.ts';
 import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
-import { isStateful, isTwoInput, type SourceStep, type StatefulStep, type Step } from '../dsl/steps.ts';
+import { isStateful, isTwoInput, type SourceStep, type StatefulStep } from '../dsl/steps.ts';
 import { IntervalJoinOperator } from '../operators/interval-join-operator.ts';
 import {
   type Control,
@@ -26,26 +18,13 @@ import type { StateStore } from '../state/state-store.ts';
 import { UpstreamWatermarks } from '../time/upstream-watermarks.ts';
 import { NO_WATERMARK, WatermarkTracker } from '../time/watermarks.ts';
 import { maxTimestamp } from '../windows/window.ts';
-import { type DeadLetter, type DeadLetterReason, describeError, letterValue } from './dead-letter.ts';
-import {
-  type Repartitioned,
-  readableRepartitioned,
-  readRepartitioned,
-  repartitioned,
-} from './repartition-record.ts';
+import { type DeadLetter, describeError, letterValue } from './dead-letter.ts';
+import { InputWatermarks } from './input-watermarks.ts';
+import { type Repartitioned, readableRepartitioned, readRepartitioned } from './repartition-record.ts';
 import { type Stage, wholePipeline } from './stages.ts';
+import { type Element, type OperatorSlot, type Run, StepCompiler } from './step-compiler.ts';
+import { guarded, guardedJoin, LateRecordError, Poison, ResultFailed } from './task-failures.ts';
 
-/** What a task keeps of its input's watermarks, in its first stateful step's store. */
-interface InputWatermarks {
-  /** What the source partitions' watermarks have seen (a stage reading the source). */
-  partitions?: Array<[number, number]>;
-  /** The same for the other sources of a whole pipeline that joins several. */
-  others?: Array<Array<[number, number]>>;
-  /** What the upstream tasks have said (a stage reading a repartition topic). */
-  upstreams?: ReturnType<UpstreamWatermarks['snapshot']>;
-}
-
-const INPUT_WATERMARKS = stateKey([0, 'input-watermarks']);
 const WINDOW_WATERMARK = stateKey([0, 'window-watermark']);
 
 /** Where a task's results go: records for sink and repartition topics, and dead letters. */
@@ -83,62 +62,6 @@ export interface TableLookup {
   get(key: string): unknown;
 }
 
-/** What a window's result is when its aggregator's `result()` threw: the window goes to the dead letters. */
-class ResultFailed {
-  readonly error: unknown;
-  constructor(error: unknown) {
-    this.error = error;
-  }
-}
-
-/** An aggregator whose `result()` may throw, as one that returns ResultFailed instead. */
-function guarded(aggregator: Aggregator<unknown, unknown, unknown>): Aggregator<unknown, unknown, unknown> {
-  return {
-    init: () => aggregator.init(),
-    add: (acc, record, ts) => aggregator.add(acc, record, ts),
-    merge: (a, b) => aggregator.merge(a, b),
-    result: (acc) => {
-      try {
-        return aggregator.result(acc);
-      } catch (error) {
-        return new ResultFailed(error);
-      }
-    },
-  };
-}
-
-/** A join function that may throw, as one that returns ResultFailed instead (a join may run at a watermark). */
-function guardedJoin<A extends unknown[]>(fn: (...args: A) => unknown): (...args: A) => unknown {
-  return (...args) => {
-    try {
-      return fn(...args);
-    } catch (error) {
-      return new ResultFailed(error);
-    }
-  };
-}
-
-/** An element between steps; what a stateful step gets (OperatorInput) is one too. */
-interface Element extends OperatorInput {
-  /** Set by keyBy: the key as the user's function returned it. */
-  keyed: boolean;
-}
-
-/** The rest of a pipeline from one step on, compiled. */
-type Run = (element: Element) => void;
-
-/** A stateful step of the stage: its operator, store and watermark. */
-interface OperatorSlot {
-  /** The step's index in the pipeline. */
-  step: number;
-  op: Operator<unknown>;
-  ctx: OperatorContext<unknown>;
-  store: StateStore;
-  watermark: number;
-  /** The watermark the store holds. */
-  storedWatermark: number;
-}
-
 /** A source the task reads (a whole pipeline that joins reads several): its step, watermarks and compiled steps. */
 interface Source {
   step: SourceStep;
@@ -148,18 +71,6 @@ interface Source {
 
 const CHECKPOINT: Control = { kind: 'checkpoint' };
 const STOP: Control = { kind: 'stop' };
-
-/** A poison record's way out: the step that refused it, and why. */
-class Poison {
-  readonly step: string;
-  readonly reason: DeadLetterReason;
-  readonly error: unknown;
-  constructor(step: string, reason: DeadLetterReason, error: unknown) {
-    this.step = step;
-    this.reason = reason;
-    this.error = error;
-  }
-}
 
 /**
  * One task of a pipeline: the source partitions it owns, their watermarks, and the state of its
@@ -176,6 +87,7 @@ export class PipelineTask {
   /** The sources read (a stage reading the source), or the upstream tasks of a repartition topic. */
   readonly #sources: Source[] = [];
   readonly #upstream: UpstreamWatermarks | null = null;
+  readonly #input: InputWatermarks;
   /** The stateful steps in pipeline order, and the same by step index. */
   readonly #operators: OperatorSlot[] = [];
   readonly #operatorAt: Array<OperatorSlot | undefined> = [];
@@ -185,24 +97,13 @@ export class PipelineTask {
   readonly #after: Run[] = [];
   /** The steps from the stage's first one, for records of a repartition topic. */
   readonly #fromInput: Run;
-  /** The input watermarks the store holds, as JSON. */
-  #storedInput = '';
-  readonly #maxRecordBytes: number;
-  readonly #tables: (topic: string) => TableLookup;
+  readonly #compiler: StepCompiler;
 
   constructor(pipeline: Pipeline, options: PipelineTaskOptions) {
     this.pipeline = pipeline;
     this.stage = options.stage ?? wholePipeline(pipeline);
     this.#clock = options.clock;
     this.#output = options.output;
-    this.#maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
-    this.#tables =
-      options.tables ??
-      ((topic) => {
-        throw new InvalidArgumentError(
-          `Pipeline ${pipeline.name} joins table ${topic}, which this task was not given`,
-        );
-      });
     const storeOf = options.stores ?? (() => new MemoryStateStore());
     if (this.stage.from !== 1) {
       if (options.upstreams === undefined)
@@ -230,8 +131,23 @@ export class PipelineTask {
       this.#operatorAt[i] = slot;
     });
     const steps = pipeline.steps;
-    this.#fromInput = this.#compile(steps, this.stage.from);
-    for (const slot of this.#operators) this.#after[slot.step] = this.#compile(steps, slot.step + 1);
+    this.#compiler = new StepCompiler({
+      pipeline,
+      stage: this.stage,
+      clock: this.#clock,
+      output: this.#output,
+      maxRecordBytes: options.maxRecordBytes ?? 1024 * 1024,
+      tables:
+        options.tables ??
+        ((topic) => {
+          throw new InvalidArgumentError(
+            `Pipeline ${pipeline.name} joins table ${topic}, which this task was not given`,
+          );
+        }),
+      operatorAt: (step) => this.#operatorAt[step]!,
+    });
+    this.#fromInput = this.#compiler.compile(steps, this.stage.from);
+    for (const slot of this.#operators) this.#after[slot.step] = this.#compiler.compile(steps, slot.step + 1);
     if (this.#upstream === null) {
       const tracker = () =>
         new WatermarkTracker(
@@ -244,8 +160,8 @@ export class PipelineTask {
       if (this.stage.until === null && this.stage.sideOf === null)
         steps.forEach((step, i) => {
           if (!isTwoInput(step)) return;
-          const join = this.#compile(steps, i);
-          const run = this.#compile(step.other.steps, 0, (element) => {
+          const join = this.#compiler.compile(steps, i);
+          const run = this.#compiler.compile(step.other.steps, 0, (element) => {
             element.side = 1;
             join(element);
           });
@@ -260,7 +176,9 @@ export class PipelineTask {
           });
         });
     }
-    this.#restoreInputWatermarks();
+    this.#input = new InputWatermarks(this.#upstream ?? this.#sources.map((s) => s.tracker));
+    const first = this.#operators[0];
+    if (first) this.#input.load(first.store, this.#clock.now());
     if ((options.load ?? 'now') === 'now') for (const _ of this.loading());
   }
 
@@ -271,13 +189,12 @@ export class PipelineTask {
 
   get watermark(): number {
     if (this.pipeline.source.processingTime) return this.#clock.now() - 1;
-    if (this.#upstream !== null) return this.#upstream.current;
-    return this.#sourceWatermark();
+    return this.#input.current;
   }
 
   /** Every source partition of the task has gone idle (stages that read the source). */
   get idle(): boolean {
-    return this.#sources.length > 0 && this.#sources.every((s) => s.tracker.idle);
+    return this.#input.idle;
   }
 
   process(record: ConsumedRecord): void {
@@ -302,23 +219,9 @@ export class PipelineTask {
       this.#run(record, element, source.run);
       if (!source.step.processingTime) {
         const watermark = source.tracker.observe(record.partition, element.eventTime, this.#clock.now());
-        this.#advance(sources.length === 1 ? watermark : this.#sourceWatermark());
+        this.#advance(sources.length === 1 ? watermark : this.#input.current);
       }
     }
-  }
-
-  /**
-   * The watermark over every source: the least of those not idle (the least of all until each has
-   * seen a record, so a join waits for both sides), or the greatest once all are idle.
-   */
-  #sourceWatermark(): number {
-    let min = Number.POSITIVE_INFINITY;
-    let max = NO_WATERMARK;
-    for (const { tracker } of this.#sources) {
-      max = Math.max(max, tracker.current);
-      if (!tracker.idle) min = Math.min(min, tracker.current);
-    }
-    return min === Number.POSITIVE_INFINITY ? max : min;
   }
 
   /** A record of a repartition topic: an element keyed upstream, or an upstream task's watermark. */
@@ -360,10 +263,7 @@ export class PipelineTask {
     for (const slot of this.#operators) control(slot.op, tick, slot.ctx);
     // In processing time the clock is the watermark: windows close when their end has passed.
     if (this.pipeline.source.processingTime) this.#advance(now - 1);
-    else if (this.#upstream === null) {
-      for (const { tracker } of this.#sources) tracker.tick(now);
-      this.#advance(this.#sourceWatermark());
-    }
+    else if (this.#upstream === null) this.#advance(this.#input.tick(now));
   }
 
   /** The input has ended (a bounded run, such as a test): every window fires. */
@@ -395,29 +295,7 @@ export class PipelineTask {
       }
     }
     const first = this.#operators[0];
-    if (first === undefined) return;
-    const [main, ...others] = this.#sources.map((s) => s.tracker.snapshot());
-    const input: InputWatermarks =
-      this.#upstream === null
-        ? { partitions: main!, ...(others.length > 0 ? { others } : {}) }
-        : { upstreams: this.#upstream.snapshot() };
-    const json = JSON.stringify(input);
-    if (json === this.#storedInput) return;
-    first.store.put(INPUT_WATERMARKS, encodeState(input));
-    this.#storedInput = json;
-  }
-
-  /** Where the input's watermarks were at the last checkpoint the first stateful step's store holds. */
-  #restoreInputWatermarks(): void {
-    const stored = this.#operators[0]?.store.get(INPUT_WATERMARKS);
-    if (stored === undefined) return;
-    const input = decodeState<InputWatermarks>(stored);
-    this.#storedInput = JSON.stringify(input);
-    const now = this.#clock.now();
-    if (input.partitions) this.#sources[0]?.tracker.restore(input.partitions, now);
-    for (const [i, snapshot] of (input.others ?? []).entries())
-      this.#sources[i + 1]?.tracker.restore(snapshot, now);
-    if (input.upstreams) this.#upstream?.restore(input.upstreams);
+    if (first !== undefined) this.#input.save(first.store);
   }
 
   /** The operator of a stateful step, its user functions guarded so that what throws becomes a dead letter. */
@@ -495,150 +373,6 @@ export class PipelineTask {
         new TypeError(`The event time is ${JSON.stringify(eventTime)}, not a time in ms`),
       );
     return { value, key: null, keyed: false, eventTime, side: 0, now: 0 };
-  }
-
-  /**
-   * The steps from `from` on as one function per step, each calling the next (`tail` after the
-   * last): built once, so each call site sees one step's function and the per-record path dispatches
-   * on nothing. A user function that throws is wrapped as Poison naming its step; Poison from further
-   * down passes through.
-   */
-  #compile(steps: readonly Step[], from: number, tail: Run = () => {}): Run {
-    const step = steps[from];
-    if (step === undefined) return tail;
-    if (step.kind === 'source') return () => {};
-    const name = step.name;
-    const poison = (error: unknown) => new Poison(name, 'error', error);
-    switch (step.kind) {
-      case 'map': {
-        const { fn } = step;
-        const next = this.#compile(steps, from + 1, tail);
-        return (element) => {
-          try {
-            element.value = fn(element.value);
-          } catch (error) {
-            throw poison(error);
-          }
-          next(element);
-        };
-      }
-      case 'filter': {
-        const { fn } = step;
-        const next = this.#compile(steps, from + 1, tail);
-        return (element) => {
-          let keep: boolean;
-          try {
-            keep = fn(element.value);
-          } catch (error) {
-            throw poison(error);
-          }
-          if (keep) next(element);
-        };
-      }
-      case 'flatMap': {
-        const { fn } = step;
-        const next = this.#compile(steps, from + 1, tail);
-        return (element) => {
-          let values: unknown[];
-          try {
-            values = [...fn(element.value)];
-          } catch (error) {
-            throw poison(error);
-          }
-          for (const value of values) next({ ...element, value });
-        };
-      }
-      case 'keyBy': {
-        const { fn } = step;
-        const next =
-          steps === this.pipeline.steps && from === this.stage.until
-            ? this.#repartition()
-            : this.#compile(steps, from + 1, tail);
-        return (element) => {
-          let key: unknown;
-          try {
-            key = fn(element.value);
-          } catch (error) {
-            throw poison(error);
-          }
-          if (key === undefined || (typeof key === 'number' && !Number.isFinite(key)))
-            throw poison(new TypeError(`keyBy returned ${String(key)}: a key must be JSON`));
-          element.key = key;
-          element.keyed = true;
-          next(element);
-        };
-      }
-      case 'window':
-      case 'intervalJoin':
-      case 'windowJoin': {
-        const slot = this.#operatorAt[from]!;
-        const clock = this.#clock;
-        // Only the updates and early emit modes look at processing time per record.
-        const timed = step.kind === 'window' && step.emit.mode !== 'final';
-        return (element) => {
-          element.now = timed ? clock.now() : 0;
-          try {
-            slot.op.process(element, slot.ctx);
-          } catch (error) {
-            throw error instanceof Poison ? error : poison(error);
-          }
-        };
-      }
-      case 'join': {
-        const { key: keyOf, join, type } = step;
-        const rows = this.#tables(step.table.topic);
-        const next = this.#compile(steps, from + 1, tail);
-        return (element) => {
-          let out: unknown;
-          try {
-            const key = keyOf(element.value);
-            const row = key === undefined ? undefined : rows.get(JSON.stringify(key));
-            if (row === undefined && type === 'inner') return;
-            out = join(element.value, row ?? null);
-          } catch (error) {
-            throw poison(error);
-          }
-          element.value = out;
-          next(element);
-        };
-      }
-      case 'toTopic': {
-        const { topic, serde } = step;
-        const output = this.#output;
-        return (element) => {
-          let value: Buffer;
-          let key: Buffer | null;
-          try {
-            value = serde.encode(element.value);
-            key = element.keyed ? Buffer.from(JSON.stringify(element.key)) : null;
-          } catch (error) {
-            throw poison(error);
-          }
-          this.#checkSize(name, key, value);
-          output.send(topic, key, value, element.eventTime);
-        };
-      }
-    }
-  }
-
-  /** The end of a stage cut at a keyBy: each element goes on to the repartition topic, by its key (and side). */
-  #repartition(): Run {
-    const topic = this.stage.output!;
-    const output = this.#output;
-    const name = this.pipeline.steps[this.stage.until!]!.name;
-    const side = this.stage.sideOf === null ? 0 : 1;
-    return (element) => {
-      const { key, value } = repartitioned(element.key, element.value, element.eventTime, side);
-      this.#checkSize(name, key, value);
-      output.send(topic, key, value, element.eventTime);
-    };
-  }
-
-  /** An output record the bus would refuse is refused here, as a dead letter, so the stage goes on. */
-  #checkSize(step: string, key: Buffer | null, value: Buffer): void {
-    const size = (key?.length ?? 0) + value.length;
-    if (size > this.#maxRecordBytes)
-      throw new Poison(step, 'error', new RecordTooLargeError(size, this.#maxRecordBytes, 'output record'));
   }
 
   /**
@@ -762,16 +496,5 @@ export class PipelineTask {
       headers: record.headers,
       ...(eventTime === undefined ? {} : { eventTime }),
     });
-  }
-}
-
-/** A record later than its windows' allowed lateness: it goes to the late output. */
-export class LateRecordError extends KappaError {
-  constructor(eventTime: number, watermark: number, allowedLateness: number) {
-    super(
-      ErrorCodes.RECORD_LATE,
-      'data',
-      `Event time ${new Date(eventTime).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness (${allowedLateness} ms)`,
-    );
   }
 }

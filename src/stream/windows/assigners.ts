@@ -1,5 +1,5 @@
 import { type Duration, InvalidArgumentError, toMillis } from '../../core/index.ts';
-import { type Window, windowStart } from './window.ts';
+import { earliestHolding, type Window, windowStart } from './window.ts';
 
 /**
  * Maps an event time to the windows it belongs to, as Flink's WindowAssigner does. Assigners keep no
@@ -63,7 +63,7 @@ export function hopping(
     assign: (ts) => {
       const out: Window[] = [];
       // Oldest first, as the windows then fire in order of their ends.
-      for (let start = windowStart(ts, offset, h) - s + h; start <= ts; start += h)
+      for (let start = earliestHolding(windowStart(ts, offset, h), s, h); start <= ts; start += h)
         if (start + s > ts) out.push({ start, end: start + s });
       return out;
     },

@@ -20,3 +20,12 @@ export function maxTimestamp(w: Window): number {
 export function windowStart(ts: number, offset: number, size: number): number {
   return Math.floor((ts - offset) / size) * size + offset;
 }
+
+/**
+ * Hopping-window arithmetic, in one place (tumbling windows are hopping ones with slide = size):
+ * the windows of `size` starting every `slide` that hold the slide-long span starting at `latest`
+ * (itself `windowStart(ts, offset, slide)` for an instant ts) start from this one to `latest`.
+ */
+export function earliestHolding(latest: number, size: number, slide: number): number {
+  return latest - size + slide;
+}

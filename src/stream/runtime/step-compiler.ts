@@ -1,0 +1,193 @@
+import { type Clock, RecordTooLargeError } from '../../core/index.ts';
+import type { Pipeline } from '../dsl/pipeline.ts';
+import type { Step } from '../dsl/steps.ts';
+import type { Operator, OperatorContext, OperatorInput } from '../operators/operator.ts';
+import type { StateStore } from '../state/state-store.ts';
+import type { TableLookup, TaskOutput } from './pipeline-task.ts';
+import { repartitioned } from './repartition-record.ts';
+import type { Stage } from './stages.ts';
+import { Poison } from './task-failures.ts';
+
+/** An element between steps; what a stateful step gets (OperatorInput) is one too. */
+export interface Element extends OperatorInput {
+  /** Set by keyBy: the key as the user's function returned it. */
+  keyed: boolean;
+}
+
+/** The rest of a pipeline from one step on, compiled. */
+export type Run = (element: Element) => void;
+
+/** A stateful step of the stage: its operator, store and watermark. */
+export interface OperatorSlot {
+  /** The step's index in the pipeline. */
+  step: number;
+  op: Operator<unknown>;
+  ctx: OperatorContext<unknown>;
+  store: StateStore;
+  watermark: number;
+  /** The watermark the store holds. */
+  storedWatermark: number;
+}
+
+/** What the compiled steps of a task reach: where output goes, its tables, its stateful steps. */
+export interface CompileContext {
+  pipeline: Pipeline;
+  stage: Stage;
+  clock: Clock;
+  output: TaskOutput;
+  tables: (topic: string) => TableLookup;
+  maxRecordBytes: number;
+  operatorAt(step: number): OperatorSlot;
+}
+
+/** Compiles a task's steps into one function per step (PipelineTask's per-record path). */
+export class StepCompiler {
+  readonly #c: CompileContext;
+  constructor(context: CompileContext) {
+    this.#c = context;
+  }
+
+  /**
+   * The steps from `from` on as one function per step, each calling the next (`tail` after the
+   * last): built once, so each call site sees one step's function and the per-record path dispatches
+   * on nothing. A user function that throws is wrapped as Poison naming its step; Poison from further
+   * down passes through.
+   */
+  compile(steps: readonly Step[], from: number, tail: Run = () => {}): Run {
+    const step = steps[from];
+    if (step === undefined) return tail;
+    if (step.kind === 'source') return () => {};
+    const name = step.name;
+    const poison = (error: unknown) => new Poison(name, 'error', error);
+    switch (step.kind) {
+      case 'map': {
+        const { fn } = step;
+        const next = this.compile(steps, from + 1, tail);
+        return (element) => {
+          try {
+            element.value = fn(element.value);
+          } catch (error) {
+            throw poison(error);
+          }
+          next(element);
+        };
+      }
+      case 'filter': {
+        const { fn } = step;
+        const next = this.compile(steps, from + 1, tail);
+        return (element) => {
+          let keep: boolean;
+          try {
+            keep = fn(element.value);
+          } catch (error) {
+            throw poison(error);
+          }
+          if (keep) next(element);
+        };
+      }
+      case 'flatMap': {
+        const { fn } = step;
+        const next = this.compile(steps, from + 1, tail);
+        return (element) => {
+          let values: unknown[];
+          try {
+            values = [...fn(element.value)];
+          } catch (error) {
+            throw poison(error);
+          }
+          for (const value of values) next({ ...element, value });
+        };
+      }
+      case 'keyBy': {
+        const { fn } = step;
+        const next =
+          steps === this.#c.pipeline.steps && from === this.#c.stage.until
+            ? this.#repartition()
+            : this.compile(steps, from + 1, tail);
+        return (element) => {
+          let key: unknown;
+          try {
+            key = fn(element.value);
+          } catch (error) {
+            throw poison(error);
+          }
+          if (key === undefined || (typeof key === 'number' && !Number.isFinite(key)))
+            throw poison(new TypeError(`keyBy returned ${String(key)}: a key must be JSON`));
+          element.key = key;
+          element.keyed = true;
+          next(element);
+        };
+      }
+      case 'window':
+      case 'intervalJoin':
+      case 'windowJoin': {
+        const slot = this.#c.operatorAt(from);
+        const clock = this.#c.clock;
+        // Only the updates and early emit modes look at processing time per record.
+        const timed = step.kind === 'window' && step.emit.mode !== 'final';
+        return (element) => {
+          element.now = timed ? clock.now() : 0;
+          try {
+            slot.op.process(element, slot.ctx);
+          } catch (error) {
+            throw error instanceof Poison ? error : poison(error);
+          }
+        };
+      }
+      case 'join': {
+        const { key: keyOf, join, type } = step;
+        const rows = this.#c.tables(step.table.topic);
+        const next = this.compile(steps, from + 1, tail);
+        return (element) => {
+          let out: unknown;
+          try {
+            const key = keyOf(element.value);
+            const row = key === undefined ? undefined : rows.get(JSON.stringify(key));
+            if (row === undefined && type === 'inner') return;
+            out = join(element.value, row ?? null);
+          } catch (error) {
+            throw poison(error);
+          }
+          element.value = out;
+          next(element);
+        };
+      }
+      case 'toTopic': {
+        const { topic, serde } = step;
+        const output = this.#c.output;
+        return (element) => {
+          let value: Buffer;
+          let key: Buffer | null;
+          try {
+            value = serde.encode(element.value);
+            key = element.keyed ? Buffer.from(JSON.stringify(element.key)) : null;
+          } catch (error) {
+            throw poison(error);
+          }
+          this.#checkSize(name, key, value);
+          output.send(topic, key, value, element.eventTime);
+        };
+      }
+    }
+  }
+
+  /** The end of a stage cut at a keyBy: each element goes on to the repartition topic, by its key (and side). */
+  #repartition(): Run {
+    const topic = this.#c.stage.output!;
+    const output = this.#c.output;
+    const name = this.#c.pipeline.steps[this.#c.stage.until!]!.name;
+    const side = this.#c.stage.sideOf === null ? 0 : 1;
+    return (element) => {
+      const { key, value } = repartitioned(element.key, element.value, element.eventTime, side);
+      this.#checkSize(name, key, value);
+      output.send(topic, key, value, element.eventTime);
+    };
+  }
+
+  /** An output record the bus would refuse is refused here, as a dead letter, so the stage goes on. */
+  #checkSize(step: string, key: Buffer | null, value: Buffer): void {
+    const size = (key?.length ?? 0) + value.length;
+    if (size > this.#c.maxRecordBytes)
+      throw new Poison(step, 'error', new RecordTooLargeError(size, this.#c.maxRecordBytes, 'output record'));
+  }
+}
