@@ -13,8 +13,6 @@ import {
 } from '../../core/index.ts';
 import type { Bus, Consumer, Producer } from '../../log/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
-import { LmdbTaskState } from '../state/lmdb-state-store.ts';
-import { MemoryStateStore } from '../state/memory-state-store.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { NO_WATERMARK } from '../time/watermarks.ts';
 import { changelogRecords, changelogTopic, nextOffsets } from './changelog.ts';
@@ -22,9 +20,8 @@ import { letterValue } from './dead-letter.ts';
 import { deadLetterRecord } from './dead-letter-record.ts';
 import { PipelineTask, type TableLookup } from './pipeline-task.ts';
 import { watermarkRecords } from './repartition-record.ts';
-import { type Stage, stageGroup, stagePipeline, statefulSteps } from './stages.ts';
-import { restoreStore } from './store-restore.ts';
-import { TaskCheckpoints } from './task-checkpoints.ts';
+import { type Stage, stageGroup, stagePipeline } from './stages.ts';
+import { StageState, type TaskState } from './task-state.ts';
 
 export interface StageRunnerOptions {
   bus: Bus;
@@ -62,11 +59,8 @@ export interface StageRunnerOptions {
 type HeldRecord = ProducerRecord & { from?: ConsumedRecord | null };
 
 /** A partition this runner owns: its task once its state is restored. */
-interface Owned {
+interface Owned extends TaskState {
   task: PipelineTask | null;
-  /** The task's lmdb environment, when state is on disk. */
-  state: LmdbTaskState | null;
-  stores: Map<string, StateStore>;
 }
 
 /**
@@ -88,6 +82,7 @@ interface Owned {
 export class StageRunner {
   readonly #o: StageRunnerOptions;
   readonly #stateful: boolean;
+  readonly #state: StageState;
   readonly #owned = new Map<number, Owned>();
   /** The watermark (and idleness) each task last sent downstream. */
   readonly #sent = new Map<number, string>();
@@ -114,7 +109,8 @@ export class StageRunner {
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
-    this.#stateful = this.#statefulSteps().length > 0;
+    this.#state = new StageState(options);
+    this.#stateful = this.#state.steps.length > 0;
   }
 
   /** Records processed so far. */
@@ -142,7 +138,7 @@ export class StageRunner {
   /** The changelog of each stateful step of this stage. */
   changelogs(): string[] {
     if (!this.#o.changelogs) return [];
-    return this.#statefulSteps().map((step) => changelogTopic(this.#o.pipeline, step));
+    return this.#state.steps.map((step) => changelogTopic(this.#o.pipeline, step));
   }
 
   async start(): Promise<void> {
@@ -161,10 +157,6 @@ export class StageRunner {
     await this.#consumer?.close();
     await this.#release([...this.#owned.keys()]);
     await this.#producer?.close();
-  }
-
-  #statefulSteps(): string[] {
-    return statefulSteps(this.#o.pipeline, this.#o.stage);
   }
 
   /** The steps this stage runs: the pipeline's, or a join's other input. */
@@ -228,7 +220,7 @@ export class StageRunner {
     if (owned.task) return owned.task;
     const { pipeline, stage, logger } = this.#o;
     const started = performance.now();
-    const { records, checkpoint } = await this.#restore(owned, partition);
+    const { records, checkpoint } = await this.#state.restore(owned, partition);
     // Given up meanwhile (a rebalance during the restore).
     if (this.#owned.get(partition) !== owned) return null;
     const task: PipelineTask = new PipelineTask(this.#chain, {
@@ -274,93 +266,16 @@ export class StageRunner {
     return owned.task;
   }
 
-  /** The file of a partition's lmdb environment, and the folder of its checkpoints. */
-  #paths(partition: number): { file: string; checkpoints: string } | null {
-    const { stateDir, checkpointDir, pipeline, stage } = this.#o;
-    if (!this.#stateful || stateDir === null) return null;
-    const task = path.join(pipeline.name, `stage-${stage.index}`, `partition-${partition}`);
-    return {
-      file: path.join(stateDir, `${task}.mdb`),
-      checkpoints: path.join(checkpointDir ?? path.dirname(stateDir), 'checkpoints', task),
-    };
-  }
-
   /**
-   * Brings a partition's stores to their changelogs' ends: from the local store where its position
-   * is still in the changelog, else from the newest checkpoint if its positions are, else from the
-   * changelog's start. Then only the tail is read.
-   */
-  async #restore(owned: Owned, partition: number): Promise<{ records: number; checkpoint: boolean }> {
-    const { bus, pipeline, logger } = this.#o;
-    const steps = this.#statefulSteps();
-    const paths = this.#paths(partition);
-    let checkpoint = false;
-    if (paths) owned.state ??= LmdbTaskState.open(paths.file);
-    // Each changelog's range, read once: for choosing where to start and for the restore itself.
-    const ranges = this.#o.changelogs
-      ? await Promise.all(
-          steps.map(async (step) => (await bus.partitionOffsets(changelogTopic(pipeline, step)))[partition]),
-        )
-      : [];
-    if (paths && owned.state && this.#o.changelogs) {
-      const within = (step: number, offset: number | undefined) =>
-        offset !== undefined && offset >= ranges[step]!.start && offset <= ranges[step]!.end;
-      const local = owned.state;
-      const usable = steps.every((step, i) => within(i, local.meta(step)?.changelogOffset));
-      if (!usable) {
-        const newest = await new TaskCheckpoints(paths.checkpoints).newest();
-        if (newest && steps.every((step, i) => within(i, newest.changelogs[step]))) {
-          await owned.state.close();
-          await TaskCheckpoints.install(newest, paths.file);
-          owned.state = LmdbTaskState.open(paths.file);
-          checkpoint = true;
-        }
-      }
-    }
-    let records = 0;
-    for (const [i, step] of steps.entries()) {
-      const store = owned.state?.store(step) ?? new MemoryStateStore();
-      owned.stores.set(step, store);
-      if (!this.#o.changelogs) {
-        await store.clear();
-        continue;
-      }
-      const result = await restoreStore(bus, store, changelogTopic(pipeline, step), partition, ranges[i]);
-      records += result.records;
-      if (result.cleared)
-        logger.warn(
-          { pipeline: pipeline.name, step, partition },
-          'local state did not match its changelog; restoring from the changelog',
-        );
-    }
-    return { records, checkpoint };
-  }
-
-  /**
-   * Every `checkpointIntervalMs`, a checkpoint of each task with state on disk; on the embedded log
-   * its changelogs are then truncated below it (Kafka refuses DeleteRecords on compacted topics, and
-   * a checkpoint in a local folder is no use to a worker on another machine).
+   * Every `checkpointIntervalMs`, a checkpoint of each task with state on disk (see
+   * StageState.checkpoint).
    */
   async #checkpoint(): Promise<void> {
     const now = this.#o.clock.now();
     if (!this.#o.changelogs || now - this.#lastCheckpoint < this.#o.checkpointIntervalMs) return;
     this.#lastCheckpoint = now;
-    const steps = this.#statefulSteps();
-    for (const [partition, owned] of this.#owned) {
-      const paths = this.#paths(partition);
-      if (!owned.task || !owned.state || !paths) continue;
-      // A checkpoint that fails costs only a longer restore: the task goes on.
-      const checkpoint = await new TaskCheckpoints(paths.checkpoints)
-        .take(owned.state, steps)
-        .catch((error: unknown) => this.#log('warn', error, 'could not checkpoint a task'));
-      if (!checkpoint || this.#o.bus.kind !== 'embedded') continue;
-      for (const step of steps)
-        await this.#o.bus
-          .deleteRecords(changelogTopic(this.#o.pipeline, step), [
-            { partition, offset: checkpoint.changelogs[step]! },
-          ])
-          .catch((error: unknown) => this.#log('warn', error, 'could not truncate a changelog'));
-    }
+    for (const [partition, owned] of this.#owned)
+      if (owned.task) await this.#state.checkpoint(owned, partition);
   }
 
   async #loop(): Promise<void> {
