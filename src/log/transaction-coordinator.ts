@@ -57,13 +57,18 @@ export class TransactionCoordinator {
     const bases = await this.appendAll(transactionId, batches, () => {
       for (const [group, list] of offsets) this.#bus.offsets.apply(group, list);
     });
-    // A partition's records are one batch with consecutive offsets, in send order.
-    const next = new Map<string, number>();
-    for (const [log, base] of bases) next.set(tpKey(log.topic, log.partition), base);
+    // A partition's records are one batch with consecutive offsets, in send order. Next offsets by
+    // topic, then partition: no key string is built per record.
+    const next = new Map<string, number[]>();
+    for (const [log, base] of bases) {
+      let byPartition = next.get(log.topic);
+      if (!byPartition) next.set(log.topic, (byPartition = []));
+      byPartition[log.partition] = base;
+    }
     return txn.records.map(({ topic, partition }) => {
-      const key = tpKey(topic, partition!);
-      const offset = next.get(key)!;
-      next.set(key, offset + 1);
+      const byPartition = next.get(topic)!;
+      const offset = byPartition[partition!]!;
+      byPartition[partition!] = offset + 1;
       return { topic, partition: partition!, offset };
     });
   }

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { ConsumedRecord } from '../../src/core/index.ts';
+import { json } from '../../src/stream/index.ts';
 import {
   readableRepartitioned,
   readRepartitioned,
   repartitioned,
 } from '../../src/stream/runtime/repartition-record.ts';
 
+const serdes = () => json();
 const record = (key: Buffer | null, value: Buffer | null): ConsumedRecord => ({
   topic: 't',
   partition: 0,
@@ -21,7 +23,7 @@ describe('repartition records', () => {
     const { key, value } = repartitioned({ merchant: 'm1' }, { amount: 5, at: -Infinity }, 1234);
     expect(key.toString()).toBe('{"merchant":"m1"}');
     expect(value[0]).not.toBe(0x7b);
-    expect(readRepartitioned(record(key, value))).toEqual({
+    expect(readRepartitioned(record(key, value), serdes)).toEqual({
       kind: 'data',
       key: { merchant: 'm1' },
       value: { amount: 5, at: -Infinity },
@@ -32,9 +34,9 @@ describe('repartition records', () => {
 
   it('reads the JSON form written before, and as dead letters show it', () => {
     const { key, value } = repartitioned('k', { n: 1 }, 99);
-    const shown = readableRepartitioned(record(key, value))!;
+    const shown = readableRepartitioned(record(key, value), serdes)!;
     expect(JSON.parse(shown.toString())).toEqual({ eventTime: 99, value: { n: 1 } });
-    expect(readRepartitioned(record(key, shown))).toEqual({
+    expect(readRepartitioned(record(key, shown), serdes)).toEqual({
       kind: 'data',
       key: 'k',
       value: { n: 1 },
@@ -43,11 +45,32 @@ describe('repartition records', () => {
     });
   });
 
+  it("carries the source record's own bytes past a cut that only filters, read back with its serde", () => {
+    const source = Buffer.from(JSON.stringify({ merchant: 'm1', amount: 5 }));
+    const { key, value } = repartitioned('m1', null, 77, 1, source);
+    expect(readRepartitioned(record(key, value), serdes)).toEqual({
+      kind: 'data',
+      key: 'm1',
+      value: { merchant: 'm1', amount: 5 },
+      eventTime: 77,
+      side: 1,
+    });
+    expect(JSON.parse(readableRepartitioned(record(key, value), serdes)!.toString())).toEqual({
+      eventTime: 77,
+      value: { merchant: 'm1', amount: 5 },
+      side: 1,
+    });
+    // Bytes the serde cannot read are refused (a dead letter), not a crash.
+    const broken = repartitioned('m1', null, 77, 0, Buffer.from('{broken'));
+    expect(() => readRepartitioned(record(broken.key, broken.value), serdes)).toThrow();
+  });
+
   it('refuses what is neither form', () => {
-    expect(() => readRepartitioned(record(Buffer.from('"k"'), Buffer.from([0x01])))).toThrow(TypeError);
-    expect(() => readRepartitioned(record(Buffer.from('"k"'), Buffer.from('{"x":1}')))).toThrow(TypeError);
-    expect(() => readRepartitioned(record(null, Buffer.from('{}')))).toThrow(TypeError);
+    const read = (key: Buffer | null, value: Buffer) => () => readRepartitioned(record(key, value), serdes);
+    expect(read(Buffer.from('"k"'), Buffer.from([0x01]))).toThrow(TypeError);
+    expect(read(Buffer.from('"k"'), Buffer.from('{"x":1}'))).toThrow(TypeError);
+    expect(read(null, Buffer.from('{}'))).toThrow(TypeError);
     // A value that is not even MessagePack is refused too, not a crash.
-    expect(() => readRepartitioned(record(Buffer.from('"k"'), Buffer.from([0xc1])))).toThrow();
+    expect(read(Buffer.from('"k"'), Buffer.from([0xc1]))).toThrow();
   });
 });

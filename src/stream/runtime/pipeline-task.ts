@@ -12,6 +12,7 @@ import {
 } from '../operators/operator.ts';
 import { WindowJoinOperator } from '../operators/window-join-operator.ts';
 import { windowOperator } from '../operators/window-steps.ts';
+import type { Serde } from '../serdes/serde.ts';
 import { MemoryStateStore } from '../state/memory-state-store.ts';
 import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
@@ -145,6 +146,7 @@ export class PipelineTask {
           );
         }),
       operatorAt: (step) => this.#operatorAt[step]!,
+      current: () => this.#record,
     });
     this.#fromInput = this.#compiler.compile(steps, this.stage.from);
     for (const slot of this.#operators) this.#after[slot.step] = this.#compiler.compile(steps, slot.step + 1);
@@ -181,6 +183,14 @@ export class PipelineTask {
     if (first) this.#input.load(first.store, this.#clock.now());
     if ((options.load ?? 'now') === 'now') for (const _ of this.loading());
   }
+
+  /** The serde of each side's source, for repartition records that carry the source record's bytes. */
+  readonly #sourceSerdes = (side: 0 | 1): Serde<unknown> => {
+    const join = this.pipeline.steps[this.stage.from];
+    return side === 1 && join !== undefined && isTwoInput(join)
+      ? join.other.source.serde
+      : this.pipeline.source.serde;
+  };
 
   /** The input record being processed now (null while window results flow on): what an output comes from. */
   get current(): ConsumedRecord | null {
@@ -228,7 +238,7 @@ export class PipelineTask {
   #processRepartitioned(record: ConsumedRecord, upstream: UpstreamWatermarks): void {
     let read: Repartitioned;
     try {
-      read = readRepartitioned(record);
+      read = readRepartitioned(record, this.#sourceSerdes);
     } catch (error) {
       this.#deadLetter(record, new Poison(this.pipeline.steps[this.stage.from - 1]!.name, 'decode', error));
       return;
@@ -492,7 +502,7 @@ export class PipelineTask {
       offset: record.offset,
       key: record.key,
       // After a cut, the element as JSON rather than the runtime's binary envelope.
-      value: this.#upstream === null ? record.value : readableRepartitioned(record),
+      value: this.#upstream === null ? record.value : readableRepartitioned(record, this.#sourceSerdes),
       headers: record.headers,
       ...(eventTime === undefined ? {} : { eventTime }),
     });

@@ -1,4 +1,4 @@
-import { type Clock, RecordTooLargeError } from '../../core/index.ts';
+import { type Clock, type ConsumedRecord, RecordTooLargeError } from '../../core/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
 import type { Step } from '../dsl/steps.ts';
 import type { Operator, OperatorContext, OperatorInput } from '../operators/operator.ts';
@@ -38,6 +38,8 @@ export interface CompileContext {
   tables: (topic: string) => TableLookup;
   maxRecordBytes: number;
   operatorAt(step: number): OperatorSlot;
+  /** The record being processed (its bytes go on unchanged through a cut that only filters). */
+  current(): ConsumedRecord | null;
 }
 
 /** Compiles a task's steps into one function per step (PipelineTask's per-record path). */
@@ -176,9 +178,14 @@ export class StepCompiler {
     const topic = this.#c.stage.output!;
     const output = this.#c.output;
     const name = this.#c.pipeline.steps[this.#c.stage.until!]!.name;
-    const side = this.#c.stage.sideOf === null ? 0 : 1;
+    const { stage, pipeline } = this.#c;
+    const side = stage.sideOf === null ? 0 : 1;
+    // Only filters between the source and the cut: the element is the source record's value as read.
+    const unchanged =
+      stage.from === 1 && pipeline.steps.slice(1, stage.until!).every((s) => s.kind === 'filter');
     return (element) => {
-      const { key, value } = repartitioned(element.key, element.value, element.eventTime, side);
+      const source = unchanged ? (this.#c.current()?.value ?? null) : null;
+      const { key, value } = repartitioned(element.key, element.value, element.eventTime, side, source);
       this.#checkSize(name, key, value);
       output.send(topic, key, value, element.eventTime);
     };
