@@ -72,6 +72,7 @@ export async function assemble(
         checkpointIntervalMs: toMillis(config.pipelines.checkpointInterval),
         purgeIntervalMs: toMillis(config.pipelines.purgeInterval),
         maxPendingBytes: config.pipelines.maxPendingBytes,
+        cacheBytes: config.pipelines.stateCacheBytes,
         maxRecordBytes: config.log.maxRecordBytes,
         logger,
       });

@@ -264,6 +264,14 @@ export const configSchema = z
           .describe(
             'Output a pipeline stage holds before it commits, whatever is left of its poll (backpressure).',
           ),
+        stateCacheBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(128 * 1024 * 1024)
+          .describe(
+            'Memory for each pipeline task’s tumbling and hopping windows (estimated); past it, windows unchanged since the last commit are read back from the local store when needed.',
+          ),
         purgeInterval: duration
           .default('10s')
           .describe('How often a stage deletes the repartition records it has committed past.'),

@@ -152,6 +152,9 @@ describe('kappa up beyond loopback, with keys', () => {
     );
     up = started.process;
     const url = started.url.replace('0.0.0.0', '127.0.0.1');
+    // The log's warning and the "Kappa is up" line reach stdout by different writers: either may come first.
+    for (let waited = 0; !/clear text/.test(started.output.join('\n')) && waited < 5000; waited += 50)
+      await new Promise((r) => setTimeout(r, 50));
     expect(started.output.join('\n')).toMatch(/clear text/);
 
     const anonymous = await run(['--url', url, 'topics', 'list']);

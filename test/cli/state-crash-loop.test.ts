@@ -34,7 +34,8 @@ async function workspace(prefix: string, busYaml: string) {
       `import { crashPipelines } from ${JSON.stringify(FIXTURE)};\nexport default crashPipelines(${JSON.stringify(prefix)}).${kind};\n`,
     );
   const config = path.join(temp.dir, 'kappa.config.yaml');
-  await writeFile(config, `${busYaml}pipelines:\n  dir: ${JSON.stringify(dir)}\n`);
+  // A window cache of a few windows per task: most windows live only in lmdb, read back as needed.
+  await writeFile(config, `${busYaml}pipelines:\n  dir: ${JSON.stringify(dir)}\n  stateCacheBytes: 2000\n`);
   return { config, root: temp.dir };
 }
 

@@ -51,7 +51,16 @@ export interface WindowOperatorOptions<T, A, R> {
   store: StateStore;
   /** When results come out before a window closes; default only when it closes. */
   emit?: EmitMode;
+  /**
+   * Memory for this step's tumbling and hopping windows, in bytes (estimated); default unbounded.
+   * Past it, windows unchanged since the last flush leave memory (the store holds them) and are
+   * read back when a record or a firing needs them. Session windows stay in memory.
+   */
+  cacheBytes?: number;
 }
+
+/** What a window costs in memory beyond its stored bytes: the slot object, its Map entry, its accumulator's objects. */
+const SLOT_OVERHEAD_BYTES = 300;
 
 /**
  * `final`: once, when the watermark passes the window's end. `updates`: also every change, at most
@@ -101,6 +110,11 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #touched: Array<Slot<K, A>> = [];
   /** Windows are being loaded from the store (see `loading`). */
   #loading = false;
+  /** Tumbling and hopping windows in memory, and what one takes in the store on average. */
+  #cached = 0;
+  #storedBytes = 64;
+  /** Counts bucket uses, for least-recently-used eviction. */
+  #uses = 0;
 
   constructor(options: WindowOperatorOptions<T, A, R>) {
     this.#o = options;
@@ -162,6 +176,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       for (const item of this.#session ? ordered(due as Array<Slot<K, A>>) : due) {
         if (item.dropped) continue;
         if ('slots' in item) {
+          if (item.evicted) this.#reloadAll(item);
           // In the order they opened: a Map keeps it, and a loaded bucket is sorted once (see `loading`).
           if (item.unordered) {
             item.slots = bySeq(item.slots);
@@ -212,9 +227,13 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     for (const slot of touched) {
       if (!slot.touched || slot.dropped) continue;
       slot.touched = false;
-      this.#o.store.put(windowKey(slot), encodeState(stateOf(slot)));
+      const bytes = encodeState(stateOf(slot));
+      this.#o.store.put(windowKey(slot), bytes);
       slot.stored = true;
+      // A moving average of what a window takes, for the cache budget.
+      this.#storedBytes += (bytes.length - this.#storedBytes) / 64;
     }
+    this.#evict();
   }
 
   /** Rebuilds the open windows, timers and dirty set from the store, at once. */
@@ -237,16 +256,26 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#timers.clear();
     this.#dirty.clear();
     this.#touched = [];
+    this.#cached = 0;
     let seq = -1;
     this.#loading = true;
+    // Past the cache budget only the buckets are made (their timers must run); their windows stay in the store.
+    const budget = this.#o.cacheBytes ?? Number.POSITIVE_INFINITY;
     try {
       yield* chunkedRange(this.#o.store, WINDOWS_FROM, WINDOWS_TO, (bytes) => {
         const state = decodeState<WindowState<K, A>>(bytes);
         if (state.seq > seq) seq = state.seq;
-        const slot = this.#add(state, identityOf(state.key));
+        const id = identityOf(state.key);
+        const slot = this.#add(state, id);
         slot.stored = true;
         slot.touched = false;
         if (state.dirty) this.#dirty.add(slot);
+        else if (!this.#session && this.#cached * (bytes.length + SLOT_OVERHEAD_BYTES) > budget) {
+          const bucket = this.#buckets.get(state.start)!;
+          bucket.slots.delete(id);
+          bucket.evicted = true;
+          this.#cached--;
+        }
       });
     } finally {
       this.#loading = false;
@@ -317,11 +346,12 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     let bucket = this.#bucketAt(start);
     if (bucket === undefined) bucket = this.#newBucket(start, end);
     else {
-      const open = bucket.slots.get(id);
+      const open = bucket.slots.get(id) ?? (bucket.evicted ? this.#reload(bucket, id) : undefined);
       if (open !== undefined) return open;
     }
     const slot = openSlot<K, A>(key, id, start, end, this.#o.aggregator.init(), this.#seq++, bucket.window);
     bucket.slots.set(id, slot);
+    this.#cached++;
     this.#touched.push(slot);
     return slot;
   }
@@ -329,9 +359,15 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #bucketAt(start: number): Bucket<K, A> | undefined {
     const i = this.#nearIndex(start);
     const near = this.#near[i];
-    if (near !== undefined && near.start === start && !near.dropped) return near;
+    if (near !== undefined && near.start === start && !near.dropped) {
+      near.used = ++this.#uses;
+      return near;
+    }
     const bucket = this.#buckets.get(start);
-    if (bucket !== undefined) this.#near[i] = bucket;
+    if (bucket !== undefined) {
+      this.#near[i] = bucket;
+      bucket.used = ++this.#uses;
+    }
     return bucket;
   }
 
@@ -434,6 +470,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     const bucket = this.#bucketAt(state.start) ?? this.#newBucket(state.start, state.end);
     slot.window = bucket.window;
     bucket.slots.set(id, slot);
+    this.#cached++;
     return slot;
   }
 
@@ -445,6 +482,8 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       slots: new Map(),
       dropped: false,
       unordered: this.#loading,
+      evicted: false,
+      used: ++this.#uses,
     };
     this.#buckets.set(start, bucket);
     this.#near[this.#nearIndex(start)] = bucket;
@@ -456,7 +495,67 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #dropBucket(bucket: Bucket<K, A>): void {
     bucket.dropped = true;
     this.#buckets.delete(bucket.start);
+    this.#cached -= bucket.slots.size;
     for (const slot of bucket.slots.values()) this.#forget(slot);
+    // Windows only in the store go from there too.
+    if (bucket.evicted)
+      for (const key of [...this.#o.store.range(...bucketRange(bucket))].map(([k]) => k))
+        this.#o.store.delete(key);
+  }
+
+  /** A window of a bucket that only the store holds, back in memory; undefined if the store has none. */
+  #reload(bucket: Bucket<K, A>, id: KeyId): Slot<K, A> | undefined {
+    const bytes = this.#o.store.get(stateKey([1, bucket.end, bucket.start, id]));
+    return bytes === undefined
+      ? undefined
+      : this.#restoreInto(bucket, decodeState<WindowState<K, A>>(bytes), id);
+  }
+
+  /** Every window of a bucket back in memory, before it fires. */
+  #reloadAll(bucket: Bucket<K, A>): void {
+    for (const [, bytes] of this.#o.store.range(...bucketRange(bucket))) {
+      const state = decodeState<WindowState<K, A>>(bytes);
+      const id = identityOf(state.key);
+      if (!bucket.slots.has(id)) this.#restoreInto(bucket, state, id);
+    }
+    bucket.evicted = false;
+  }
+
+  #restoreInto(bucket: Bucket<K, A>, state: WindowState<K, A>, id: KeyId): Slot<K, A> {
+    const slot = newSlot(state, id);
+    slot.window = bucket.window;
+    slot.stored = true;
+    slot.touched = false;
+    bucket.slots.set(id, slot);
+    // Back in a different order than it opened in: the bucket is sorted before it fires.
+    bucket.unordered = true;
+    this.#cached++;
+    return slot;
+  }
+
+  /** Tumbling and hopping windows in memory. */
+  get cachedWindows(): number {
+    return this.#cached;
+  }
+
+  /**
+   * Over the cache budget: the windows unchanged since the last flush (the store has them as they
+   * are) leave memory, from the buckets used least recently, until a quarter of the budget is free.
+   */
+  #evict(): void {
+    const budget = this.#o.cacheBytes ?? Number.POSITIVE_INFINITY;
+    const perWindow = this.#storedBytes + SLOT_OVERHEAD_BYTES;
+    if (this.#cached * perWindow <= budget) return;
+    const keep = Math.floor((budget * 0.75) / perWindow);
+    for (const bucket of [...this.#buckets.values()].sort((a, b) => a.used - b.used))
+      for (const [id, slot] of bucket.slots) {
+        if (this.#cached <= keep) return;
+        if (slot.touched || !slot.stored || slot.dirty) continue;
+        bucket.slots.delete(id);
+        bucket.evicted = true;
+        this.#cached--;
+        if (this.#lastSlot === slot) this.#lastSlot = null;
+      }
   }
 
   #dropSession(slot: Slot<K, A>): void {
@@ -503,6 +602,10 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
 /** A window's key in the store: (1, end, start, key), so windows sort by when they end. */
 function windowKey(slot: Slot<unknown, unknown>): Buffer {
   return stateKey([1, slot.end, slot.start, slot.id]);
+}
+/** The store keys of a bucket's windows: (1, end, start, *). */
+function bucketRange(bucket: { start: number; end: number }): [Buffer, Buffer] {
+  return [stateKey([1, bucket.end, bucket.start]), stateKey([1, bucket.end, bucket.start + 1])];
 }
 const WINDOWS_FROM = stateKey([1]);
 const WINDOWS_TO = stateKey([2]);

@@ -107,6 +107,10 @@ export interface Bucket<K, A> {
   dropped: boolean;
   /** Loaded from the store in key order: its slots are put in the order they opened before it fires. */
   unordered: boolean;
+  /** Some of its windows are only in the store (the cache budget dropped them from memory). */
+  evicted: boolean;
+  /** When it was used last (the operator's use counter): buckets used least recently are evicted first. */
+  used: number;
 }
 
 /**

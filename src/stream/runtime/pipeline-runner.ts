@@ -36,6 +36,12 @@ export interface PipelineRunnerOptions {
   maxRecordBytes?: number;
   /** Output a stage holds before it commits, whatever is left of its poll. Default 16 MiB. */
   maxPendingBytes?: number;
+  /**
+   * Memory for each task's tumbling and hopping windows, with `stateDir` (estimated bytes). Past it,
+   * windows unchanged since the last commit leave memory and are read back from lmdb when needed.
+   * Default 128 MiB.
+   */
+  cacheBytes?: number;
 }
 
 /**
@@ -60,7 +66,12 @@ export class PipelineRunner {
   readonly #purgeIntervalMs: number;
   readonly #limits: Pick<
     PipelineRunnerOptions,
-    'maxRecordBytes' | 'maxPendingBytes' | 'checkpointDir' | 'checkpointIntervalMs' | 'changelogs'
+    | 'maxRecordBytes'
+    | 'maxPendingBytes'
+    | 'checkpointDir'
+    | 'checkpointIntervalMs'
+    | 'changelogs'
+    | 'cacheBytes'
   >;
   readonly #runners: StageRunner[] = [];
   readonly #tables = new Map<string, TableReader>();
@@ -147,6 +158,7 @@ export class PipelineRunner {
         checkpointIntervalMs: this.#limits.checkpointIntervalMs ?? 5 * 60_000,
         maxRecordBytes: this.#limits.maxRecordBytes ?? 1024 * 1024,
         maxPendingBytes: this.#limits.maxPendingBytes ?? 16 * 1024 * 1024,
+        cacheBytes: this.#limits.cacheBytes ?? 128 * 1024 * 1024,
       });
       for (const changelog of runner.changelogs())
         await ensureTopic(bus, changelog, changelogSpec(partitions.get(stage.input)!));

@@ -47,6 +47,12 @@ export interface PipelineTaskOptions {
   stage?: Stage;
   /** For a stage reading a repartition topic: how many upstream tasks send it watermarks. */
   upstreams?: number;
+  /**
+   * Memory for the task's tumbling and hopping windows (estimated bytes, shared by its window
+   * steps): past it, windows unchanged since the last checkpoint leave memory and are read back
+   * from the stores when needed. Default unbounded (a store in memory gains nothing by it).
+   */
+  cacheBytes?: number;
   /** The largest output record (key and value) the bus takes; a larger one is a dead letter. Default 1 MiB. */
   maxRecordBytes?: number;
   /** The tables the pipeline joins with, by topic: the current row of a key (its JSON), or undefined. */
@@ -114,6 +120,10 @@ export class PipelineTask {
       this.#upstream = new UpstreamWatermarks(options.upstreams, options.partitions);
     }
     const end = this.stage.until ?? pipeline.steps.length;
+    const windows = pipeline.steps.filter(
+      (s, i) => s.kind === 'window' && i >= this.stage.from && i < end,
+    ).length;
+    const cacheBytes = (options.cacheBytes ?? Number.POSITIVE_INFINITY) / Math.max(1, windows);
     pipeline.steps.forEach((step, i) => {
       if (!isStateful(step) || i < this.stage.from || i >= end) return;
       const store = storeOf(step.name);
@@ -122,7 +132,7 @@ export class PipelineTask {
       const watermark = stored === undefined ? NO_WATERMARK : decodeState<number>(stored);
       const slot: OperatorSlot = {
         step: i,
-        op: this.#operator(step, store),
+        op: this.#operator(step, store, cacheBytes),
         ctx: this.#context(i, step),
         store,
         watermark,
@@ -309,7 +319,7 @@ export class PipelineTask {
   }
 
   /** The operator of a stateful step, its user functions guarded so that what throws becomes a dead letter. */
-  #operator(step: StatefulStep, store: StateStore): Operator<unknown> {
+  #operator(step: StatefulStep, store: StateStore, cacheBytes: number): Operator<unknown> {
     switch (step.kind) {
       case 'window':
         return windowOperator({
@@ -319,6 +329,7 @@ export class PipelineTask {
           allowedLateness: step.allowedLateness,
           emit: step.emit,
           store,
+          cacheBytes,
         }) as Operator<unknown>;
       case 'intervalJoin':
         return new IntervalJoinOperator({

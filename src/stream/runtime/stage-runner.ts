@@ -53,6 +53,8 @@ export interface StageRunnerOptions {
   maxRecordBytes: number;
   /** Output held for the next transaction past this size is committed at once (consumption waits). */
   maxPendingBytes: number;
+  /** Memory for each task's windows (with state on disk; see PipelineTaskOptions.cacheBytes). */
+  cacheBytes: number;
 }
 
 /** An output held for the next transaction, with the input record it came from (null: a window result). */
@@ -229,6 +231,7 @@ export class StageRunner {
       stage,
       stores: (step) => owned.stores.get(step)!,
       maxRecordBytes: this.#o.maxRecordBytes,
+      ...(this.#o.stateDir === null ? {} : { cacheBytes: this.#o.cacheBytes }),
       tables: this.#o.tables,
       load: 'later',
       ...(this.#o.upstreams === undefined ? {} : { upstreams: this.#o.upstreams }),
