@@ -18,39 +18,45 @@ describe('Nexmark queries equal their batch answers', () => {
   beforeAll(async () => {
     db = await DuckDBInstance.create(':memory:');
     connection = await db.connect();
-    await connection.run('CREATE TABLE bids (auction BIGINT, bidder BIGINT, price DOUBLE, ts BIGINT)');
-    const appender = await connection.createAppender('bids');
-    for (const b of bids) {
-      appender.appendBigInt(BigInt(b.auction));
-      appender.appendBigInt(BigInt(b.bidder));
-      appender.appendDouble(b.price);
-      appender.appendBigInt(BigInt(b.dateTime));
-      appender.endRow();
-    }
-    appender.closeSync();
-    await connection.run(
-      'CREATE TABLE persons (id BIGINT, name VARCHAR, city VARCHAR, state VARCHAR, ts BIGINT)',
+    /** A table of `rows`, each row's values in column order (BIGINT as number, VARCHAR, DOUBLE, INTEGER). */
+    const load = async <T>(
+      name: string,
+      columns: string,
+      rows: T[],
+      of: (row: T) => Array<number | string>,
+    ) => {
+      await connection.run(`CREATE TABLE ${name} (${columns})`);
+      const types = columns.split(',').map((c) => c.trim().split(' ')[1]);
+      const appender = await connection.createAppender(name);
+      for (const row of rows) {
+        of(row).forEach((v, i) => {
+          if (types[i] === 'BIGINT') appender.appendBigInt(BigInt(v));
+          else if (types[i] === 'DOUBLE') appender.appendDouble(v as number);
+          else if (types[i] === 'INTEGER') appender.appendInteger(v as number);
+          else appender.appendVarchar(v as string);
+        });
+        appender.endRow();
+      }
+      appender.closeSync();
+    };
+    await load('bids', 'auction BIGINT, bidder BIGINT, price DOUBLE, ts BIGINT', bids, (b) => [
+      b.auction,
+      b.bidder,
+      b.price,
+      b.dateTime,
+    ]);
+    await load(
+      'persons',
+      'id BIGINT, name VARCHAR, city VARCHAR, state VARCHAR, ts BIGINT',
+      events.filter((e): e is Person => e.type === 'person'),
+      (p) => [p.id, p.name, p.city, p.state, p.dateTime],
     );
-    const persons = await connection.createAppender('persons');
-    for (const p of events.filter((e): e is Person => e.type === 'person')) {
-      persons.appendBigInt(BigInt(p.id));
-      persons.appendVarchar(p.name);
-      persons.appendVarchar(p.city);
-      persons.appendVarchar(p.state);
-      persons.appendBigInt(BigInt(p.dateTime));
-      persons.endRow();
-    }
-    persons.closeSync();
-    await connection.run('CREATE TABLE auctions (id BIGINT, seller BIGINT, category INTEGER, ts BIGINT)');
-    const auctions = await connection.createAppender('auctions');
-    for (const a of events.filter((e): e is Auction => e.type === 'auction')) {
-      auctions.appendBigInt(BigInt(a.id));
-      auctions.appendBigInt(BigInt(a.seller));
-      auctions.appendInteger(a.category);
-      auctions.appendBigInt(BigInt(a.dateTime));
-      auctions.endRow();
-    }
-    auctions.closeSync();
+    await load(
+      'auctions',
+      'id BIGINT, seller BIGINT, category INTEGER, ts BIGINT',
+      events.filter((e): e is Auction => e.type === 'auction'),
+      (a) => [a.id, a.seller, a.category, a.dateTime],
+    );
   });
   afterAll(() => connection?.closeSync());
 

@@ -52,14 +52,19 @@ function events(
   return { inputs, clicks, views };
 }
 
+/** Clicks and views of one pipeline, each keyed by user. */
+function keyedSources(name: string, disorder: number) {
+  const p = pipeline(name);
+  const options = { maxOutOfOrder: disorder, idleAfter: 'never' } as const;
+  return {
+    views: p.source<View>('views', { eventTime: (v) => v.ts, ...options }).keyBy((v) => v.user),
+    clicks: p.source<Click>('clicks', { eventTime: (c) => c.ts, ...options }).keyBy((c) => c.user),
+  };
+}
+
 function intervalJoined(lower: SignedDuration, upper: SignedDuration, disorder: number): Pipeline {
-  const p = pipeline('joined');
-  const views = p
-    .source<View>('views', { eventTime: (v) => v.ts, maxOutOfOrder: disorder, idleAfter: 'never' })
-    .keyBy((v) => v.user);
-  return p
-    .source<Click>('clicks', { eventTime: (c) => c.ts, maxOutOfOrder: disorder, idleAfter: 'never' })
-    .keyBy((c) => c.user)
+  const { clicks, views } = keyedSources('joined', disorder);
+  return clicks
     .intervalJoin(views, { lower, upper }, (c, v) => ({ user: c.user, click: c.n, page: v.page }))
     .toTopic('out');
 }
@@ -200,13 +205,8 @@ describe('window join', () => {
     assigner: ReturnType<typeof tumbling> | ReturnType<typeof hopping>,
     disorder: number,
   ) {
-    const p = pipeline('wj');
-    const views = p
-      .source<View>('views', { eventTime: (v) => v.ts, maxOutOfOrder: disorder, idleAfter: 'never' })
-      .keyBy((v) => v.user);
-    return p
-      .source<Click>('clicks', { eventTime: (c) => c.ts, maxOutOfOrder: disorder, idleAfter: 'never' })
-      .keyBy((c) => c.user)
+    const { clicks, views } = keyedSources('wj', disorder);
+    return clicks
       .windowJoin(views, assigner, (c, v, w: Window) => ({ click: c.n, page: v.page, start: w.start }))
       .toTopic('out');
   }
