@@ -2,7 +2,12 @@ import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { HoppingWindows } from '../windows/assigners.ts';
 import { earliestHolding, type Window, windowStart } from '../windows/window.ts';
 import { Timers } from './timers.ts';
-import type { LateRecord, WindowOperatorOptions, WindowResult } from './window-operator.ts';
+import {
+  type LateRecord,
+  SLOT_OVERHEAD_BYTES,
+  type WindowOperatorOptions,
+  type WindowResult,
+} from './window-operator.ts';
 import { bySeq, chunkedRange, identityOf, type KeyId } from './window-slots.ts';
 import type { WindowSteps } from './window-steps.ts';
 
@@ -23,6 +28,10 @@ interface Slice<K, A> {
   slots: Map<KeyId, SliceSlot<K, A>>;
   /** Loaded from the store in key order: put in the order its keys opened before a window fires. */
   unordered: boolean;
+  /** Some of its slots are only in the store (the cache budget dropped them from memory). */
+  evicted: boolean;
+  /** When it was used last: slices used least recently are evicted first. */
+  used: number;
 }
 
 type Timer = { fire: number } | { drop: number };
@@ -67,6 +76,10 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #lastSlice: Slice<K, A> | null = null;
   /** Slots changed since the last flush, with their slice's start. */
   #touched: Array<[SliceSlot<K, A>, number]> = [];
+  /** Slots in memory, what one takes in the store on average, and a use counter (see WindowOperator's cache). */
+  #cached = 0;
+  #storedBytes = 64;
+  #uses = 0;
 
   constructor(options: WindowOperatorOptions<T, A, R> & { assigner: HoppingWindows }) {
     this.#o = options;
@@ -100,10 +113,11 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     const refire = firstFired + this.#size - 1 <= watermark;
     const before = refire ? this.#firedWindows(id, start, watermark) : null;
     const slice = this.#sliceAt(start);
-    let slot = slice.slots.get(id);
+    let slot = this.#slotIn(slice, id);
     if (slot === undefined) {
       slot = { key, id, acc: this.#o.aggregator.init(), seq: this.#seq++, stored: false, touched: false };
       slice.slots.set(id, slot);
+      this.#cached++;
     }
     slot.acc = this.#o.aggregator.add(slot.acc, record, eventTime);
     if (!slot.touched) {
@@ -136,9 +150,12 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       if (!slot.touched || this.#slices.get(start)?.slots.get(slot.id) !== slot) continue;
       slot.touched = false;
       const state: StoredSlot<K, A> = { key: slot.key, start, acc: slot.acc, seq: slot.seq };
-      store.put(sliceKey(start, slot.id), encodeState(state));
+      const bytes = encodeState(state);
+      store.put(sliceKey(start, slot.id), bytes);
       slot.stored = true;
+      this.#storedBytes += (bytes.length - this.#storedBytes) / 64;
     }
+    this.#evict();
     if (this.#watermark !== this.#storedWatermark) {
       store.put(WATERMARK, encodeState(this.#watermark));
       this.#storedWatermark = this.#watermark;
@@ -157,6 +174,8 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#lastSlice = null;
     this.#lastTime = Number.NaN;
     this.#touched = [];
+    this.#cached = 0;
+    const budget = this.#o.cacheBytes ?? Number.POSITIVE_INFINITY;
     const watermark = this.#o.store.get(WATERMARK);
     this.#watermark = watermark === undefined ? Number.NEGATIVE_INFINITY : decodeState<number>(watermark);
     this.#storedWatermark = this.#watermark;
@@ -167,7 +186,12 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       const id = identityOf(s.key);
       const slice = this.#sliceAt(s.start);
       slice.unordered = true;
-      slice.slots.set(id, { key: s.key, id, acc: s.acc, seq: s.seq, stored: true, touched: false });
+      // Past the budget the slice is made (its timers must run) and the slot stays in the store.
+      if ((this.#cached + 1) * (bytes.length + SLOT_OVERHEAD_BYTES) > budget) slice.evicted = true;
+      else {
+        slice.slots.set(id, { key: s.key, id, acc: s.acc, seq: s.seq, stored: true, touched: false });
+        this.#cached++;
+      }
     });
     this.#seq = seq + 1;
   }
@@ -175,10 +199,13 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   /** The slice starting at `start`, opened (with its windows' and its own timers) if need be. */
   #sliceAt(start: number): Slice<K, A> {
     const last = this.#lastSlice;
-    if (last !== null && last.start === start) return last;
+    if (last !== null && last.start === start) {
+      last.used = ++this.#uses;
+      return last;
+    }
     let slice = this.#slices.get(start);
     if (slice === undefined) {
-      slice = { start, slots: new Map(), unordered: false };
+      slice = { start, slots: new Map(), unordered: false, evicted: false, used: 0 };
       this.#slices.set(start, slice);
       for (let ws = earliestHolding(start, this.#size, this.#slide); ws <= start; ws += this.#slide)
         if (!this.#armed.has(ws) && ws + this.#size - 1 > this.#watermark) {
@@ -187,8 +214,59 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
         }
       this.#timers.add(start + this.#size + this.#o.allowedLateness, { drop: start });
     }
+    slice.used = ++this.#uses;
     this.#lastSlice = slice;
     return slice;
+  }
+
+  /** A key's slot in a slice, read back from the store if the cache budget dropped it; undefined if none. */
+  #slotIn(slice: Slice<K, A>, id: KeyId): SliceSlot<K, A> | undefined {
+    const slot = slice.slots.get(id);
+    if (slot !== undefined || !slice.evicted) return slot;
+    const bytes = this.#o.store.get(sliceKey(slice.start, id));
+    return bytes === undefined
+      ? undefined
+      : this.#restoreInto(slice, decodeState<StoredSlot<K, A>>(bytes), id);
+  }
+
+  #restoreInto(slice: Slice<K, A>, s: StoredSlot<K, A>, id: KeyId): SliceSlot<K, A> {
+    const slot: SliceSlot<K, A> = { key: s.key, id, acc: s.acc, seq: s.seq, stored: true, touched: false };
+    slice.slots.set(id, slot);
+    // Back in another order than it opened in: sorted before a window fires.
+    slice.unordered = true;
+    this.#cached++;
+    return slot;
+  }
+
+  /** Every slot of a slice back in memory, before a window holding it fires. */
+  #reloadAll(slice: Slice<K, A>): void {
+    for (const [, bytes] of this.#o.store.range(...sliceRange(slice.start))) {
+      const s = decodeState<StoredSlot<K, A>>(bytes);
+      const id = identityOf(s.key);
+      if (!slice.slots.has(id)) this.#restoreInto(slice, s, id);
+    }
+    slice.evicted = false;
+  }
+
+  /** Slots in memory. */
+  get cachedWindows(): number {
+    return this.#cached;
+  }
+
+  /** Over the cache budget: slots unchanged since the last flush leave memory, least recently used slices first. */
+  #evict(): void {
+    const budget = this.#o.cacheBytes ?? Number.POSITIVE_INFINITY;
+    const perSlot = this.#storedBytes + SLOT_OVERHEAD_BYTES;
+    if (this.#cached * perSlot <= budget) return;
+    const keep = Math.floor((budget * 0.75) / perSlot);
+    for (const slice of [...this.#slices.values()].sort((a, b) => a.used - b.used))
+      for (const [id, slot] of slice.slots) {
+        if (this.#cached <= keep) return;
+        if (slot.touched || !slot.stored) continue;
+        slice.slots.delete(id);
+        slice.evicted = true;
+        this.#cached--;
+      }
   }
 
   /**
@@ -201,8 +279,10 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       const end = ws + this.#size - 1;
       if (end > watermark || end + this.#o.allowedLateness <= watermark) continue;
       let hadKey = false;
-      for (let s = ws; s < ws + this.#size && !hadKey; s += this.#slide)
-        hadKey = this.#slices.get(s)?.slots.has(id) ?? false;
+      for (let s = ws; s < ws + this.#size && !hadKey; s += this.#slide) {
+        const slice = this.#slices.get(s);
+        hadKey = slice !== undefined && this.#slotIn(slice, id) !== undefined;
+      }
       fired.push([ws, hadKey]);
     }
     return fired;
@@ -212,7 +292,8 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #merged(id: KeyId, ws: number): A | null {
     let acc: A | null = null;
     for (let s = ws; s < ws + this.#size; s += this.#slide) {
-      const slot = this.#slices.get(s)?.slots.get(id);
+      const slice = this.#slices.get(s);
+      const slot = slice === undefined ? undefined : this.#slotIn(slice, id);
       if (slot === undefined) continue;
       acc = acc === null ? slot.acc : this.#o.aggregator.merge(acc, slot.acc);
     }
@@ -227,6 +308,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     for (let s = ws; s < ws + this.#size; s += this.#slide) {
       const slice = this.#slices.get(s);
       if (slice === undefined) continue;
+      if (slice.evicted) this.#reloadAll(slice);
       if (slice.unordered) {
         slice.slots = bySeq(slice.slots);
         slice.unordered = false;
@@ -253,13 +335,22 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     if (slice === undefined) return;
     this.#slices.delete(start);
     if (this.#lastSlice === slice) this.#lastSlice = null;
+    this.#cached -= slice.slots.size;
     for (const slot of slice.slots.values()) if (slot.stored) this.#o.store.delete(sliceKey(start, slot.id));
+    // Slots only in the store go from there too.
+    if (slice.evicted)
+      for (const key of [...this.#o.store.range(...sliceRange(start))].map(([k]) => k))
+        this.#o.store.delete(key);
   }
 }
 
 /** A slot's key in the store: (1, slice start, key), so slices sort by time. */
 function sliceKey(start: number, id: KeyId): Buffer {
   return stateKey([1, start, id]);
+}
+/** The store keys of a slice's slots: (1, start, *). */
+function sliceRange(start: number): [Buffer, Buffer] {
+  return [stateKey([1, start]), stateKey([1, start + 1])];
 }
 const SLICES_FROM = stateKey([1]);
 const SLICES_TO = stateKey([2]);

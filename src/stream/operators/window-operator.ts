@@ -54,13 +54,14 @@ export interface WindowOperatorOptions<T, A, R> {
   /**
    * Memory for this step's tumbling and hopping windows, in bytes (estimated); default unbounded.
    * Past it, windows unchanged since the last flush leave memory (the store holds them) and are
-   * read back when a record or a firing needs them. Session windows stay in memory.
+   * read back when a record or a firing needs them (SlicedWindowOperator's slices too). Session
+   * windows stay in memory.
    */
   cacheBytes?: number;
 }
 
 /** What a window costs in memory beyond its stored bytes: the slot object, its Map entry, its accumulator's objects. */
-const SLOT_OVERHEAD_BYTES = 300;
+export const SLOT_OVERHEAD_BYTES = 300;
 
 /**
  * `final`: once, when the watermark passes the window's end. `updates`: also every change, at most

@@ -29,6 +29,8 @@ export interface WindowSteps<T, K, R> {
   restored(): void;
   /** The same, a chunk of entries per step, for a caller that lets the event loop run between steps. */
   loading(): Generator<void>;
+  /** Windows (or slices' slots) held in memory: what the cache budget bounds. */
+  readonly cachedWindows: number;
 }
 
 /**
