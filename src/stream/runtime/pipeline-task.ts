@@ -41,7 +41,7 @@ export interface PipelineTaskOptions {
   sourcePartitions?: (topic: string) => number[];
   clock: Clock;
   output: TaskOutput;
-  /** The store of each window step, by step name; default one in memory each. Read when the task starts. */
+  /** The store of each stateful step (windows, joins), by step name; default one in memory each. Read when the task starts. */
   stores?: (step: string) => StateStore;
   /** The part of the pipeline to run; default all of it, with keyBy grouping within the task. */
   stage?: Stage;
@@ -161,31 +161,31 @@ export class PipelineTask {
     this.#fromInput = this.#compiler.compile(steps, this.stage.from);
     for (const slot of this.#operators) this.#after[slot.step] = this.#compiler.compile(steps, slot.step + 1);
     if (this.#upstream === null) {
-      const tracker = () =>
-        new WatermarkTracker(
-          { maxOutOfOrder: pipeline.source.maxOutOfOrder, idleAfter: pipeline.source.idleAfter },
-          options.partitions,
-          this.#clock.now(),
-        );
-      this.#sources.push({ step: pipeline.source, tracker: tracker(), run: this.#fromInput });
+      const source = (step: SourceStep, partitions: number[], run: Run) =>
+        this.#sources.push({
+          step,
+          tracker: new WatermarkTracker(
+            { maxOutOfOrder: step.maxOutOfOrder, idleAfter: step.idleAfter },
+            partitions,
+            this.#clock.now(),
+          ),
+          run,
+        });
+      source(pipeline.source, options.partitions, this.#fromInput);
       // A whole pipeline runs the other inputs of its joins too, straight into the join as side 1.
       if (this.stage.until === null && this.stage.sideOf === null)
         steps.forEach((step, i) => {
           if (!isTwoInput(step)) return;
           const join = this.#compiler.compile(steps, i);
-          const run = this.#compiler.compile(step.other.steps, 0, (element) => {
-            element.side = 1;
-            join(element);
-          });
-          this.#sources.push({
-            step: step.other.source,
-            tracker: new WatermarkTracker(
-              { maxOutOfOrder: step.other.source.maxOutOfOrder, idleAfter: step.other.source.idleAfter },
-              options.sourcePartitions?.(step.other.source.topic) ?? options.partitions,
-              this.#clock.now(),
-            ),
-            run,
-          });
+          const { source: other, steps: sideSteps } = step.other;
+          source(
+            other,
+            options.sourcePartitions?.(other.topic) ?? options.partitions,
+            this.#compiler.compile(sideSteps, 0, (element) => {
+              element.side = 1;
+              join(element);
+            }),
+          );
         });
     }
     this.#input = new InputWatermarks(this.#upstream ?? this.#sources.map((s) => s.tracker));
