@@ -351,21 +351,19 @@ export class KafkaConsumer implements Consumer {
 
   #take(maxRecords: number, maxBytes: number): ConsumedRecord[] {
     const out: ConsumedRecord[] = [];
+    const buffer = this.#buffer;
     let bytes = 0;
     let i = 0;
-    const keep: ConsumedRecord[] = [];
     let owned: Position | undefined;
-    for (; i < this.#buffer.length; i++) {
-      const r = this.#buffer[i]!;
+    for (; i < buffer.length; i++) {
+      // Full: the rest stays, copied once below rather than record by record.
+      if (out.length >= maxRecords || (out.length > 0 && bytes >= maxBytes)) break;
+      const r = buffer[i]!;
       if (owned === undefined || owned.partition !== r.partition || owned.topic !== r.topic) {
         owned = this.#positions.get(tpKey(r.topic, r.partition));
         if (owned === undefined) continue;
       }
       if (owned.offset !== null && r.offset < owned.offset) continue;
-      if (out.length >= maxRecords || (out.length > 0 && bytes >= maxBytes)) {
-        keep.push(r);
-        continue;
-      }
       if (isPositionMarker(r)) {
         owned.offset = r.offset + 1;
         continue;
@@ -374,7 +372,7 @@ export class KafkaConsumer implements Consumer {
       bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
       owned.offset = r.offset + 1;
     }
-    this.#buffer = keep;
+    this.#buffer = i === buffer.length ? [] : buffer.slice(i);
     if (this.#buffer.length < HIGH_WATER / 2 && this.#stream?.isPaused()) this.#stream.resume();
     return out;
   }
