@@ -2,12 +2,8 @@ import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { HoppingWindows } from '../windows/assigners.ts';
 import { earliestHolding, type Window, windowStart } from '../windows/window.ts';
 import { Timers } from './timers.ts';
-import {
-  type LateRecord,
-  SLOT_OVERHEAD_BYTES,
-  type WindowOperatorOptions,
-  type WindowResult,
-} from './window-operator.ts';
+import { WindowCache } from './window-cache.ts';
+import type { LateRecord, WindowOperatorOptions, WindowResult } from './window-operator.ts';
 import { bySeq, chunkedRange, identityOf, type KeyId } from './window-slots.ts';
 import type { WindowSteps } from './window-steps.ts';
 
@@ -76,16 +72,15 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #lastSlice: Slice<K, A> | null = null;
   /** Slots changed since the last flush, with their slice's start. */
   #touched: Array<[SliceSlot<K, A>, number]> = [];
-  /** Slots in memory, what one takes in the store on average, and a use counter (see WindowOperator's cache). */
-  #cached = 0;
-  #storedBytes = 64;
-  #uses = 0;
+  /** The memory budget of the slices' slots. */
+  readonly #cache: WindowCache;
 
   constructor(options: WindowOperatorOptions<T, A, R> & { assigner: HoppingWindows }) {
     this.#o = options;
     this.#size = options.assigner.size;
     this.#slide = options.assigner.slide;
     this.#offset = options.assigner.offset;
+    this.#cache = new WindowCache(options.cacheBytes);
   }
 
   process(
@@ -117,7 +112,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     if (slot === undefined) {
       slot = { key, id, acc: this.#o.aggregator.init(), seq: this.#seq++, stored: false, touched: false };
       slice.slots.set(id, slot);
-      this.#cached++;
+      this.#cache.count++;
     }
     slot.acc = this.#o.aggregator.add(slot.acc, record, eventTime);
     if (!slot.touched) {
@@ -153,9 +148,9 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       const bytes = encodeState(state);
       store.put(sliceKey(start, slot.id), bytes);
       slot.stored = true;
-      this.#storedBytes += (bytes.length - this.#storedBytes) / 64;
+      this.#cache.stored(bytes.length);
     }
-    this.#evict();
+    this.#cache.evict(this.#slices.values(), (slot) => !slot.touched && slot.stored);
     if (this.#watermark !== this.#storedWatermark) {
       store.put(WATERMARK, encodeState(this.#watermark));
       this.#storedWatermark = this.#watermark;
@@ -174,8 +169,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#lastSlice = null;
     this.#lastTime = Number.NaN;
     this.#touched = [];
-    this.#cached = 0;
-    const budget = this.#o.cacheBytes ?? Number.POSITIVE_INFINITY;
+    this.#cache.count = 0;
     const watermark = this.#o.store.get(WATERMARK);
     this.#watermark = watermark === undefined ? Number.NEGATIVE_INFINITY : decodeState<number>(watermark);
     this.#storedWatermark = this.#watermark;
@@ -187,10 +181,12 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       const slice = this.#sliceAt(s.start);
       slice.unordered = true;
       // Past the budget the slice is made (its timers must run) and the slot stays in the store.
-      if ((this.#cached + 1) * (bytes.length + SLOT_OVERHEAD_BYTES) > budget) slice.evicted = true;
-      else {
-        slice.slots.set(id, { key: s.key, id, acc: s.acc, seq: s.seq, stored: true, touched: false });
-        this.#cached++;
+      slice.slots.set(id, { key: s.key, id, acc: s.acc, seq: s.seq, stored: true, touched: false });
+      this.#cache.count++;
+      if (this.#cache.over(bytes.length)) {
+        slice.slots.delete(id);
+        slice.evicted = true;
+        this.#cache.count--;
       }
     });
     this.#seq = seq + 1;
@@ -200,7 +196,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #sliceAt(start: number): Slice<K, A> {
     const last = this.#lastSlice;
     if (last !== null && last.start === start) {
-      last.used = ++this.#uses;
+      last.used = this.#cache.use();
       return last;
     }
     let slice = this.#slices.get(start);
@@ -214,7 +210,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
         }
       this.#timers.add(start + this.#size + this.#o.allowedLateness, { drop: start });
     }
-    slice.used = ++this.#uses;
+    slice.used = this.#cache.use();
     this.#lastSlice = slice;
     return slice;
   }
@@ -234,7 +230,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     slice.slots.set(id, slot);
     // Back in another order than it opened in: sorted before a window fires.
     slice.unordered = true;
-    this.#cached++;
+    this.#cache.count++;
     return slot;
   }
 
@@ -250,23 +246,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
 
   /** Slots in memory. */
   get cachedWindows(): number {
-    return this.#cached;
-  }
-
-  /** Over the cache budget: slots unchanged since the last flush leave memory, least recently used slices first. */
-  #evict(): void {
-    const budget = this.#o.cacheBytes ?? Number.POSITIVE_INFINITY;
-    const perSlot = this.#storedBytes + SLOT_OVERHEAD_BYTES;
-    if (this.#cached * perSlot <= budget) return;
-    const keep = Math.floor((budget * 0.75) / perSlot);
-    for (const slice of [...this.#slices.values()].sort((a, b) => a.used - b.used))
-      for (const [id, slot] of slice.slots) {
-        if (this.#cached <= keep) return;
-        if (slot.touched || !slot.stored) continue;
-        slice.slots.delete(id);
-        slice.evicted = true;
-        this.#cached--;
-      }
+    return this.#cache.count;
   }
 
   /**
@@ -335,7 +315,7 @@ export class SlicedWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     if (slice === undefined) return;
     this.#slices.delete(start);
     if (this.#lastSlice === slice) this.#lastSlice = null;
-    this.#cached -= slice.slots.size;
+    this.#cache.count -= slice.slots.size;
     for (const slot of slice.slots.values()) if (slot.stored) this.#o.store.delete(sliceKey(start, slot.id));
     // Slots only in the store go from there too.
     if (slice.evicted)

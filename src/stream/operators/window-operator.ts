@@ -4,6 +4,7 @@ import type { StateStore } from '../state/state-store.ts';
 import type { WindowAssigner } from '../windows/assigners.ts';
 import { earliestHolding, maxTimestamp, type Window, windowStart } from '../windows/window.ts';
 import { Timers } from './timers.ts';
+import { WindowCache } from './window-cache.ts';
 import {
   type Bucket,
   bySeq,
@@ -60,9 +61,6 @@ export interface WindowOperatorOptions<T, A, R> {
   cacheBytes?: number;
 }
 
-/** What a window costs in memory beyond its stored bytes: the slot object, its Map entry, its accumulator's objects. */
-export const SLOT_OVERHEAD_BYTES = 300;
-
 /**
  * `final`: once, when the watermark passes the window's end. `updates`: also every change, at most
  * once per `interval` of processing time per key and window (0: every record). `early`: also the
@@ -111,17 +109,15 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #touched: Array<Slot<K, A>> = [];
   /** Windows are being loaded from the store (see `loading`). */
   #loading = false;
-  /** Tumbling and hopping windows in memory, and what one takes in the store on average. */
-  #cached = 0;
-  #storedBytes = 64;
-  /** Counts bucket uses, for least-recently-used eviction. */
-  #uses = 0;
+  /** The memory budget of tumbling and hopping windows. */
+  readonly #cache: WindowCache;
 
   constructor(options: WindowOperatorOptions<T, A, R>) {
     this.#o = options;
     this.#session = options.assigner.kind === 'session';
     const a = options.assigner;
     this.#slide = a.kind === 'hopping' ? a.slide : a.kind === 'tumbling' ? a.size : 1;
+    this.#cache = new WindowCache(options.cacheBytes);
   }
 
   /** Adds a record; emits updates of already fired windows at once; too-late records go to `late`. */
@@ -231,10 +227,15 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       const bytes = encodeState(stateOf(slot));
       this.#o.store.put(windowKey(slot), bytes);
       slot.stored = true;
-      // A moving average of what a window takes, for the cache budget.
-      this.#storedBytes += (bytes.length - this.#storedBytes) / 64;
+      this.#cache.stored(bytes.length);
     }
-    this.#evict();
+    this.#cache.evict(
+      this.#buckets.values(),
+      (slot) => !slot.touched && slot.stored && !slot.dirty,
+      (slot) => {
+        if (this.#lastSlot === slot) this.#lastSlot = null;
+      },
+    );
   }
 
   /** Rebuilds the open windows, timers and dirty set from the store, at once. */
@@ -257,11 +258,10 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#timers.clear();
     this.#dirty.clear();
     this.#touched = [];
-    this.#cached = 0;
+    this.#cache.count = 0;
     let seq = -1;
     this.#loading = true;
     // Past the cache budget only the buckets are made (their timers must run); their windows stay in the store.
-    const budget = this.#o.cacheBytes ?? Number.POSITIVE_INFINITY;
     try {
       yield* chunkedRange(this.#o.store, WINDOWS_FROM, WINDOWS_TO, (bytes) => {
         const state = decodeState<WindowState<K, A>>(bytes);
@@ -271,11 +271,11 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
         slot.stored = true;
         slot.touched = false;
         if (state.dirty) this.#dirty.add(slot);
-        else if (!this.#session && this.#cached * (bytes.length + SLOT_OVERHEAD_BYTES) > budget) {
+        else if (!this.#session && this.#cache.over(bytes.length)) {
           const bucket = this.#buckets.get(state.start)!;
           bucket.slots.delete(id);
           bucket.evicted = true;
-          this.#cached--;
+          this.#cache.count--;
         }
       });
     } finally {
@@ -352,7 +352,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     }
     const slot = openSlot<K, A>(key, id, start, end, this.#o.aggregator.init(), this.#seq++, bucket.window);
     bucket.slots.set(id, slot);
-    this.#cached++;
+    this.#cache.count++;
     this.#touched.push(slot);
     return slot;
   }
@@ -361,13 +361,13 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     const i = this.#nearIndex(start);
     const near = this.#near[i];
     if (near !== undefined && near.start === start && !near.dropped) {
-      near.used = ++this.#uses;
+      near.used = this.#cache.use();
       return near;
     }
     const bucket = this.#buckets.get(start);
     if (bucket !== undefined) {
       this.#near[i] = bucket;
-      bucket.used = ++this.#uses;
+      bucket.used = this.#cache.use();
     }
     return bucket;
   }
@@ -471,7 +471,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     const bucket = this.#bucketAt(state.start) ?? this.#newBucket(state.start, state.end);
     slot.window = bucket.window;
     bucket.slots.set(id, slot);
-    this.#cached++;
+    this.#cache.count++;
     return slot;
   }
 
@@ -484,7 +484,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       dropped: false,
       unordered: this.#loading,
       evicted: false,
-      used: ++this.#uses,
+      used: this.#cache.use(),
     };
     this.#buckets.set(start, bucket);
     this.#near[this.#nearIndex(start)] = bucket;
@@ -496,7 +496,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #dropBucket(bucket: Bucket<K, A>): void {
     bucket.dropped = true;
     this.#buckets.delete(bucket.start);
-    this.#cached -= bucket.slots.size;
+    this.#cache.count -= bucket.slots.size;
     for (const slot of bucket.slots.values()) this.#forget(slot);
     // Windows only in the store go from there too.
     if (bucket.evicted)
@@ -530,33 +530,13 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     bucket.slots.set(id, slot);
     // Back in a different order than it opened in: the bucket is sorted before it fires.
     bucket.unordered = true;
-    this.#cached++;
+    this.#cache.count++;
     return slot;
   }
 
   /** Tumbling and hopping windows in memory. */
   get cachedWindows(): number {
-    return this.#cached;
-  }
-
-  /**
-   * Over the cache budget: the windows unchanged since the last flush (the store has them as they
-   * are) leave memory, from the buckets used least recently, until a quarter of the budget is free.
-   */
-  #evict(): void {
-    const budget = this.#o.cacheBytes ?? Number.POSITIVE_INFINITY;
-    const perWindow = this.#storedBytes + SLOT_OVERHEAD_BYTES;
-    if (this.#cached * perWindow <= budget) return;
-    const keep = Math.floor((budget * 0.75) / perWindow);
-    for (const bucket of [...this.#buckets.values()].sort((a, b) => a.used - b.used))
-      for (const [id, slot] of bucket.slots) {
-        if (this.#cached <= keep) return;
-        if (slot.touched || !slot.stored || slot.dirty) continue;
-        bucket.slots.delete(id);
-        bucket.evicted = true;
-        this.#cached--;
-        if (this.#lastSlot === slot) this.#lastSlot = null;
-      }
+    return this.#cache.count;
   }
 
   #dropSession(slot: Slot<K, A>): void {

@@ -138,7 +138,10 @@ export class PipelineRunner {
     for (const stage of this.stages) {
       // A repartition topic's upstream tasks: one per input partition of each stage writing it, in stage order.
       const tasksOf = (stages: Stage[]) => stages.reduce((n, s) => n + partitions.get(s.input)!, 0);
-      const before = this.stages.filter((s) => s.output === stage.output && s.index < stage.index);
+      // Writers of the same repartition topic before this one: their tasks' numbers come first.
+      const before = this.stages.filter(
+        (s) => stage.output !== null && s.output === stage.output && s.index < stage.index,
+      );
       const runner = new StageRunner({
         bus,
         pipeline: this.pipeline,
