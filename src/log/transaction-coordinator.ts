@@ -1,4 +1,4 @@
-import { ProducerFencedError, type RecordMetadata, tpKey } from '../core/index.ts';
+import { ProducerFencedError, type RecordMetadata } from '../core/index.ts';
 import { encodeBatch, readBatchHeader } from './batch-format.ts';
 import type { EmbeddedBus } from './embedded-bus.ts';
 import type { EmbeddedTransaction } from './embedded-producer.ts';

@@ -34,6 +34,7 @@ export {
 } from './dsl/steps.ts';
 export { IntervalJoinOperator } from './operators/interval-join-operator.ts';
 export type { Control, Joined, Operator, OperatorContext, OperatorInput } from './operators/operator.ts';
+export { SessionWindowOperator } from './operators/session-window-operator.ts';
 export { SlicedWindowOperator } from './operators/sliced-window-operator.ts';
 export { WindowJoinOperator } from './operators/window-join-operator.ts';
 export {

@@ -6,6 +6,7 @@ import {
   count,
   hopping,
   LmdbTaskState,
+  session,
   type StateStore,
   sum,
   tumbling,
@@ -98,12 +99,15 @@ async function run(
   return { out, late, maxCached };
 }
 
-// Hopping windows with final results are computed by slices (SlicedWindowOperator), the others by WindowOperator.
+// Hopping windows with final results are computed by slices (SlicedWindowOperator), sessions by
+// SessionWindowOperator, the others by WindowOperator.
 const windows: Array<[string, WindowAssigner, 'final' | 'updates']> = [
   ['tumbling', tumbling(200), 'updates'],
   ['tumbling', tumbling(200), 'final'],
   ['hopping', hopping(300, 100), 'updates'],
   ['sliced hopping', hopping(300, 100), 'final'],
+  ['session', session(300), 'updates'],
+  ['session', session(300), 'final'],
 ];
 
 describe('window cache budget', () => {

@@ -12,6 +12,7 @@ import {
   type WindowAssigner,
   WindowOperator,
   type WindowResult,
+  windowSteps,
 } from '../../src/stream/index.ts';
 
 interface Event {
@@ -32,7 +33,7 @@ function run(
   const late: Array<LateRecord<Event, string>> = [];
   let store = new MemoryStateStore();
   const make = () =>
-    new WindowOperator<Event, string, unknown, { n: number; total: number }>({
+    windowSteps<Event, string, unknown, { n: number; total: number }>({
       name: 'w',
       assigner,
       aggregator: agg as Aggregator<Event, unknown, { n: number; total: number }>,

@@ -45,14 +45,20 @@ export class WindowCache {
     return this.count * (bytes + SLOT_OVERHEAD_BYTES) > this.#budget;
   }
 
+  /** How many windows must leave memory to bring it down to three quarters of the budget; 0 within it. */
+  excess(): number {
+    if (!this.over()) return 0;
+    return this.count - Math.floor((this.#budget * 0.75) / (this.#storedBytes + SLOT_OVERHEAD_BYTES));
+  }
+
   /** Past the budget: `evictable` windows leave their groups, least recently used groups first. */
   evict<S>(
     groups: Iterable<CachedGroup<S>>,
     evictable: (slot: S) => boolean,
     evicted: (slot: S) => void = () => {},
   ): void {
-    if (!this.over()) return;
-    const keep = Math.floor((this.#budget * 0.75) / (this.#storedBytes + SLOT_OVERHEAD_BYTES));
+    const keep = this.count - this.excess();
+    if (keep === this.count) return;
     for (const group of [...groups].sort((a, b) => a.used - b.used))
       for (const [id, slot] of group.slots) {
         if (this.count <= keep) return;

@@ -1,8 +1,9 @@
 import type { Aggregator } from '../aggregates/aggregator.ts';
 import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
-import type { WindowAssigner } from '../windows/assigners.ts';
+import type { HoppingWindows, TumblingWindows, WindowAssigner } from '../windows/assigners.ts';
 import { earliestHolding, maxTimestamp, type Window, windowStart } from '../windows/window.ts';
+import { earlyResults } from './early-results.ts';
 import { Timers } from './timers.ts';
 import { WindowCache } from './window-cache.ts';
 import {
@@ -13,7 +14,6 @@ import {
   type KeyId,
   newSlot,
   openSlot,
-  ordered,
   type Slot,
   stateOf,
   type WindowState,
@@ -53,10 +53,9 @@ export interface WindowOperatorOptions<T, A, R> {
   /** When results come out before a window closes; default only when it closes. */
   emit?: EmitMode;
   /**
-   * Memory for this step's tumbling and hopping windows, in bytes (estimated); default unbounded.
-   * Past it, windows unchanged since the last flush leave memory (the store holds them) and are
-   * read back when a record or a firing needs them (SlicedWindowOperator's slices too). Session
-   * windows stay in memory.
+   * Memory for this step's windows, in bytes (estimated); default unbounded. Past it, windows
+   * unchanged since the last flush leave memory (the store holds them) and are read back when a
+   * record or a firing needs them.
    */
   cacheBytes?: number;
 }
@@ -72,21 +71,19 @@ export type EmitMode =
   | { mode: 'early'; interval: number };
 
 /**
- * Keyed event-time windows with allowed lateness, as Flink's WindowOperator with its default event-time
- * trigger: a window fires once when the watermark passes its end, fires again for each late record
- * within the allowed lateness, and is dropped after that. Session windows merge when a record's span
- * touches existing sessions of its key.
+ * Keyed tumbling and hopping event-time windows with allowed lateness, as Flink's WindowOperator with
+ * its default event-time trigger: a window fires once when the watermark passes its end, fires again
+ * for each late record within the allowed lateness, and is dropped after that (sessions:
+ * SessionWindowOperator).
  *
- * Open windows live in memory and the windows changed since the last `flush` are written to the
- * StateStore then (before each transaction), so the per-record path builds no strings and does no
- * store lookups. In the store a window's key is (end, start, key): windows sort by time. Tumbling and
- * hopping windows are grouped by start: every key's window of one span fires, and is dropped,
- * together. Session windows are grouped by key, as merging needs. Timers are rebuilt from the store
- * when the operator starts.
+ * Open windows live in memory, within the cache budget, and the windows changed since the last
+ * `flush` are written to the StateStore then (before each transaction), so the per-record path
+ * builds no strings and does no store lookups. In the store a window's key is (end, start, key):
+ * windows sort by time. Windows are grouped by start: every key's window of one span fires, and is
+ * dropped, together. Timers are rebuilt from the store when the operator starts.
  */
 export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
-  readonly #o: WindowOperatorOptions<T, A, R>;
-  readonly #session: boolean;
+  readonly #o: WindowOperatorOptions<T, A, R> & { assigner: TumblingWindows | HoppingWindows };
   /** Tumbling and hopping windows: start → every key's window of that span. */
   readonly #buckets = new Map<number, Bucket<K, A>>();
   /**
@@ -99,10 +96,8 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #lastTime = Number.NaN;
   #lastSlot: Slot<K, A> | null = null;
   #lastStart = 0;
-  /** Session windows: key → its open sessions (rarely more than one or two). */
-  readonly #sessions = new Map<KeyId, Array<Slot<K, A>>>();
   /** Firing (window end) and clean-up (end + lateness) times, with what is due then. */
-  readonly #timers = new Timers<Slot<K, A> | Bucket<K, A>>();
+  readonly #timers = new Timers<Bucket<K, A>>();
   /** Open windows changed since their last early result. */
   readonly #dirty = new Set<Slot<K, A>>();
   /** Windows changed since the last flush. */
@@ -112,11 +107,10 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   /** The memory budget of tumbling and hopping windows. */
   readonly #cache: WindowCache;
 
-  constructor(options: WindowOperatorOptions<T, A, R>) {
+  constructor(options: WindowOperatorOptions<T, A, R> & { assigner: TumblingWindows | HoppingWindows }) {
     this.#o = options;
-    this.#session = options.assigner.kind === 'session';
     const a = options.assigner;
-    this.#slide = a.kind === 'hopping' ? a.slide : a.kind === 'tumbling' ? a.size : 1;
+    this.#slide = a.kind === 'hopping' ? a.slide : a.size;
     this.#cache = new WindowCache(options.cacheBytes);
   }
 
@@ -133,36 +127,19 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     const id = identityOf(key);
     const assigner = this.#o.assigner;
     let accepted = 0;
-    if (assigner.kind === 'session') {
-      const end = eventTime + assigner.gap;
-      // Late or not is judged on the session the record merges into (Flink's isWindowLate after
-      // mergeWindows): a record inside an open session belongs to it however old it is.
-      if (this.#mergedEnd(id, eventTime, end) - 1 + this.#o.allowedLateness > watermark) {
-        accepted++;
-        this.#add1(
-          this.#mergeSession(key, id, eventTime, end, watermark),
-          record,
-          eventTime,
-          watermark,
-          now,
-          out,
-        );
-      }
-    } else {
-      // Tumbling and hopping windows, computed here rather than allocated per record.
-      const size = assigner.size;
-      const slide = this.#slide;
-      // The last window's start; records come in runs of one time, so it is worked out once per run.
-      if (eventTime !== this.#lastTime) {
-        this.#lastTime = eventTime;
-        this.#lastStart = windowStart(eventTime, assigner.offset, slide);
-      }
-      const last = this.#lastStart;
-      for (let start = earliestHolding(last, size, slide); start <= last; start += slide) {
-        if (start + size <= eventTime || start + size - 1 + this.#o.allowedLateness <= watermark) continue;
-        accepted++;
-        this.#add1(this.#slotOf(key, id, start, start + size), record, eventTime, watermark, now, out);
-      }
+    // The windows are computed here rather than allocated per record.
+    const size = assigner.size;
+    const slide = this.#slide;
+    // The last window's start; records come in runs of one time, so it is worked out once per run.
+    if (eventTime !== this.#lastTime) {
+      this.#lastTime = eventTime;
+      this.#lastStart = windowStart(eventTime, assigner.offset, slide);
+    }
+    const last = this.#lastStart;
+    for (let start = earliestHolding(last, size, slide); start <= last; start += slide) {
+      if (start + size <= eventTime || start + size - 1 + this.#o.allowedLateness <= watermark) continue;
+      accepted++;
+      this.#add1(this.#slotOf(key, id, start, start + size), record, eventTime, watermark, now, out);
     }
     if (accepted === 0) late({ record, key, eventTime, watermark });
   }
@@ -170,51 +147,23 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   /** Fires the windows the watermark has passed and drops those past their lateness, in time order. */
   onWatermark(watermark: number, out: (r: WindowResult<K, R>) => void): void {
     for (let due = this.#timers.next(watermark); due; due = this.#timers.next(watermark)) {
-      for (const item of this.#session ? ordered(due as Array<Slot<K, A>>) : due) {
-        if (item.dropped) continue;
-        if ('slots' in item) {
-          if (item.evicted) this.#reloadAll(item);
-          // In the order they opened: a Map keeps it, and a loaded bucket is sorted once (see `loading`).
-          if (item.unordered) {
-            item.slots = bySeq(item.slots);
-            item.unordered = false;
-          }
-          for (const slot of item.slots.values()) this.#fire(slot, watermark, out);
-          if (this.#tooLate(item, watermark)) this.#dropBucket(item);
-        } else {
-          // A session armed at an end it has since outgrown: armed again at its end now.
-          if (maxTimestamp(item) > watermark) this.#timers.add(item.end, item);
-          else {
-            this.#fire(item, watermark, out);
-            if (this.#tooLate(item, watermark)) this.#dropSession(item);
-            else this.#timers.add(item.end + this.#o.allowedLateness, item);
-          }
+      for (const bucket of due) {
+        if (bucket.dropped) continue;
+        if (bucket.evicted) this.#reloadAll(bucket);
+        // In the order they opened: a Map keeps it, and a loaded bucket is sorted once (see `loading`).
+        if (bucket.unordered) {
+          bucket.slots = bySeq(bucket.slots);
+          bucket.unordered = false;
         }
+        for (const slot of bucket.slots.values()) this.#fire(slot, watermark, out);
+        if (this.#tooLate(bucket, watermark)) this.#dropBucket(bucket);
       }
     }
   }
 
   /** Processing time moved on: early results of changed windows that are due. */
   onProcessingTime(now: number, out: (r: WindowResult<K, R>) => void): void {
-    const emit = this.#o.emit;
-    if (!emit || emit.mode === 'final') return;
-    if (emit.mode === 'early') {
-      const stored = this.#o.store.get(EARLY_AT);
-      const last = stored === undefined ? Number.NEGATIVE_INFINITY : decodeState<number>(stored);
-      if (now - last < emit.interval) return;
-      // In the store, so a restored task keeps the rhythm of early firings.
-      this.#o.store.put(EARLY_AT, encodeState(now));
-    }
-    for (const slot of ordered([...this.#dirty])) {
-      if (!slot.dirty || slot.fired || slot.dropped) {
-        this.#dirty.delete(slot);
-        continue;
-      }
-      if (emit.mode === 'updates' && now - (slot.emittedAt ?? Number.NEGATIVE_INFINITY) < emit.interval)
-        continue;
-      this.#early(slot, now, out);
-      this.#dirty.delete(slot);
-    }
+    earlyResults(this.#o.emit, this.#o.store, this.#dirty, now, (slot) => this.#early(slot, now, out));
   }
 
   /** Writes the windows changed since the last flush to the store. */
@@ -247,14 +196,12 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
    * Rebuilds the open windows, timers and dirty set from the store, a chunk per step: the runtime
    * lets the event loop run between steps, so a task with a million windows does not stall the
    * process while it starts. Windows come in key (time) order; a bucket puts its windows back in the
-   * order they opened before it fires, and each key's sessions are sorted here, so a restarted task
-   * emits what an uninterrupted one does.
+   * order they opened before it fires, so a restarted task emits what an uninterrupted one does.
    */
   *loading(): Generator<void> {
     this.#buckets.clear();
     this.#near.fill(undefined);
     this.#lastSlot = null;
-    this.#sessions.clear();
     this.#timers.clear();
     this.#dirty.clear();
     this.#touched = [];
@@ -271,7 +218,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
         slot.stored = true;
         slot.touched = false;
         if (state.dirty) this.#dirty.add(slot);
-        else if (!this.#session && this.#cache.over(bytes.length)) {
+        else if (this.#cache.over(bytes.length)) {
           const bucket = this.#buckets.get(state.start)!;
           bucket.slots.delete(id);
           bucket.evicted = true;
@@ -282,7 +229,6 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       this.#loading = false;
     }
     this.#seq = seq + 1;
-    for (const open of this.#sessions.values()) if (open.length > 1) open.sort((a, b) => a.seq - b.seq);
   }
 
   /** One record into one window. */
@@ -298,7 +244,7 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#touch(slot);
     if (slot.fired) this.#emit(slot, 'update', out);
     else if (maxTimestamp(slot) <= watermark) {
-      // A merged session that was already due: it fires now.
+      // A key's first record in a window that has already fired (within the lateness): it fires now.
       slot.fired = true;
       this.#emit(slot, 'final', out);
     } else this.#changed(slot, now, out);
@@ -376,98 +322,10 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     return Math.floor(start / this.#slide) & 15;
   }
 
-  /** The end of the session a record's window [start, end) would merge into. */
-  #mergedEnd(id: KeyId, start: number, end: number): number {
-    let merged = end;
-    for (const slot of this.#sessions.get(id) ?? [])
-      if (!(slot.start > end || start > slot.end) && slot.end > merged) merged = slot.end;
-    return merged;
-  }
-
-  /** The session a record's window falls into: every session it touches merged into one. */
-  #mergeSession(key: K, id: KeyId, start: number, end: number, watermark: number): Slot<K, A> {
-    // Existing sessions never touch each other, so those touching the merged span are those touching
-    // the record's.
-    const open = this.#sessions.get(id);
-    let touching: Array<Slot<K, A>> = [];
-    if (open) {
-      // The common case, a record within or at the edge of one session: that session grows in place.
-      let only: Slot<K, A> | undefined;
-      let count = 0;
-      for (let i = 0; i < open.length; i++) {
-        const slot = open[i]!;
-        if (!(slot.start > end || start > slot.end)) {
-          only = slot;
-          count++;
-        }
-      }
-      if (count === 1) return this.#extend(only!, start, end, watermark);
-      if (count > 1) touching = open.filter((s) => !(s.start > end || start > s.end));
-    }
-    const merged: WindowState<K, A> = {
-      key,
-      start,
-      end,
-      acc: this.#o.aggregator.init(),
-      fired: false,
-      seq: this.#seq++,
-    };
-    for (const slot of touching) {
-      merged.start = Math.min(merged.start, slot.start);
-      merged.end = Math.max(merged.end, slot.end);
-      merged.acc = this.#o.aggregator.merge(merged.acc, slot.acc);
-      this.#dropSession(slot);
-    }
-    const replaces: Window[] = [];
-    let sameWindowFired = false;
-    for (const s of touching) {
-      replaces.push(...(s.replaces ?? []));
-      if (!s.fired) continue;
-      if (s.start === merged.start && s.end === merged.end) sameWindowFired = true;
-      else replaces.push({ start: s.start, end: s.end });
-    }
-    if (replaces.length > 0) merged.replaces = replaces;
-    // A session standing for results already emitted is emitted again as soon as it is due.
-    merged.fired = sameWindowFired || (replaces.length > 0 && maxTimestamp(merged) <= watermark);
-    return this.#add(merged, id);
-  }
-
-  /** Sessions that touch (one ends where the other starts) are one session, as in Flink: one grows. */
-  #extend(slot: Slot<K, A>, from: number, to: number, watermark: number): Slot<K, A> {
-    const start = Math.min(slot.start, from);
-    const end = Math.max(slot.end, to);
-    if (start === slot.start && end === slot.end) return slot;
-    if (slot.stored) {
-      // Its key holds its end: the grown window is stored under a new one.
-      this.#o.store.delete(windowKey(slot));
-      slot.stored = false;
-    }
-    // Its result so far was emitted for the smaller window: the grown one replaces it.
-    if (slot.fired) slot.replaces = [...(slot.replaces ?? []), { start: slot.start, end: slot.end }];
-    slot.start = start;
-    if (end !== slot.end) {
-      // An open session's timer is still ahead, at its old end, and re-arms itself when it rings;
-      // a fired session's is spent, so it needs one at the new end.
-      if (slot.fired) this.#timers.add(end, slot);
-      slot.end = end;
-    }
-    if (slot.fired) slot.fired = maxTimestamp(slot) <= watermark;
-    this.#touch(slot);
-    return slot;
-  }
-
   /** A window now open: in memory and on the timers; the store gets it at the next flush. */
   #add(state: WindowState<K, A>, id: KeyId): Slot<K, A> {
     const slot = newSlot(state, id);
     this.#touched.push(slot);
-    if (this.#session) {
-      const open = this.#sessions.get(id);
-      if (open) open.push(slot);
-      else this.#sessions.set(id, [slot]);
-      // Clean-up after the allowed lateness is armed when the session fires.
-      this.#timers.add(state.end, slot);
-      return slot;
-    }
     const bucket = this.#bucketAt(state.start) ?? this.#newBucket(state.start, state.end);
     slot.window = bucket.window;
     bucket.slots.set(id, slot);
@@ -539,16 +397,6 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     return this.#cache.count;
   }
 
-  #dropSession(slot: Slot<K, A>): void {
-    const open = this.#sessions.get(slot.id);
-    const at = open ? open.indexOf(slot) : -1;
-    if (at >= 0) {
-      open!.splice(at, 1);
-      if (open!.length === 0) this.#sessions.delete(slot.id);
-    }
-    this.#forget(slot);
-  }
-
   #forget(slot: Slot<K, A>): void {
     slot.dropped = true;
     if (slot.dirty) this.#dirty.delete(slot);
@@ -590,5 +438,3 @@ function bucketRange(bucket: { start: number; end: number }): [Buffer, Buffer] {
 }
 const WINDOWS_FROM = stateKey([1]);
 const WINDOWS_TO = stateKey([2]);
-/** When the early emit mode last fired (processing time). */
-const EARLY_AT = stateKey([0, 'early-at']);

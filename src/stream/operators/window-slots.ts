@@ -82,7 +82,7 @@ export function newSlot<K, A>(state: WindowState<K, A>, id: KeyId): Slot<K, A> {
 }
 
 /** What the store keeps of a slot. */
-export function stateOf<K, A>(slot: Slot<K, A>): WindowState<K, A> {
+export function stateOf<K, A>(slot: WindowState<K, A>): WindowState<K, A> {
   const state: WindowState<K, A> = {
     key: slot.key,
     start: slot.start,

@@ -1,4 +1,5 @@
 import type { Operator, OperatorContext } from './operator.ts';
+import { SessionWindowOperator } from './session-window-operator.ts';
 import { SlicedWindowOperator } from './sliced-window-operator.ts';
 import {
   type LateRecord,
@@ -7,7 +8,7 @@ import {
   type WindowResult,
 } from './window-operator.ts';
 
-/** What a window step's operator does: WindowOperator, or SlicedWindowOperator for plain hopping windows. */
+/** What a window step's operator does: WindowOperator, SessionWindowOperator, or SlicedWindowOperator for plain hopping windows. */
 export interface WindowSteps<T, K, R> {
   /** Adds a record; emits updates of already fired windows at once; too-late records go to `late`. */
   process(
@@ -34,15 +35,16 @@ export interface WindowSteps<T, K, R> {
 }
 
 /**
- * The operator for a window step. Hopping windows that emit only final results (and late updates)
- * are computed by slices, one update per record however many windows overlap; everything else by
- * WindowOperator.
+ * The operator for a window step. Sessions have their own; hopping windows that emit only final
+ * results (and late updates) are computed by slices, one update per record however many windows
+ * overlap; tumbling and other hopping windows by WindowOperator.
  */
 export function windowSteps<T, K, A, R>(options: WindowOperatorOptions<T, A, R>): WindowSteps<T, K, R> {
   const a = options.assigner;
+  if (a.kind === 'session') return new SessionWindowOperator<T, K, A, R>({ ...options, assigner: a });
   if (a.kind === 'hopping' && a.size % a.slide === 0 && options.emit?.mode === 'final')
     return new SlicedWindowOperator<T, K, A, R>({ ...options, assigner: a });
-  return new WindowOperator<T, K, A, R>(options);
+  return new WindowOperator<T, K, A, R>({ ...options, assigner: a });
 }
 
 /**

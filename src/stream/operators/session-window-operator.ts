@@ -1,0 +1,403 @@
+import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
+import type { SessionWindows } from '../windows/assigners.ts';
+import { maxTimestamp, type Window } from '../windows/window.ts';
+import { earlyResults } from './early-results.ts';
+import { WindowCache } from './window-cache.ts';
+import type { LateRecord, WindowOperatorOptions, WindowResult } from './window-operator.ts';
+import { chunkedRange, identityOf, type KeyId, stateOf, type WindowState } from './window-slots.ts';
+import type { WindowSteps } from './window-steps.ts';
+
+/** An open session: its state and what the operator knows of it without storing it. */
+interface Session<K, A> extends WindowState<K, A> {
+  group: SessionGroup<K, A>;
+  dropped: boolean;
+  /** The time of its timer in the store (null: none yet). */
+  timerAt: number | null;
+}
+
+/** One key's open sessions (rarely more than one or two), as memory holds them and the store keeps them: one entry. */
+interface SessionGroup<K, A> {
+  id: KeyId;
+  sessions: Array<Session<K, A>>;
+  /** Changed since the last write to the store. */
+  touched: boolean;
+  /** The store holds an entry for the key. */
+  stored: boolean;
+  /** Used since the cache last looked: spared once when it evicts (a second chance, as CLOCK does). */
+  used: boolean;
+}
+
+/**
+ * Keyed session windows with allowed lateness, as Flink's merging WindowOperator: a record's span
+ * [t, t + gap) merges every session of its key it touches; a session fires when the watermark
+ * passes its end, again for each late record within the allowed lateness, and is dropped after that.
+ * Lateness is judged on the merged session (Flink's isWindowLate after mergeWindows).
+ *
+ * Memory holds the sessions of the keys used recently, within the step's cache budget; the store
+ * holds all of them, so a step's memory is bounded whatever the number of keys, and a restart reads
+ * back only what fits. In the store a key's sessions are one entry, (2, key), which a record of an
+ * evicted key reads back with one get; and every session has a timer entry (1, time, seq), at its
+ * end while open and at end + lateness once fired, so the watermark finds what is due by a scan of
+ * the store in time order (RocksDB timers in Flink, the time-ordered session store in Kafka
+ * Streams) instead of a timer per session in memory. Changes reach the store at `flush` (before each
+ * transaction) and before a scan.
+ */
+export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
+  readonly #o: WindowOperatorOptions<T, A, R>;
+  readonly #gap: number;
+  /** The sessions of recently used keys. */
+  readonly #groups = new Map<KeyId, SessionGroup<K, A>>();
+  /** Memory holds every key that has sessions: a key not in `groups` has none, and no store read is needed. */
+  #complete = true;
+  /** Groups changed since the last write. */
+  #touched: Array<SessionGroup<K, A>> = [];
+  /** Open sessions changed since their last early result. */
+  readonly #dirty = new Set<Session<K, A>>();
+  /** No timer is due before this time: the watermark scans the store only once it gets there. */
+  #nextDue = Number.POSITIVE_INFINITY;
+  #seq = 0;
+  readonly #cache: WindowCache;
+
+  constructor(options: WindowOperatorOptions<T, A, R> & { assigner: SessionWindows }) {
+    this.#o = options;
+    this.#gap = options.assigner.gap;
+    this.#cache = new WindowCache(options.cacheBytes);
+  }
+
+  process(
+    record: T,
+    key: K,
+    eventTime: number,
+    watermark: number,
+    out: (r: WindowResult<K, R>) => void,
+    late: (l: LateRecord<T, K>) => void,
+    now = 0,
+  ): void {
+    const id = identityOf(key);
+    const group = this.#group(id);
+    const end = eventTime + this.#gap;
+    if (mergedEnd(group, eventTime, end) - 1 + this.#o.allowedLateness <= watermark) {
+      late({ record, key, eventTime, watermark });
+      return;
+    }
+    const session = this.#merge(key, id, group, eventTime, end, watermark);
+    session.acc = this.#o.aggregator.add(session.acc, record, eventTime);
+    this.#touch(session.group);
+    if (session.fired) this.#emit(session, 'update', out);
+    else if (maxTimestamp(session) <= watermark) {
+      // A merged session that was already due: it fires now.
+      this.#fire(session, watermark, out);
+    } else this.#changed(session, now, out);
+  }
+
+  /** Fires the sessions the watermark has passed and drops those past their lateness, in time order, by seq within a time. */
+  onWatermark(watermark: number, out: (r: WindowResult<K, R>) => void): void {
+    if (this.#nextDue - 1 > watermark) return;
+    this.#write();
+    this.#nextDue = Number.POSITIVE_INFINITY;
+    let next = Number.POSITIVE_INFINITY;
+    for (const [, bytes] of this.#o.store.range(TIMERS_FROM, TIMERS_TO)) {
+      const [time, seq, id] = decodeState<[number, number, KeyId]>(bytes);
+      if (time - 1 > watermark) {
+        next = time;
+        break;
+      }
+      const session = this.#group(id)?.sessions.find((s) => s.seq === seq);
+      // Written just now, so every timer in the store is its session's: this is for a damaged store.
+      if (session === undefined) continue;
+      if (!session.fired) this.#fire(session, watermark, out);
+      else if (this.#tooLate(session, watermark)) this.#drop(session);
+    }
+    this.#nextDue = Math.min(this.#nextDue, next);
+  }
+
+  onProcessingTime(now: number, out: (r: WindowResult<K, R>) => void): void {
+    earlyResults(this.#o.emit, this.#o.store, this.#dirty, now, (session) => this.#early(session, now, out));
+  }
+
+  /** Writes what changed since the last flush to the store; past the cache budget, clean keys leave memory. */
+  flush(): void {
+    this.#write();
+    let excess = this.#cache.excess();
+    // A clock sweep in the order keys came into memory: a key used since the last sweep is spared
+    // once, so the second round takes it if nothing else is left.
+    for (let round = 0; round < 2 && excess > 0; round++)
+      for (const [id, group] of this.#groups) {
+        if (excess <= 0) break;
+        if (group.sessions.some((s) => s.dirty)) continue;
+        if (group.used) {
+          group.used = false;
+          continue;
+        }
+        this.#groups.delete(id);
+        this.#cache.count -= group.sessions.length;
+        excess -= group.sessions.length;
+        this.#complete = false;
+      }
+  }
+
+  restored(): void {
+    for (const _ of this.loading());
+  }
+
+  /**
+   * Reads the store back, a chunk of keys per step: every key's sessions are read (for the next seq),
+   * those that fit the cache budget stay in memory, and so do sessions waiting for an early result.
+   */
+  *loading(): Generator<void> {
+    this.#groups.clear();
+    this.#touched = [];
+    this.#dirty.clear();
+    this.#cache.count = 0;
+    this.#complete = true;
+    let seq = -1;
+    yield* chunkedRange(this.#o.store, GROUPS_FROM, GROUPS_TO, (bytes) => {
+      const states = decodeState<Array<WindowState<K, A>>>(bytes);
+      for (const s of states) if (s.seq > seq) seq = s.seq;
+      if (this.#cache.over(bytes.length / states.length) && !states.some((s) => s.dirty)) {
+        this.#complete = false;
+        return;
+      }
+      const group = this.#loaded(identityOf(states[0]!.key), states);
+      for (const session of group.sessions) if (session.dirty) this.#dirty.add(session);
+    });
+    this.#seq = seq + 1;
+    this.#nextDue = Number.NEGATIVE_INFINITY;
+  }
+
+  /** Sessions in memory. */
+  get cachedWindows(): number {
+    return this.#cache.count;
+  }
+
+  /** A key's sessions: from memory, or read back from the store; undefined for a key with none. */
+  #group(id: KeyId): SessionGroup<K, A> | undefined {
+    const group = this.#groups.get(id);
+    if (group !== undefined) {
+      group.used = true;
+      return group;
+    }
+    if (this.#complete) return undefined;
+    const bytes = this.#o.store.get(groupKey(id));
+    return bytes === undefined ? undefined : this.#loaded(id, decodeState<Array<WindowState<K, A>>>(bytes));
+  }
+
+  #loaded(id: KeyId, states: Array<WindowState<K, A>>): SessionGroup<K, A> {
+    const group: SessionGroup<K, A> = { id, sessions: [], touched: false, stored: true, used: true };
+    for (const state of states) group.sessions.push(newSession(state, group, this.#timerOf(state)));
+    this.#groups.set(id, group);
+    this.#cache.count += states.length;
+    return group;
+  }
+
+  /** The session a record's window falls into: every session of its key it touches merged into one. */
+  #merge(
+    key: K,
+    id: KeyId,
+    group: SessionGroup<K, A> | undefined,
+    start: number,
+    end: number,
+    watermark: number,
+  ): Session<K, A> {
+    // Existing sessions never touch each other, so those touching the merged span are those touching
+    // the record's. The common case, a record within or at the edge of one session: it grows in place.
+    const touching =
+      group === undefined ? [] : group.sessions.filter((s) => !(s.start > end || start > s.end));
+    if (touching.length === 1) return this.#extend(touching[0]!, start, end, watermark);
+    let g = group;
+    if (g === undefined) {
+      g = { id, sessions: [], touched: false, stored: false, used: true };
+      this.#groups.set(id, g);
+    }
+    const merged = newSession<K, A>(
+      { key, start, end, acc: this.#o.aggregator.init(), fired: false, seq: this.#seq++ },
+      g,
+      null,
+    );
+    const replaces: Window[] = [];
+    let sameWindowFired = false;
+    for (const s of touching) {
+      merged.start = Math.min(merged.start, s.start);
+      merged.end = Math.max(merged.end, s.end);
+      merged.acc = this.#o.aggregator.merge(merged.acc, s.acc);
+      this.#drop(s);
+    }
+    for (const s of touching) {
+      replaces.push(...(s.replaces ?? []));
+      if (!s.fired) continue;
+      if (s.start === merged.start && s.end === merged.end) sameWindowFired = true;
+      else replaces.push({ start: s.start, end: s.end });
+    }
+    if (replaces.length > 0) merged.replaces = replaces;
+    // A session standing for results already emitted is emitted again as soon as it is due.
+    merged.fired = sameWindowFired || (replaces.length > 0 && maxTimestamp(merged) <= watermark);
+    g.sessions.push(merged);
+    this.#cache.count++;
+    this.#armed(merged);
+    this.#touch(g);
+    return merged;
+  }
+
+  /** Sessions that touch (one ends where the other starts) are one session, as in Flink: one grows. */
+  #extend(session: Session<K, A>, from: number, to: number, watermark: number): Session<K, A> {
+    const start = Math.min(session.start, from);
+    const end = Math.max(session.end, to);
+    if (start === session.start && end === session.end) return session;
+    // Its result so far was emitted for the smaller window: the grown one replaces it.
+    if (session.fired)
+      session.replaces = [...(session.replaces ?? []), { start: session.start, end: session.end }];
+    session.start = start;
+    session.end = end;
+    if (session.fired) session.fired = maxTimestamp(session) <= watermark;
+    this.#armed(session);
+    this.#touch(session.group);
+    return session;
+  }
+
+  #fire(session: Session<K, A>, watermark: number, out: (r: WindowResult<K, R>) => void): void {
+    session.fired = true;
+    this.#touch(session.group);
+    this.#emit(session, 'final', out);
+    if (this.#tooLate(session, watermark)) this.#drop(session);
+    else this.#armed(session);
+  }
+
+  /** A record changed an open session: the updates mode emits it now if its interval allows. */
+  #changed(session: Session<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
+    const emit = this.#o.emit;
+    if (!emit || emit.mode === 'final') return;
+    if (emit.mode === 'updates' && now - (session.emittedAt ?? Number.NEGATIVE_INFINITY) >= emit.interval)
+      this.#early(session, now, out);
+    else {
+      session.dirty = true;
+      this.#dirty.add(session);
+    }
+  }
+
+  #early(session: Session<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
+    session.dirty = false;
+    session.emittedAt = now;
+    this.#touch(session.group);
+    this.#emit(session, 'early', out);
+  }
+
+  #tooLate(w: Window, watermark: number): boolean {
+    return maxTimestamp(w) + this.#o.allowedLateness <= watermark;
+  }
+
+  /** When a session's timer rings: at its end while open, at its end plus the lateness once fired. */
+  #timerOf(state: WindowState<K, A>): number {
+    return state.fired ? state.end + this.#o.allowedLateness : state.end;
+  }
+
+  /** A session's timer may have moved: nothing is due before it. */
+  #armed(session: Session<K, A>): void {
+    const time = this.#timerOf(session);
+    if (time < this.#nextDue) this.#nextDue = time;
+  }
+
+  #drop(session: Session<K, A>): void {
+    session.dropped = true;
+    const { sessions } = session.group;
+    sessions.splice(sessions.indexOf(session), 1);
+    this.#cache.count--;
+    if (session.dirty) this.#dirty.delete(session);
+    if (session.timerAt !== null) this.#o.store.delete(timerKey(session.timerAt, session.seq));
+    this.#touch(session.group);
+  }
+
+  #touch(group: SessionGroup<K, A>): void {
+    if (group.touched) return;
+    group.touched = true;
+    this.#touched.push(group);
+  }
+
+  /** The changed keys' sessions and timers into the store; keys left without sessions leave memory and the store. */
+  #write(): void {
+    const store = this.#o.store;
+    const touched = this.#touched;
+    this.#touched = [];
+    for (const group of touched) {
+      group.touched = false;
+      for (const session of group.sessions) {
+        const time = this.#timerOf(session);
+        if (session.timerAt === time) continue;
+        if (session.timerAt !== null) store.delete(timerKey(session.timerAt, session.seq));
+        store.put(timerKey(time, session.seq), encodeState([time, session.seq, group.id]));
+        session.timerAt = time;
+      }
+      if (group.sessions.length > 0) {
+        const bytes = encodeState(group.sessions.map(stateOf));
+        store.put(groupKey(group.id), bytes);
+        this.#cache.stored(bytes.length / group.sessions.length);
+        group.stored = true;
+        continue;
+      }
+      if (group.stored) store.delete(groupKey(group.id));
+      group.stored = false;
+      if (this.#groups.get(group.id) === group) this.#groups.delete(group.id);
+    }
+  }
+
+  #emit(
+    session: Session<K, A>,
+    kind: WindowResult<K, R>['kind'],
+    out: (r: WindowResult<K, R>) => void,
+  ): void {
+    const result: WindowResult<K, R> = {
+      key: session.key,
+      window: { start: session.start, end: session.end },
+      value: this.#o.aggregator.result(session.acc),
+      kind,
+    };
+    if (session.replaces) {
+      result.replaces = session.replaces;
+      session.replaces = undefined;
+      this.#touch(session.group);
+    }
+    out(result);
+  }
+}
+
+/** Every field set, in one order, so every session has one shape. */
+function newSession<K, A>(
+  state: WindowState<K, A>,
+  group: SessionGroup<K, A>,
+  timerAt: number | null,
+): Session<K, A> {
+  return {
+    key: state.key,
+    start: state.start,
+    end: state.end,
+    acc: state.acc,
+    fired: state.fired,
+    seq: state.seq,
+    dirty: state.dirty ?? false,
+    emittedAt: state.emittedAt,
+    replaces: state.replaces,
+    group,
+    dropped: false,
+    timerAt,
+  };
+}
+
+/** The end of the session a record's window [start, end) would merge into. */
+function mergedEnd(group: SessionGroup<unknown, unknown> | undefined, start: number, end: number): number {
+  let merged = end;
+  if (group !== undefined)
+    for (const s of group.sessions) if (!(s.start > end || start > s.end) && s.end > merged) merged = s.end;
+  return merged;
+}
+
+/** A timer's key: (1, time, seq), so a scan walks timers in time order and a time's sessions in the order they opened. */
+function timerKey(time: number, seq: number): Buffer {
+  return stateKey([1, time, seq]);
+}
+/** A key's sessions: (2, key). */
+function groupKey(id: KeyId): Buffer {
+  return stateKey([2, id]);
+}
+const TIMERS_FROM = stateKey([1]);
+const TIMERS_TO = stateKey([2]);
+const GROUPS_FROM = stateKey([2]);
+const GROUPS_TO = stateKey([3]);
