@@ -58,6 +58,7 @@ export {
   statefulSteps,
   upstreamStages,
 } from './runtime/stages.ts';
+export { TableReader, type TableReaderOptions } from './runtime/table-reader.ts';
 export { LateRecordError } from './runtime/task-failures.ts';
 export { avro, jsonSchema, protobuf } from './serdes/schema-serdes.ts';
 export { json, type Serde } from './serdes/serde.ts';

@@ -1,6 +1,15 @@
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/core/index.ts';
 import { type EmbeddedBus, openEmbeddedBus } from '../../src/log/index.ts';
-import { PipelineRunner, pipeline, readDeadLetter, runPipeline, table } from '../../src/stream/index.ts';
+import {
+  PipelineRunner,
+  pipeline,
+  readDeadLetter,
+  runPipeline,
+  TableReader,
+  table,
+} from '../../src/stream/index.ts';
 import { useTempDir } from '../support/temp-dir.ts';
 import { readUntil } from './runners-contract.ts';
 
@@ -129,6 +138,55 @@ describe('stream-table join', () => {
       expect(lastM1.country).toBe('BE');
       expect(lastM2.country).toBeNull();
       expect((await readUntil(bus, 'dead-letters', 0)).map((r) => readDeadLetter(r))).toEqual([]);
+    });
+
+    it('keeps its rows in the data folder, so a restart reads only what the topic gained, and holds only recent rows in memory', async () => {
+      bus = await openEmbeddedBus({ dataDir: path.join(temp.dir, 'bus'), maintenanceInterval: 0 });
+      await bus.createTopic('merchants', { partitions: 2, compacted: true });
+      const producer = bus.producer();
+      const row = (i: number, country = 'NL') => ({ name: `M${i}`, country });
+      await producer.send(
+        Array.from({ length: 300 }, (_, i) => ({
+          topic: 'merchants',
+          key: json(`m${i}`),
+          value: json(row(i)),
+        })),
+      );
+      const file = path.join(temp.dir, 'state', 'table-merchants.mdb');
+      const open = async (at: string) => {
+        const reader = new TableReader(bus!, merchants, silentLogger, { file: at, cacheBytes: 5000 });
+        await reader.start();
+        return reader;
+      };
+      let reader = await open(file);
+      expect(reader.size).toBe(300);
+      for (let i = 0; i < 300; i++) expect(reader.get(JSON.stringify(`m${i}`))).toEqual(row(i));
+      // A few rows' worth of memory: the rest stay in lmdb until looked up.
+      expect(reader.cachedRows).toBeLessThan(40);
+      await reader.stop();
+
+      const read = await bus.partitionOffsets('merchants');
+      await producer.send([
+        { topic: 'merchants', key: json('m0'), value: json(row(0, 'BE')) },
+        { topic: 'merchants', key: json('m1'), value: null },
+        { topic: 'merchants', key: json('m300'), value: json(row(300)) },
+      ]);
+      // What the first reader read is gone from the topic: only its store still has those rows.
+      await bus.deleteRecords(
+        'merchants',
+        read.map((r) => ({ partition: r.partition, offset: r.end })),
+      );
+      reader = await open(file);
+      expect(reader.size).toBe(300);
+      expect(reader.get(JSON.stringify('m0'))).toEqual(row(0, 'BE'));
+      expect(reader.get(JSON.stringify('m1'))).toBeUndefined();
+      expect(reader.get(JSON.stringify('m7'))).toEqual(row(7));
+      expect(reader.get(JSON.stringify('m300'))).toEqual(row(300));
+      await reader.stop();
+      // A reader without those rows, from the topic alone, sees only the tail.
+      const fresh = await open(path.join(temp.dir, 'state', 'fresh.mdb'));
+      expect(fresh.size).toBe(2);
+      await fresh.stop();
     });
   });
 });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { type Clock, type Logger, silentLogger, systemClock } from '../../core/index.ts';
 import { type Bus, ensureTopic } from '../../log/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
@@ -5,6 +6,8 @@ import { changelogSpec } from './changelog.ts';
 import { StageRunner } from './stage-runner.ts';
 import { planStages, type Stage, upstreamStages } from './stages.ts';
 import { TableReader } from './table-reader.ts';
+
+const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
 
 export interface PipelineRunnerOptions {
   bus: Bus;
@@ -37,9 +40,9 @@ export interface PipelineRunnerOptions {
   /** Output a stage holds before it commits, whatever is left of its poll. Default 16 MiB. */
   maxPendingBytes?: number;
   /**
-   * Memory for each task's tumbling and hopping windows, with `stateDir` (estimated bytes). Past it,
-   * windows unchanged since the last commit leave memory and are read back from lmdb when needed.
-   * Default 128 MiB.
+   * Memory for each task's windows and for each table's decoded rows, with `stateDir` (estimated
+   * bytes). Past it, windows unchanged since the last commit leave memory and are read back from
+   * lmdb when needed, and so are rows. Default 128 MiB.
    */
   cacheBytes?: number;
 }
@@ -116,7 +119,13 @@ export class PipelineRunner {
     // Tables first: a task joins with a table read whole.
     for (const step of this.pipeline.steps) {
       if (step.kind !== 'join' || this.#tables.has(step.table.topic)) continue;
-      const reader = new TableReader(bus, step.table, this.#logger);
+      const reader = new TableReader(bus, step.table, this.#logger, {
+        file:
+          this.#stateDir === null
+            ? null
+            : path.join(this.#stateDir, this.pipeline.name, `table-${step.table.topic}.mdb`),
+        cacheBytes: this.#limits.cacheBytes ?? DEFAULT_CACHE_BYTES,
+      });
       this.#tables.set(step.table.topic, reader);
       await reader.start();
       this.#logger.info(
@@ -161,7 +170,7 @@ export class PipelineRunner {
         checkpointIntervalMs: this.#limits.checkpointIntervalMs ?? 5 * 60_000,
         maxRecordBytes: this.#limits.maxRecordBytes ?? 1024 * 1024,
         maxPendingBytes: this.#limits.maxPendingBytes ?? 16 * 1024 * 1024,
-        cacheBytes: this.#limits.cacheBytes ?? 128 * 1024 * 1024,
+        cacheBytes: this.#limits.cacheBytes ?? DEFAULT_CACHE_BYTES,
       });
       for (const changelog of runner.changelogs())
         await ensureTopic(bus, changelog, changelogSpec(partitions.get(stage.input)!));
