@@ -1,7 +1,7 @@
+import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
-import { JoinBuffer, type JoinEntry } from './join-buffer.ts';
 import type { Joined, Operator, OperatorContext, OperatorInput } from './operator.ts';
-import { Timers } from './timers.ts';
+import { WindowCache } from './window-cache.ts';
 import { identityOf, type KeyId } from './window-slots.ts';
 
 export interface IntervalJoinOptions {
@@ -10,6 +10,27 @@ export interface IntervalJoinOptions {
   upper: number;
   join: (left: unknown, right: unknown) => unknown;
   store: StateStore;
+  /** Memory for waiting elements (estimated bytes); default unbounded. Past it, keys not used lately are read back from the store. */
+  cacheBytes?: number;
+}
+
+/** An element waiting for partners. */
+interface Waiting {
+  side: 0 | 1;
+  id: KeyId;
+  eventTime: number;
+  value: unknown;
+  /** The join's seq-th element: partners come out in this order within a time, also after a restore. */
+  seq: number;
+  /** When no partner can come any more (the watermark it waits for); Infinity: never. */
+  until: number;
+}
+
+/** One side's waiting elements of one key, in (time, seq) order: memory holds a key's list whole or not at all. */
+interface WaitingList {
+  entries: Waiting[];
+  /** Used since the cache last looked (CLOCK's second chance). */
+  used: boolean;
 }
 
 /**
@@ -22,17 +43,29 @@ export interface IntervalJoinOptions {
  * the watermark would have missed partners already dropped, so it is late (never, on a side whose
  * partners are never dropped: an unbounded bound). With both bounds unbounded this is a regular
  * join, which keeps everything it saw.
+ *
+ * The store holds every waiting element, (2, side, key, time, seq), and its expiry, (1, time, seq),
+ * as Flink keeps both sides in keyed MapState with event-time timers; memory holds the lists of the
+ * keys used recently, within the cache budget, and reads a key's list back with one range scan.
+ * Expiry is a scan of the store's timers once the watermark reaches the earliest. So the join's
+ * memory is bounded whatever it holds, and a restart reads nothing until a key comes.
  */
 export class IntervalJoinOperator implements Operator<Joined> {
   readonly #o: IntervalJoinOptions;
-  readonly #buffer: JoinBuffer;
-  /** Per side, per key, the elements waiting, in event-time order. */
-  readonly #waiting: [Map<KeyId, JoinEntry[]>, Map<KeyId, JoinEntry[]>] = [new Map(), new Map()];
-  readonly #expiry = new Timers<JoinEntry>();
+  /** Per side, the waiting lists of recently used keys. */
+  readonly #waiting: [Map<KeyId, WaitingList>, Map<KeyId, WaitingList>] = [new Map(), new Map()];
+  /** Memory holds every list: a key not in `waiting` has no elements there, and no store read is needed. */
+  #complete = true;
+  /** Elements not yet in the store. */
+  #unwritten: Waiting[] = [];
+  /** No element expires before this time. */
+  #nextDue = Number.POSITIVE_INFINITY;
+  #seq = 0;
+  readonly #cache: WindowCache;
 
   constructor(options: IntervalJoinOptions) {
     this.#o = options;
-    this.#buffer = new JoinBuffer(options.store);
+    this.#cache = new WindowCache(options.cacheBytes);
   }
 
   process(input: OperatorInput, ctx: OperatorContext<Joined>): void {
@@ -49,68 +82,144 @@ export class IntervalJoinOperator implements Operator<Joined> {
     // The other side's times that match: [t + lower, t + upper] for a left element, [t − upper, t − lower] for a right one.
     const from = side === 0 ? t + lower : t - upper;
     const to = side === 0 ? t + upper : t - lower;
-    const others = this.#waiting[1 - side]!.get(id);
+    const others = this.#list((1 - side) as 0 | 1, id);
     if (others !== undefined)
-      for (let i = firstAtOrAfter(others, from); i < others.length && others[i]!.eventTime <= to; i++) {
-        const other = others[i]!;
+      for (let i = firstAtOrAfter(others.entries, from); i < others.entries.length; i++) {
+        const other = others.entries[i]!;
+        if (other.eventTime > to) break;
         const out = side === 0 ? join(value, other.value) : join(other.value, value);
         ctx.emit({ key, value: out, eventTime: Math.max(t, other.eventTime) });
       }
-    const until = this.#waitsUntil(side, t);
+    // The watermark after which no partner can come: Timers fire at time − 1 ≤ watermark.
+    const until = side === 0 ? t + upper : t - lower;
     if (until <= ctx.watermark) return;
-    this.#wait(this.#buffer.add(side, key, t, value), id, until);
+    const entry: Waiting = { side, id, eventTime: t, value, seq: this.#seq++, until };
+    let own = this.#list(side, id);
+    if (own === undefined) this.#waiting[side].set(id, (own = { entries: [], used: true }));
+    insert(own.entries, entry);
+    this.#cache.count++;
+    this.#unwritten.push(entry);
+    if (until + 1 < this.#nextDue) this.#nextDue = until + 1;
   }
 
   onWatermark(watermark: number): void {
-    for (let due = this.#expiry.next(watermark); due; due = this.#expiry.next(watermark))
-      for (const entry of due) {
-        const map = this.#waiting[entry.side];
-        const id = identityOf(entry.key);
-        const list = map.get(id);
-        if (list === undefined) continue;
-        const at = list.indexOf(entry);
-        if (at >= 0) list.splice(at, 1);
-        if (list.length === 0) map.delete(id);
-        this.#buffer.drop(entry);
+    if (this.#nextDue - 1 > watermark) return;
+    this.#write();
+    const store = this.#o.store;
+    let next = Number.POSITIVE_INFINITY;
+    for (const [timer, bytes] of store.range(TIMERS_FROM, TIMERS_TO)) {
+      const [time, seq, side, id, eventTime] = decodeState<[number, number, 0 | 1, KeyId, number]>(bytes);
+      if (time - 1 > watermark) {
+        next = time;
+        break;
       }
+      store.delete(timer);
+      store.delete(elementKey(side, id, eventTime, seq));
+      const list = this.#waiting[side].get(id);
+      if (list === undefined) continue;
+      const at = list.entries.findIndex((e) => e.seq === seq);
+      if (at < 0) continue;
+      list.entries.splice(at, 1);
+      this.#cache.count--;
+      if (list.entries.length === 0) this.#waiting[side].delete(id);
+    }
+    this.#nextDue = next;
   }
 
+  /** The new elements into the store; past the cache budget, lists of keys not used lately leave memory. */
   onCheckpoint(): void {
-    this.#buffer.checkpoint();
+    this.#write();
+    let excess = this.#cache.excess();
+    for (let round = 0; round < 2 && excess > 0; round++)
+      for (const map of this.#waiting)
+        for (const [id, list] of map) {
+          if (excess <= 0) return;
+          if (list.used) {
+            list.used = false;
+            continue;
+          }
+          map.delete(id);
+          this.#cache.count -= list.entries.length;
+          excess -= list.entries.length;
+          this.#complete = false;
+        }
   }
 
+  /** Nothing is read until a key needs it: only whether the store holds elements at all, and the next seq. */
   *loading(): Generator<void> {
     for (const map of this.#waiting) map.clear();
-    this.#expiry.clear();
-    yield* this.#buffer.loading((entry) =>
-      this.#wait(entry, identityOf(entry.key), this.#waitsUntil(entry.side, entry.eventTime)),
-    );
+    this.#unwritten = [];
+    this.#cache.count = 0;
+    const stored = this.#o.store.get(SEQ);
+    this.#seq = stored === undefined ? 0 : decodeState<number>(stored);
+    const scan = this.#o.store.range(ELEMENTS_FROM, ELEMENTS_TO);
+    this.#complete = scan.next().done === true;
+    scan.return?.(undefined);
+    this.#nextDue = Number.NEGATIVE_INFINITY;
   }
 
-  /** The watermark after which no partner of an element at `t` can come. */
-  #waitsUntil(side: 0 | 1, t: number): number {
+  /** Elements in memory. */
+  get cachedElements(): number {
+    return this.#cache.count;
+  }
+
+  /** A side's elements of a key: from memory, or read back from the store; undefined if it has none. */
+  #list(side: 0 | 1, id: KeyId): WaitingList | undefined {
+    const list = this.#waiting[side].get(id);
+    if (list !== undefined) {
+      list.used = true;
+      return list;
+    }
+    if (this.#complete) return undefined;
+    const prefix = stateKey([2, side, id]);
+    const entries: Waiting[] = [];
+    for (const [, bytes] of this.#o.store.range(
+      Buffer.concat([prefix, ZERO]),
+      Buffer.concat([prefix, ONE]),
+    )) {
+      const [eventTime, seq, value] = decodeState<[number, number, unknown]>(bytes);
+      entries.push({ side, id, eventTime, value, seq, until: this.#untilOf(side, eventTime) });
+    }
+    if (entries.length === 0) return undefined;
+    const loaded = { entries, used: true };
+    this.#waiting[side].set(id, loaded);
+    this.#cache.count += entries.length;
+    return loaded;
+  }
+
+  #untilOf(side: 0 | 1, t: number): number {
     return side === 0 ? t + this.#o.upper : t - this.#o.lower;
   }
 
-  #wait(entry: JoinEntry, id: KeyId, until: number): void {
-    const map = this.#waiting[entry.side];
-    let list = map.get(id);
-    if (list === undefined) map.set(id, (list = []));
-    // Elements come roughly in time order: the insertion point is nearly always the end.
-    let at = list.length;
-    while (at > 0 && isAfter(list[at - 1]!, entry)) at--;
-    list.splice(at, 0, entry);
-    // Timers fire at time − 1 ≤ watermark.
-    if (Number.isFinite(until)) this.#expiry.add(until + 1, entry);
+  /** Each new element and its expiry as pending writes of the store, and the next seq. */
+  #write(): void {
+    if (this.#unwritten.length === 0) return;
+    const store = this.#o.store;
+    for (const entry of this.#unwritten) {
+      const { side, id } = entry;
+      const bytes = encodeState([entry.eventTime, entry.seq, entry.value]);
+      store.put(elementKey(side, id, entry.eventTime, entry.seq), bytes);
+      this.#cache.stored(bytes.length);
+      if (Number.isFinite(entry.until))
+        store.put(
+          stateKey([1, entry.until + 1, entry.seq]),
+          encodeState([entry.until + 1, entry.seq, side, id, entry.eventTime]),
+        );
+    }
+    this.#unwritten = [];
+    store.put(SEQ, encodeState(this.#seq));
   }
 }
 
-function isAfter(a: JoinEntry, b: JoinEntry): boolean {
-  return a.eventTime > b.eventTime || (a.eventTime === b.eventTime && a.seq > b.seq);
+/** Into a (time, seq)-ordered list: elements come roughly in time order, so nearly always at the end. */
+function insert(list: Waiting[], entry: Waiting): void {
+  let at = list.length;
+  while (at > 0 && list[at - 1]!.eventTime > entry.eventTime) at--;
+  list.splice(at, 0, entry);
 }
 
 /** The index of the first entry at or after `time` in a time-ordered list. */
-function firstAtOrAfter(list: JoinEntry[], time: number): number {
+function firstAtOrAfter(list: Waiting[], time: number): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -120,3 +229,15 @@ function firstAtOrAfter(list: JoinEntry[], time: number): number {
   }
   return lo;
 }
+
+function elementKey(side: 0 | 1, id: KeyId, eventTime: number, seq: number): Buffer {
+  return stateKey([2, side, id, eventTime, seq]);
+}
+const SEQ = stateKey([0, 'seq']);
+const TIMERS_FROM = stateKey([1]);
+const TIMERS_TO = stateKey([2]);
+const ELEMENTS_FROM = stateKey([2]);
+const ELEMENTS_TO = stateKey([3]);
+/** The bytes after a key prefix: ordered-binary puts a 0 between a tuple's parts. */
+const ZERO = Buffer.from([0]);
+const ONE = Buffer.from([1]);

@@ -48,9 +48,9 @@ export interface PipelineTaskOptions {
   /** For a stage reading a repartition topic: how many upstream tasks send it watermarks. */
   upstreams?: number;
   /**
-   * Memory for the task's tumbling and hopping windows (estimated bytes, shared by its window
-   * steps): past it, windows unchanged since the last checkpoint leave memory and are read back
-   * from the stores when needed. Default unbounded (a store in memory gains nothing by it).
+   * Memory for the task's windows and interval joins (estimated bytes, shared by its stateful
+   * steps): past it, state unchanged since the last checkpoint leaves memory and is read back from
+   * the stores when needed. Default unbounded (a store in memory gains nothing by it).
    */
   cacheBytes?: number;
   /** The largest output record (key and value) the bus takes; a larger one is a dead letter. Default 1 MiB. */
@@ -120,10 +120,8 @@ export class PipelineTask {
       this.#upstream = new UpstreamWatermarks(options.upstreams, options.partitions);
     }
     const end = this.stage.until ?? pipeline.steps.length;
-    const windows = pipeline.steps.filter(
-      (s, i) => s.kind === 'window' && i >= this.stage.from && i < end,
-    ).length;
-    const cacheBytes = (options.cacheBytes ?? Number.POSITIVE_INFINITY) / Math.max(1, windows);
+    const stateful = pipeline.steps.filter((s, i) => isStateful(s) && i >= this.stage.from && i < end).length;
+    const cacheBytes = (options.cacheBytes ?? Number.POSITIVE_INFINITY) / Math.max(1, stateful);
     pipeline.steps.forEach((step, i) => {
       if (!isStateful(step) || i < this.stage.from || i >= end) return;
       const store = storeOf(step.name);
@@ -337,6 +335,7 @@ export class PipelineTask {
           upper: step.upper,
           join: guardedJoin(step.join),
           store,
+          cacheBytes,
         }) as Operator<unknown>;
       case 'windowJoin':
         return new WindowJoinOperator({
