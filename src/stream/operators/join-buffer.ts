@@ -1,5 +1,6 @@
 import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
+import type { WindowCache } from './window-cache.ts';
 import { chunkedRange } from './window-slots.ts';
 
 /** One buffered element of a join's input, as the join keeps it in memory and in its store. */
@@ -23,17 +24,20 @@ const FROM = stateKey([1]);
 const TO = stateKey([2]);
 
 /**
- * The elements a join holds, written to its step's store at each checkpoint: a new element as one
+ * The elements a window join holds, written to its step's store at each checkpoint: a new element as one
  * put, a dropped one as one delete (a tombstone in the changelog), one that came and went between
  * two checkpoints not at all. Keys are (window end, seq): a scan walks them in time order.
  */
 export class JoinBuffer {
   readonly #store: StateStore;
+  /** Told the size of each entry written, for its estimate of what an entry takes. */
+  readonly #cache: WindowCache | undefined;
   #seq = 0;
   #changed: JoinEntry[] = [];
 
-  constructor(store: StateStore) {
+  constructor(store: StateStore, cache?: WindowCache) {
     this.#store = store;
+    this.#cache = cache;
   }
 
   add(
@@ -74,10 +78,9 @@ export class JoinBuffer {
         entry.stored = false;
       } else if (!entry.stored) {
         const { side, key, eventTime, value, windowStart, windowEnd, seq } = entry;
-        this.#store.put(
-          keyOf(entry),
-          encodeState([side, key, eventTime, value, windowStart, windowEnd, seq]),
-        );
+        const bytes = encodeState([side, key, eventTime, value, windowStart, windowEnd, seq]);
+        this.#store.put(keyOf(entry), bytes);
+        this.#cache?.stored(bytes.length);
         entry.stored = true;
       }
     }
@@ -88,13 +91,29 @@ export class JoinBuffer {
     this.#changed = [];
     let seq = -1;
     yield* chunkedRange(this.#store, FROM, TO, (bytes) => {
-      const [side, key, eventTime, value, windowStart, windowEnd, s] =
-        decodeState<[0 | 1, unknown, number, unknown, number, number, number]>(bytes);
-      if (s > seq) seq = s;
-      each({ side, key, eventTime, value, windowStart, windowEnd, seq: s, stored: true, dropped: false });
+      const entry = decodeEntry(bytes);
+      if (entry.seq > seq) seq = entry.seq;
+      each(entry);
     });
     this.#seq = seq + 1;
   }
+
+  /** The stored entries of the window that ends at `end`, in the order they came. */
+  *window(end: number): Generator<JoinEntry> {
+    const prefix = stateKey([1, end]);
+    // ordered-binary puts a 0 between a tuple's parts: (1, end, *) is [prefix 0, prefix 1).
+    for (const [, bytes] of this.#store.range(
+      Buffer.concat([prefix, Buffer.from([0])]),
+      Buffer.concat([prefix, Buffer.from([1])]),
+    ))
+      yield decodeEntry(bytes);
+  }
+}
+
+function decodeEntry(bytes: Buffer): JoinEntry {
+  const [side, key, eventTime, value, windowStart, windowEnd, seq] =
+    decodeState<[0 | 1, unknown, number, unknown, number, number, number]>(bytes);
+  return { side, key, eventTime, value, windowStart, windowEnd, seq, stored: true, dropped: false };
 }
 
 function keyOf(entry: JoinEntry): Buffer {

@@ -48,7 +48,7 @@ export interface PipelineTaskOptions {
   /** For a stage reading a repartition topic: how many upstream tasks send it watermarks. */
   upstreams?: number;
   /**
-   * Memory for the task's windows and interval joins (estimated bytes, shared by its stateful
+   * Memory for the task's windows and joins (estimated bytes, shared by its stateful
    * steps): past it, state unchanged since the last checkpoint leaves memory and is read back from
    * the stores when needed. Default unbounded (a store in memory gains nothing by it).
    */
@@ -342,6 +342,7 @@ export class PipelineTask {
           assigner: step.assigner,
           join: guardedJoin(step.join),
           store,
+          cacheBytes,
         }) as Operator<unknown>;
     }
   }
