@@ -270,7 +270,7 @@ export const configSchema = z
           .positive()
           .default(128 * 1024 * 1024)
           .describe(
-            'Memory for each pipeline task’s tumbling and hopping windows (estimated); past it, windows unchanged since the last commit are read back from the local store when needed.',
+            'Memory for each pipeline task’s state (windows, sessions, join elements; estimated) and for each joined table’s decoded rows; past it, state unchanged since the last commit is read back from the local store when needed.',
           ),
         purgeInterval: duration
           .default('10s')
