@@ -36,35 +36,48 @@ interface FetchResponse {
 const IS_TRANSACTIONAL = 1 << 4;
 const IS_CONTROL = 1 << 5;
 /** A control record's key is (version int16, type int16); type 0 is ABORT. */
-const isAbortMarker = (batch: Batch) => batch.records[0]?.key?.readInt16BE(2) === 0;
+const isAbortMarker = (batch: Pick<Batch, 'records'>) => batch.records[0]?.key?.readInt16BE(2) === 0;
 
 export function dropAbortedRecords(response: unknown): void {
   for (const topic of (response as FetchResponse).responses ?? []) {
     for (const partition of topic.partitions ?? []) {
       const listed = partition.abortedTransactions;
       partition.abortedTransactions = [];
-      // Most fetches list no aborted transaction: nothing to copy or sort then.
+      // Most fetches list no aborted transaction: nothing to copy then.
       if (!partition.records || !listed || listed.length === 0) continue;
-      const aborted = [...listed].sort((a, b) =>
-        a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
-      );
-      const skipping = new Set<bigint>();
-      let next = 0;
-      partition.records = partition.records.filter((batch) => {
-        const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
-        while (next < aborted.length && aborted[next]!.firstOffset <= last)
-          skipping.add(aborted[next++]!.producerId);
-        if (batch.attributes & IS_CONTROL) {
-          if (isAbortMarker(batch)) skipping.delete(batch.producerId);
-          return true;
-        }
-        return !((batch.attributes & IS_TRANSACTIONAL) !== 0 && skipping.has(batch.producerId));
-      });
+      partition.records = partition.records.filter(abortedFilter(listed));
     }
   }
   for (const topic of (response as FetchResponse).responses ?? [])
     for (const partition of topic.partitions ?? [])
       for (const batch of partition.records ?? []) markPosition(batch);
+}
+
+/**
+ * Whether each batch of a partition, handed over in offset order, is kept: false for the batches of
+ * the aborted transactions the broker listed. Control batches are kept.
+ */
+export function abortedFilter(
+  listed: ReadonlyArray<{ producerId: bigint; firstOffset: bigint }> | null | undefined,
+): (
+  batch: Pick<Batch, 'firstOffset' | 'lastOffsetDelta' | 'producerId' | 'attributes' | 'records'>,
+) => boolean {
+  if (!listed || listed.length === 0) return () => true;
+  const aborted = [...listed].sort((a, b) =>
+    a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
+  );
+  const skipping = new Set<bigint>();
+  let next = 0;
+  return (batch) => {
+    const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+    while (next < aborted.length && aborted[next]!.firstOffset <= last)
+      skipping.add(aborted[next++]!.producerId);
+    if (batch.attributes & IS_CONTROL) {
+      if (isAbortMarker(batch)) skipping.delete(batch.producerId);
+      return true;
+    }
+    return !((batch.attributes & IS_TRANSACTIONAL) !== 0 && skipping.has(batch.producerId));
+  };
 }
 
 function markPosition(batch: Batch): void {

@@ -1,5 +1,6 @@
 import { type API, type Callback, kGetApi, Consumer as PlatformaticConsumer } from '@platformatic/kafka';
 import { dropAbortedRecords } from './aborted-records.ts';
+import { carryRecords, fastFetch, isFastFetch } from './fetch-records.ts';
 import { protocolErrorIds } from './kafka-errors.ts';
 
 /**
@@ -12,6 +13,8 @@ import { protocolErrorIds } from './kafka-errors.ts';
  *   rejoined; running the contract's onRevoked there (to commit, or to hand state over) is what makes
  *   "before another member may read them" true.
  * - read_committed fetches drop every aborted transaction's records (aborted-records.ts).
+ * - Fetch responses of the versions with topic ids are decoded by fetch-records.ts, records straight
+ *   into ConsumedRecords, a partition's records carried through the client's stream as one message.
  * - With `requireStable`, committed offsets are fetched with require_stable (KIP-447), as the Java
  *   consumer does under read_committed: while a transaction that commits offsets for a partition is
  *   still completing, the broker answers UNSTABLE_OFFSET_COMMIT instead of the older offset, so a new
@@ -36,7 +39,8 @@ export class GroupMember extends PlatformaticConsumer<Buffer, Buffer, Buffer, Bu
     if (name === 'Fetch') {
       super[kGetApi]<RequestArguments, ResponseType>(name, (error, api) => {
         if (error || !api) return callback(error);
-        callback(null, Object.assign(filteredFetch(api), api) as typeof api);
+        const fetch = isFastFetch(api.version) ? carriedFetch(api.version) : filteredFetch(api);
+        callback(null, Object.assign(fetch, api) as typeof api);
       });
       return;
     }
@@ -59,6 +63,30 @@ function filteredFetch<A extends Array<unknown>, R>(api: API<A, R>) {
     if (typeof done !== 'function') return call(...args);
     call(...args.slice(0, -1), (error: Error | null, response?: unknown) => {
       if (!error && response) dropAbortedRecords(response);
+      done(error, response);
+    });
+  };
+}
+
+/**
+ * Fetch decoded by fetch-records.ts. Arguments: (connection, maxWaitMs, minBytes, maxBytes,
+ * isolationLevel, sessionId, sessionEpoch, topics, forgottenTopics, rackId, callback); `topics`
+ * gives the offset each partition is fetched from.
+ */
+function carriedFetch(version: number) {
+  const call = fastFetch(version) as unknown as (...args: unknown[]) => void;
+  return (...args: unknown[]) => {
+    const done = args.at(-1) as (error: Error | null, response?: unknown) => void;
+    if (typeof done !== 'function') return call(...args);
+    const topics = args[7] as Array<{
+      topicId: string;
+      partitions: Array<{ partition: number; fetchOffset: bigint }>;
+    }>;
+    const requested = new Map<string, number>();
+    for (const t of topics ?? [])
+      for (const p of t.partitions) requested.set(`${t.topicId}:${p.partition}`, Number(p.fetchOffset));
+    call(...args.slice(0, -1), (error: Error | null, response?: unknown) => {
+      if (!error && response) carryRecords(response, requested);
       done(error, response);
     });
   };

@@ -18,6 +18,7 @@ import {
 } from '../core/index.ts';
 import type { Consumer, ConsumerOptions, GroupMetadata, PollOptions } from '../log/index.ts';
 import { POSITION_MARKER } from './aborted-records.ts';
+import { carriedRecords, isPositionMarker, MARKER } from './fetch-records.ts';
 import { GroupMember } from './group-member.ts';
 import type { KafkaBus } from './kafka-bus.ts';
 import { toKappaError } from './kafka-errors.ts';
@@ -245,6 +246,21 @@ export class KafkaConsumer implements Consumer {
       if (owned === null) return;
       this.#lastOwned = owned;
     }
+    const carried = carriedRecords(message.value);
+    if (carried !== undefined) {
+      // A partition's records of one fetch, decoded by fetch-records.ts.
+      const { topic, partition } = message;
+      const from = owned.offset;
+      for (const r of carried) {
+        if (from !== null && r.offset < from) continue;
+        r.topic = topic;
+        r.partition = partition;
+        this.#buffer.push(r);
+      }
+      if (this.#buffer.length > HIGH_WATER) this.#stream?.pause();
+      if (this.#wakers.size > 0) this.#wake();
+      return;
+    }
     const offset = Number(message.offset);
     if (owned.offset !== null && offset < owned.offset) return;
     const headers: Headers = {};
@@ -463,8 +479,6 @@ async function runGroupCallback(
   }
 }
 
-const MARKER = Symbol('position marker');
-
 function positionMarker(topic: string, partition: number, offset: number): ConsumedRecord {
   return {
     topic,
@@ -476,8 +490,4 @@ function positionMarker(topic: string, partition: number, offset: number): Consu
     headers: {},
     [MARKER]: true,
   } as ConsumedRecord;
-}
-
-function isPositionMarker(record: ConsumedRecord): boolean {
-  return MARKER in record;
 }
