@@ -146,6 +146,7 @@ export class IntervalJoinOperator implements Operator<Joined> {
   }
 
   /** Nothing is read until a key needs it: only whether the store holds elements at all, and the next seq. */
+  // biome-ignore lint/correctness/useYield: it has no chunks to let the event loop run between.
   *loading(): Generator<void> {
     for (const map of this.#waiting) map.clear();
     this.#unwritten = [];
