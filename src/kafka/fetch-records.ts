@@ -89,7 +89,7 @@ export function carryRecords(response: unknown, requested: Map<string, number>):
       for (const batch of batches) {
         if (!keep(batch)) continue;
         if (batch.attributes & IS_CONTROL) {
-          out.push(marker(Number(batch.firstOffset) + batch.lastOffsetDelta));
+          out.push(positionMarker('', 0, Number(batch.firstOffset) + batch.lastOffsetDelta));
           continue;
         }
         for (const r of batch.fetched) if (r.offset >= from) out.push(r);
@@ -127,10 +127,11 @@ function carrierRecord(offsetDelta: number, value: Buffer) {
   };
 }
 
-function marker(offset: number): ConsumedRecord {
+/** A transaction marker at `offset`, as a record that moves the position and is not handed out. */
+export function positionMarker(topic: string, partition: number, offset: number): ConsumedRecord {
   return {
-    topic: '',
-    partition: 0,
+    topic,
+    partition,
     offset,
     timestamp: 0,
     key: null,

@@ -18,7 +18,7 @@ import {
 } from '../core/index.ts';
 import type { Consumer, ConsumerOptions, GroupMetadata, PollOptions } from '../log/index.ts';
 import { POSITION_MARKER } from './aborted-records.ts';
-import { carriedRecords, isPositionMarker, MARKER } from './fetch-records.ts';
+import { carriedRecords, isPositionMarker, positionMarker } from './fetch-records.ts';
 import { GroupMember } from './group-member.ts';
 import type { KafkaBus } from './kafka-bus.ts';
 import { toKappaError } from './kafka-errors.ts';
@@ -477,17 +477,4 @@ async function runGroupCallback(
   } catch {
     // Not ours to report: the callback logs its own failures.
   }
-}
-
-function positionMarker(topic: string, partition: number, offset: number): ConsumedRecord {
-  return {
-    topic,
-    partition,
-    offset,
-    timestamp: 0,
-    key: null,
-    value: null,
-    headers: {},
-    [MARKER]: true,
-  } as ConsumedRecord;
 }

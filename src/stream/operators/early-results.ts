@@ -45,3 +45,23 @@ export function earlyResults<W extends EarlyWindow>(
     dirty.delete(window);
   }
 }
+
+/**
+ * A record changed an open window: the updates mode emits it now if its interval allows (`early`);
+ * otherwise it waits in `dirty` for the next processing-time tick.
+ */
+export function changedWindow<W extends EarlyWindow>(
+  emit: EmitMode | undefined,
+  window: W,
+  now: number,
+  dirty: Set<W>,
+  early: (window: W) => void,
+): void {
+  if (!emit || emit.mode === 'final') return;
+  if (emit.mode === 'updates' && now - (window.emittedAt ?? Number.NEGATIVE_INFINITY) >= emit.interval)
+    early(window);
+  else {
+    window.dirty = true;
+    dirty.add(window);
+  }
+}

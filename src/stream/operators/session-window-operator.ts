@@ -1,7 +1,7 @@
 import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { SessionWindows } from '../windows/assigners.ts';
 import { maxTimestamp, type Window } from '../windows/window.ts';
-import { earlyResults } from './early-results.ts';
+import { changedWindow, earlyResults } from './early-results.ts';
 import { WindowCache } from './window-cache.ts';
 import type { LateRecord, WindowOperatorOptions, WindowResult } from './window-operator.ts';
 import { chunkedRange, identityOf, type KeyId, stateOf, type WindowState } from './window-slots.ts';
@@ -87,7 +87,9 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     else if (maxTimestamp(session) <= watermark) {
       // A merged session that was already due: it fires now.
       this.#fire(session, watermark, out);
-    } else this.#changed(session, now, out);
+    } else if (this.#o.emit !== undefined && this.#o.emit.mode !== 'final')
+      // Tested first: the per-record path of final results allocates nothing for it.
+      changedWindow(this.#o.emit, session, now, this.#dirty, (w) => this.#early(w, now, out));
   }
 
   /** Fires the sessions the watermark has passed and drops those past their lateness, in time order, by seq within a time. */
@@ -141,8 +143,9 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   }
 
   /**
-   * Reads the store back, a chunk of keys per step: every key's sessions are read (for the next seq),
-   * those that fit the cache budget stay in memory, and so do sessions waiting for an early result.
+   * Reads the store back. With final results only, nothing but the next seq: keys come back as
+   * their records or timers need them. With early results, a chunk of keys per step: those that fit
+   * the cache budget stay in memory, and so do sessions waiting for an early result.
    */
   *loading(): Generator<void> {
     this.#groups.clear();
@@ -150,6 +153,17 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     this.#dirty.clear();
     this.#cache.count = 0;
     this.#complete = true;
+    this.#nextDue = Number.NEGATIVE_INFINITY;
+    const stored = this.#o.store.get(SEQ);
+    const emit = this.#o.emit?.mode ?? 'final';
+    if (stored !== undefined && emit === 'final') {
+      // Nothing waits for an early result: keys are read back when their records or timers come.
+      this.#seq = decodeState<number>(stored);
+      const scan = this.#o.store.range(GROUPS_FROM, GROUPS_TO);
+      this.#complete = scan.next().done === true;
+      scan.return?.(undefined);
+      return;
+    }
     let seq = -1;
     yield* chunkedRange(this.#o.store, GROUPS_FROM, GROUPS_TO, (bytes) => {
       const states = decodeState<Array<WindowState<K, A>>>(bytes);
@@ -162,7 +176,6 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       for (const session of group.sessions) if (session.dirty) this.#dirty.add(session);
     });
     this.#seq = seq + 1;
-    this.#nextDue = Number.NEGATIVE_INFINITY;
   }
 
   /** Sessions in memory. */
@@ -262,18 +275,6 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     else this.#armed(session);
   }
 
-  /** A record changed an open session: the updates mode emits it now if its interval allows. */
-  #changed(session: Session<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
-    const emit = this.#o.emit;
-    if (!emit || emit.mode === 'final') return;
-    if (emit.mode === 'updates' && now - (session.emittedAt ?? Number.NEGATIVE_INFINITY) >= emit.interval)
-      this.#early(session, now, out);
-    else {
-      session.dirty = true;
-      this.#dirty.add(session);
-    }
-  }
-
   #early(session: Session<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
     session.dirty = false;
     session.emittedAt = now;
@@ -316,7 +317,9 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   #write(): void {
     const store = this.#o.store;
     const touched = this.#touched;
+    if (touched.length === 0) return;
     this.#touched = [];
+    store.put(SEQ, encodeState(this.#seq));
     for (const group of touched) {
       group.touched = false;
       for (const session of group.sessions) {
@@ -397,6 +400,8 @@ function timerKey(time: number, seq: number): Buffer {
 function groupKey(id: KeyId): Buffer {
   return stateKey([2, id]);
 }
+/** The next session's seq. */
+const SEQ = stateKey([0, 'seq']);
 const TIMERS_FROM = stateKey([1]);
 const TIMERS_TO = stateKey([2]);
 const GROUPS_FROM = stateKey([2]);

@@ -3,7 +3,7 @@ import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { HoppingWindows, TumblingWindows, WindowAssigner } from '../windows/assigners.ts';
 import { earliestHolding, maxTimestamp, type Window, windowStart } from '../windows/window.ts';
-import { earlyResults } from './early-results.ts';
+import { changedWindow, earlyResults } from './early-results.ts';
 import { Timers } from './timers.ts';
 import { WindowCache } from './window-cache.ts';
 import {
@@ -247,7 +247,9 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       // A key's first record in a window that has already fired (within the lateness): it fires now.
       slot.fired = true;
       this.#emit(slot, 'final', out);
-    } else this.#changed(slot, now, out);
+    } else if (this.#o.emit !== undefined && this.#o.emit.mode !== 'final')
+      // Tested first: the per-record path of final results allocates nothing for it.
+      changedWindow(this.#o.emit, slot, now, this.#dirty, (w) => this.#early(w, now, out));
   }
 
   #fire(slot: Slot<K, A>, watermark: number, out: (r: WindowResult<K, R>) => void): void {
@@ -255,18 +257,6 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     slot.fired = true;
     this.#touch(slot);
     this.#emit(slot, 'final', out);
-  }
-
-  /** A record changed an open window: the updates mode emits it now if its interval allows. */
-  #changed(slot: Slot<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
-    const emit = this.#o.emit;
-    if (!emit || emit.mode === 'final') return;
-    if (emit.mode === 'updates' && now - (slot.emittedAt ?? Number.NEGATIVE_INFINITY) >= emit.interval)
-      this.#early(slot, now, out);
-    else {
-      slot.dirty = true;
-      this.#dirty.add(slot);
-    }
   }
 
   #early(slot: Slot<K, A>, now: number, out: (r: WindowResult<K, R>) => void): void {
