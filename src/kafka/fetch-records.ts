@@ -43,13 +43,12 @@ interface FetchedPartition {
 const BATCH_HEAD = 12;
 const IS_COMPRESSED = 0b111;
 const IS_CONTROL = 1 << 5;
-/** The header that marks a carrier message: its value is the key of its records in CARRIED. */
-export const CARRIER_HEADER = 'kappa.fetched-records';
-const CARRIER_NAME = Buffer.from(CARRIER_HEADER);
+/** The header that marks a carrier message (for whoever looks at one): its value is its records' key in CARRIED. */
+const CARRIER_NAME = Buffer.from('kappa.fetched-records');
 /** A carrier's value → the records it carries; weak, so records a closed stream never delivered go. */
 const CARRIED = new WeakMap<Buffer, ConsumedRecord[]>();
 /** A transaction marker in the records: it moves a reader's position when taken, and is not a record. */
-export const MARKER = Symbol('position marker');
+const MARKER = Symbol('position marker');
 
 /** Fetch versions decoded here. */
 export const isFastFetch = (version: number) => version >= 13 && version <= 17;

@@ -25,6 +25,8 @@ import { protocolErrorIds } from './kafka-errors.ts';
 export class GroupMember extends PlatformaticConsumer<Buffer, Buffer, Buffer, Buffer> {
   beforeJoin: (() => Promise<void>) | null = null;
   requireStable = true;
+  /** The offset each partition (`topicId:partition`) was last fetched from: see carriedFetch. */
+  readonly #fetchOffsets = new Map<string, number>();
 
   override [kGetApi]<RequestArguments extends Array<unknown>, ResponseType>(
     name: string,
@@ -39,7 +41,10 @@ export class GroupMember extends PlatformaticConsumer<Buffer, Buffer, Buffer, Bu
     if (name === 'Fetch') {
       super[kGetApi]<RequestArguments, ResponseType>(name, (error, api) => {
         if (error || !api) return callback(error);
-        const fetch = isFastFetch(api.version) ? carriedFetch(api.version) : filteredFetch(api);
+        // read_committed filtering as the Java consumer does it (aborted-records.ts), in both.
+        const fetch = isFastFetch(api.version)
+          ? carriedFetch(api.version, this.#fetchOffsets)
+          : inspected(api, () => {}, dropAbortedRecords);
         callback(null, Object.assign(fetch, api) as typeof api);
       });
       return;
@@ -55,14 +60,23 @@ export class GroupMember extends PlatformaticConsumer<Buffer, Buffer, Buffer, Bu
   }
 }
 
-/** Fetch whose read_committed responses are filtered as the Java consumer filters them (aborted-records.ts). */
-function filteredFetch<A extends Array<unknown>, R>(api: API<A, R>) {
+/**
+ * An API call that `before` sees the request of (its arguments without the callback) and `after` the
+ * response of, when there is one, before the caller does.
+ */
+function inspected<A extends Array<unknown>, R>(
+  api: API<A, R>,
+  before: (request: unknown[]) => void,
+  after: (response: unknown) => void,
+) {
   const call = api as unknown as (...args: unknown[]) => void;
   return (...args: unknown[]) => {
     const done = args.at(-1) as (error: Error | null, response?: unknown) => void;
     if (typeof done !== 'function') return call(...args);
-    call(...args.slice(0, -1), (error: Error | null, response?: unknown) => {
-      if (!error && response) dropAbortedRecords(response);
+    const request = args.slice(0, -1);
+    before(request);
+    call(...request, (error: Error | null, response?: unknown) => {
+      if (!error && response) after(response);
       done(error, response);
     });
   };
@@ -70,26 +84,24 @@ function filteredFetch<A extends Array<unknown>, R>(api: API<A, R>) {
 
 /**
  * Fetch decoded by fetch-records.ts. Arguments: (connection, maxWaitMs, minBytes, maxBytes,
- * isolationLevel, sessionId, sessionEpoch, topics, forgottenTopics, rackId, callback); `topics`
- * gives the offset each partition is fetched from.
+ * isolationLevel, sessionId, sessionEpoch, topics, forgottenTopics, rackId); `topics` gives the
+ * offset each partition sent is fetched from. An incremental fetch session (KIP-227) sends only the
+ * partitions whose offset changed and the broker serves the others from where they were last asked
+ * for, so `fetchOffsets` (the member's) keeps the last offset asked per partition.
  */
-function carriedFetch(version: number) {
-  const call = fastFetch(version) as unknown as (...args: unknown[]) => void;
-  return (...args: unknown[]) => {
-    const done = args.at(-1) as (error: Error | null, response?: unknown) => void;
-    if (typeof done !== 'function') return call(...args);
-    const topics = args[7] as Array<{
-      topicId: string;
-      partitions: Array<{ partition: number; fetchOffset: bigint }>;
-    }>;
-    const requested = new Map<string, number>();
-    for (const t of topics ?? [])
-      for (const p of t.partitions) requested.set(`${t.topicId}:${p.partition}`, Number(p.fetchOffset));
-    call(...args.slice(0, -1), (error: Error | null, response?: unknown) => {
-      if (!error && response) carryRecords(response, requested);
-      done(error, response);
-    });
-  };
+function carriedFetch(version: number, fetchOffsets: Map<string, number>) {
+  return inspected(
+    fastFetch(version),
+    (request) => {
+      const topics = request[7] as Array<{
+        topicId: string;
+        partitions: Array<{ partition: number; fetchOffset: bigint }>;
+      }>;
+      for (const t of topics ?? [])
+        for (const p of t.partitions) fetchOffsets.set(`${t.topicId}:${p.partition}`, Number(p.fetchOffset));
+    },
+    (response) => carryRecords(response, fetchOffsets),
+  );
 }
 
 /** How long a new owner waits for a crashed member's transaction to be aborted by the broker. */

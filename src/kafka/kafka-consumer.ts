@@ -257,8 +257,7 @@ export class KafkaConsumer implements Consumer {
         r.partition = partition;
         this.#buffer.push(r);
       }
-      if (this.#buffer.length > HIGH_WATER) this.#stream?.pause();
-      if (this.#wakers.size > 0) this.#wake();
+      this.#buffered();
       return;
     }
     const offset = Number(message.offset);
@@ -282,6 +281,11 @@ export class KafkaConsumer implements Consumer {
       value: message.value === undefined || message.value === null ? null : message.value,
       headers,
     });
+    this.#buffered();
+  }
+
+  /** Records were buffered: past the high water the stream pauses until poll() drains it; a waiting poll wakes. */
+  #buffered(): void {
     if (this.#buffer.length > HIGH_WATER) this.#stream?.pause();
     if (this.#wakers.size > 0) this.#wake();
   }

@@ -1,6 +1,11 @@
 import { createRecordsBatch, Reader, readRecordsBatches } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
-import { readBatches } from '../../src/kafka/fetch-records.ts';
+import {
+  carriedRecords,
+  carryRecords,
+  isPositionMarker,
+  readBatches,
+} from '../../src/kafka/fetch-records.ts';
 import { seededRandom } from '../support/random.ts';
 
 /**
@@ -58,4 +63,83 @@ describe('fetch-records: record batches', () => {
         );
       }
     });
+});
+
+describe('fetch-records: carrying a partition through the client', () => {
+  const batchAt = (offset: number, values: string[], options: Record<string, unknown> = {}) => {
+    const batch = createRecordsBatch(
+      values.map((v) => ({ topic: 't', value: Buffer.from(v) })) as never,
+      options,
+    ).buffer;
+    batch.writeBigInt64BE(BigInt(offset), 0);
+    return readBatches(batch)[0]!;
+  };
+  /** A control batch: its one record's key is (version, type), type 0 an abort. */
+  const marker = (offset: number, producerId: bigint, type: 0 | 1) => ({
+    ...batchAt(offset, ['x']),
+    producerId,
+    attributes: (1 << 4) | (1 << 5),
+    records: [{ key: Buffer.from([0, 0, 0, type]) }],
+    fetched: [],
+  });
+
+  it('drops what lies below the fetch offset and aborted transactions, keeps markers, and leaves the client one message at the last offset', () => {
+    const aborted = {
+      ...batchAt(200, ['a', 'b'], { transactionalId: 'tx', producerId: 7n }),
+      producerId: 7n,
+    };
+    const response = {
+      responses: [
+        {
+          topicId: 'T',
+          partitions: [
+            {
+              partitionIndex: 0,
+              records: [batchAt(100, ['0', '1', '2', '3', '4']), batchAt(105, ['5', '6'])],
+            },
+            {
+              partitionIndex: 1,
+              records: [aborted, marker(202, 7n, 0), batchAt(203, ['c'])],
+              abortedTransactions: [{ producerId: 7n, firstOffset: 200n }],
+            },
+            {
+              partitionIndex: 2,
+              records: [{ ...aborted }],
+              abortedTransactions: [{ producerId: 7n, firstOffset: 200n }],
+            },
+          ],
+        },
+      ],
+    };
+    carryRecords(
+      response,
+      new Map([
+        ['T:0', 102],
+        ['T:1', 200],
+        ['T:2', 200],
+      ]),
+    );
+    const [p0, p1, p2] = response.responses[0]!.partitions;
+    const carried = (p: typeof p0) => {
+      const [batch] = p!.records as unknown as Array<{ records: Array<{ value: unknown }> }>;
+      return carriedRecords(batch!.records[0]!.value) ?? [];
+    };
+    expect(carried(p0).map((r) => [r.offset, r.value!.toString()])).toEqual([
+      [102, '2'],
+      [103, '3'],
+      [104, '4'],
+      [105, '5'],
+      [106, '6'],
+    ]);
+    // The client sees one batch, ending where the last one did, so its fetch position moves past it.
+    expect(p0!.records).toHaveLength(1);
+    expect(Number(p0!.records![0]!.firstOffset) + p0!.records![0]!.lastOffsetDelta).toBe(106);
+    expect(carried(p1).map((r) => [r.offset, isPositionMarker(r)])).toEqual([
+      [202, true],
+      [203, false],
+    ]);
+    // Only aborted records: nothing to carry, and a control batch the client only counts.
+    expect(p2!.records![0]!.attributes & (1 << 5)).not.toBe(0);
+    expect(p2!.records![0]!.records).toEqual([]);
+  });
 });

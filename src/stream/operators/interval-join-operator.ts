@@ -1,8 +1,8 @@
-import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
+import { decodeState, encodeState, stateKey, stateKeyRange } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { Joined, Operator, OperatorContext, OperatorInput } from './operator.ts';
 import { WindowCache } from './window-cache.ts';
-import { identityOf, type KeyId } from './window-slots.ts';
+import { holdsAny, identityOf, type KeyId } from './window-slots.ts';
 
 export interface IntervalJoinOptions {
   /** A right element at r joins a left element at l when l + lower ≤ r ≤ l + upper (ms; ±Infinity: unbounded). */
@@ -90,8 +90,7 @@ export class IntervalJoinOperator implements Operator<Joined> {
         const out = side === 0 ? join(value, other.value) : join(other.value, value);
         ctx.emit({ key, value: out, eventTime: Math.max(t, other.eventTime) });
       }
-    // The watermark after which no partner can come: Timers fire at time − 1 ≤ watermark.
-    const until = side === 0 ? t + upper : t - lower;
+    const until = this.#untilOf(side, t);
     if (until <= ctx.watermark) return;
     const entry: Waiting = { side, id, eventTime: t, value, seq: this.#seq++, until };
     let own = this.#list(side, id);
@@ -153,9 +152,7 @@ export class IntervalJoinOperator implements Operator<Joined> {
     this.#cache.count = 0;
     const stored = this.#o.store.get(SEQ);
     this.#seq = stored === undefined ? 0 : decodeState<number>(stored);
-    const scan = this.#o.store.range(ELEMENTS_FROM, ELEMENTS_TO);
-    this.#complete = scan.next().done === true;
-    scan.return?.(undefined);
+    this.#complete = !holdsAny(this.#o.store, ELEMENTS_FROM, ELEMENTS_TO);
     this.#nextDue = Number.NEGATIVE_INFINITY;
   }
 
@@ -172,12 +169,8 @@ export class IntervalJoinOperator implements Operator<Joined> {
       return list;
     }
     if (this.#complete) return undefined;
-    const prefix = stateKey([2, side, id]);
     const entries: Waiting[] = [];
-    for (const [, bytes] of this.#o.store.range(
-      Buffer.concat([prefix, ZERO]),
-      Buffer.concat([prefix, ONE]),
-    )) {
+    for (const [, bytes] of this.#o.store.range(...stateKeyRange([2, side, id]))) {
       const [eventTime, seq, value] = decodeState<[number, number, unknown]>(bytes);
       entries.push({ side, id, eventTime, value, seq, until: this.#untilOf(side, eventTime) });
     }
@@ -188,6 +181,7 @@ export class IntervalJoinOperator implements Operator<Joined> {
     return loaded;
   }
 
+  /** The watermark after which no partner of an element at `t` can come (its timer rings at that + 1). */
   #untilOf(side: 0 | 1, t: number): number {
     return side === 0 ? t + this.#o.upper : t - this.#o.lower;
   }
@@ -239,6 +233,3 @@ const TIMERS_FROM = stateKey([1]);
 const TIMERS_TO = stateKey([2]);
 const ELEMENTS_FROM = stateKey([2]);
 const ELEMENTS_TO = stateKey([3]);
-/** The bytes after a key prefix: ordered-binary puts a 0 between a tuple's parts. */
-const ZERO = Buffer.from([0]);
-const ONE = Buffer.from([1]);

@@ -1,4 +1,4 @@
-import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
+import { decodeState, encodeState, stateKey, stateKeyRange } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { WindowCache } from './window-cache.ts';
 import { chunkedRange } from './window-slots.ts';
@@ -100,13 +100,7 @@ export class JoinBuffer {
 
   /** The stored entries of the window that ends at `end`, in the order they came. */
   *window(end: number): Generator<JoinEntry> {
-    const prefix = stateKey([1, end]);
-    // ordered-binary puts a 0 between a tuple's parts: (1, end, *) is [prefix 0, prefix 1).
-    for (const [, bytes] of this.#store.range(
-      Buffer.concat([prefix, Buffer.from([0])]),
-      Buffer.concat([prefix, Buffer.from([1])]),
-    ))
-      yield decodeEntry(bytes);
+    for (const [, bytes] of this.#store.range(...stateKeyRange([1, end]))) yield decodeEntry(bytes);
   }
 }
 

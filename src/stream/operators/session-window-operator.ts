@@ -4,7 +4,7 @@ import { maxTimestamp, type Window } from '../windows/window.ts';
 import { changedWindow, earlyResults } from './early-results.ts';
 import { WindowCache } from './window-cache.ts';
 import type { LateRecord, WindowOperatorOptions, WindowResult } from './window-operator.ts';
-import { chunkedRange, identityOf, type KeyId, stateOf, type WindowState } from './window-slots.ts';
+import { chunkedRange, holdsAny, identityOf, type KeyId, stateOf, type WindowState } from './window-slots.ts';
 import type { WindowSteps } from './window-steps.ts';
 
 /** An open session: its state and what the operator knows of it without storing it. */
@@ -159,9 +159,7 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     if (stored !== undefined && emit === 'final') {
       // Nothing waits for an early result: keys are read back when their records or timers come.
       this.#seq = decodeState<number>(stored);
-      const scan = this.#o.store.range(GROUPS_FROM, GROUPS_TO);
-      this.#complete = scan.next().done === true;
-      scan.return?.(undefined);
+      this.#complete = !holdsAny(this.#o.store, GROUPS_FROM, GROUPS_TO);
       return;
     }
     let seq = -1;
@@ -213,10 +211,17 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     watermark: number,
   ): Session<K, A> {
     // Existing sessions never touch each other, so those touching the merged span are those touching
-    // the record's. The common case, a record within or at the edge of one session: it grows in place.
-    const touching =
-      group === undefined ? [] : group.sessions.filter((s) => !(s.start > end || start > s.end));
-    if (touching.length === 1) return this.#extend(touching[0]!, start, end, watermark);
+    // the record's. The common case, a record within or at the edge of one session: it grows in
+    // place, and the per-record path allocates nothing to find it.
+    let only: Session<K, A> | undefined;
+    let count = 0;
+    for (const s of group?.sessions ?? NONE)
+      if (!(s.start > end || start > s.end)) {
+        only = s;
+        count++;
+      }
+    if (count === 1) return this.#extend(only!, start, end, watermark);
+    const touching = count === 0 ? NONE : group!.sessions.filter((s) => !(s.start > end || start > s.end));
     let g = group;
     if (g === undefined) {
       g = { id, sessions: [], touched: false, stored: false, used: true };
@@ -400,6 +405,7 @@ function timerKey(time: number, seq: number): Buffer {
 function groupKey(id: KeyId): Buffer {
   return stateKey([2, id]);
 }
+const NONE: never[] = [];
 /** The next session's seq. */
 const SEQ = stateKey([0, 'seq']);
 const TIMERS_FROM = stateKey([1]);

@@ -1,5 +1,5 @@
 import type { Aggregator } from '../aggregates/aggregator.ts';
-import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
+import { decodeState, encodeState, stateKey, stateKeyRange } from '../state/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { HoppingWindows, TumblingWindows, WindowAssigner } from '../windows/assigners.ts';
 import { earliestHolding, maxTimestamp, type Window, windowStart } from '../windows/window.ts';
@@ -424,7 +424,7 @@ function windowKey(slot: Slot<unknown, unknown>): Buffer {
 }
 /** The store keys of a bucket's windows: (1, end, start, *). */
 function bucketRange(bucket: { start: number; end: number }): [Buffer, Buffer] {
-  return [stateKey([1, bucket.end, bucket.start]), stateKey([1, bucket.end, bucket.start + 1])];
+  return stateKeyRange([1, bucket.end, bucket.start]);
 }
 const WINDOWS_FROM = stateKey([1]);
 const WINDOWS_TO = stateKey([2]);

@@ -157,6 +157,18 @@ export function* chunkedRange(
   }
 }
 
+/** Whether a store holds any entry in [from, to), with the scan closed at once. */
+export function holdsAny(
+  store: { range(from?: Buffer, to?: Buffer): IterableIterator<[Buffer, Buffer]> },
+  from: Buffer,
+  to: Buffer,
+): boolean {
+  const scan = store.range(from, to);
+  const any = scan.next().done !== true;
+  scan.return?.(undefined);
+  return any;
+}
+
 /** Puts slots that were loaded in key order back in the order they opened. */
 export function bySeq<K, S extends { seq: number }>(slots: Map<K, S>): Map<K, S> {
   return new Map([...slots].sort((a, b) => a[1].seq - b[1].seq));

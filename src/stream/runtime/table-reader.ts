@@ -34,7 +34,6 @@ export class TableReader implements TableLookup {
   readonly #bus: Bus;
   readonly #logger: Logger;
   readonly #o: TableReaderOptions;
-  #state: LmdbTaskState | null = null;
   #store: StateStore = new MemoryStateStore();
   /** Decoded rows looked up or written recently, least recently used first; null: the key has no row. */
   readonly #cache = new Map<string, unknown>();
@@ -119,8 +118,8 @@ export class TableReader implements TableLookup {
   async #open(): Promise<void> {
     if (this.#o.file !== null) {
       await mkdir(path.dirname(this.#o.file), { recursive: true });
-      this.#state = LmdbTaskState.open(this.#o.file);
-      this.#store = this.#state.store('rows');
+      // The environment closes with its one store.
+      this.#store = LmdbTaskState.open(this.#o.file).store('rows');
     }
     const stored = this.#store.get(POSITIONS);
     if (stored === undefined) return;
@@ -151,10 +150,11 @@ export class TableReader implements TableLookup {
       this.#positions.set(r.partition, r.offset + 1);
       if (r.key === null) continue;
       const key = r.key.toString('utf8');
-      const had = this.#store.get(rowKey(key)) !== undefined;
+      const stored = rowKey(key);
+      const had = this.#store.get(stored) !== undefined;
       if (r.value === null) {
         if (had) this.#rows--;
-        this.#store.delete(rowKey(key));
+        this.#store.delete(stored);
         this.#cache.delete(key);
         continue;
       }
@@ -169,7 +169,7 @@ export class TableReader implements TableLookup {
         continue;
       }
       if (!had) this.#rows++;
-      this.#store.put(rowKey(key), r.value);
+      this.#store.put(stored, r.value);
       // A row already in memory is replaced; one that is not stays in the store until looked up.
       if (this.#cache.has(key)) {
         this.#cache.delete(key);

@@ -22,6 +22,17 @@ export function stateKey(parts: ReadonlyArray<number | string>): Buffer {
 }
 
 /**
+ * The keys that extend a prefix, as [from, to) for a range scan: ordered-binary puts a 0 byte
+ * between a tuple's parts, so every longer key with these first parts sorts in [prefix 0, prefix 1).
+ */
+export function stateKeyRange(prefix: ReadonlyArray<number | string>): [Buffer, Buffer] {
+  const key = stateKey(prefix);
+  return [Buffer.concat([key, ZERO]), Buffer.concat([key, ONE])];
+}
+const ZERO = Buffer.from([0]);
+const ONE = Buffer.from([1]);
+
+/**
  * Registers how a class an accumulator holds is stored (msgpackr's extensions): `write` gives
  * plain data, `read` builds the object again. `type` is 1..100, one per class.
  */
