@@ -350,6 +350,8 @@ async function runPipeline(
     changelogs: options.changelogs,
     deadLetterTopic,
     tickMs: 100,
+    // As `kappa up` runs pipelines on the embedded log: one process, one runner per pipeline.
+    localExchange: bus.kind === 'embedded',
     // KAPPA_BENCH_LOG=warn (or info): the runtime's log on stderr; stdout is for the results.
     ...(process.env.KAPPA_BENCH_LOG
       ? { logger: pino({ level: process.env.KAPPA_BENCH_LOG }, pino.destination(2)) }

@@ -72,6 +72,9 @@ export async function assemble(
         checkpointIntervalMs: toMillis(config.pipelines.checkpointInterval),
         purgeIntervalMs: toMillis(config.pipelines.purgeInterval),
         maxPendingBytes: config.pipelines.maxPendingBytes,
+        commitIntervalMs: toMillis(config.pipelines.commitInterval),
+        // One process owns an embedded log, so this runner is its pipeline's only one.
+        localExchange: config.bus.kind === 'embedded',
         cacheBytes: config.pipelines.stateCacheBytes,
         maxRecordBytes: config.log.maxRecordBytes,
         logger,

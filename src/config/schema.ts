@@ -256,6 +256,11 @@ export const configSchema = z
           .describe(
             'How often each task copies its window state to <dataDir>/checkpoints (the embedded log then truncates the changelogs below the copy).',
           ),
+        commitInterval: duration
+          .default('100ms')
+          .describe(
+            'How often a pipeline stage that is behind commits its output, state and offsets (one transaction); a stage that has caught up commits after every poll. Longer: more throughput, later results.',
+          ),
         maxPendingBytes: z
           .number()
           .int()

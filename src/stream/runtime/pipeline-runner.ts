@@ -4,7 +4,7 @@ import { type Bus, ensureTopic } from '../../log/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
 import { changelogSpec } from './changelog.ts';
 import { StageRunner } from './stage-runner.ts';
-import { planStages, type Stage, upstreamStages } from './stages.ts';
+import { planStages, type Stage, stageGroup, upstreamStages } from './stages.ts';
 import { TableReader } from './table-reader.ts';
 
 const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
@@ -39,12 +39,21 @@ export interface PipelineRunnerOptions {
   maxRecordBytes?: number;
   /** Output a stage holds before it commits, whatever is left of its poll. Default 16 MiB. */
   maxPendingBytes?: number;
+  /** How often a stage that is behind commits (wall-clock ms; caught up, it commits after every poll). Default 100. */
+  commitIntervalMs?: number;
   /**
    * Memory for each task's windows and for each table's decoded rows, with `stateDir` (estimated
    * bytes). Past it, windows unchanged since the last commit leave memory and are read back from
    * lmdb when needed, and so are rows. Default 128 MiB.
    */
   cacheBytes?: number;
+  /**
+   * True: this runner is the pipeline's only one (`kappa up` on the embedded log, which one process
+   * owns), so a pipeline cut once, without a join of two streams, runs both stages in one loop with
+   * its elements handed over in memory rather than through the repartition topic (see StageRunner).
+   * Default false: every stage is a consumer group of its own, which other processes may join.
+   */
+  localExchange?: boolean;
 }
 
 /**
@@ -71,10 +80,12 @@ export class PipelineRunner {
     PipelineRunnerOptions,
     | 'maxRecordBytes'
     | 'maxPendingBytes'
+    | 'commitIntervalMs'
     | 'checkpointDir'
     | 'checkpointIntervalMs'
     | 'changelogs'
     | 'cacheBytes'
+    | 'localExchange'
   >;
   readonly #runners: StageRunner[] = [];
   readonly #tables = new Map<string, TableReader>();
@@ -144,9 +155,11 @@ export class PipelineRunner {
           stage.output,
           (await ensureTopic(bus, stage.output, { partitions: sourcePartitions })).partitions,
         );
+    // A repartition topic's upstream tasks: one per input partition of each stage writing it, in stage order.
+    const tasksOf = (stages: Stage[]) => stages.reduce((n, s) => n + partitions.get(s.input)!, 0);
+    const local = (await this.#localExchange()) ? this.stages[1]! : null;
     for (const stage of this.stages) {
-      // A repartition topic's upstream tasks: one per input partition of each stage writing it, in stage order.
-      const tasksOf = (stages: Stage[]) => stages.reduce((n, s) => n + partitions.get(s.input)!, 0);
+      if (stage === local) continue;
       // Writers of the same repartition topic before this one: their tasks' numbers come first.
       const before = this.stages.filter(
         (s) => stage.output !== null && s.output === stage.output && s.index < stage.index,
@@ -170,7 +183,12 @@ export class PipelineRunner {
         checkpointIntervalMs: this.#limits.checkpointIntervalMs ?? 5 * 60_000,
         maxRecordBytes: this.#limits.maxRecordBytes ?? 1024 * 1024,
         maxPendingBytes: this.#limits.maxPendingBytes ?? 16 * 1024 * 1024,
+        commitIntervalMs: this.#limits.commitIntervalMs ?? 100,
         cacheBytes: this.#limits.cacheBytes ?? DEFAULT_CACHE_BYTES,
+        local:
+          local === null || stage.output !== local.input
+            ? null
+            : { stage: local, upstreams: tasksOf(upstreamStages(this.stages, local)) },
       });
       for (const changelog of runner.changelogs())
         await ensureTopic(bus, changelog, changelogSpec(partitions.get(stage.input)!));
@@ -178,9 +196,34 @@ export class PipelineRunner {
       this.#runners.push(runner);
     }
     this.#logger.info(
-      { pipeline: this.pipeline.name, source, stages: this.stages.length },
+      { pipeline: this.pipeline.name, source, stages: this.stages.length, localExchange: local !== null },
       'pipeline started',
     );
+  }
+
+  /**
+   * Whether the two stages of a pipeline cut once run in one loop (see `localExchange`). Not while
+   * the repartition topic still holds records its stage has not committed (written by a run without
+   * the local exchange): those go through the topic first, this run.
+   */
+  async #localExchange(): Promise<boolean> {
+    const [first, second] = this.stages;
+    if (!this.#limits.localExchange || this.stages.length !== 2 || second!.sideOf !== null) return false;
+    const topic = first!.output!;
+    const committed = new Map(
+      (await this.#bus.committedOffsets(stageGroup(this.pipeline, second!), topic)).map((o) => [
+        o.partition,
+        o.offset,
+      ]),
+    );
+    const ranges = await this.#bus.partitionOffsets(topic);
+    const inFlight = ranges.some((r) => r.end > Math.max(r.start, committed.get(r.partition) ?? 0));
+    if (inFlight)
+      this.#logger.info(
+        { pipeline: this.pipeline.name, topic },
+        'records in flight in the repartition topic: its stages run apart this time',
+      );
+    return !inFlight;
   }
 
   async stop(): Promise<void> {

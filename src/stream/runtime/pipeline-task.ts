@@ -34,6 +34,12 @@ export interface TaskOutput {
   deadLetter(letter: DeadLetter): void;
 }
 
+/**
+ * Where the elements of a task ending in a cut go when the next stage runs in the same loop (see
+ * StageRunner's local exchange): straight to that stage's task, not through the repartition topic.
+ */
+export type Exchange = (key: unknown, value: unknown, eventTime: number, side: 0 | 1) => void;
+
 export interface PipelineTaskOptions {
   /** The partitions of the stage's input topic this task owns. */
   partitions: number[];
@@ -47,6 +53,8 @@ export interface PipelineTaskOptions {
   stage?: Stage;
   /** For a stage reading a repartition topic: how many upstream tasks send it watermarks. */
   upstreams?: number;
+  /** For a stage ending in a cut: its elements go here instead of to the repartition topic. */
+  exchange?: Exchange;
   /**
    * Memory for the task's windows and joins (estimated bytes, shared by its stateful
    * steps): past it, state unchanged since the last checkpoint leaves memory and is read back from
@@ -155,6 +163,7 @@ export class PipelineTask {
         }),
       operatorAt: (step) => this.#operatorAt[step]!,
       current: () => this.#record,
+      exchange: options.exchange ?? null,
     });
     this.#fromInput = this.#compiler.compile(steps, this.stage.from);
     for (const slot of this.#operators) this.#after[slot.step] = this.#compiler.compile(steps, slot.step + 1);
@@ -215,7 +224,8 @@ export class PipelineTask {
     return this.#input.idle;
   }
 
-  process(record: ConsumedRecord): void {
+  /** `now`: the clock's time, which a caller processing a batch of records may read once for all. */
+  process(record: ConsumedRecord, now?: number): void {
     if (this.#upstream !== null) {
       this.#processRepartitioned(record, this.#upstream);
       return;
@@ -236,7 +246,11 @@ export class PipelineTask {
       }
       this.#run(record, element, source.run);
       if (!source.step.processingTime) {
-        const watermark = source.tracker.observe(record.partition, element.eventTime, this.#clock.now());
+        const watermark = source.tracker.observe(
+          record.partition,
+          element.eventTime,
+          now ?? this.#clock.now(),
+        );
         this.#advance(sources.length === 1 ? watermark : this.#input.current);
       }
     }
@@ -251,16 +265,23 @@ export class PipelineTask {
       this.#deadLetter(record, new Poison(this.pipeline.steps[this.stage.from - 1]!.name, 'decode', error));
       return;
     }
-    if (read.kind === 'watermark') {
-      this.#advance(upstream.observe(record.partition, read.upstream, read.watermark, read.idle));
-      return;
-    }
-    const eventTime = this.pipeline.source.processingTime ? this.#clock.now() : read.eventTime;
-    this.#run(
-      record,
-      { value: read.value, key: read.key, keyed: true, eventTime, side: read.side, now: 0 },
-      this.#fromInput,
-    );
+    if (read.kind === 'watermark')
+      this.upstreamWatermark(record.partition, read.upstream, read.watermark, read.idle);
+    else this.receive(record, read.key, read.value, read.eventTime, read.side);
+  }
+
+  /**
+   * An element keyed upstream (a task reading a repartition topic): from one of its records, or
+   * handed over by the upstream task in the same loop, `record` then being the source record.
+   */
+  receive(record: ConsumedRecord, key: unknown, value: unknown, eventTime: number, side: 0 | 1): void {
+    const time = this.pipeline.source.processingTime ? this.#clock.now() : eventTime;
+    this.#run(record, { value, key, keyed: true, eventTime: time, side, now: 0 }, this.#fromInput);
+  }
+
+  /** An upstream task's watermark (or idleness) reached one of this task's partitions. */
+  upstreamWatermark(partition: number, upstream: number, watermark: number, idle: boolean): void {
+    this.#advance(this.#upstream!.observe(partition, upstream, watermark, idle));
   }
 
   /** A record's element through the stage's steps; one that a step refuses is a dead letter. */
@@ -512,8 +533,12 @@ export class PipelineTask {
       partition: record.partition,
       offset: record.offset,
       key: record.key,
-      // After a cut, the element as JSON rather than the runtime's binary envelope.
-      value: this.#upstream === null ? record.value : readableRepartitioned(record, this.#sourceSerdes),
+      // After a cut, the element as JSON rather than the runtime's binary envelope (a source record
+      // handed over in the same loop is the record as it was).
+      value:
+        this.#upstream === null || record.topic !== this.stage.input
+          ? record.value
+          : readableRepartitioned(record, this.#sourceSerdes),
       headers: record.headers,
       ...(eventTime === undefined ? {} : { eventTime }),
     });

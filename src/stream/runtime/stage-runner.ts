@@ -5,6 +5,7 @@ import {
   GroupFencedError,
   type Logger,
   type ProducerRecord,
+  partitionForKey,
   type TopicPartition,
   type TopicPartitionOffset,
   tpKey,
@@ -52,9 +53,26 @@ export interface StageRunnerOptions {
   maxRecordBytes: number;
   /** Output held for the next transaction past this size is committed at once (consumption waits). */
   maxPendingBytes: number;
+  /**
+   * While polls come back full (the stage is behind), a transaction at most this often (wall-clock
+   * ms); once a poll comes back short, after every poll.
+   */
+  commitIntervalMs: number;
   /** Memory for each task's windows (with state on disk; see PipelineTaskOptions.cacheBytes). */
   cacheBytes: number;
+  /**
+   * The stage after this one's cut, run in this loop for every partition of the repartition topic
+   * (a local exchange), with the number of upstream tasks it hears from. Only for a runner that is
+   * its pipeline's only one (see PipelineRunnerOptions.localExchange).
+   */
+  local?: { stage: Stage; upstreams: number } | null;
 }
+
+/** Keys whose partition the local exchange remembers, at most. */
+const PARTITION_CACHE = 100_000;
+
+/** Records asked of each poll: a poll that brings fewer means the stage has caught up. */
+const POLL_RECORDS = 5000;
 
 /** An output held for the next transaction, with the input record it came from (null: a window result). */
 type HeldRecord = ProducerRecord & { from?: ConsumedRecord | null };
@@ -62,6 +80,14 @@ type HeldRecord = ProducerRecord & { from?: ConsumedRecord | null };
 /** A partition this runner owns: its task once its state is restored. */
 interface Owned extends TaskState {
   task: PipelineTask | null;
+}
+
+/** The tasks of one stage run here: by partition of the stage's input, and how their state is kept. */
+interface Tasks {
+  stage: Stage;
+  state: StageState;
+  owned: Map<number, Owned>;
+  upstreams: number | undefined;
 }
 
 /**
@@ -79,12 +105,21 @@ interface Owned extends TaskState {
  * store's tail only after a restart on the same machine, the changelog's live keys otherwise. Nothing
  * reads the input again to recover. Any failure in a poll ends in a rejoin: the tasks are dropped and
  * start again from what the bus committed.
+ *
+ * With a local exchange, the runner also runs the next stage, for every partition of the repartition
+ * topic: each element at the cut goes straight to the task of the partition its key hashes to (the
+ * bus's murmur2, so state sits in the same partitions as through the topic), and each task's
+ * watermark straight to every such task, as Flink chains operators within a process. Their state
+ * changes go to their changelogs in the same transaction as the source offsets, so a crash rolls
+ * both back together; nothing is written to the repartition topic.
  */
 export class StageRunner {
   readonly #o: StageRunnerOptions;
-  readonly #stateful: boolean;
-  readonly #state: StageState;
-  readonly #owned = new Map<number, Owned>();
+  /** The tasks of this runner's stage, by input partition owned. */
+  readonly #own: Tasks;
+  /** The next stage's, for every partition of the repartition topic, with a local exchange. */
+  readonly #local: Tasks | null;
+  readonly #owned: Map<number, Owned>;
   /** The watermark (and idleness) each task last sent downstream. */
   readonly #sent = new Map<number, string>();
   /** Offsets read whose output is not committed yet, by partition (a stage reads one topic). */
@@ -95,6 +130,10 @@ export class StageRunner {
   #pendingBytes = 0;
   /** How many of the last transaction's records were outputs (the changelog records follow). */
   #sentOutputs = 0;
+  /** The local exchange's partition of recent primitive keys. */
+  readonly #partitionOf = new Map<unknown, number>();
+  /** The last committed transaction's writes into the stores, on lmdb's thread while the loop goes on. */
+  #storing: Promise<void> = Promise.resolve();
 
   /** Flushes run one after another: the loop's, and a revocation's. */
   #flushing: Promise<void> = Promise.resolve();
@@ -110,8 +149,24 @@ export class StageRunner {
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
-    this.#state = new StageState(options);
-    this.#stateful = this.#state.steps.length > 0;
+    const tasks = (stage: Stage, upstreams: number | undefined): Tasks => ({
+      stage,
+      state: new StageState({ ...options, stage }),
+      owned: new Map(),
+      upstreams,
+    });
+    this.#own = tasks(options.stage, options.upstreams);
+    this.#owned = this.#own.owned;
+    this.#local = options.local ? tasks(options.local.stage, options.local.upstreams) : null;
+    if (this.#local)
+      for (let p = 0; p < options.outputPartitions; p++)
+        this.#local.owned.set(p, { task: null, state: null, stores: new Map() });
+  }
+
+  /** Every task run here: this stage's, then the local next stage's. */
+  *#tasks(): Generator<[partition: number, owned: Owned, tasks: Tasks]> {
+    for (const tasks of this.#local ? [this.#own, this.#local] : [this.#own])
+      for (const [partition, owned] of tasks.owned) yield [partition, owned, tasks];
   }
 
   /** Records processed so far. */
@@ -122,7 +177,7 @@ export class StageRunner {
   /** Partitions owned whose state is not restored yet. */
   get restoring(): number {
     let n = 0;
-    for (const owned of this.#owned.values()) if (owned.task === null) n++;
+    for (const [, owned] of this.#tasks()) if (owned.task === null) n++;
     return n;
   }
 
@@ -136,10 +191,11 @@ export class StageRunner {
     return stageGroup(this.#o.pipeline, this.#o.stage);
   }
 
-  /** The changelog of each stateful step of this stage. */
+  /** The changelog of each stateful step of this stage (and of the local next stage). */
   changelogs(): string[] {
     if (!this.#o.changelogs) return [];
-    return this.#state.steps.map((step) => changelogTopic(this.#o.pipeline, step));
+    const steps = [...this.#own.state.steps, ...(this.#local?.state.steps ?? [])];
+    return steps.map((step) => changelogTopic(this.#o.pipeline, step));
   }
 
   async start(): Promise<void> {
@@ -157,6 +213,7 @@ export class StageRunner {
     await this.#flush().catch(() => this.#discard());
     await this.#consumer?.close();
     await this.#release([...this.#owned.keys()]);
+    await this.#releaseLocal();
     await this.#producer?.close();
   }
 
@@ -200,11 +257,13 @@ export class StageRunner {
   }
 
   /** Closes the stores of partitions given up (pending writes were committed or are dropped). */
-  async #release(partitions: number[]): Promise<void> {
+  async #release(partitions: number[], tasks = this.#own): Promise<void> {
+    await this.#storing;
     for (const partition of partitions) {
-      const owned = this.#owned.get(partition);
-      this.#owned.delete(partition);
+      const owned = tasks.owned.get(partition);
       if (!owned) continue;
+      if (tasks === this.#local) tasks.owned.set(partition, { task: null, state: null, stores: new Map() });
+      else tasks.owned.delete(partition);
       owned.task?.close();
       for (const store of owned.stores.values()) {
         store.discard();
@@ -214,16 +273,23 @@ export class StageRunner {
     }
   }
 
+  /** Closes the local next stage's tasks: they start again, restored, at the next poll. */
+  async #releaseLocal(): Promise<void> {
+    if (this.#local) await this.#release([...this.#local.owned.keys()], this.#local);
+  }
+
   /** The task of a partition, its state restored first. */
-  async #task(partition: number): Promise<PipelineTask | null> {
-    const owned = this.#owned.get(partition);
+  async #task(partition: number, tasks = this.#own): Promise<PipelineTask | null> {
+    const owned = tasks.owned.get(partition);
     if (!owned) return null;
     if (owned.task) return owned.task;
-    const { pipeline, stage, logger } = this.#o;
+    const { pipeline, logger } = this.#o;
+    const { stage, state, upstreams } = tasks;
     const started = performance.now();
-    const { records, checkpoint } = await this.#state.restore(owned, partition);
+    const { records, checkpoint } = await state.restore(owned, partition);
     // Given up meanwhile (a rebalance during the restore).
-    if (this.#owned.get(partition) !== owned) return null;
+    if (tasks.owned.get(partition) !== owned) return null;
+    const local = this.#local;
     const task: PipelineTask = new PipelineTask(this.#chain, {
       partitions: [partition],
       clock: this.#o.clock,
@@ -233,7 +299,10 @@ export class StageRunner {
       ...(this.#o.stateDir === null ? {} : { cacheBytes: this.#o.cacheBytes }),
       tables: this.#o.tables,
       load: 'later',
-      ...(this.#o.upstreams === undefined ? {} : { upstreams: this.#o.upstreams }),
+      ...(upstreams === undefined ? {} : { upstreams }),
+      ...(local === null || tasks === local
+        ? {}
+        : { exchange: (key, value, eventTime, side) => this.#exchange(task, key, value, eventTime, side) }),
       output: {
         send: (topic, key, value) => {
           // The input record it came from rides along (the bus ignores the field): a dead letter's
@@ -251,9 +320,9 @@ export class StageRunner {
         await new Promise((r) => setImmediate(r));
         slice = performance.now();
       }
-    if (this.#owned.get(partition) !== owned) return null;
+    if (tasks.owned.get(partition) !== owned) return null;
     owned.task = task;
-    if (this.#stateful)
+    if (state.steps.length > 0)
       logger.info(
         {
           pipeline: pipeline.name,
@@ -268,6 +337,23 @@ export class StageRunner {
     return owned.task;
   }
 
+  /** An element at the cut, handed to the local task of the partition its key hashes to. */
+  #exchange(from: PipelineTask, key: unknown, value: unknown, eventTime: number, side: 0 | 1): void {
+    const local = this.#local!;
+    // Keys recur: a primitive one's partition is remembered rather than hashed from its JSON again.
+    const primitive = typeof key !== 'object' || key === null;
+    let partition = primitive ? this.#partitionOf.get(key) : undefined;
+    if (partition === undefined) {
+      partition = partitionForKey(Buffer.from(JSON.stringify(key)), local.owned.size);
+      if (primitive) {
+        if (this.#partitionOf.size >= PARTITION_CACHE) this.#partitionOf.clear();
+        this.#partitionOf.set(key, partition);
+      }
+    }
+    // Every local task is started before a poll's records are processed.
+    local.owned.get(partition)!.task!.receive(from.current!, key, value, eventTime, side);
+  }
+
   /**
    * Every `checkpointIntervalMs`, a checkpoint of each task with state on disk (see
    * StageState.checkpoint).
@@ -276,30 +362,38 @@ export class StageRunner {
     const now = this.#o.clock.now();
     if (!this.#o.changelogs || now - this.#lastCheckpoint < this.#o.checkpointIntervalMs) return;
     this.#lastCheckpoint = now;
-    for (const [partition, owned] of this.#owned)
-      if (owned.task) await this.#state.checkpoint(owned, partition);
+    await this.#storing;
+    for (const [partition, owned, tasks] of this.#tasks())
+      if (owned.task) await tasks.state.checkpoint(owned, partition);
   }
 
   async #loop(): Promise<void> {
     let lastTick = this.#o.clock.now();
+    let lastCommit = performance.now();
     while (!this.#stopped) {
       try {
         // Tasks start before the poll, so a restored task's timers run even if no record comes.
-        for (const partition of [...this.#owned.keys()]) await this.#task(partition);
+        for (const [partition, , tasks] of [...this.#tasks()]) await this.#task(partition, tasks);
         const records = await this.#consumer!.poll({
           timeoutMs: Math.min(200, this.#o.tickMs),
-          maxRecords: 5000,
+          maxRecords: POLL_RECORDS,
         });
         await this.#process(records);
         this.#rejoinIfAsked();
         const now = this.#o.clock.now();
         if (now - lastTick >= this.#o.tickMs) {
           lastTick = now;
-          for (const owned of this.#owned.values()) owned.task?.tick();
+          for (const [, owned] of this.#tasks()) owned.task?.tick();
           this.#noticeIdle();
         }
         this.#watermarks();
-        await this.#flush();
+        // Behind (a full poll), transactions are spaced out, as Kafka Streams' commit.interval.ms:
+        // each costs a commit on the bus and on lmdb, and a window changed in every poll is written
+        // once per transaction. Caught up, every poll's output is committed at once.
+        if (records.length < POLL_RECORDS || performance.now() - lastCommit >= this.#o.commitIntervalMs) {
+          await this.#flush();
+          lastCommit = performance.now();
+        }
         this.#rejoinIfAsked();
         await this.#purge();
         await this.#checkpoint();
@@ -312,16 +406,20 @@ export class StageRunner {
         this.#discard();
         await this.#consumer!.close().catch(() => {});
         await this.#release([...this.#owned.keys()]);
+        await this.#releaseLocal();
         await this.#join().catch((e) => this.#log('error', e, 'pipeline stage could not rejoin'));
       }
     }
   }
 
   async #process(records: ConsumedRecord[]): Promise<void> {
+    // When each record was seen matters only to idleness (a partition silent for idleAfter).
+    const now = this.#o.clock.now();
     for (const r of records) {
-      const task = await this.#task(r.partition);
+      // No await for a task already running: one per record would cost more than its steps.
+      const task = this.#owned.get(r.partition)?.task ?? (await this.#task(r.partition));
       if (!task) continue;
-      task.process(r);
+      task.process(r, now);
       this.#processed++;
       // One object per partition and transaction, moved on in place: nothing allocated per record.
       const read = this.#toCommit.get(r.partition);
@@ -364,7 +462,10 @@ export class StageRunner {
     for (const partition of this.#idle) if (!this.#owned.has(partition)) this.#idle.delete(partition);
   }
 
-  /** After the records of a poll, each task's watermark where it moved (or its source went idle). */
+  /**
+   * After the records of a poll, each task's watermark where it moved (or its source went idle): on
+   * every partition of the repartition topic, or to every local task of the next stage.
+   */
   #watermarks(): void {
     const topic = this.#o.stage.output;
     if (topic === null || this.#chain.source.processingTime) return;
@@ -376,9 +477,13 @@ export class StageRunner {
       const said = `${watermark}/${idle}`;
       if (this.#sent.get(partition) === said) continue;
       this.#sent.set(partition, said);
-      this.#pending.push(
-        ...watermarkRecords(topic, this.#o.outputPartitions, base + partition, watermark, idle),
-      );
+      if (this.#local)
+        for (const [to, local] of this.#local.owned)
+          local.task!.upstreamWatermark(to, base + partition, watermark, idle);
+      else
+        this.#pending.push(
+          ...watermarkRecords(topic, this.#o.outputPartitions, base + partition, watermark, idle),
+        );
     }
   }
 
@@ -408,21 +513,24 @@ export class StageRunner {
   }
 
   async #commit(): Promise<void> {
-    const changed: Array<{ store: StateStore; topic: string; partition: number }> = [];
+    const changed: Array<{ store: StateStore; topic: string; partition: number; input: boolean }> = [];
     const records = [...this.#pending];
     this.#sentOutputs = records.length;
-    for (const [partition, { task }] of this.#owned) {
+    for (const [partition, { task }, tasks] of this.#tasks()) {
       if (!task) continue;
       task.checkpoint();
       for (const [step, store] of task.stores) {
         if (store.pendingCount === 0) continue;
         const topic = changelogTopic(this.#o.pipeline, step);
-        changed.push({ store, topic, partition });
+        // A local task's partition is the repartition topic's, which it does not read: no offset.
+        changed.push({ store, topic, partition, input: tasks === this.#own });
         if (this.#o.changelogs)
           for (const r of changelogRecords(topic, partition, store.changes())) records.push(r);
       }
     }
     if (records.length === 0 && this.#toCommit.size === 0) return;
+    // One transaction's store writes in flight at a time: memory holds at most two of them.
+    await this.#storing;
     const offsets = [...this.#toCommit.values()];
     const txn = await this.#producer!.beginTransaction();
     let written: Awaited<ReturnType<typeof txn.commit>>;
@@ -441,13 +549,21 @@ export class StageRunner {
     const next =
       changed.length === 0 ? new Map<string, number>() : nextOffsets(written.slice(this.#sentOutputs));
     const input = new Map(offsets.map((o) => [o.partition, o.offset]));
-    await Promise.all(
-      changed.map(({ store, topic, partition }) =>
+    // The stores take the writes once the bus has them, on lmdb's thread, while the loop goes on
+    // (reads see them meanwhile; see OverlayStore). A failure there rejoins: the store holds the
+    // last good commit's offsets, and its changelog has the rest.
+    this.#storing = Promise.all(
+      changed.map(({ store, topic, partition, input: reads }) =>
         store.commit({
           changelogOffset: next.get(tpKey(topic, partition)) ?? 0,
-          inputOffset: input.get(partition) ?? store.meta()?.inputOffset ?? -1,
+          inputOffset: (reads ? input.get(partition) : undefined) ?? store.meta()?.inputOffset ?? -1,
         }),
       ),
+    ).then(
+      () => {},
+      (error: unknown) => {
+        this.#mustRejoin ??= error;
+      },
     );
   }
 
@@ -499,7 +615,7 @@ export class StageRunner {
     this.#pendingBytes = 0;
     this.#toCommit.clear();
     this.#sent.clear();
-    for (const owned of this.#owned.values()) for (const store of owned.stores.values()) store.discard();
+    for (const [, owned] of this.#tasks()) for (const store of owned.stores.values()) store.discard();
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Pipeline } from '../dsl/pipeline.ts';
 import type { Step } from '../dsl/steps.ts';
 import type { Operator, OperatorContext, OperatorInput } from '../operators/operator.ts';
 import type { StateStore } from '../state/state-store.ts';
-import type { TableLookup, TaskOutput } from './pipeline-task.ts';
+import type { Exchange, TableLookup, TaskOutput } from './pipeline-task.ts';
 import { repartitioned } from './repartition-record.ts';
 import type { Stage } from './stages.ts';
 import { Poison } from './task-failures.ts';
@@ -40,6 +40,8 @@ export interface CompileContext {
   operatorAt(step: number): OperatorSlot;
   /** The record being processed (its bytes go on unchanged through a cut that only filters). */
   current(): ConsumedRecord | null;
+  /** Where the cut's elements go when the next stage runs in the same loop; null: the repartition topic. */
+  exchange: Exchange | null;
 }
 
 /** Compiles a task's steps into one function per step (PipelineTask's per-record path). */
@@ -180,6 +182,8 @@ export class StepCompiler {
     const name = this.#c.pipeline.steps[this.#c.stage.until!]!.name;
     const { stage, pipeline } = this.#c;
     const side = stage.sideOf === null ? 0 : 1;
+    const exchange = this.#c.exchange;
+    if (exchange !== null) return (element) => exchange(element.key, element.value, element.eventTime, side);
     // Only filters between the source and the cut: the element is the source record's value as read.
     const unchanged =
       stage.from === 1 && pipeline.steps.slice(1, stage.until!).every((s) => s.kind === 'filter');
