@@ -227,7 +227,7 @@ export class PipelineTask {
   /** `now`: the clock's time, which a caller processing a batch of records may read once for all. */
   process(record: ConsumedRecord, now?: number): void {
     if (this.#upstream !== null) {
-      this.#processRepartitioned(record, this.#upstream);
+      this.#processRepartitioned(record);
       return;
     }
     const sources = this.#sources;
@@ -257,7 +257,7 @@ export class PipelineTask {
   }
 
   /** A record of a repartition topic: an element keyed upstream, or an upstream task's watermark. */
-  #processRepartitioned(record: ConsumedRecord, upstream: UpstreamWatermarks): void {
+  #processRepartitioned(record: ConsumedRecord): void {
     let read: Repartitioned;
     try {
       read = readRepartitioned(record, this.#sourceSerdes);
