@@ -101,7 +101,10 @@ export class EmbeddedTransaction implements Transaction {
   readonly #bus: EmbeddedBus;
   readonly #producer: EmbeddedProducer;
   readonly #onEnd: () => void;
-  readonly records: ProducerRecord[] = [];
+  /** The records sent so far, by partition, in send order within each. */
+  readonly parts = new Map<PartitionLog, { records: ProducerRecord[]; sizes: number[] }>();
+  /** The partition of each record sent, in send order: what commit() answers in. */
+  readonly order: PartitionLog[] = [];
   readonly offsets = new Map<string, TopicPartitionOffset[]>();
   /** Group members the offsets are fenced to, checked when the transaction commits. */
   readonly fences: GroupMetadata[] = [];
@@ -124,9 +127,17 @@ export class EmbeddedTransaction implements Transaction {
       throw new TransactionTooLargeError(this.#bytes + bytes, this.#bus.maxTransactionBytes);
     }
     this.#bytes += bytes;
-    // Pin each record's partition now: murmur2 or sticky, decided once.
+    // Each record's partition is pinned now (murmur2 or sticky, decided once): validated and
+    // grouped here, the records are not looked at again until commit() encodes them.
+    const at = this.order.length;
     for (const g of groups.values()) {
-      for (const r of g.records) this.records.push({ ...r, partition: g.log.partition });
+      let part = this.parts.get(g.log);
+      if (!part) this.parts.set(g.log, (part = { records: [], sizes: [] }));
+      for (let i = 0; i < g.records.length; i++) {
+        part.records.push(g.records[i]!);
+        part.sizes.push(g.sizes[i]!);
+        this.order[at + (g.indexes === null ? i : g.indexes[i]!)] = g.log;
+      }
     }
   }
 
@@ -164,7 +175,8 @@ export class EmbeddedTransaction implements Transaction {
     if (this.#state === 'committing')
       throw new InvalidTransactionStateError('The transaction is being committed');
     this.#state = 'ended';
-    this.records.length = 0;
+    this.parts.clear();
+    this.order.length = 0;
     this.offsets.clear();
     this.fences.length = 0;
     this.#onEnd();

@@ -1,10 +1,9 @@
-import { ProducerFencedError, type RecordMetadata } from '../core/index.ts';
+import { ProducerFencedError, type RecordMetadata, UnknownTopicError } from '../core/index.ts';
 import { encodeBatch, readBatchHeader } from './batch-format.ts';
 import type { EmbeddedBus } from './embedded-bus.ts';
 import type { EmbeddedTransaction } from './embedded-producer.ts';
 import { OFFSETS_TOPIC } from './offset-store.ts';
 import type { PartitionLog } from './partition-log.ts';
-import { groupByPartition } from './record-batches.ts';
 import type { JournalPart, PreparedTransaction, TransactionJournal } from './transaction-journal.ts';
 
 /**
@@ -47,8 +46,10 @@ export class TransactionCoordinator {
     const transactionId = this.newTransactionId();
     const now = this.#bus.clock.now();
     const batches = new Map<PartitionLog, Buffer>();
-    for (const group of groupByPartition(this.#bus, txn.records, () => 0).values()) {
-      batches.set(group.log, encodeBatch(group.records, group.sizes, now, transactionId));
+    for (const [log, part] of txn.parts) {
+      // Validated at send(); a topic deleted since (or deleted and made again) refuses the commit.
+      if (this.#bus.partitionLogs(log.topic)[log.partition] !== log) throw new UnknownTopicError(log.topic);
+      batches.set(log, encodeBatch(part.records, part.sizes, now, transactionId));
     }
     const offsetsLog = this.#bus.partitionLog(OFFSETS_TOPIC, 0);
     const offsets = [...txn.offsets.entries()];
@@ -57,19 +58,12 @@ export class TransactionCoordinator {
     const bases = await this.appendAll(transactionId, batches, () => {
       for (const [group, list] of offsets) this.#bus.offsets.apply(group, list);
     });
-    // A partition's records are one batch with consecutive offsets, in send order. Next offsets by
-    // topic, then partition: no key string is built per record.
-    const next = new Map<string, number[]>();
-    for (const [log, base] of bases) {
-      let byPartition = next.get(log.topic);
-      if (!byPartition) next.set(log.topic, (byPartition = []));
-      byPartition[log.partition] = base;
-    }
-    return txn.records.map(({ topic, partition }) => {
-      const byPartition = next.get(topic)!;
-      const offset = byPartition[partition!]!;
-      byPartition[partition!] = offset + 1;
-      return { topic, partition: partition!, offset };
+    // A partition's records are one batch with consecutive offsets, in send order.
+    const next = new Map(bases);
+    return txn.order.map((log) => {
+      const offset = next.get(log)!;
+      next.set(log, offset + 1);
+      return { topic: log.topic, partition: log.partition, offset };
     });
   }
 

@@ -391,6 +391,38 @@ export function busContract(name: string, harness: BusHarness): void {
         expect(await end()).toBeGreaterThanOrEqual(range!.end);
       });
 
+      it('answers a commit with the offset of every record, in send order, across sends and partitions', async () => {
+        const t = await topic(3);
+        const producer = bus.producer({ transactionalId: uniqueName('tx') });
+        const txn = await producer.beginTransaction();
+        const first = [0, 1, 2, 1, 0].map((partition, i) => ({
+          topic: t,
+          partition,
+          value: Buffer.from(`a${i}`),
+        }));
+        await txn.send(first);
+        await txn.send([
+          { topic: t, partition: 2, value: Buffer.from('b0') },
+          { topic: t, partition: 0, value: Buffer.from('b1') },
+        ]);
+        const written = await txn.commit();
+        expect(written.map((w) => w.partition)).toEqual([0, 1, 2, 1, 0, 2, 0]);
+        const reader = consumer({ isolation: 'read_committed', reset: 'earliest' });
+        await reader.assign([0, 1, 2].map((partition) => ({ topic: t, partition })));
+        const read = new Map(
+          (await drain(reader, 7)).map((r) => [`${r.partition}/${r.offset}`, text(r.value)]),
+        );
+        expect(written.map((w) => read.get(`${w.partition}/${w.offset}`))).toEqual([
+          'a0',
+          'a1',
+          'a2',
+          'a3',
+          'a4',
+          'b0',
+          'b1',
+        ]);
+      });
+
       it('leaves nothing visible and offsets unchanged after an abort', async () => {
         const t = await topic(2);
         const group = uniqueName('g');
