@@ -420,7 +420,8 @@ export class WindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
 
 /** A window's key in the store: (1, end, start, key), so windows sort by when they end. */
 function windowKey(slot: Slot<unknown, unknown>): Buffer {
-  return stateKey([1, slot.end, slot.start, slot.id]);
+  slot.storeKey ??= stateKey([1, slot.end, slot.start, slot.id]);
+  return slot.storeKey;
 }
 /** The store keys of a bucket's windows: (1, end, start, *). */
 function bucketRange(bucket: { start: number; end: number }): [Buffer, Buffer] {

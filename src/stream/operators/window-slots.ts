@@ -31,6 +31,8 @@ export interface Slot<K, A> extends WindowState<K, A> {
   stored: boolean;
   /** Changed since the last flush. */
   touched: boolean;
+  /** The window's key in the store once made: it is written at several commits and deleted once. */
+  storeKey: Buffer | null;
 }
 
 /** A new tumbling or hopping window, built in one go (the per-record path opens about one per record). */
@@ -58,6 +60,7 @@ export function openSlot<K, A>(
     dropped: false,
     stored: false,
     touched: true,
+    storeKey: null,
   };
 }
 
@@ -78,6 +81,7 @@ export function newSlot<K, A>(state: WindowState<K, A>, id: KeyId): Slot<K, A> {
     dropped: false,
     stored: false,
     touched: true,
+    storeKey: null,
   };
 }
 
