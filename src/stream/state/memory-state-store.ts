@@ -1,14 +1,10 @@
-import { OverlayStore } from './overlay-store.ts';
+import { BTree, OverlayStore } from './overlay-store.ts';
 import type { StateStore, StoreChange, StoreEntry, StoreMeta } from './state-store.ts';
 import { binaryKey, type StoreBackend } from './store-backend.ts';
 
-/**
- * Committed state in a Map, for tests and `runPipeline`. Scans sort the keys (cached until the next
- * write): fine for what tests hold, not for millions of keys, which is what lmdb is for.
- */
+/** Committed state in a B+ tree (as the overlay's layers), so a scan reads only its range. */
 class MemoryBackend implements StoreBackend {
-  readonly #entries = new Map<string, StoreEntry>();
-  #sorted: string[] | null = null;
+  readonly #entries = new BTree<string, StoreEntry>();
   #meta: StoreMeta | null = null;
 
   get(key: Buffer): Buffer | undefined {
@@ -16,14 +12,12 @@ class MemoryBackend implements StoreBackend {
   }
 
   *range(from: Buffer | undefined, to: Buffer | undefined): Iterable<StoreEntry> {
-    this.#sorted ??= [...this.#entries.keys()].sort();
-    const lo = from === undefined ? null : binaryKey(from);
+    const lo = from === undefined ? '' : binaryKey(from);
     const hi = to === undefined ? null : binaryKey(to);
-    for (const k of this.#sorted) {
-      if (lo !== null && k < lo) continue;
-      if (hi !== null && k >= hi) break;
-      const entry = this.#entries.get(k);
-      if (entry !== undefined) yield entry;
+    // Lazily, as lmdb's: the backend changes only at a commit, never while an operator scans.
+    for (const [k, entry] of this.#entries.entries(lo)) {
+      if (hi !== null && k >= hi) return;
+      yield entry;
     }
   }
 
@@ -33,7 +27,6 @@ class MemoryBackend implements StoreBackend {
       if (value === null) this.#entries.delete(k);
       else this.#entries.set(k, [Buffer.from(key), Buffer.from(value)]);
     }
-    this.#sorted = null;
     this.#meta = { ...meta };
   }
 
@@ -43,7 +36,6 @@ class MemoryBackend implements StoreBackend {
 
   async clear(): Promise<void> {
     this.#entries.clear();
-    this.#sorted = null;
     this.#meta = null;
   }
 

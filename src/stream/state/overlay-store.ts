@@ -5,7 +5,8 @@ import { binaryKey, type StoreBackend } from './store-backend.ts';
 
 // sorted-btree is CommonJS with its class as `exports.default`, which Node's ES import does not
 // unwrap and Vite's does: required, it is the same class under both.
-const BTree = (createRequire(import.meta.url)('sorted-btree') as typeof import('sorted-btree')).default;
+export const BTree = (createRequire(import.meta.url)('sorted-btree') as typeof import('sorted-btree'))
+  .default;
 /** Changes by key (latin1, so string order is byte order), sorted: a scan reads only its range. */
 type Layer = InstanceType<typeof BTree<string, StoreChange>>;
 
@@ -42,39 +43,42 @@ export class OverlayStore implements StateStore {
   }
 
   delete(key: Buffer): void {
-    this.#pending.set(binaryKey(key), [key, null]);
+    const k = binaryKey(key);
+    // A key written since the last commit and held nowhere below needs no tombstone: the backend
+    // and the changelog never had it. Without this, state that comes and goes between commits (a
+    // session's timers, a window opened and dropped) would leave tombstones that every scan of
+    // their range walks, and a task never committed (runPipeline) would slow down as it runs.
+    if (this.#pending.has(k) && !this.#below(k, key)) this.#pending.delete(k);
+    else this.#pending.set(k, [key, null]);
   }
 
   *range(from?: Buffer, to?: Buffer): IterableIterator<StoreEntry> {
     const lo = from === undefined ? '' : binaryKey(from);
     const hi = to === undefined ? null : binaryKey(to);
-    // The layers' changes in range, the newest per key, in key order, taken before the first entry
-    // is handed out: the caller may write while it scans.
-    let changes: Array<[string, StoreChange]> = [];
-    const layers = [...this.#writing, this.#pending].filter((layer) => layer.size > 0);
-    for (const layer of layers) {
-      const inRange: Array<[string, StoreChange]> = [];
-      if (hi === null) for (const entry of layer.entries(lo)) inRange.push(entry);
-      else if (lo < hi) layer.forRange(lo, hi, false, (k, change) => void inRange.push([k, change]));
-      changes = layers.length === 1 ? inRange : [...changes, ...inRange];
-    }
-    if (layers.length > 1) changes = [...new Map(changes)].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    let i = 0;
+    if (hi !== null && lo >= hi) return;
+    // Read as the caller goes, so a scan that stops early costs what it read: the layers as they
+    // are now, the open one cloned (copy-on-write: free until it is written again), since the
+    // caller may write while it scans. The newest change of a key wins.
+    const layers = [...this.#writing, this.#pending.clone()].filter((layer) => layer.size > 0);
+    const changes = newestChanges(layers.map((layer) => upTo(layer.entries(lo), hi)));
+    let next = changes.next();
     for (const entry of this.#backend.range(from, to)) {
       const k = binaryKey(entry[0]);
-      while (i < changes.length && changes[i]![0] < k) {
-        const [, [key, value]] = changes[i++]!;
+      while (!next.done && next.value[0] < k) {
+        const [, [key, value]] = next.value;
+        next = changes.next();
         if (value !== null) yield [key, value];
       }
-      if (i < changes.length && changes[i]![0] === k) {
-        const [, [key, value]] = changes[i++]!;
+      if (!next.done && next.value[0] === k) {
+        const [, [key, value]] = next.value;
+        next = changes.next();
         if (value !== null) yield [key, value];
         continue;
       }
       yield entry;
     }
-    for (; i < changes.length; i++) {
-      const [, [key, value]] = changes[i]!;
+    for (; !next.done; next = changes.next()) {
+      const [, [key, value]] = next.value;
       if (value !== null) yield [key, value];
     }
   }
@@ -125,6 +129,12 @@ export class OverlayStore implements StateStore {
     return this.#backend.close();
   }
 
+  /** Whether a commit being written or the backend holds the key. */
+  #below(k: string, key: Buffer): boolean {
+    for (const layer of this.#writing) if (layer.has(k)) return true;
+    return this.#backend.get(key) !== undefined;
+  }
+
   #layered(k: string): StoreChange | undefined {
     const pending = this.#pending.get(k);
     if (pending !== undefined) return pending;
@@ -133,5 +143,37 @@ export class OverlayStore implements StateStore {
       if (change !== undefined) return change;
     }
     return undefined;
+  }
+}
+
+type Change = [string, StoreChange];
+
+/** A layer's changes from where its iterator starts to `hi` (exclusive; null: to its end). */
+function* upTo(changes: Iterator<Change>, hi: string | null): Generator<Change> {
+  for (let next = changes.next(); !next.done; next = changes.next()) {
+    if (hi !== null && next.value[0] >= hi) return;
+    yield next.value;
+  }
+}
+
+/** Sorted layers merged in key order, oldest first: for a key in several, the newest layer's change. */
+function* newestChanges(layers: Array<Iterator<Change>>): Generator<Change> {
+  if (layers.length === 1) {
+    yield* { [Symbol.iterator]: () => layers[0]! };
+    return;
+  }
+  const heads = layers.map((layer) => layer.next());
+  for (;;) {
+    let min: string | null = null;
+    for (const head of heads) if (!head.done && (min === null || head.value[0] < min)) min = head.value[0];
+    if (min === null) return;
+    let newest: Change | undefined;
+    for (let i = 0; i < heads.length; i++) {
+      const head = heads[i]!;
+      if (head.done || head.value[0] !== min) continue;
+      newest = head.value;
+      heads[i] = layers[i]!.next();
+    }
+    yield newest!;
   }
 }
