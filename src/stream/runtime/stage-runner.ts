@@ -415,18 +415,36 @@ export class StageRunner {
   async #process(records: ConsumedRecord[]): Promise<void> {
     // When each record was seen matters only to idleness (a partition silent for idleAfter).
     const now = this.#o.clock.now();
+    // A poll's records come in runs of one partition: its task and offset are looked up once a run
+    // (and again after anything awaited, which may have committed or moved partitions).
+    let partition = -1;
+    let task: PipelineTask | null = null;
+    let read: TopicPartitionOffset | undefined;
     for (const r of records) {
-      // No await for a task already running: one per record would cost more than its steps.
-      const task = this.#owned.get(r.partition)?.task ?? (await this.#task(r.partition));
-      if (!task) continue;
+      if (r.partition !== partition) {
+        partition = r.partition;
+        task = this.#owned.get(partition)?.task ?? null;
+        if (task === null) {
+          task = await this.#task(partition);
+          partition = -1;
+        }
+        if (task === null) continue;
+        read = this.#toCommit.get(r.partition);
+        if (read === undefined) {
+          read = { topic: r.topic, partition: r.partition, offset: r.offset };
+          this.#toCommit.set(r.partition, read);
+        }
+      }
+      if (task === null) continue;
       task.process(r, now);
       this.#processed++;
       // One object per partition and transaction, moved on in place: nothing allocated per record.
-      const read = this.#toCommit.get(r.partition);
-      if (read) read.offset = r.offset + 1;
-      else this.#toCommit.set(r.partition, { topic: r.topic, partition: r.partition, offset: r.offset + 1 });
+      read!.offset = r.offset + 1;
       // Backpressure: what is held is committed before more is read.
-      if (this.#pendingBytes > this.#o.maxPendingBytes) await this.#flush();
+      if (this.#pendingBytes > this.#o.maxPendingBytes) {
+        await this.#flush();
+        partition = -1;
+      }
     }
   }
 
