@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { type Logger, silentLogger } from '../../src/core/index.ts';
 import { type EmbeddedBus, openEmbeddedBus } from '../../src/log/index.ts';
 import {
   aggregator,
@@ -133,5 +134,33 @@ describe('a pipeline stage under failures', () => {
     expect(out.sort((a, b) => (a.k < b.k ? -1 : 1))).toEqual(
       Array.from({ length: 50 }, (_, i) => ({ k: `k${i}`, c: 6 })).sort((a, b) => (a.k < b.k ? -1 : 1)),
     );
+  });
+
+  it('commits after every poll once a transaction was too large for the bus, and writes each output once', async () => {
+    bus = await openEmbeddedBus({
+      dataDir: temp.dir,
+      maintenanceInterval: 0,
+      maxTransactionBytes: 1024 * 1024,
+    });
+    await bus.createTopic('rows', { partitions: 1 });
+    const copy = pipeline('copy')
+      .source<Row>('rows')
+      .map((r) => ({ k: r.k, pad: 'x'.repeat(60) }))
+      .toTopic('copied');
+    const warnings: string[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (fields: unknown, message?: string) => void warnings.push(`${message} ${JSON.stringify(fields)}`),
+    } as Logger;
+    // Every record is read before the first commit (the interval is long, and the first poll that
+    // comes back short is the one after the last): about 2 MB in one transaction, twice the bus's limit.
+    runner = new PipelineRunner({ bus, pipeline: copy, commitIntervalMs: 600_000, logger });
+    const n = 20_000;
+    await bus.producer().send(Array.from({ length: n }, (_, i) => row({ k: `k${i}`, ts: i })));
+    await runner.start();
+    const out = (await readUntil(bus, 'copied', n)).map((r) => JSON.parse(r.value!.toString()).k);
+    expect(out.length).toBe(n);
+    expect(new Set(out).size).toBe(n);
+    expect(warnings.some((w) => w.includes('TransactionTooLargeError'))).toBe(true);
   });
 });

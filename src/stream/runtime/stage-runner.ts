@@ -8,6 +8,7 @@ import {
   partitionForKey,
   type TopicPartition,
   type TopicPartitionOffset,
+  TransactionTooLargeError,
   tpKey,
   UnknownTopicError,
 } from '../../core/index.ts';
@@ -130,6 +131,8 @@ export class StageRunner {
   #pendingBytes = 0;
   /** How many of the last transaction's records were outputs (the changelog records follow). */
   #sentOutputs = 0;
+  /** The commit interval now: none once a transaction was too large for the bus. */
+  #commitIntervalMs: number;
   /** The local exchange's partition of recent primitive keys. */
   readonly #partitionOf = new Map<unknown, number>();
   /** The last committed transaction's writes into the stores, on lmdb's thread while the loop goes on. */
@@ -149,6 +152,7 @@ export class StageRunner {
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
+    this.#commitIntervalMs = options.commitIntervalMs;
     const tasks = (stage: Stage, upstreams: number | undefined): Tasks => ({
       stage,
       state: new StageState({ ...options, stage }),
@@ -390,7 +394,7 @@ export class StageRunner {
         // Behind (a full poll), transactions are spaced out, as Kafka Streams' commit.interval.ms:
         // each costs a commit on the bus and on lmdb, and a window changed in every poll is written
         // once per transaction. Caught up, every poll's output is committed at once.
-        if (records.length < POLL_RECORDS || performance.now() - lastCommit >= this.#o.commitIntervalMs) {
+        if (records.length < POLL_RECORDS || performance.now() - lastCommit >= this.#commitIntervalMs) {
           await this.#flush();
           lastCommit = performance.now();
         }
@@ -402,6 +406,8 @@ export class StageRunner {
         // Nothing of this poll is committed, and the tasks may be ahead of what is: rejoin, and go on
         // from the group's committed offsets and the changelogs.
         this.#log('warn', error, 'pipeline stage rejoining its group');
+        // The same input would make the same transaction again: commit after every poll from now on.
+        if (error instanceof TransactionTooLargeError) this.#commitIntervalMs = 0;
         if (!(error instanceof GroupFencedError)) await new Promise((r) => setTimeout(r, 500));
         this.#discard();
         await this.#consumer!.close().catch(() => {});
