@@ -1,7 +1,8 @@
-import { decodeState, encodeState, stateKey } from '../state/state-codec.ts';
+import { decodeState, encodeState, stateKey, stateKeyRange } from '../state/state-codec.ts';
 import type { SessionWindows } from '../windows/assigners.ts';
 import { maxTimestamp, type Window } from '../windows/window.ts';
 import { changedWindow, earlyResults } from './early-results.ts';
+import { Timers } from './timers.ts';
 import { WindowCache } from './window-cache.ts';
 import type { LateRecord, WindowOperatorOptions, WindowResult } from './window-operator.ts';
 import { chunkedRange, holdsAny, identityOf, type KeyId, stateOf, type WindowState } from './window-slots.ts';
@@ -37,10 +38,11 @@ interface SessionGroup<K, A> {
  * holds all of them, so a step's memory is bounded whatever the number of keys, and a restart reads
  * back only what fits. In the store a key's sessions are one entry, (2, key), which a record of an
  * evicted key reads back with one get; and every session has a timer entry (1, time, seq), at its
- * end while open and at end + lateness once fired, so the watermark finds what is due by a scan of
- * the store in time order (RocksDB timers in Flink, the time-ordered session store in Kafka
- * Streams) instead of a timer per session in memory. Changes reach the store at `flush` (before each
- * transaction) and before a scan.
+ * end while open and at end + lateness once fired. Sessions in memory have their timers in memory
+ * too; the sessions of keys only the store holds (evicted, or not read back since a restart) are
+ * found by a scan of the store's timers in time order, up to the watermark (RocksDB timers in Flink,
+ * the time-ordered session store in Kafka Streams), so they cost no memory while they wait. Changes
+ * reach the store at `flush` (before each transaction).
  */
 export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   readonly #o: WindowOperatorOptions<T, A, R>;
@@ -55,6 +57,12 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   readonly #dirty = new Set<Session<K, A>>();
   /** No timer is due before this time: the watermark scans the store only once it gets there. */
   #nextDue = Number.POSITIVE_INFINITY;
+  /**
+   * The timers of sessions in memory, as they were armed, by key and seq (not the session itself,
+   * which may leave memory meanwhile): an entry a session has moved on from is skipped when it
+   * rings. The store's timers are for sessions only the store holds.
+   */
+  readonly #timers = new Timers<[KeyId, number]>();
   #seq = 0;
   readonly #cache: WindowCache;
 
@@ -92,21 +100,45 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
       changedWindow(this.#o.emit, session, now, this.#dirty, (w) => this.#early(w, now, out));
   }
 
-  /** Fires the sessions the watermark has passed and drops those past their lateness, in time order, by seq within a time. */
+  /**
+   * Fires the sessions the watermark has passed and drops those past their lateness, in time order,
+   * by seq within a time: those of keys in memory from their timers in memory, those of keys only
+   * the store holds (evicted, or not read back since a restart) from the store's timers.
+   */
   onWatermark(watermark: number, out: (r: WindowResult<K, R>) => void): void {
     if (this.#nextDue - 1 > watermark) return;
-    this.#write();
     this.#nextDue = Number.POSITIVE_INFINITY;
-    let next = Number.POSITIVE_INFINITY;
-    for (const [, bytes] of this.#o.store.range(TIMERS_FROM, TIMERS_TO)) {
-      const [time, seq, id] = decodeState<[number, number, KeyId]>(bytes);
-      if (time - 1 > watermark) {
-        next = time;
+    const due = new Set<Session<K, A>>();
+    for (;;) {
+      const time = this.#timers.peek();
+      const ringing = this.#timers.next(watermark);
+      if (ringing === undefined) break;
+      for (const [id, seq] of ringing) {
+        // Skipped: a timer moved since (the session grew or fired), a session that ended, or one that
+        // left memory (the store's timers find it).
+        const session = this.#groups.get(id)?.sessions.find((s) => s.seq === seq);
+        if (session !== undefined && this.#timerOf(session) === time) due.add(session);
+      }
+    }
+    let next = this.#timers.peek();
+    if (!this.#complete) {
+      const upTo = watermark === Number.POSITIVE_INFINITY ? TIMERS_TO : stateKeyRange([1, watermark + 1])[1];
+      for (const [, bytes] of this.#o.store.range(TIMERS_FROM, upTo)) {
+        const [time, seq, id] = decodeState<[number, number, KeyId]>(bytes);
+        const session = this.#group(id)?.sessions.find((s) => s.seq === seq);
+        // Gone or moved since the last write: its entry changes at the next one.
+        if (session !== undefined && this.#timerOf(session) === time) due.add(session);
+      }
+      // The first timer after the due ones: at worst one that has moved on since, which only costs
+      // a scan that finds nothing.
+      for (const [, bytes] of this.#o.store.range(upTo, TIMERS_TO)) {
+        next = Math.min(next, decodeState<[number]>(bytes)[0]);
         break;
       }
-      const session = this.#group(id)?.sessions.find((s) => s.seq === seq);
-      // Written just now, so every timer in the store is its session's: this is for a damaged store.
-      if (session === undefined) continue;
+    }
+    const ordered = [...due].sort((a, b) => this.#timerOf(a) - this.#timerOf(b) || a.seq - b.seq);
+    for (const session of ordered) {
+      if (session.dropped) continue;
       if (!session.fired) this.#fire(session, watermark, out);
       else if (this.#tooLate(session, watermark)) this.#drop(session);
     }
@@ -149,6 +181,7 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
    */
   *loading(): Generator<void> {
     this.#groups.clear();
+    this.#timers.clear();
     this.#touched = [];
     this.#dirty.clear();
     this.#cache.count = 0;
@@ -195,7 +228,11 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
 
   #loaded(id: KeyId, states: Array<WindowState<K, A>>): SessionGroup<K, A> {
     const group: SessionGroup<K, A> = { id, sessions: [], touched: false, stored: true, used: true };
-    for (const state of states) group.sessions.push(newSession(state, group, this.#timerOf(state)));
+    for (const state of states) {
+      const session = newSession(state, group, this.#timerOf(state));
+      group.sessions.push(session);
+      this.#timers.add(this.#timerOf(session), [id, session.seq]);
+    }
     this.#groups.set(id, group);
     this.#cache.count += states.length;
     return group;
@@ -299,6 +336,7 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   /** A session's timer may have moved: nothing is due before it. */
   #armed(session: Session<K, A>): void {
     const time = this.#timerOf(session);
+    this.#timers.add(time, [session.group.id, session.seq]);
     if (time < this.#nextDue) this.#nextDue = time;
   }
 

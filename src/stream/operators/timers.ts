@@ -32,6 +32,11 @@ export class Timers<T> {
     return due;
   }
 
+  /** The earliest time with items; none: +∞. */
+  peek(): number {
+    return this.#times[0] ?? Number.POSITIVE_INFINITY;
+  }
+
   clear(): void {
     this.#due.clear();
     this.#times = [];

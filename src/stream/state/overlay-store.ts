@@ -20,6 +20,9 @@ type Layer = InstanceType<typeof BTree<string, StoreChange>>;
 export class OverlayStore implements StateStore {
   readonly #backend: StoreBackend;
   #pending: Layer = new BTree<string, StoreChange>();
+  /** The open layer as scans still reading it found it: a write first clones it (see `range`). */
+  #scanned: Layer | null = null;
+  #openScans = 0;
   /** Commits being written, oldest first. */
   readonly #writing: Layer[] = [];
   #failed: unknown = null;
@@ -39,7 +42,7 @@ export class OverlayStore implements StateStore {
   }
 
   put(key: Buffer, value: Buffer): void {
-    this.#pending.set(binaryKey(key), [key, value]);
+    this.#writable().set(binaryKey(key), [key, value]);
   }
 
   delete(key: Buffer): void {
@@ -48,8 +51,9 @@ export class OverlayStore implements StateStore {
     // and the changelog never had it. Without this, state that comes and goes between commits (a
     // session's timers, a window opened and dropped) would leave tombstones that every scan of
     // their range walks, and a task never committed (runPipeline) would slow down as it runs.
-    if (this.#pending.has(k) && !this.#below(k, key)) this.#pending.delete(k);
-    else this.#pending.set(k, [key, null]);
+    const pending = this.#writable();
+    if (pending.has(k) && !this.#below(k, key)) pending.delete(k);
+    else pending.set(k, [key, null]);
   }
 
   *range(from?: Buffer, to?: Buffer): IterableIterator<StoreEntry> {
@@ -57,9 +61,34 @@ export class OverlayStore implements StateStore {
     const hi = to === undefined ? null : binaryKey(to);
     if (hi !== null && lo >= hi) return;
     // Read as the caller goes, so a scan that stops early costs what it read: the layers as they
-    // are now, the open one cloned (copy-on-write: free until it is written again), since the
-    // caller may write while it scans. The newest change of a key wins.
-    const layers = [...this.#writing, this.#pending.clone()].filter((layer) => layer.size > 0);
+    // are now. The caller may write while it scans: the first such write clones the open layer
+    // (copy-on-write) and goes to the clone, so the scan reads on what it started with. A scan
+    // with no write during it clones nothing (an operator scans its timers at nearly every
+    // watermark, and writes only between scans). The newest change of a key wins.
+    const pending = this.#pending;
+    this.#openScans++;
+    this.#scanned = pending;
+    try {
+      yield* this.#merged(from, to, lo, hi, [...this.#writing, pending]);
+    } finally {
+      if (--this.#openScans === 0) this.#scanned = null;
+    }
+  }
+
+  /** The open layer, cloned first if a scan is reading it. */
+  #writable(): Layer {
+    if (this.#pending === this.#scanned) this.#pending = this.#pending.clone();
+    return this.#pending;
+  }
+
+  *#merged(
+    from: Buffer | undefined,
+    to: Buffer | undefined,
+    lo: string,
+    hi: string | null,
+    all: Layer[],
+  ): Generator<StoreEntry> {
+    const layers = all.filter((layer) => layer.size > 0);
     const changes = newestChanges(layers.map((layer) => upTo(layer.entries(lo), hi)));
     let next = changes.next();
     for (const entry of this.#backend.range(from, to)) {
