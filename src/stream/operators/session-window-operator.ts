@@ -14,6 +14,8 @@ interface Session<K, A> extends WindowState<K, A> {
   dropped: boolean;
   /** The time of its timer in the store (null: none yet). */
   timerAt: number | null;
+  /** The time of its timer in memory (null: none): earlier than or at its due time, re-armed when it rings early. */
+  armedAt: number | null;
 }
 
 /** One key's open sessions (rarely more than one or two), as memory holds them and the store keeps them: one entry. */
@@ -117,7 +119,16 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
         // Skipped: a timer moved since (the session grew or fired), a session that ended, or one that
         // left memory (the store's timers find it).
         const session = this.#groups.get(id)?.sessions.find((s) => s.seq === seq);
-        if (session !== undefined && this.#timerOf(session) === time) due.add(session);
+        if (session === undefined || session.armedAt !== time) continue;
+        session.armedAt = null;
+        const at = this.#timerOf(session);
+        if (at === time) due.add(session);
+        else {
+          // It grew (or fired) since it was armed: armed again where its timer is now, which the
+          // loop reaches at once if the watermark has passed that too.
+          session.armedAt = at;
+          this.#timers.add(at, [id, seq]);
+        }
       }
     }
     let next = this.#timers.peek();
@@ -231,7 +242,8 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     for (const state of states) {
       const session = newSession(state, group, this.#timerOf(state));
       group.sessions.push(session);
-      this.#timers.add(this.#timerOf(session), [id, session.seq]);
+      session.armedAt = session.timerAt;
+      this.#timers.add(session.timerAt!, [id, session.seq]);
     }
     this.#groups.set(id, group);
     this.#cache.count += states.length;
@@ -336,7 +348,12 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
   /** A session's timer may have moved: nothing is due before it. */
   #armed(session: Session<K, A>): void {
     const time = this.#timerOf(session);
-    this.#timers.add(time, [session.group.id, session.seq]);
+    // A session's timer only moves later until it fires: the timer it has rings first and re-arms
+    // (as Flink's session windows re-register on merge, but without a timer per record).
+    if (session.armedAt === null || time < session.armedAt) {
+      session.armedAt = time;
+      this.#timers.add(time, [session.group.id, session.seq]);
+    }
     if (time < this.#nextDue) this.#nextDue = time;
   }
 
@@ -424,6 +441,7 @@ function newSession<K, A>(
     group,
     dropped: false,
     timerAt,
+    armedAt: null,
   };
 }
 
