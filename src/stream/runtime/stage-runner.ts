@@ -434,17 +434,12 @@ export class StageRunner {
           task = await this.#task(partition);
           partition = -1;
         }
-        if (task === null) continue;
-        read = this.#toCommit.get(r.partition);
-        if (read === undefined) {
-          read = { topic: r.topic, partition: r.partition, offset: r.offset };
-          this.#toCommit.set(r.partition, read);
-        }
+        // Only a partition still owned gets an offset to commit.
+        read = task === null ? undefined : this.#readOf(r);
       }
       if (task === null) continue;
       task.process(r, now);
       this.#processed++;
-      // One object per partition and transaction, moved on in place: nothing allocated per record.
       read!.offset = r.offset + 1;
       // Backpressure: what is held is committed before more is read.
       if (this.#pendingBytes > this.#o.maxPendingBytes) {
@@ -452,6 +447,16 @@ export class StageRunner {
         partition = -1;
       }
     }
+  }
+
+  /** The offset to commit for a record's partition, moved on in place as its records are processed. */
+  #readOf(r: ConsumedRecord): TopicPartitionOffset {
+    let read = this.#toCommit.get(r.partition);
+    if (read === undefined) {
+      read = { topic: r.topic, partition: r.partition, offset: r.offset };
+      this.#toCommit.set(r.partition, read);
+    }
+    return read;
   }
 
   #hold(record: ProducerRecord): void {
