@@ -357,13 +357,6 @@ async function runPipeline(
       ? { logger: pino({ level: process.env.KAPPA_BENCH_LOG }, pino.destination(2)) }
       : {}),
   });
-  if (!options.changelogs)
-    // Work-around: with a stateDir, StageRunner#restore asks for the changelogs' offsets even when
-    // `changelogs: false` (and so makes none), and fails with UnknownTopicError for ever. Empty
-    // changelog topics let it start; nothing is written to them.
-    for (const step of p.steps)
-      if (step.kind === 'window')
-        await bus.createTopic(`kappa-${p.name}-${step.name}-changelog`, { partitions: PARTITIONS });
   const groups = runner.stages.map((stage) => stageGroup(p, stage));
   const start = performance.now();
   let seconds: number;

@@ -212,6 +212,36 @@ describe('pipeline runner with a local exchange (one runner per pipeline)', () =
     await bus.close();
   });
 
+  it('with changelogs off, starts with state on disk, makes no changelog and starts empty again', async () => {
+    const bus = await openEmbeddedBus({ dataDir: `${temp.dir}/log`, maintenanceInterval: 0 });
+    await bus.createTopic('payments', { partitions: 1 });
+    const run = async () => {
+      runner = new PipelineRunner({
+        bus,
+        pipeline: revenue,
+        clock: new ManualClock(0),
+        stateDir: `${temp.dir}/state`,
+        changelogs: false,
+        localExchange: true,
+      });
+      await runner.start();
+    };
+    await run();
+    await send(bus, 0, [{ merchant: 'm1', amount: 10, ts: 100 }]);
+    await caughtUp(bus, runner!);
+    await stop();
+    expect((await bus.listTopics()).filter((t) => t.endsWith('-changelog'))).toEqual([]);
+    // What the window held is gone with the changelogs: only what comes after counts.
+    await run();
+    await send(bus, 0, [
+      { merchant: 'm1', amount: 5, ts: 900 },
+      { merchant: 'm1', amount: 1, ts: 2500 },
+    ]);
+    expect(await rows(bus, 1)).toEqual([{ merchant: 'm1', start: 0, n: 1, total: 5 }]);
+    await stop();
+    await bus.close();
+  });
+
   it('runs its stages apart while the repartition topic holds records not yet read', async () => {
     const bus = await openEmbeddedBus({ dataDir: `${temp.dir}/log`, maintenanceInterval: 0 });
     await bus.createTopic('payments', { partitions: 2 });
