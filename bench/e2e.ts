@@ -1,5 +1,6 @@
 // End to end: events/s of two windowed pipelines run by the real runtime (PipelineRunner: consumer
-// groups, a repartition topic, transactions, lmdb state, changelogs) over Nexmark bids in a
+// groups, transactions, lmdb state, changelogs; on Kafka a repartition topic, on the embedded log the
+// local exchange `kappa up` uses) over Nexmark bids in a
 // 4-partition topic, on the embedded log and on a Kafka broker, against the same pipeline's operators
 // alone (one bare PipelineTask over the same records, no bus writes: nexmark.ts's runKappa). All
 // figures come from the same run.

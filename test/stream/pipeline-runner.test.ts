@@ -140,13 +140,14 @@ describe('pipeline runner with a local exchange (one runner per pipeline)', () =
   const json = (p: Payment) => Buffer.from(JSON.stringify(p));
   const send = (bus: Bus, partition: number, payments: Payment[]) =>
     bus.producer().send(payments.map((p) => ({ topic: 'payments', partition, value: json(p) })));
-  const start = async (bus: Bus, localExchange = true) => {
+  const start = async (bus: Bus, localExchange = true, changelogs = true) => {
     runner = new PipelineRunner({
       bus,
       pipeline: revenue,
       clock: new ManualClock(0),
       stateDir: `${temp.dir}/state`,
       localExchange,
+      changelogs,
     });
     await runner.start();
     return runner;
@@ -215,24 +216,13 @@ describe('pipeline runner with a local exchange (one runner per pipeline)', () =
   it('with changelogs off, starts with state on disk, makes no changelog and starts empty again', async () => {
     const bus = await openEmbeddedBus({ dataDir: `${temp.dir}/log`, maintenanceInterval: 0 });
     await bus.createTopic('payments', { partitions: 1 });
-    const run = async () => {
-      runner = new PipelineRunner({
-        bus,
-        pipeline: revenue,
-        clock: new ManualClock(0),
-        stateDir: `${temp.dir}/state`,
-        changelogs: false,
-        localExchange: true,
-      });
-      await runner.start();
-    };
-    await run();
+    await start(bus, true, false);
     await send(bus, 0, [{ merchant: 'm1', amount: 10, ts: 100 }]);
     await caughtUp(bus, runner!);
     await stop();
     expect((await bus.listTopics()).filter((t) => t.endsWith('-changelog'))).toEqual([]);
     // What the window held is gone with the changelogs: only what comes after counts.
-    await run();
+    await start(bus, true, false);
     await send(bus, 0, [
       { merchant: 'm1', amount: 5, ts: 900 },
       { merchant: 'm1', amount: 1, ts: 2500 },
