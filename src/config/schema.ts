@@ -257,7 +257,7 @@ export const configSchema = z
             'How often each task copies its window state to <dataDir>/checkpoints (the embedded log then truncates the changelogs below the copy).',
           ),
         commitInterval: duration
-          .default('250ms')
+          .default('1s')
           .describe(
             'How often a pipeline stage that is behind (its polls come back full) commits its output, state and offsets, one transaction; a stage that has caught up commits after every poll. Longer: more throughput while catching up, results later.',
           ),

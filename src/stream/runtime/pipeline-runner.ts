@@ -39,7 +39,7 @@ export interface PipelineRunnerOptions {
   maxRecordBytes?: number;
   /** Output a stage holds before it commits, whatever is left of its poll. Default 16 MiB. */
   maxPendingBytes?: number;
-  /** How often a stage that is behind commits (wall-clock ms; caught up, it commits after every poll). Default 250. */
+  /** How often a stage that is behind commits (wall-clock ms; caught up, it commits after every poll). Default 1000. */
   commitIntervalMs?: number;
   /**
    * Memory for each task's windows and for each table's decoded rows, with `stateDir` (estimated
@@ -183,7 +183,7 @@ export class PipelineRunner {
         checkpointIntervalMs: this.#limits.checkpointIntervalMs ?? 5 * 60_000,
         maxRecordBytes: this.#limits.maxRecordBytes ?? 1024 * 1024,
         maxPendingBytes: this.#limits.maxPendingBytes ?? 16 * 1024 * 1024,
-        commitIntervalMs: this.#limits.commitIntervalMs ?? 250,
+        commitIntervalMs: this.#limits.commitIntervalMs ?? 1000,
         cacheBytes: this.#limits.cacheBytes ?? DEFAULT_CACHE_BYTES,
         local:
           local === null || stage.output !== local.input
