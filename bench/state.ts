@@ -20,8 +20,8 @@ const VALUE_BYTES = 100;
 const COMMIT_BATCH = 2000;
 /** Records per producer send when writing the changelog. */
 const SEND_BATCH = 5000;
-/** Event-loop delay sampling, ms. */
-const RESOLUTION_MS = 10;
+/** Event-loop delay sampling, ms: a stall of S ms reads as at most S + this. */
+const RESOLUTION_MS = 1;
 /**
  * A 10-million-key recovery runs (full mode only) when the 1-million one, scaled linearly, predicts
  * it within this; the restore's rate falls as the store grows, so that prediction is a lower bound.
@@ -296,11 +296,13 @@ async function readChangelog(bus: EmbeddedBus, topic: string, end: number): Prom
 
 /**
  * Times `work` and the event loop's longest delay meanwhile: the histogram's max, the longest gap
- * between two 10 ms timer ticks, so an upper bound on the longest stall (an idle loop reads ~10 ms).
+ * between two 1 ms timer ticks, so an upper bound on the longest stall (at 10 ms, a 40 ms stall read 50).
  */
 async function watchStalls<T>(work: () => Promise<T>): Promise<{ value: T; ms: number; maxStallMs: number }> {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
+  // The histogram counts from its first tick: a stall before that would go unseen.
+  await new Promise((resolve) => setTimeout(resolve, RESOLUTION_MS * 3));
   const start = performance.now();
   const value = await work();
   const ms = performance.now() - start;
