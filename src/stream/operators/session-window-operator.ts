@@ -291,8 +291,9 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     }
     for (const s of touching) {
       replaces.push(...(s.replaces ?? []));
-      if (!s.fired) continue;
-      if (s.start === merged.start && s.end === merged.end) sameWindowFired = true;
+      // A session with a result out (final, or early) stands for a row that the merged one replaces.
+      if (!s.fired && s.emittedAt === undefined) continue;
+      if (s.start === merged.start && s.end === merged.end) sameWindowFired ||= s.fired;
       else replaces.push({ start: s.start, end: s.end });
     }
     if (replaces.length > 0) merged.replaces = replaces;
@@ -310,8 +311,8 @@ export class SessionWindowOperator<T, K, A, R> implements WindowSteps<T, K, R> {
     const start = Math.min(session.start, from);
     const end = Math.max(session.end, to);
     if (start === session.start && end === session.end) return session;
-    // Its result so far was emitted for the smaller window: the grown one replaces it.
-    if (session.fired)
+    // Its result so far (final, or early) was for the smaller window: the grown one replaces it.
+    if (session.fired || session.emittedAt !== undefined)
       session.replaces = [...(session.replaces ?? []), { start: session.start, end: session.end }];
     session.start = start;
     session.end = end;
