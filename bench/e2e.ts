@@ -324,7 +324,7 @@ function operatorOnly(make: () => Pipeline, records: ConsumedRecord[]): { second
       clock: new ManualClock(0),
       output: {
         send: (_topic, _key, value) => {
-          if (value.length > 0) outputs++;
+          if (value !== null && value.length > 0) outputs++;
         },
         deadLetter: () => {},
       },

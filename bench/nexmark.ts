@@ -73,7 +73,9 @@ function runKappa(pipeline: ReturnType<typeof nexmarkQueries>[string], records: 
     partitions: [0],
     clock,
     output: {
-      send: (_topic, _key, value) => sink(value),
+      send: (_topic, _key, value) => {
+        if (value !== null) sink(value);
+      },
       deadLetter: () => {},
     },
   });

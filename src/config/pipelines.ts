@@ -7,7 +7,7 @@ import type { Pipeline } from '../stream/index.ts';
 const EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'];
 
 /**
- * The pipelines of a folder: each file's default export, built with `pipeline(…)…toTopic(…)`. Node
+ * The pipelines of a folder: each file's default export, built with `pipeline(…)…toTopic(…)` or `…toView(…)`. Node
  * runs TypeScript files as they are (type stripping). A missing folder means no pipelines; a file
  * that does not load, or does not export a pipeline, stops the start with its name and the reason.
  */
@@ -23,6 +23,7 @@ export async function loadPipelines(dir: string): Promise<Array<{ file: string; 
   }
   const out: Array<{ file: string; pipeline: Pipeline }> = [];
   const seen = new Map<string, string>();
+  const views = new Map<string, string>();
   for (const name of names) {
     const file = path.resolve(dir, name);
     let loaded: { default?: unknown };
@@ -36,11 +37,19 @@ export async function loadPipelines(dir: string): Promise<Array<{ file: string; 
     const p = loaded.default as Partial<Pipeline> | undefined;
     if (!p || typeof p.name !== 'string' || !Array.isArray(p.steps) || !p.source)
       throw new ConfigError(
-        `Pipeline file ${file} must export default a pipeline: export default pipeline('name').source(…)…toTopic(…)`,
+        `Pipeline file ${file} must export default a pipeline: export default pipeline('name').source(…)…toTopic(…) (or …toView(…))`,
       );
     const other = seen.get(p.name);
     if (other) throw new ConfigError(`Pipelines in ${other} and ${file} are both named '${p.name}'`);
     seen.set(p.name, file);
+    // A view is one pipeline's: two writing one would overwrite each other's rows.
+    for (const step of p.steps as Pipeline['steps'])
+      if (step.kind === 'toView') {
+        const writer = views.get(step.view);
+        if (writer)
+          throw new ConfigError(`Pipelines in ${writer} and ${file} both write view '${step.view}'`);
+        views.set(step.view, file);
+      }
     out.push({ file, pipeline: p as Pipeline });
   }
   return out;

@@ -3,6 +3,7 @@ export {
   type Aggregator,
   type AggregatorSpec,
   combine,
+  type ResultType,
 } from './aggregates/aggregator.ts';
 export { avg, count, countDistinct, first, last, max, min, sum } from './aggregates/basic.ts';
 export { aggregator, approxCountDistinct, percentile, topN } from './aggregates/sketches.ts';
@@ -14,6 +15,7 @@ export {
   type SourceOptions,
   type Stream,
   table,
+  viewTopic,
   type Windowed,
   type WindowedStream,
   type WindowOptions,
@@ -29,6 +31,7 @@ export {
   type Step,
   type Table,
   type TwoInputStep,
+  type ViewStep,
   type WindowJoinStep,
   type WindowStep,
 } from './dsl/steps.ts';
@@ -60,6 +63,7 @@ export {
 } from './runtime/stages.ts';
 export { TableReader, type TableReaderOptions } from './runtime/table-reader.ts';
 export { LateRecordError } from './runtime/task-failures.ts';
+export { decodeViewRecord, type ViewRow, ViewRowError } from './runtime/view-record.ts';
 export { avro, jsonSchema, protobuf } from './serdes/schema-serdes.ts';
 export { json, type Serde } from './serdes/serde.ts';
 export { LmdbTaskState } from './state/lmdb-state-store.ts';

@@ -112,7 +112,7 @@ describe('stages', () => {
       stage,
       upstreams: 1,
       output: {
-        send: (_t, _k, v) => out.push(JSON.parse(v.toString())),
+        send: (_t, _k, v) => out.push(JSON.parse(v!.toString())),
         deadLetter: (l) => letters.push(l.reason),
       },
     });
@@ -205,10 +205,10 @@ function runStaged(p: Pipeline, input: TestInput[], random: () => number): unkno
           ...(stage.index > 0 ? { upstreams: partitions } : {}),
           output: {
             send: (topic, key, value) => {
-              if (topic === 'out') out.push(JSON.parse(value.toString()));
+              if (topic === 'out') out.push(JSON.parse(value!.toString()));
               else
                 topics[stage.index + 1]![partitionForKey(key!, partitions)]!.push(
-                  consumed(topic, -1, offset++, key, value, {}),
+                  consumed(topic, -1, offset++, key, value!, {}),
                 );
             },
             deadLetter: (l) => {

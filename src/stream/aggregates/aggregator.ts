@@ -7,11 +7,16 @@
  * booleans, null, typed arrays, Maps and Sets; a class instance only once registered with `stateType`.
  */
 export interface Aggregator<T, A, R> {
+  /** What `result` returns, for a view's column type; absent: found from the first results. */
+  readonly resultType?: ResultType;
   init(): A;
   add(acc: A, record: T, eventTime: number): A;
   merge(a: A, b: A): A;
   result(acc: A): R;
 }
+
+/** The kinds of result a view column can hold (SQL: bigint, double, text, boolean, json). */
+export type ResultType = 'integer' | 'number' | 'string' | 'boolean' | 'json';
 
 /** Named aggregators, as `aggregate({ count: count(), revenue: sum((p) => p.amount) })` takes them. */
 export type AggregatorSpec<T> = Record<string, Aggregator<T, unknown, unknown>>;

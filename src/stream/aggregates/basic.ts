@@ -4,15 +4,28 @@ type Num<T> = (record: T) => number;
 type Pick<T, V> = (record: T) => V;
 
 export function count<T = unknown>(): Aggregator<T, number, number> {
-  return { init: () => 0, add: (n) => n + 1, merge: (a, b) => a + b, result: (n) => n };
+  return {
+    resultType: 'integer',
+    init: () => 0,
+    add: (n) => n + 1,
+    merge: (a, b) => a + b,
+    result: (n) => n,
+  };
 }
 
 export function sum<T>(of: Num<T>): Aggregator<T, number, number> {
-  return { init: () => 0, add: (s, r) => s + of(r), merge: (a, b) => a + b, result: (s) => s };
+  return {
+    resultType: 'number',
+    init: () => 0,
+    add: (s, r) => s + of(r),
+    merge: (a, b) => a + b,
+    result: (s) => s,
+  };
 }
 
 export function min<T>(of: Num<T>): Aggregator<T, number | null, number | null> {
   return {
+    resultType: 'number',
     init: () => null,
     add: (m, r) => (m === null ? of(r) : Math.min(m, of(r))),
     merge: (a, b) => (a === null ? b : b === null ? a : Math.min(a, b)),
@@ -22,6 +35,7 @@ export function min<T>(of: Num<T>): Aggregator<T, number | null, number | null> 
 
 export function max<T>(of: Num<T>): Aggregator<T, number | null, number | null> {
   return {
+    resultType: 'number',
     init: () => null,
     add: (m, r) => (m === null ? of(r) : Math.max(m, of(r))),
     merge: (a, b) => (a === null ? b : b === null ? a : Math.max(a, b)),
@@ -31,6 +45,7 @@ export function max<T>(of: Num<T>): Aggregator<T, number | null, number | null> 
 
 export function avg<T>(of: Num<T>): Aggregator<T, { sum: number; count: number }, number | null> {
   return {
+    resultType: 'number',
     init: () => ({ sum: 0, count: 0 }),
     add: (a, r) => ({ sum: a.sum + of(r), count: a.count + 1 }),
     merge: (a, b) => ({ sum: a.sum + b.sum, count: a.count + b.count }),
@@ -67,6 +82,7 @@ export function last<T, V>(of: Pick<T, V>): Aggregator<T, Stamped<V> | null, V |
 export function countDistinct<T>(of: Pick<T, string | number>): Aggregator<T, Record<string, 1>, number> {
   const key = (v: string | number) => (typeof v === 'number' ? `n:${v}` : `s:${v}`);
   return {
+    resultType: 'integer',
     init: () => ({}),
     add: (a, r) => {
       a[key(of(r))] = 1;

@@ -19,6 +19,7 @@ export function percentile<T>(
   if (!(quantile >= 0 && quantile <= 1))
     throw new RangeError(`percentile: the quantile must be within 0..1, got ${quantile}`);
   return {
+    resultType: 'number',
     init: () => new DDSketch({ relativeAccuracy: 0.01 }),
     add: (acc, r) => {
       acc.accept(of(r));
@@ -46,6 +47,7 @@ export function approxCountDistinct<T>(
   of: (record: T) => string | number,
 ): Aggregator<T, Uint8Array, number> {
   return {
+    resultType: 'integer',
     init: () => new Uint8Array(REGISTERS),
     add: (registers, r) => {
       const v = of(r);
@@ -87,6 +89,7 @@ export function topN<T, V = T>(
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`topN: n must be a positive integer, got ${n}`);
   const keep = (items: Array<[number, V]>) => items.sort((a, b) => b[0] - a[0]).slice(0, n);
   return {
+    resultType: 'json',
     init: () => [],
     add: (acc, r) => {
       const s = score(r);

@@ -4,6 +4,7 @@ import {
   type Aggregator,
   type AggregatorSpec,
   combine,
+  type ResultType,
 } from '../aggregates/aggregator.ts';
 import type { EmitMode } from '../operators/window-operator.ts';
 import { json, type Serde } from '../serdes/serde.ts';
@@ -18,6 +19,14 @@ export interface Windowed<K, R> {
   value: R;
   kind: 'early' | 'final' | 'update';
   replaces?: Window[];
+}
+
+/** A view name: an SQL table name that needs no quotes in Postgres (which folds unquoted names to lower case). */
+const VIEW_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The compacted topic a view's rows go to before the materializer puts them in the view store. */
+export function viewTopic(view: string): string {
+  return `kappa-view-${view}`;
 }
 
 export interface SourceOptions<T> {
@@ -203,6 +212,38 @@ export class Stream<T> {
     return new KeyedStream<T, K>(this.builder);
   }
 
+  /**
+   * Ends the pipeline in a view: each window result becomes a row of view `name`, keyed by (key,
+   * window), queryable over SQL. The results go to the compacted topic `kappa-view-<name>`, exactly
+   * once as any output, and a view materializer keeps the view equal to that topic's latest row per
+   * (key, window). `retention`: rows whose window ended longer ago than this, in event time, are
+   * dropped.
+   */
+  toView(
+    this: Stream<Windowed<unknown, Record<string, unknown>>>,
+    name: string,
+    options: { retention?: Duration } = {},
+  ): Pipeline {
+    if (!VIEW_NAME.test(name))
+      throw new InvalidArgumentError(
+        `Invalid view name ${JSON.stringify(name)}: a view is an SQL table, so lower-case letters, digits and '_', starting with a letter or '_', at most 63`,
+      );
+    const window = this.builder.steps.at(-1);
+    if (window?.kind !== 'window')
+      throw new InvalidArgumentError(
+        `Pipeline ${this.builder.name}: toView('${name}') takes window results (rows keyed by key and window): end with .window(…).aggregate({…}).toView('${name}')`,
+      );
+    this.builder.add({
+      kind: 'toView',
+      name: this.builder.nameFor('toView', undefined),
+      view: name,
+      topic: viewTopic(name),
+      retentionMs: options.retention === undefined ? null : toMillis(options.retention),
+      columns: window.resultTypes,
+    });
+    return this.builder.finish();
+  }
+
   /** Writes each value to a topic (JSON unless `serde` says otherwise); ends the pipeline. */
   toTopic(topic: string, options: { serde?: Serde<T>; name?: string } = {}): Pipeline {
     this.builder.add({
@@ -330,7 +371,8 @@ export class WindowedStream<T, K> {
 
   /** Named aggregations of each key's window: `{ count: count(), revenue: sum((p) => p.amount) }`. */
   aggregate<S extends AggregatorSpec<T>>(spec: S): Stream<Windowed<K, AggregateResult<S>>> {
-    return this.#add(combine(spec) as Aggregator<unknown, unknown, unknown>);
+    const types = Object.fromEntries(Object.entries(spec).map(([n, a]) => [n, a.resultType ?? null]));
+    return this.#add(combine(spec) as Aggregator<unknown, unknown, unknown>, types);
   }
 
   /** Folds each key's window with `fn` (which must be associative: sessions merge partial results). */
@@ -341,10 +383,13 @@ export class WindowedStream<T, K> {
       merge: (a, b) => (a === null ? b : b === null ? a : { v: fn(a.v, b.v) }),
       result: (acc) => (acc === null ? null : acc.v),
     };
-    return this.#add(reducer as Aggregator<unknown, unknown, unknown>);
+    return this.#add(reducer as Aggregator<unknown, unknown, unknown>, null);
   }
 
-  #add<R>(aggregator: Aggregator<unknown, unknown, unknown>): Stream<Windowed<K, R>> {
+  #add<R>(
+    aggregator: Aggregator<unknown, unknown, unknown>,
+    resultTypes: Record<string, ResultType | null> | null,
+  ): Stream<Windowed<K, R>> {
     this.#refuseNonFinalInput();
     this.#builder.add({
       kind: 'window',
@@ -353,6 +398,7 @@ export class WindowedStream<T, K> {
       allowedLateness: toMillis(this.#options.allowedLateness ?? 0),
       emit: emitMode(this.#options.emit),
       aggregator,
+      resultTypes,
       lateTopic: this.#options.lateTopic ?? null,
     });
     return new Stream<Windowed<K, R>>(this.#builder);

@@ -1,4 +1,4 @@
-import type { Aggregator } from '../aggregates/aggregator.ts';
+import type { Aggregator, ResultType } from '../aggregates/aggregator.ts';
 import type { EmitMode } from '../operators/window-operator.ts';
 import type { Serde } from '../serdes/serde.ts';
 import type { HoppingWindows, TumblingWindows, WindowAssigner } from '../windows/assigners.ts';
@@ -18,7 +18,23 @@ export type Step =
   | JoinStep
   | IntervalJoinStep
   | WindowJoinStep
-  | { kind: 'toTopic'; name: string; topic: string; serde: Serde<unknown> };
+  | { kind: 'toTopic'; name: string; topic: string; serde: Serde<unknown> }
+  | ViewStep;
+
+/**
+ * Ends a pipeline in a view: each window result goes to the view's compacted topic, keyed by (key,
+ * window), where a view materializer (serve/) picks it up. See view-record.ts for the record.
+ */
+export interface ViewStep {
+  kind: 'toView';
+  name: string;
+  view: string;
+  topic: string;
+  /** Rows whose window ended longer ago than this (in event time) are dropped; null: kept. */
+  retentionMs: number | null;
+  /** The window step's result fields and types, the view's columns (null: from the first rows). */
+  columns: Record<string, ResultType | null> | null;
+}
 
 /** A table: the latest value per key of a compacted topic (or, later, a CDC topic). */
 export interface Table<V = unknown> {
@@ -98,6 +114,8 @@ export interface WindowStep {
   allowedLateness: number;
   emit: EmitMode;
   aggregator: Aggregator<unknown, unknown, unknown>;
+  /** The result's fields and what each holds (null: not declared), for a view's columns; null for a `reduce`. */
+  resultTypes: Record<string, ResultType | null> | null;
   /** Where records too late for every window go: the dead-letter topic (reason `late`) unless a topic is named. */
   lateTopic: string | null;
 }

@@ -149,6 +149,10 @@ export class PipelineRunner {
     for (const stage of this.stages)
       if (stage.from === 1) partitions.set(stage.input, (await bus.describeTopic(stage.input)).partitions);
     const sourcePartitions = partitions.get(source)!;
+    // A view's topic is compacted: it keeps the latest record per (key, window), the view's rows.
+    for (const step of this.pipeline.steps)
+      if (step.kind === 'toView')
+        await ensureTopic(bus, step.topic, { partitions: sourcePartitions, compacted: true });
     for (const stage of this.stages)
       if (stage.output && !partitions.has(stage.output))
         partitions.set(

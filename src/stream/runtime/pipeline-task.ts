@@ -30,7 +30,8 @@ const WINDOW_WATERMARK = stateKey([0, 'window-watermark']);
 
 /** Where a task's results go: records for sink and repartition topics, and dead letters. */
 export interface TaskOutput {
-  send(topic: string, key: Buffer | null, value: Buffer, eventTime: number): void;
+  /** `value` null: a tombstone (a view row that is gone). */
+  send(topic: string, key: Buffer | null, value: Buffer | null, eventTime: number): void;
   deadLetter(letter: DeadLetter): void;
 }
 

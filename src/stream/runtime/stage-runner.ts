@@ -615,7 +615,9 @@ export class StageRunner {
     this.#pending = this.#pending.map((r) => {
       if (!missing.has(r.topic)) return r;
       const from = (r as HeldRecord).from ?? null;
-      const step = pipeline.steps.find((s) => s.kind === 'toTopic' && s.topic === r.topic);
+      const step = pipeline.steps.find(
+        (s) => (s.kind === 'toTopic' || s.kind === 'toView') && s.topic === r.topic,
+      );
       return deadLetterRecord(deadLetterTopic, {
         kind: from ? 'record' : 'result',
         reason: 'error',

@@ -1,5 +1,5 @@
 import { type Clock, type ConsumedRecord, RecordTooLargeError } from '../../core/index.ts';
-import type { Pipeline } from '../dsl/pipeline.ts';
+import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
 import type { Step } from '../dsl/steps.ts';
 import type { Operator, OperatorContext, OperatorInput } from '../operators/operator.ts';
 import type { StateStore } from '../state/state-store.ts';
@@ -7,6 +7,7 @@ import type { Exchange, TableLookup, TaskOutput } from './pipeline-task.ts';
 import { repartitioned } from './repartition-record.ts';
 import type { Stage } from './stages.ts';
 import { Poison } from './task-failures.ts';
+import { viewRecordKey, viewRecordValue } from './view-record.ts';
 
 /** An element between steps; what a stateful step gets (OperatorInput) is one too. */
 export interface Element extends OperatorInput {
@@ -154,6 +155,27 @@ export class StepCompiler {
           }
           element.value = out;
           next(element);
+        };
+      }
+      case 'toView': {
+        const { topic } = step;
+        const output = this.#c.output;
+        return (element) => {
+          const result = element.value as Windowed<unknown, unknown>;
+          let key: Buffer;
+          let value: Buffer;
+          try {
+            key = viewRecordKey(result.key, result.window);
+            value = viewRecordValue(result);
+          } catch (error) {
+            throw poison(error);
+          }
+          this.#checkSize(name, key, value);
+          // A session merged into this one is a row no more: its record is deleted, so the topic,
+          // compacted, holds exactly the view's rows.
+          for (const gone of result.replaces ?? [])
+            output.send(topic, viewRecordKey(result.key, gone), null, element.eventTime);
+          output.send(topic, key, value, element.eventTime);
         };
       }
       case 'toTopic': {

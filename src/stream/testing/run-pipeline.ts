@@ -83,7 +83,7 @@ export function runPipeline(
     send(topic, key, value) {
       (run.topics[topic] ??= []).push({
         key: key === null ? null : JSON.parse(key.toString()),
-        value: (sinks.get(topic) ?? json()).decode(value),
+        value: value === null ? null : (sinks.get(topic) ?? json()).decode(value),
       });
     },
     deadLetter(letter) {
