@@ -57,6 +57,10 @@ export async function up(options: UpOptions): Promise<void> {
     defaultPartitions: config.topics.defaultPartitions,
     maxPartitionsPerTopic: config.topics.maxPartitions,
     requireSchema: config.topics.requireSchema,
+    views: assembly.views,
+    maxQueryRows: config.views.maxQueryRows,
+    queryTimeoutMs: toMillis(config.views.queryTimeout),
+    maxLiveStreams: config.views.maxLiveStreams,
     readiness: () => ({
       notReady: assembly.pipelines.flatMap((p) =>
         p.restoring > 0

@@ -5,7 +5,16 @@ import { ConfigError, type Logger, silentLogger, toMillis, UnknownTopicError } f
 import { KafkaBus } from '../kafka/index.ts';
 import { type Bus, ensureTopic, openEmbeddedBus } from '../log/index.ts';
 import { SchemaRegistry } from '../registry/index.ts';
-import { isTwoInput, PipelineRunner } from '../stream/index.ts';
+import {
+  DuckDbViewStore,
+  MemoryViewCache,
+  PostgresViewStore,
+  RedisViewCache,
+  type ViewCache,
+  type ViewStore,
+  Views,
+} from '../serve/index.ts';
+import { isTwoInput, type Pipeline, PipelineRunner } from '../stream/index.ts';
 import { loadPipelines } from './pipelines.ts';
 import type { KappaConfig } from './schema.ts';
 
@@ -16,6 +25,8 @@ export interface Assembly {
   registry: SchemaRegistry;
   /** The pipelines running, one runner each. */
   pipelines: PipelineRunner[];
+  /** The views, with a materializer for each view of the pipelines run here. */
+  views: Views;
   /** Where the bus is, for people: the data folder or the Kafka brokers. */
   busDescription: string;
   close(): Promise<void>;
@@ -38,8 +49,14 @@ export async function assemble(
       : `embedded log in ${config.dataDir}`;
   let registry: SchemaRegistry | undefined;
   const pipelines: PipelineRunner[] = [];
+  let store: ViewStore | undefined;
+  let cache: ViewCache | undefined;
+  let views: Views | undefined;
   const close = async () => {
+    await views?.stop();
     for (const runner of pipelines) await runner.stop();
+    await cache?.close();
+    await store?.close();
     await registry?.close();
     await bus.close();
   };
@@ -82,11 +99,26 @@ export async function assemble(
       await runner.start();
       pipelines.push(runner);
     }
+    store = await openViewStore(config);
+    cache = await openViewCache(
+      config,
+      store,
+      loaded.map((l) => l.pipeline),
+    );
+    views = new Views({
+      bus,
+      store,
+      cache,
+      deadLetterTopic: config.pipelines.deadLetterTopic,
+      logger,
+      materialize: loaded.map((l) => l.pipeline),
+    });
+    await views.start();
   } catch (error) {
     await close().catch(() => {});
     throw error;
   }
-  return { config, bus, registry, pipelines, busDescription, close };
+  return { config, bus, registry, pipelines, views, busDescription, close };
 }
 
 /**
@@ -106,6 +138,30 @@ async function sourceTopic(bus: Bus, pipeline: string, topic: string, config: Ka
       `Pipeline '${pipeline}' reads topic '${topic}', which does not exist: create it first (kappa topics create ${topic} --partitions N), or set topics.autoCreate`,
     );
   }
+}
+
+function openViewStore(config: KappaConfig): Promise<ViewStore> {
+  const s = config.views.store;
+  if (s.kind === 'postgres')
+    return PostgresViewStore.open({
+      url: s.url,
+      schema: s.schema,
+      ...(s.queryUrl === undefined ? {} : { queryUrl: s.queryUrl }),
+    });
+  return DuckDbViewStore.open({ file: s.file ?? path.join(config.dataDir, 'views', 'views.duckdb') });
+}
+
+async function openViewCache(config: KappaConfig, store: ViewStore, run: Pipeline[]): Promise<ViewCache> {
+  const c = config.views.cache;
+  if (c.kind === 'memory') return new MemoryViewCache({ maxBytes: c.maxBytes });
+  // Entries expire with their view's retention: the pipelines' own, else the stored definitions'.
+  const retention = new Map((await store.views()).map((v) => [v.name, v.retentionMs]));
+  for (const p of run) for (const s of p.steps) if (s.kind === 'toView') retention.set(s.view, s.retentionMs);
+  return RedisViewCache.open({
+    url: c.url,
+    prefix: c.prefix,
+    retention: (view) => retention.get(view) ?? null,
+  });
 }
 
 async function openBus(config: KappaConfig, logger: Logger): Promise<Bus> {

@@ -316,6 +316,74 @@ export const configSchema = z
       .strict()
       .prefault({})
       .describe('Topics.'),
+    views: z
+      .object({
+        store: z
+          .discriminatedUnion('kind', [
+            z
+              .object({
+                kind: z.literal('duckdb'),
+                file: z
+                  .string()
+                  .min(1)
+                  .optional()
+                  .describe('The DuckDB file; default `<dataDir>/views/views.duckdb`.'),
+              })
+              .strict(),
+            z
+              .object({
+                kind: z.literal('postgres'),
+                url: z.string().min(1).describe('postgres://user:password@host:port/database'),
+                queryUrl: z
+                  .string()
+                  .min(1)
+                  .optional()
+                  .describe(
+                    'A role with SELECT on the views only, for queries; default: a role `<schema>_query` that Kappa makes.',
+                  ),
+                schema: z.string().min(1).default('kappa').describe('Schema the views go in.'),
+              })
+              .strict(),
+          ])
+          .prefault({ kind: 'duckdb' })
+          .describe('Where views live: `{kind: duckdb}` (default) or `{kind: postgres, url}`.'),
+        cache: z
+          .discriminatedUnion('kind', [
+            z
+              .object({
+                kind: z.literal('memory'),
+                maxBytes: z
+                  .number()
+                  .int()
+                  .positive()
+                  .default(64 * 1024 * 1024)
+                  .describe('Memory the cache may hold, in bytes.'),
+              })
+              .strict(),
+            z
+              .object({
+                kind: z.literal('redis'),
+                url: z.string().min(1).describe('redis://host:port'),
+                prefix: z.string().min(1).default('kappa').describe('Key prefix in Redis.'),
+              })
+              .strict(),
+          ])
+          .prefault({ kind: 'memory' })
+          .describe(
+            'The point-lookup cache: the latest window per key. `{kind: memory}` or `{kind: redis, url}`.',
+          ),
+        maxQueryRows: z.number().int().positive().default(10_000).describe('Most rows a query answers.'),
+        queryTimeout: duration.default('10s').describe('Longest a query may run.'),
+        maxLiveStreams: z
+          .number()
+          .int()
+          .positive()
+          .default(1000)
+          .describe('Live view streams (SSE) open at once.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Views: the store, the cache and the query API.'),
   })
   .strict();
 

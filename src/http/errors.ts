@@ -67,6 +67,12 @@ function fromKappa(error: KappaError, api: 'v2' | 'v3'): RestError {
       return rest(403, 40301, error.message);
     case ErrorCodes.LIMIT_EXCEEDED:
       return rest(400, 40002, error.message);
+    case ErrorCodes.UNKNOWN_VIEW:
+      return rest(404, 40404, error.message);
+    case ErrorCodes.QUERY_INVALID:
+      return rest(400, 40003, error.message);
+    case ErrorCodes.QUERY_REFUSED:
+      return rest(403, 40302, error.message);
     case ErrorCodes.OFFSET_OUT_OF_RANGE:
       return rest(416, 41601, error.message);
     case ErrorCodes.BUS_CLOSED:

@@ -11,6 +11,7 @@ import {
 } from '../core/index.ts';
 import type { Bus } from '../log/index.ts';
 import { type SchemaRegistry, WireSerde } from '../registry/index.ts';
+import type { Views } from '../serve/index.ts';
 import { installAuth } from './auth/index.ts';
 import { ConsumerInstances } from './consumer-instances.ts';
 import { KAFKA_V2_JSON, registerContentTypes } from './content-types.ts';
@@ -19,10 +20,12 @@ import { DEFAULT_MAX_JSON_DEPTH } from './json-body.ts';
 import { limitConcurrentRequests } from './request-limit.ts';
 import { consumersV2Routes } from './routes/consumers-v2.ts';
 import { healthRoutes } from './routes/health.ts';
+import { openApiRoute } from './routes/openapi.ts';
 import { produceRoutes } from './routes/produce.ts';
 import { recordsRoutes } from './routes/records.ts';
 import { registryRoutes } from './routes/registry/index.ts';
 import { topicsV3Routes } from './routes/topics-v3.ts';
+import { viewRoutes } from './routes/views-v1.ts';
 
 export interface ServerOptions {
   bus: Bus;
@@ -61,6 +64,14 @@ export interface ServerOptions {
    * restoring state), and lists `notes` (idle source partitions) without failing.
    */
   readiness?: () => { notReady: string[]; notes: string[] };
+  /** Serves the query API (/v1/views, /v1/query) over these views. */
+  views?: Views;
+  /** Rows a query answers at most. Default 10,000. */
+  maxQueryRows?: number;
+  /** How long a query may run. Default 10 s. */
+  queryTimeoutMs?: number;
+  /** Live view streams open at once. Default 1,000. */
+  maxLiveStreams?: number;
 }
 
 export interface KappaServer {
@@ -140,6 +151,14 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   });
   consumersV2Routes(app, instances);
   recordsRoutes(app, options.bus);
+  openApiRoute(app);
+  if (options.views)
+    viewRoutes(app, {
+      views: options.views,
+      maxQueryRows: options.maxQueryRows ?? 10_000,
+      queryTimeoutMs: options.queryTimeoutMs ?? 10_000,
+      maxLiveStreams: options.maxLiveStreams ?? 1000,
+    });
   if (options.registry) await app.register(registryRoutes(options.registry, logger, maxJsonDepth));
   await app.ready();
 

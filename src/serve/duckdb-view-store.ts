@@ -258,7 +258,7 @@ export class DuckDbViewStore implements ViewStore {
       try {
         statements = await c.extractStatements(sql);
       } catch (error) {
-        throw new QueryInvalidError(cleanMessage(error), { cause: error });
+        throw queryError(error);
       }
       if (statements.count !== 1)
         throw new QueryRefusedError(`A query is one SQL statement; this has ${statements.count}`);
@@ -266,7 +266,7 @@ export class DuckDbViewStore implements ViewStore {
       try {
         prepared = await statements.prepare(0);
       } catch (error) {
-        throw new QueryInvalidError(cleanMessage(error), { cause: error });
+        throw queryError(error);
       }
       if (prepared.statementType !== StatementType.SELECT)
         throw new QueryRefusedError(
@@ -293,11 +293,7 @@ export class DuckDbViewStore implements ViewStore {
       } catch (error) {
         if (timedOut)
           throw new TimeoutError(`The query took longer than ${options.timeoutMs} ms and was stopped`);
-        if (/Permission Error|disabled by configuration|configuration has been locked/i.test(String(error)))
-          throw new QueryRefusedError(
-            `Queries cannot read files, the network or settings: ${cleanMessage(error)}`,
-          );
-        throw new QueryInvalidError(cleanMessage(error), { cause: error });
+        throw queryError(error);
       } finally {
         clearTimeout(timer);
       }
@@ -422,6 +418,15 @@ function jsonValue(value: DuckDBValue): unknown {
     return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   if (value instanceof DuckDBTimestampValue) return new Date(Number(value.micros / 1000n)).toISOString();
   return String(value);
+}
+
+/** DuckDB's refusal of a file, the network or a setting is a refused query; any other error an invalid one. */
+function queryError(error: unknown): QueryInvalidError | QueryRefusedError {
+  if (/Permission Error|disabled by configuration|configuration has been locked/i.test(String(error)))
+    return new QueryRefusedError(
+      `Queries cannot read files, the network or settings: ${cleanMessage(error)}`,
+    );
+  return new QueryInvalidError(cleanMessage(error), { cause: error });
 }
 
 /** DuckDB's message without its multi-line context. */

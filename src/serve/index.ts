@@ -1,6 +1,9 @@
 export { ConnectionPool } from './connection-pool.ts';
 export { DuckDbViewStore, type DuckDbViewStoreOptions } from './duckdb-view-store.ts';
+export { MemoryViewCache } from './memory-view-cache.ts';
 export { PostgresViewStore, type PostgresViewStoreOptions } from './postgres-view-store.ts';
+export { RedisViewCache, type RedisViewCacheOptions } from './redis-view-cache.ts';
+export { cachedLatest, latestPerKey, type ViewCache } from './view-cache.ts';
 export { defineView, FIXED_COLUMNS, parseKey, quoteIdent, storedRow } from './view-columns.ts';
 export {
   QueryInvalidError,
@@ -22,3 +25,4 @@ export type {
   ViewDefinition,
   ViewStore,
 } from './view-store.ts';
+export { type ViewListener, Views, type ViewsOptions } from './views.ts';

@@ -33,8 +33,8 @@ export interface ViewMaterializerOptions {
   pipeline: string;
   deadLetterTopic: string;
   logger?: Logger;
-  /** Called after each batch is committed to the store (the cache and live subscribers follow it). */
-  onChange?: (change: ViewChange) => void;
+  /** Called after each batch is committed to the store, and awaited (the cache and live subscribers follow it). */
+  onChange?: (change: ViewChange) => void | Promise<void>;
   /** Records per batch at most. Default 10,000. */
   maxBatchRecords?: number;
 }
@@ -208,7 +208,7 @@ export class ViewMaterializer {
     await store.apply(step.view, batch);
     for (const p of batch.progress) this.#positions.set(p.partition, p.to);
     this.#applied += upserts.length + deletes.length;
-    this.#o.onChange?.({ view: step.view, upserts, deletes });
+    await this.#o.onChange?.({ view: step.view, upserts, deletes });
   }
 
   #letter(record: ConsumedRecord, error: unknown) {

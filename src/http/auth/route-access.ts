@@ -60,6 +60,18 @@ const committedTopics = consumesEach((body) =>
   Array.isArray(body.offsets) ? body.offsets.map((o: { topic?: unknown } | null) => o?.topic) : undefined,
 );
 
+const viewParam: Check = (request, context) => {
+  const view = (request.params as { view: string }).view;
+  if (!allowsTopic(context.principal.scopes, 'query', view, false))
+    throw forbidden(context.principal, `query:${view}`);
+};
+
+/** SQL may read any view (DuckDB's query_table('…') names a table in a string): it needs them all. */
+const queryAll: Check = (_request, { principal }) => {
+  if (!principal.scopes.some((s) => s.kind === 'admin' || (s.kind === 'query' && s.pattern === '*')))
+    throw forbidden(principal, 'query:*');
+};
+
 const REGISTRY = /^\/(?:schemas|subjects|config|mode|compatibility)(?:\/|$)/;
 
 /**
@@ -121,6 +133,20 @@ export const ROUTE_ACCESS: Array<{ method: string; url: RegExp; access: Access; 
     access: anyKey,
     scope: 'the instance’s own key',
   },
+  { method: 'GET', url: /^\/v1\/openapi\.json$/, access: 'open', scope: 'none' },
+  {
+    method: 'GET',
+    url: /^\/v1\/views$/,
+    access: anyKey,
+    scope: 'any key (lists the views it may query)',
+  },
+  {
+    method: 'GET',
+    url: /^\/v1\/views\/:view\/(?:keys\/:key|top|live)$/,
+    access: viewParam,
+    scope: 'query:<view>',
+  },
+  { method: 'POST', url: /^\/v1\/query$/, access: queryAll, scope: 'query:*' },
   // Lookups and compatibility checks are reads even though they are POSTs.
   { method: 'GET', url: REGISTRY, access: registry(false), scope: 'registry:read' },
   { method: 'POST', url: /^\/subjects\/:subject$/, access: registry(false), scope: 'registry:read' },
