@@ -62,7 +62,15 @@ function section(key: string, node: JsonSchemaNode, object: JsonSchemaNode): str
   lines.push(...header());
   for (const [name, child] of Object.entries(object.properties ?? {})) {
     const nested = objectOf(child);
-    if (nested && !child.anyOf) {
+    const kinds = (child.oneOf ?? child.anyOf ?? []).filter((v) => v.properties?.kind?.const !== undefined);
+    if (kinds.length > 0) {
+      // A choice by `kind` (views.store, views.cache): the kind, then each kind's own keys.
+      lines.push(kindRow(`${key}.${name}`, child, kinds));
+      for (const variant of kinds)
+        for (const [n2, c2] of Object.entries(variant.properties ?? {}))
+          if (n2 !== 'kind')
+            lines.push(row(`${key}.${name}.${n2}`, c2, `(kind ${String(variant.properties!.kind!.const)}) `));
+    } else if (nested && !child.anyOf) {
       lines.push(row(`${key}.${name}`, child));
       for (const [n2, c2] of Object.entries(nested.properties ?? {}))
         lines.push(row(`${key}.${name}.${n2}`, c2));
@@ -93,9 +101,16 @@ function busSection(node: JsonSchemaNode): string[] {
 
 const header = () => ['| key | type | default | what it is |', '|---|---|---|---|'];
 
-function row(key: string, node: JsonSchemaNode): string {
-  const described = node.description ?? objectOf(node)?.description ?? '';
+function row(key: string, node: JsonSchemaNode, prefix = ''): string {
+  const described = prefix + (node.description ?? objectOf(node)?.description ?? '');
   return `| \`${key}\` | ${typeOf(node)} | ${defaultOf(node)} | ${described.replace(/\|/g, '\\|')} |`;
+}
+
+function kindRow(key: string, node: JsonSchemaNode, kinds: JsonSchemaNode[]): string {
+  const chosen = (node.default as { kind?: unknown } | undefined)?.kind;
+  const type = kinds.map((v) => `\`${JSON.stringify(v.properties!.kind!.const)}\``).join(', ');
+  const value = chosen === undefined ? '—' : `\`${JSON.stringify(chosen)}\``;
+  return `| \`${key}.kind\` | ${type} | ${value} | ${(node.description ?? '').replace(/\|/g, '\\|')} |`;
 }
 
 function objectOf(node: JsonSchemaNode): JsonSchemaNode | undefined {
