@@ -8,6 +8,7 @@ import { produce } from './produce.ts';
 import { schemasCommand } from './schemas.ts';
 import { topicsCommand } from './topics.ts';
 import { up } from './up.ts';
+import { viewsCommand } from './views.ts';
 import { worker } from './worker.ts';
 
 /** The `kappa` command. Client commands speak HTTP to a running Kappa, embedded or distributed alike. */
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
       "the bus: 'embedded' or kafka://[user:pass@]host:port[,…][?sasl=SCRAM-SHA-512&tls=true] (or KAPPA_BUS)",
       process.env.KAPPA_BUS,
     )
+    .option('--demo', 'generate payments and run three demo pipelines with views to query')
     .action((options) => up(options));
 
   program
@@ -66,6 +68,7 @@ export function buildProgram(): Command {
   schemasCommand(program, client);
   dlqCommand(program, client);
   keysCommand(program);
+  viewsCommand(program, client);
 
   program
     .command('produce <topic>')

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { assemble, loadConfig, readKeysFile, watchKeysFile } from '../config/index.ts';
 import { ConfigError, createLogger, KeyRing, toMillis } from '../core/index.ts';
 import { createServer, isLoopback } from '../http/index.ts';
+import { PAYMENTS_PARTITIONS, PAYMENTS_TOPIC, startPaymentGenerator } from './demo/payments.ts';
+import { demoPipelines } from './demo/pipelines.ts';
 import { stopOnSignal } from './stop-on-signal.ts';
 
 export interface UpOptions {
@@ -13,6 +15,8 @@ export interface UpOptions {
   bus?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** Generate payments and run the three demo pipelines with their views. */
+  demo?: boolean;
 }
 
 /** `kappa up`: the whole slice in this process, on the embedded log or on Kafka, until SIGINT or SIGTERM. */
@@ -39,7 +43,18 @@ export async function up(options: UpOptions): Promise<void> {
     cert: await readTlsFile(config.http.tls.certFile, 'certificate'),
     key: await readTlsFile(config.http.tls.keyFile, 'key'),
   };
-  const assembly = await assemble(config, logger);
+  const assembly = await assemble(
+    config,
+    logger,
+    options.demo
+      ? {
+          extra: {
+            pipelines: demoPipelines(),
+            topics: [{ name: PAYMENTS_TOPIC, partitions: PAYMENTS_PARTITIONS }],
+          },
+        }
+      : {},
+  );
   const server = await createServer({
     bus: assembly.bus,
     registry: assembly.registry,
@@ -111,12 +126,33 @@ export async function up(options: UpOptions): Promise<void> {
   );
   // A line for people and scripts (tests read the URL from it), whatever the log level.
   process.stdout.write(`Kappa is up at ${url} (${assembly.busDescription})\n`);
+  const generator = options.demo ? startPaymentGenerator(assembly.bus) : null;
+  if (generator) process.stdout.write(demoHelp(url, keys.enabled));
 
   stopOnSignal(logger, async () => {
+    await generator?.stop();
     unwatch();
     await server.close();
     await assembly.close();
   });
+}
+
+function demoHelp(url: string, withKeys: boolean): string {
+  const auth = withKeys ? ' -H "Authorization: Bearer $KAPPA_API_KEY"' : '';
+  return [
+    '',
+    `Demo: 200 payments a second flow into topic '${PAYMENTS_TOPIC}', and three pipelines keep these views:`,
+    '  revenue_per_merchant  revenue per merchant, 5-minute windows, payments up to 2 minutes late count',
+    '  user_journeys         each user’s payments with no 30 s gap (session windows)',
+    '  declined_per_card     declined payments per card per minute (a fraud rule)',
+    '',
+    'Try:',
+    `  curl${auth} ${url}/v1/views`,
+    `  curl${auth} '${url}/v1/views/revenue_per_merchant/top?by=revenue&n=5'`,
+    `  curl${auth} -N ${url}/v1/views/declined_per_card/live`,
+    `  npx kappa query "SELECT key AS card, declines FROM declined_per_card ORDER BY window_start DESC, declines DESC LIMIT 5"`,
+    '',
+  ].join('\n');
 }
 
 async function readTlsFile(file: string, what: string): Promise<string> {

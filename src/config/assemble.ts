@@ -35,6 +35,8 @@ export interface Assembly {
 export interface AssembleOptions {
   /** Run only these pipelines (by name); default all in pipelines.dir. A name not found is an error. */
   pipelines?: string[];
+  /** Pipelines to run besides the folder's (`kappa up --demo`), with their source topics made first. */
+  extra?: { pipelines: Pipeline[]; topics: Array<{ name: string; partitions: number }> };
 }
 
 export async function assemble(
@@ -72,6 +74,10 @@ export async function assemble(
         );
       const wanted = new Set(options.pipelines);
       loaded = loaded.filter((l) => wanted.has(l.pipeline.name));
+    }
+    if (options.extra) {
+      for (const t of options.extra.topics) await ensureTopic(bus, t.name, { partitions: t.partitions });
+      loaded = [...loaded, ...options.extra.pipelines.map((pipeline) => ({ file: '(built in)', pipeline }))];
     }
     for (const { pipeline } of loaded) {
       await sourceTopic(bus, pipeline.name, pipeline.source.topic, config);

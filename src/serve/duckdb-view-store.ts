@@ -222,7 +222,7 @@ export class DuckDbViewStore implements ViewStore {
     return this.#select(
       definition,
       `WHERE key = ${keyParam(definition.key)} AND window_start >= make_timestamp($2::BIGINT * 1000) AND window_start < make_timestamp($3::BIGINT * 1000) ORDER BY window_start`,
-      [keyValue(definition.key, key), from, to],
+      [keyValue(definition.key, key), Math.max(from, -8.64e15), Math.min(to, 8.64e15)],
     );
   }
 

@@ -281,7 +281,8 @@ export class PostgresViewStore implements ViewStore {
     return this.#select(
       definition,
       `WHERE key = $1::${SQL_TYPES[definition.key]} AND window_start >= to_timestamp($2 / 1000.0) AND window_start < to_timestamp($3 / 1000.0) ORDER BY window_start`,
-      [sqlValue(definition.key, key), from, Math.min(to, 8.2e15)],
+      // PostgreSQL's timestamps span 4713 BC to 294276 AD.
+      [sqlValue(definition.key, key), Math.max(from, -2.1e14), Math.min(to, 8.2e15)],
     );
   }
 
