@@ -6,10 +6,12 @@ import {
   DuckDBInstance,
   DuckDBTimestampValue,
   type DuckDBValue,
+  listValue,
   StatementType,
 } from '@duckdb/node-api';
 import { InvalidArgumentError, TimeoutError } from '../core/index.ts';
 import { ConnectionPool } from './connection-pool.ts';
+import { cacheKey } from './view-cache.ts';
 import { quoteIdent } from './view-columns.ts';
 import {
   QueryInvalidError,
@@ -215,6 +217,23 @@ export class DuckDbViewStore implements ViewStore {
       [keyValue(definition.key, key)],
     );
     return rows[0] ?? null;
+  }
+
+  async latestEnds(view: string, keys: readonly unknown[]): Promise<Map<string, number>> {
+    const definition = this.#definition(view);
+    if (keys.length === 0) return new Map();
+    const list = listValue(keys.map((k) => keyValue(definition.key, k)));
+    const type = definition.key === 'json' ? 'VARCHAR' : SQL_TYPES[definition.key];
+    const key = definition.key === 'json' ? 'CAST(key AS VARCHAR)' : 'key';
+    const result = await this.#readers.use((c) =>
+      c.runAndReadAll(
+        `SELECT ${key}, epoch_ms(max(window_end)) FROM ${quoteIdent(view)} WHERE ${key} IN (SELECT unnest($1::${type}[])) GROUP BY ALL`,
+        [list],
+      ),
+    );
+    return new Map(
+      result.getRows().map(([k, end]) => [cacheKey(fromSql(definition.key, k!)), Number(end)] as const),
+    );
   }
 
   range(view: string, key: unknown, from: number, to: number): Promise<StoredRow[]> {

@@ -59,11 +59,12 @@ export class MemoryViewCache implements ViewCache {
     this.#epochs.set(view, (this.#epochs.get(view) ?? 0) + 1);
   }
 
-  async offer(view: string, rows: readonly StoredRow[]): Promise<void> {
+  async offer(view: string, rows: readonly StoredRow[], options: { absent?: boolean } = {}): Promise<void> {
     for (const row of latestPerKey(rows)) {
       const k = cacheKey(row.key);
       const entry = this.#entries.get(`${view}\u0000${k}`);
-      if (entry && (entry.row === null || row.windowEnd >= entry.row.windowEnd)) this.#set(view, k, row);
+      if (entry ? entry.row === null || row.windowEnd >= entry.row.windowEnd : options.absent)
+        this.#set(view, k, row);
     }
   }
 

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import pg from 'pg';
 import { InvalidArgumentError, TimeoutError } from '../core/index.ts';
+import { cacheKey } from './view-cache.ts';
 import { quoteIdent } from './view-columns.ts';
 import {
   QueryInvalidError,
@@ -274,6 +275,21 @@ export class PostgresViewStore implements ViewStore {
       [sqlValue(definition.key, key)],
     );
     return rows[0] ?? null;
+  }
+
+  async latestEnds(view: string, keys: readonly unknown[]): Promise<Map<string, number>> {
+    const definition = await this.#definition(view);
+    if (keys.length === 0) return new Map();
+    const result = await this.#query(
+      `SELECT key, (extract(epoch FROM max(window_end)) * 1000)::BIGINT AS e FROM ${this.#table(view)} WHERE key = ANY($1::${SQL_TYPES[definition.key]}[]) GROUP BY key`,
+      [keys.map((k) => sqlValue(definition.key, k))],
+      'array',
+    );
+    return new Map(
+      (result.rows as unknown[][]).map(
+        ([k, e]) => [cacheKey(fromSql(definition.key, k)), Number(e)] as const,
+      ),
+    );
   }
 
   async range(view: string, key: unknown, from: number, to: number): Promise<StoredRow[]> {

@@ -26,8 +26,8 @@ if ARGV[3] == '' then redis.call('SET', KEYS[2], ARGV[2]) else redis.call('SET',
 return 1`;
 const OFFER = `
 local cached = redis.call('GET', KEYS[1])
-if not cached then return 0 end
-if cached ~= 'null' then
+if not cached and ARGV[4] ~= '1' then return 0 end
+if cached and cached ~= 'null' then
   local s, e = string.match(cached, '^(-?%d+)|(-?%d+)|')
   if tonumber(e) > tonumber(ARGV[1]) then return 0 end
 end
@@ -102,13 +102,13 @@ export class RedisViewCache implements ViewCache {
     await this.#client.incr(this.#epochKey(view));
   }
 
-  async offer(view: string, rows: readonly StoredRow[]): Promise<void> {
+  async offer(view: string, rows: readonly StoredRow[], options: { absent?: boolean } = {}): Promise<void> {
     const ttl = this.#ttl(view);
     const batch = this.#client.multi();
     for (const row of latestPerKey(rows))
       batch.eval(OFFER, {
         keys: [this.#key(view, row.key)],
-        arguments: [String(row.windowEnd), encode(row), ttl],
+        arguments: [String(row.windowEnd), encode(row), ttl, options.absent ? '1' : '0'],
       });
     if (rows.length > 0) await batch.execAsPipeline();
   }

@@ -7,8 +7,8 @@ import type { RowId, StoredRow } from './view-store.ts';
  * Kept exact without locks by an epoch per view, which the materializer bumps after each batch it
  * commits to the store: a reader takes the epoch, reads the store on a miss, and `fill`s only if
  * the epoch has not moved and the key is still absent. The materializer, after bumping, `offer`s
- * the batch's rows to the keys present (a row replaces the cached one if its window ends no
- * earlier) and `evict`s the rows it deleted. So a fill from a read older than a commit is refused,
+ * the batch's rows (a row replaces the cached one if its window ends no earlier; a key not cached
+ * gets the row the store confirms as its latest) and `evict`s the rows it deleted. So a fill from a read older than a commit is refused,
  * or, if it slipped in before the bump, is corrected by the offer that follows it.
  */
 export interface ViewCache {
@@ -20,8 +20,11 @@ export interface ViewCache {
   fill(view: string, key: unknown, row: StoredRow | null, epoch: number): Promise<void>;
   /** After a batch is committed: moves the epoch on. */
   bump(view: string): Promise<void>;
-  /** After the bump: each row replaces its key's cached row if cached and not newer. */
-  offer(view: string, rows: readonly StoredRow[]): Promise<void>;
+  /**
+   * After the bump: each row replaces its key's cached row if that is not newer. A key not cached
+   * is cached only with `absent` (rows the store has just confirmed as their key's latest).
+   */
+  offer(view: string, rows: readonly StoredRow[], options?: { absent?: boolean }): Promise<void>;
   /** After the bump: a key whose cached row is one of these is dropped. */
   evict(view: string, ids: readonly RowId[]): Promise<void>;
   /** Drops every entry of the view (the view was dropped). */

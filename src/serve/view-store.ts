@@ -93,6 +93,8 @@ export interface ViewStore {
   apply(view: string, batch: ViewBatch): Promise<void>;
   /** The row of the key's latest window (greatest window_end), or null. */
   latest(view: string, key: unknown): Promise<StoredRow | null>;
+  /** For each of these keys that has rows, the end of its latest window (by the key's cacheKey, its JSON). */
+  latestEnds(view: string, keys: readonly unknown[]): Promise<Map<string, number>>;
   /** The key's rows whose window starts in [from, to), by window start. */
   range(view: string, key: unknown, from: number, to: number): Promise<StoredRow[]>;
   /** The `n` rows with the greatest `by` among windows starting at `windowStart` (default: the latest window start). */

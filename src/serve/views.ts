@@ -1,7 +1,7 @@
 import { type Logger, silentLogger } from '../core/index.ts';
 import type { Bus } from '../log/index.ts';
 import type { Pipeline, ViewStep } from '../stream/index.ts';
-import { cachedLatest, type ViewCache } from './view-cache.ts';
+import { cachedLatest, cacheKey, latestPerKey, type ViewCache } from './view-cache.ts';
 import { UnknownViewError } from './view-errors.ts';
 import { type ViewChange, ViewMaterializer } from './view-materializer.ts';
 import type { QueryOptions, QueryResult, StoredRow, ViewDefinition, ViewStore } from './view-store.ts';
@@ -79,6 +79,17 @@ export class Views {
     return found;
   }
 
+  /**
+   * The view's definition, or null for a view a pipeline here writes that has no row yet (its
+   * columns come with its first rows); UnknownViewError for neither.
+   */
+  async definitionOrDeclared(view: string): Promise<ViewDefinition | null> {
+    const found = (await this.store.views()).find((v) => v.name === view);
+    if (found) return found;
+    if (this.#materializers.some((m) => m.view === view)) return null;
+    throw new UnknownViewError(view);
+  }
+
   /** The key's latest window, from the cache when it has it (a store failure of the cache falls back to the store). */
   async latest(view: string, key: unknown): Promise<StoredRow | null> {
     await this.definition(view);
@@ -135,7 +146,18 @@ export class Views {
         this.#cacheDirty.delete(view);
       }
       await this.cache.bump(view);
-      await this.cache.offer(view, change.upserts);
+      // The rows that are their key's latest in the store now are cached, present or not; the
+      // others (a late update of an older window) change nothing.
+      const latest = latestPerKey(change.upserts);
+      const ends = await this.store.latestEnds(
+        view,
+        latest.map((r) => r.key),
+      );
+      await this.cache.offer(
+        view,
+        latest.filter((r) => ends.get(cacheKey(r.key)) === r.windowEnd),
+        { absent: true },
+      );
       await this.cache.evict(view, change.deletes);
     } catch (error) {
       this.#cacheDirty.add(view);

@@ -89,6 +89,10 @@ export function viewCacheContract(name: string, harness: ViewCacheHarness): void
       expect(await c.get(v, 'c')).toBeUndefined();
       await c.offer(v, [{ ...row('a', 100, 7), kind: 'update' }]);
       expect((await c.get(v, 'a'))?.values.n).toBe(7);
+      // Rows the store confirmed as their key's latest are cached whether or not the key was.
+      await c.offer(v, [row('c', 0, 1), row('a', 0, 99)], { absent: true });
+      expect(await c.get(v, 'c')).toEqual(row('c', 0, 1));
+      expect((await c.get(v, 'a'))?.values.n).toBe(7);
     });
 
     it('evicts a key whose cached window was deleted, and clears a view', async () => {

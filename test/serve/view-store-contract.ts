@@ -89,6 +89,12 @@ export function viewStoreContract(name: string, harness: ViewStoreHarness): void
       expect(await s.latest(view.name, 'm1')).toEqual(rows[1]);
       expect(await s.latest(view.name, 'm2')).toEqual(rows[2]);
       expect(await s.latest(view.name, 'nobody')).toBeNull();
+      expect(await s.latestEnds(view.name, ['m1', 'm2', 'nobody'])).toEqual(
+        new Map([
+          ['"m1"', 120_000],
+          ['"m2"', 60_000],
+        ]),
+      );
       expect(await s.rowCount(view.name)).toBe(3);
       expect(await s.offsets(view.name)).toEqual(new Map([[0, 3]]));
     });
@@ -179,6 +185,7 @@ export function viewStoreContract(name: string, harness: ViewStoreHarness): void
           progress: [{ partition: 0, from: 0, to: 1 }],
         });
         expect((await s.latest(view.name, key))?.key).toEqual(key);
+        expect([...(await s.latestEnds(view.name, [key])).keys()]).toEqual([JSON.stringify(key)]);
       }
     });
 

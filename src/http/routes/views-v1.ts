@@ -172,9 +172,11 @@ export function viewRoutes(app: FastifyInstance, options: ViewRoutesOptions): vo
     '/v1/views/:view/live',
     async (request, reply) => {
       const { view } = request.params;
-      const definition = await views.definition(view);
+      // A view a pipeline here writes can be followed before its first row.
+      const definition = await views.definitionOrDeclared(view);
+      const key = request.query.key;
       const only =
-        request.query.key === undefined ? null : JSON.stringify(viewKey(definition, request.query.key));
+        key === undefined ? null : JSON.stringify(definition === null ? key : viewKey(definition, key));
       if (liveStreams >= options.maxLiveStreams) {
         reply.header('retry-after', '5');
         throw new RequestError(
