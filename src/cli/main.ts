@@ -49,6 +49,10 @@ export function buildProgram(): Command {
       process.env.KAPPA_BUS,
     )
     .option('--demo', 'generate payments and run three demo pipelines with views to query')
+    .option(
+      '--pg-port <port>',
+      `port of the Postgres wire protocol over the views, 0 turns it off (default: ${defaults.views.pgPort}, or views.pgPort)`,
+    )
     .action((options) => up(options));
 
   program

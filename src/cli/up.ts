@@ -3,6 +3,7 @@ import path from 'node:path';
 import { assemble, loadConfig, readKeysFile, watchKeysFile } from '../config/index.ts';
 import { ConfigError, createLogger, KeyRing, toMillis } from '../core/index.ts';
 import { createServer, isLoopback } from '../http/index.ts';
+import { PgServer } from '../serve/index.ts';
 import { PAYMENTS_PARTITIONS, PAYMENTS_TOPIC, startPaymentGenerator } from './demo/payments.ts';
 import { demoPipelines } from './demo/pipelines.ts';
 import { stopOnSignal } from './stop-on-signal.ts';
@@ -17,11 +18,16 @@ export interface UpOptions {
   tlsKey?: string;
   /** Generate payments and run the three demo pipelines with their views. */
   demo?: boolean;
+  /** Port of the Postgres wire protocol; '0' turns it off. */
+  pgPort?: string;
 }
 
 /** `kappa up`: the whole slice in this process, on the embedded log or on Kafka, until SIGINT or SIGTERM. */
 export async function up(options: UpOptions): Promise<void> {
   const port = options.port === undefined ? undefined : Number(options.port);
+  const pgFlag = options.pgPort === undefined ? undefined : Number(options.pgPort);
+  if (pgFlag !== undefined && (!Number.isInteger(pgFlag) || pgFlag < 0 || pgFlag > 65535))
+    throw new Error(`--pg-port must be a port number (0 turns it off), got '${options.pgPort}'`);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new Error(`--port must be a port number (0 picks a free one), got '${options.port}'`);
   }
@@ -34,7 +40,11 @@ export async function up(options: UpOptions): Promise<void> {
   const { config, file } = await loadConfig({
     ...(options.config ? { file: options.config } : {}),
     ...(options.bus ? { bus: options.bus } : {}),
-    overrides: { dataDir: options.dataDir, http: { port, host: options.host, tls } },
+    overrides: {
+      dataDir: options.dataDir,
+      http: { port, host: options.host, tls },
+      ...(pgFlag === undefined ? {} : { views: { pgPort: pgFlag === 0 ? null : pgFlag } }),
+    },
   });
   const logger = createLogger();
   // The server refuses a non-loopback host without keys (server.ts), before anything listens.
@@ -96,10 +106,33 @@ export async function up(options: UpOptions): Promise<void> {
     logger,
   );
   let url: string;
+  const pg =
+    config.views.pgPort === null
+      ? null
+      : new PgServer({
+          views: assembly.views,
+          keys,
+          maxRows: config.views.maxQueryRows,
+          timeoutMs: toMillis(config.views.queryTimeout),
+          logger,
+        });
+  let pgPort: number | null = null;
   try {
     url = await server.listen(config.http.port, config.http.host);
+    // The same rule as HTTP (server.listen refused a public host without keys above).
+    if (pg)
+      pgPort = await pg
+        .listen(config.views.pgPort!, config.http.host)
+        .catch((error: NodeJS.ErrnoException) => {
+          throw error.code === 'EADDRINUSE'
+            ? new Error(
+                `Port ${config.views.pgPort} on ${config.http.host} (the Postgres wire protocol) is in use: pass --pg-port, or --pg-port 0 to turn it off`,
+              )
+            : error;
+        });
   } catch (error) {
     unwatch();
+    await pg?.close().catch(() => {});
     await server.close().catch(() => {});
     await assembly.close();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -126,18 +159,24 @@ export async function up(options: UpOptions): Promise<void> {
   );
   // A line for people and scripts (tests read the URL from it), whatever the log level.
   process.stdout.write(`Kappa is up at ${url} (${assembly.busDescription})\n`);
+  const psql =
+    pgPort === null
+      ? null
+      : `psql "postgresql://kappa${keys.enabled ? ':$KAPPA_API_KEY' : ''}@${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${pgPort}/kappa"`;
+  if (psql) process.stdout.write(`Views answer SQL over the Postgres protocol: ${psql}\n`);
   const generator = options.demo ? startPaymentGenerator(assembly.bus) : null;
-  if (generator) process.stdout.write(demoHelp(url, keys.enabled));
+  if (generator) process.stdout.write(demoHelp(url, keys.enabled, psql));
 
   stopOnSignal(logger, async () => {
     await generator?.stop();
+    await pg?.close();
     unwatch();
     await server.close();
     await assembly.close();
   });
 }
 
-function demoHelp(url: string, withKeys: boolean): string {
+function demoHelp(url: string, withKeys: boolean, psql: string | null): string {
   const auth = withKeys ? ' -H "Authorization: Bearer $KAPPA_API_KEY"' : '';
   return [
     '',
@@ -151,6 +190,11 @@ function demoHelp(url: string, withKeys: boolean): string {
     `  curl${auth} '${url}/v1/views/revenue_per_merchant/top?by=revenue&n=5'`,
     `  curl${auth} -N ${url}/v1/views/declined_per_card/live`,
     `  npx kappa query "SELECT key AS card, declines FROM declined_per_card ORDER BY window_start DESC, declines DESC LIMIT 5"`,
+    ...(psql
+      ? [
+          `  ${psql} -c 'SELECT key AS merchant, revenue FROM revenue_per_merchant ORDER BY revenue DESC LIMIT 5'`,
+        ]
+      : []),
     '',
   ].join('\n');
 }

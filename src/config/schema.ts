@@ -380,6 +380,16 @@ export const configSchema = z
           .positive()
           .default(1000)
           .describe('Live view streams (SSE) open at once.'),
+        pgPort: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .nullable()
+          .default(5433)
+          .describe(
+            'Port of the Postgres wire protocol over the views (psql, Grafana, drivers), on http.host; the password is an API key. null turns it off (`--pg-port 0` too).',
+          ),
       })
       .strict()
       .prefault({})

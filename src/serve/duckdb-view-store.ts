@@ -291,10 +291,16 @@ export class DuckDbViewStore implements ViewStore {
         throw new QueryRefusedError(
           `Queries are read-only: a ${StatementType[prepared.statementType]} statement is refused (views change only through their pipelines)`,
         );
-      if (prepared.parameterCount > 0)
+      const params = options.params ?? [];
+      if (prepared.parameterCount !== params.length)
         throw new QueryInvalidError(
-          'A query over HTTP takes no parameters ($1, ?): put the values in the SQL',
+          `The query has ${prepared.parameterCount} parameter(s) ($1, ?) and was given ${params.length}: over HTTP, put the values in the SQL`,
         );
+      // Text values, which DuckDB casts to the type it inferred for each parameter.
+      params.forEach((v, i) => {
+        if (v === null) prepared.bindNull(i + 1);
+        else prepared.bindVarchar(i + 1, v);
+      });
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;

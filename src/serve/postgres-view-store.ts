@@ -347,6 +347,7 @@ export class PostgresViewStore implements ViewStore {
       await client.query(`SET LOCAL search_path = ${quoteIdent(this.#schema)}`);
       const result = await client.query({
         text: `SELECT * FROM (\n${body}\n) AS kappa_query LIMIT ${Math.trunc(options.maxRows) + 1}`,
+        values: [...(options.params ?? [])],
         rowMode: 'array',
         queryMode: 'extended',
       } as pg.QueryConfig & { queryMode: 'extended' });

@@ -63,6 +63,8 @@ export interface QueryOptions {
   /** Rows returned at most; a result with more says `truncated`. */
   maxRows: number;
   timeoutMs: number;
+  /** Values of `$1`, `$2`… as text (the Postgres wire protocol's parameters); the store casts them. */
+  params?: ReadonlyArray<string | null>;
 }
 
 export interface QueryResult {

@@ -61,7 +61,9 @@ export async function startUp(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<{ process: ChildProcess; url: string; line: string; output: string[] }> {
-  const started = await start('up', args, /Kappa is up at (\S+)/, options);
+  // Tests run many at once: the Postgres port (5433 by default) is off unless a test asks for it.
+  const withPg = args.includes('--pg-port') ? args : [...args, '--pg-port', '0'];
+  const started = await start('up', withPg, /Kappa is up at (\S+)/, options);
   return { ...started, url: started.match[1]! };
 }
 

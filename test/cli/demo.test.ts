@@ -1,6 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
+import { freePort } from '../support/net.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { run, startUp } from './cli-helpers.ts';
 
@@ -24,7 +26,16 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: str
 it('kappa up --demo serves three views whose numbers change as payments flow, and the CLI queries them', async () => {
   const temp = await tempDir('kappa-demo-');
   cleanups.push(temp.remove);
-  const up = await startUp(['--demo', '--port', '0', '--data-dir', path.join(temp.dir, 'data')]);
+  const pgPort = await freePort();
+  const up = await startUp([
+    '--demo',
+    '--port',
+    '0',
+    '--pg-port',
+    String(pgPort),
+    '--data-dir',
+    path.join(temp.dir, 'data'),
+  ]);
   children.push(up.process);
   const json = async (route: string, init?: RequestInit) => (await fetch(`${up.url}${route}`, init)).json();
   const views = await until(
@@ -73,4 +84,16 @@ it('kappa up --demo serves three views whose numbers change as payments flow, an
       .split('\n')
       .map((l) => Object.keys(JSON.parse(l))),
   ).toEqual([['key'], ['key']]);
+  // The psql line it printed works as printed.
+  const psqlLine = up.output.find((l) => l.startsWith('Views answer SQL over the Postgres protocol: '));
+  expect(psqlLine).toContain(`127.0.0.1:${pgPort}`);
+  const psql = await promisify(execFile)('psql', [
+    `postgresql://kappa@127.0.0.1:${pgPort}/kappa`,
+    '-X',
+    '-A',
+    '-t',
+    '-c',
+    'SELECT count(*) FROM declined_per_card',
+  ]);
+  expect(Number(psql.stdout.trim())).toBeGreaterThan(0);
 }, 120_000);
