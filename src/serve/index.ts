@@ -1,11 +1,10 @@
-export { ConnectionPool } from './connection-pool.ts';
 export { DuckDbViewStore, type DuckDbViewStoreOptions } from './duckdb-view-store.ts';
 export { MemoryViewCache } from './memory-view-cache.ts';
 export { PgServer, type PgServerOptions } from './pg-wire/pg-server.ts';
 export { PostgresViewStore, type PostgresViewStoreOptions } from './postgres-view-store.ts';
 export { RedisViewCache, type RedisViewCacheOptions } from './redis-view-cache.ts';
 export { cachedLatest, latestPerKey, type ViewCache } from './view-cache.ts';
-export { defineView, FIXED_COLUMNS, parseKey, quoteIdent, storedRow } from './view-columns.ts';
+export { defineView, parseKey, storedRow } from './view-columns.ts';
 export {
   QueryInvalidError,
   QueryRefusedError,

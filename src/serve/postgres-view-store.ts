@@ -46,6 +46,8 @@ const TYPE_NAMES: Record<number, string> = {
   3802: 'JSONB',
 };
 const NUMBER_OIDS = new Set([20, 21, 23, 700, 701, 1700]);
+/** How long the list of views (which other processes may add to) is taken as it is. */
+const REFRESH_MS = 2000;
 
 /** PostgreSQL's statements other than reads: a query beginning with one is refused, not called invalid. */
 const STATEMENTS = new Set(
@@ -87,6 +89,7 @@ export class PostgresViewStore implements ViewStore {
   readonly #schema: string;
   readonly #queryRole: string | null;
   readonly #views = new Map<string, ViewDefinition>();
+  #refreshed = 0;
 
   private constructor(owner: pg.Pool, readers: pg.Pool, schema: string, queryRole: string | null) {
     this.#owner = owner;
@@ -184,7 +187,8 @@ export class PostgresViewStore implements ViewStore {
   }
 
   async views(): Promise<ViewDefinition[]> {
-    await this.#refresh();
+    // Other processes define views too; a lookup's path should not cost a query each time.
+    if (Date.now() - this.#refreshed > REFRESH_MS) await this.#refresh();
     return [...this.#views.values()];
   }
 
@@ -408,6 +412,7 @@ export class PostgresViewStore implements ViewStore {
 
   async #refresh(): Promise<void> {
     const result = await this.#query(`SELECT definition FROM ${quoteIdent(this.#schema)}._kappa_views`);
+    this.#refreshed = Date.now();
     this.#views.clear();
     for (const { definition } of result.rows) this.#views.set(definition.name, definition as ViewDefinition);
   }

@@ -3,7 +3,7 @@ import { type ResultType, type ViewRow, ViewRowError, type ViewStep } from '../s
 import type { ColumnType, StoredRow, ViewColumn, ViewDefinition } from './view-store.ts';
 
 /** The columns every view has before its aggregates. */
-export const FIXED_COLUMNS = ['key', 'window_start', 'window_end', 'kind'] as const;
+const FIXED_COLUMNS = ['key', 'window_start', 'window_end', 'kind'] as const;
 
 /** An aggregate's name as a column: any text but the fixed columns' names (it is always quoted). */
 function checkColumnName(view: string, name: string): void {
