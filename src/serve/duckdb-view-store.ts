@@ -12,7 +12,7 @@ import {
 import { InvalidArgumentError, TimeoutError } from '../core/index.ts';
 import { ConnectionPool } from './connection-pool.ts';
 import { cacheKey } from './view-cache.ts';
-import { quoteIdent } from './view-columns.ts';
+import { missingColumn, quoteIdent } from './view-columns.ts';
 import {
   QueryInvalidError,
   QueryRefusedError,
@@ -62,6 +62,8 @@ export class DuckDbViewStore implements ViewStore {
   readonly #writer: DuckDBConnection;
   readonly #readers: ConnectionPool<DuckDBConnection>;
   readonly #views = new Map<string, ViewDefinition>();
+  /** The writer's temp tables made so far (made once per view, emptied per batch). */
+  readonly #staged = new Set<string>();
   /** The writer's work, one thing at a time: a transaction is the connection's. */
   #writing: Promise<unknown> = Promise.resolve();
 
@@ -247,10 +249,8 @@ export class DuckDbViewStore implements ViewStore {
 
   top(view: string, by: string, n: number, windowStart?: number): Promise<StoredRow[]> {
     const definition = this.#definition(view);
-    if (!definition.columns.some((c) => c.name === by))
-      throw new InvalidArgumentError(
-        `View '${view}' has no column ${JSON.stringify(by)} (columns: ${definition.columns.map((c) => c.name).join(', ')})`,
-      );
+    const missing = missingColumn(definition, by);
+    if (missing) throw new InvalidArgumentError(missing);
     const table = quoteIdent(view);
     const at =
       windowStart === undefined
@@ -330,6 +330,12 @@ export class DuckDbViewStore implements ViewStore {
       await this.#writer.run('BEGIN TRANSACTION');
       try {
         await this.#writer.run(`DROP TABLE IF EXISTS ${quoteIdent(view)}`);
+        // A view made again under this name may have other columns: its stages go too.
+        for (const what of ['upserts', 'deletes']) {
+          const stage = `stage_${what}_${view}`;
+          await this.#writer.run(`DROP TABLE IF EXISTS temp.main.${quoteIdent(stage)}`);
+          this.#staged.delete(stage);
+        }
         await this.#writer.run('DELETE FROM _kappa_views WHERE name = $1', [view]);
         await this.#writer.run('DELETE FROM _kappa_view_offsets WHERE view = $1', [view]);
         await this.#writer.run('COMMIT');
@@ -363,10 +369,13 @@ export class DuckDbViewStore implements ViewStore {
   /** The writer's temp table (its name, unquoted) for a batch's rows, or row ids, of a view; emptied. */
   async #stage(w: DuckDBConnection, view: string, what: 'upserts' | 'deletes'): Promise<string> {
     const stage = `stage_${what}_${view}`;
-    const columns = what === 'upserts' ? '*' : 'key, window_start, window_end';
-    await w.run(
-      `CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(stage)} AS SELECT ${columns} FROM ${quoteIdent(view)} LIMIT 0`,
-    );
+    if (!this.#staged.has(stage)) {
+      const columns = what === 'upserts' ? '*' : 'key, window_start, window_end';
+      await w.run(
+        `CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(stage)} AS SELECT ${columns} FROM ${quoteIdent(view)} LIMIT 0`,
+      );
+      this.#staged.add(stage);
+    }
     await w.run(`DELETE FROM temp.main.${quoteIdent(stage)}`);
     return stage;
   }

@@ -4,7 +4,7 @@ export { PgServer, type PgServerOptions } from './pg-wire/pg-server.ts';
 export { PostgresViewStore, type PostgresViewStoreOptions } from './postgres-view-store.ts';
 export { RedisViewCache, type RedisViewCacheOptions } from './redis-view-cache.ts';
 export { cachedLatest, latestPerKey, type ViewCache } from './view-cache.ts';
-export { defineView, parseKey, storedRow } from './view-columns.ts';
+export { defineView, missingColumn, parseKey, storedRow } from './view-columns.ts';
 export {
   QueryInvalidError,
   QueryRefusedError,

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import pg from 'pg';
 import { InvalidArgumentError, TimeoutError } from '../core/index.ts';
 import { cacheKey } from './view-cache.ts';
-import { quoteIdent } from './view-columns.ts';
+import { missingColumn, quoteIdent } from './view-columns.ts';
 import {
   QueryInvalidError,
   QueryRefusedError,
@@ -308,10 +308,8 @@ export class PostgresViewStore implements ViewStore {
 
   async top(view: string, by: string, n: number, windowStart?: number): Promise<StoredRow[]> {
     const definition = await this.#definition(view);
-    if (!definition.columns.some((col) => col.name === by))
-      throw new InvalidArgumentError(
-        `View '${view}' has no column ${JSON.stringify(by)} (columns: ${definition.columns.map((col) => col.name).join(', ')})`,
-      );
+    const missing = missingColumn(definition, by);
+    if (missing) throw new InvalidArgumentError(missing);
     const at =
       windowStart === undefined
         ? `(SELECT max(window_start) FROM ${this.#table(view)})`

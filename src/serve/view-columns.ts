@@ -85,6 +85,12 @@ export function storedRow(view: ViewDefinition, row: ViewRow): StoredRow {
   return { key: row.key, windowStart: row.start, windowEnd: row.end, kind: row.kind, values };
 }
 
+/** Null when the view has an aggregate column `name`; otherwise what to tell the caller. */
+export function missingColumn(view: ViewDefinition, name: string): string | null {
+  if (view.columns.some((c) => c.name === name)) return null;
+  return `View '${view.name}' has no column ${JSON.stringify(name)} (columns: ${view.columns.map((c) => c.name).join(', ')})`;
+}
+
 /** A key as the URL gives it (text), as the view's key type holds it; null when it cannot be one. */
 export function parseKey(view: ViewDefinition, text: string): unknown {
   switch (view.key) {

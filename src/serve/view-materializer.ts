@@ -200,8 +200,8 @@ export class ViewMaterializer {
     if (retention !== null && Number.isFinite(this.#newestEnd))
       batch.expireBefore = this.#newestEnd - retention;
     if (this.#definition === null) {
-      // Only tombstones and bad records so far: no table to apply to, but the offsets move on.
-      if (upserts.length > 0) throw new Error('unreachable: rows without a definition');
+      // Only tombstones and bad records so far (a row would have defined the view): no table to
+      // apply to, but the offsets move on.
       for (const p of batch.progress) this.#positions.set(p.partition, p.to);
       return;
     }

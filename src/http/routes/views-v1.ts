@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allowsTopic, type Principal, TimeoutError } from '../../core/index.ts';
 import {
+  missingColumn,
   parseKey,
   type StoredRow,
   type ViewChange,
@@ -126,12 +127,8 @@ export function viewRoutes(app: FastifyInstance, options: ViewRoutesOptions): vo
         request.query.by ?? definition.columns.find((c) => c.type === 'integer' || c.type === 'number')?.name;
       if (by === undefined)
         throw new RequestError(422, 42206, `View '${view}' has no numeric column to rank by: give by=`);
-      if (!definition.columns.some((c) => c.name === by))
-        throw new RequestError(
-          422,
-          42206,
-          `View '${view}' has no column ${JSON.stringify(by)} (columns: ${definition.columns.map((c) => c.name).join(', ')})`,
-        );
+      const missing = missingColumn(definition, by);
+      if (missing) throw new RequestError(422, 42206, missing);
       const n = request.query.n === undefined ? 10 : Number(request.query.n);
       if (!Number.isInteger(n) || n < 1 || n > 1000)
         throw new RequestError(422, 42207, 'n must be an integer from 1 to 1000');
