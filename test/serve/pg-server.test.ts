@@ -5,15 +5,60 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey, hashApiKey, KeyRing } from '../../src/core/index.ts';
 import { type EmbeddedBus, openEmbeddedBus } from '../../src/log/index.ts';
-import { DuckDbViewStore, MemoryViewCache, PgServer, Views } from '../../src/serve/index.ts';
-import { postgresAvailable } from '../support/postgres.ts';
+import {
+  DuckDbViewStore,
+  MemoryViewCache,
+  PgServer,
+  PostgresViewStore,
+  type ViewStore,
+  Views,
+} from '../../src/serve/index.ts';
+import { ensureJars, javaAvailable, runJavaSource } from '../support/java.ts';
+import { type PostgresServer, postgresAvailable, startPostgres } from '../support/postgres.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 const run = promisify(execFile);
 
-describe('Postgres wire protocol over the views', () => {
+/** How a store's SQL differs where a test needs it. */
+interface Dialect {
+  /** A query that runs longer than the server's 500 ms timeout. */
+  slowQuery: string;
+  /** A read of a local file, refused. */
+  fileRead: string;
+  /** The schema the catalogue shows views in. */
+  schema: string;
+  /** The SQL type of window bounds. */
+  timestamp: 'timestamp without time zone' | 'timestamp with time zone';
+}
+
+describe('Postgres wire protocol over DuckDB', () => {
+  wireSuite(async (dir) => DuckDbViewStore.open({ file: path.join(dir, 'views.duckdb') }), {
+    slowQuery: 'SELECT count(*) FROM range(100000) a, range(100000) b WHERE a.range * b.range % 7 = 3',
+    fileRead: "SELECT * FROM read_csv('/etc/passwd')",
+    schema: 'public',
+    timestamp: 'timestamp without time zone',
+  });
+});
+
+describe.runIf(postgresAvailable())('Postgres wire protocol over PostgreSQL', () => {
+  let postgres: PostgresServer;
+  beforeAll(async () => {
+    postgres = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await postgres?.stop();
+  });
+  wireSuite(async () => PostgresViewStore.open({ url: postgres.url }), {
+    slowQuery: 'SELECT pg_sleep(30)',
+    fileRead: "SELECT pg_read_file('/etc/passwd')",
+    schema: 'kappa',
+    timestamp: 'timestamp with time zone',
+  });
+});
+
+function wireSuite(open: (dir: string) => Promise<ViewStore>, dialect: Dialect): void {
   let bus: EmbeddedBus;
-  let store: DuckDbViewStore;
+  let store: ViewStore;
   let server: PgServer;
   let port: number;
   let remove: () => Promise<void>;
@@ -33,7 +78,7 @@ describe('Postgres wire protocol over the views', () => {
     const temp = await tempDir('kappa-pgwire-');
     remove = temp.remove;
     bus = await openEmbeddedBus({ dataDir: path.join(temp.dir, 'log'), maintenanceInterval: 0 });
-    store = await DuckDbViewStore.open({ file: path.join(temp.dir, 'views.duckdb') });
+    store = await open(temp.dir);
     await store.define({
       name: 'revenue',
       topic: 'kappa-view-revenue',
@@ -81,7 +126,12 @@ describe('Postgres wire protocol over the views', () => {
     ]);
     expect(all.rows[1].window_start).toEqual(new Date(60_000));
     // BIGINT comes as text in pg (it may not fit a double), as from PostgreSQL itself.
-    expect(all.fields.map((f) => f.dataTypeID)).toEqual([25, 20, 701, 1114]);
+    expect(all.fields.map((f) => f.dataTypeID)).toEqual([
+      25,
+      20,
+      701,
+      dialect.timestamp === 'timestamp with time zone' ? 1184 : 1114,
+    ]);
     const some = await c.query('SELECT key FROM revenue WHERE n > $1 AND key <> $2 ORDER BY key', [1, 'm3']);
     expect(some.rows).toEqual([{ key: 'm2' }]);
     for (const key of ['m1', 'm3']) {
@@ -105,9 +155,10 @@ describe('Postgres wire protocol over the views', () => {
       ["DELETE FROM revenue WHERE key = 'm1'", '42501'],
       ['DROP TABLE revenue', '42501'],
       ["COPY revenue TO '/tmp/kappa-evil.csv'", '42501'],
-      ["SELECT * FROM read_csv('/etc/passwd')", '42501'],
+      [dialect.fileRead, '42501'],
+      ...(dialect.schema === 'kappa' ? ([['SELECT * FROM _kappa_view_offsets', '42501']] as const) : []),
       ['SELEKT 1', '42601'],
-      ['SELECT count(*) FROM range(100000) a, range(100000) b WHERE a.range * b.range % 7 = 3', '57014'],
+      [dialect.slowQuery, '57014'],
     ] as const)
       await expect(c.query(sql), sql).rejects.toMatchObject({ code });
     expect((await c.query('SELECT count(*)::INTEGER AS n FROM revenue')).rows).toEqual([{ n: 3 }]);
@@ -127,12 +178,12 @@ describe('Postgres wire protocol over the views', () => {
     const q = await psql('-c', 'SELECT key, n FROM revenue ORDER BY key');
     expect(q.stdout).toMatch(/key \| n *\n-+\+-+\n m1 {2}\| 1\n m2 {2}\| 2\n m3 {2}\| 3\n\(3 rows\)/);
     const list = await psql('-c', '\\d');
-    expect(list.stdout).toMatch(/public \| revenue \| table \| kappa/);
+    expect(list.stdout).toMatch(new RegExp(`${dialect.schema} +\\| revenue +\\| table`));
     const table = await psql('-c', '\\d revenue');
-    expect(table.stdout).toContain('Table "public.revenue"');
+    expect(table.stdout).toContain(`Table "${dialect.schema}.revenue"`);
     for (const line of [
       / key +\| text +\|.*not null/,
-      / window_start +\| timestamp without time zone/,
+      new RegExp(` window_start +\\| ${dialect.timestamp}`),
       / n +\| bigint/,
       / total +\| double precision/,
     ])
@@ -144,4 +195,90 @@ describe('Postgres wire protocol over the views', () => {
     expect(write?.code).not.toBe(0);
     expect(write?.stderr).toMatch(/read-only/);
   });
-});
+
+  it.runIf(javaAvailable('JDBC', true))(
+    'serves JDBC: binary parameters and results once statements are prepared, and refuses writes',
+    async () => {
+      await ensureJars('jdbc', 'postgresql-');
+      const out = await runJavaSource('jdbc', 'JdbcProbe.java', [String(port), reader], {
+        jvm: ['-Duser.timezone=UTC'],
+      });
+      const lines = out
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t'));
+      const of = (label: string) => lines.filter((l) => l[0] === label).map((l) => l.slice(1));
+      expect(of('all')).toEqual([
+        ['m1', '1', '2.5', '0', 'final'],
+        ['m2', '2', '5.0', '60000', 'final'],
+        ['m3', '3', '7.5', '120000', 'final'],
+      ]);
+      // Runs 0-4 are unnamed statements in text; 5-7 are server-prepared, in binary: the same rows.
+      const prepared = of('prepared');
+      for (let i = 0; i < 8; i++)
+        expect(
+          prepared.filter((l) => l[0] === String(i)).map((l) => l.slice(1)),
+          `run ${i}`,
+        ).toEqual(
+          [
+            ['m1', '1', '2.5', '0'],
+            ['m2', '2', '5.0', '60000'],
+          ].slice(i % 2),
+        );
+      expect(of('typed')).toEqual(Array.from({ length: 7 }, (_, i) => [String(i), '1']));
+      expect(of('aggregate')).toEqual(Array.from({ length: 7 }, (_, i) => [String(i), '6', '5.0', '180000']));
+      expect(of('write')).toEqual([
+        ['DELETE FROM revenue', '42501'],
+        ['CREATE TABLE evil (a INT)', '42501'],
+      ]);
+      expect(of('after')).toEqual([['3']]);
+    },
+    180_000,
+  );
+
+  it("answers what Grafana's data source asks: version, tables, columns, and a time series", async () => {
+    const c = await connect();
+    // The queries of Grafana's grafana-postgresql-datasource (postgresMetaQuery.ts), as it sends them.
+    const searchPath = `quote_ident(table_schema) IN (SELECT CASE WHEN trim(s[i]) = '"$user"' THEN user ELSE trim(s[i]) END
+      FROM generate_series(array_lower(string_to_array(current_setting('search_path'),','),1),
+        array_upper(string_to_array(current_setting('search_path'),','),1)) as i,
+      string_to_array(current_setting('search_path'),',') s)`;
+    const version = await c.query("SELECT current_setting('server_version_num')::int/100 as version");
+    expect(version.rows).toEqual([{ version: 1500 }]);
+    const timescale = await c.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'");
+    expect(timescale.rows).toEqual([]);
+    const tables = await c.query(`SELECT CASE WHEN ${searchPath} THEN quote_ident(table_name)
+        ELSE quote_ident(table_schema) || '.' || quote_ident(table_name) END AS "table"
+      FROM information_schema.tables
+      WHERE quote_ident(table_schema) NOT IN ('information_schema', 'pg_catalog', '_timescaledb_cache')
+      ORDER BY CASE WHEN ${searchPath} THEN 0 ELSE 1 END, 1`);
+    expect(tables.rows).toEqual([{ table: 'revenue' }]);
+    for (const name of ['revenue', `${dialect.schema}.revenue`]) {
+      const columns = await c.query(`SELECT quote_ident(column_name) AS "column", data_type AS "type"
+        FROM information_schema.columns
+        WHERE CASE WHEN array_length(parse_ident('${name}'),1) = 2
+          THEN quote_ident(table_schema) = (parse_ident('${name}'))[1]
+            AND quote_ident(table_name) = (parse_ident('${name}'))[2]
+          ELSE quote_ident(table_name) = '${name}' AND ${searchPath} END`);
+      expect(columns.rows, name).toEqual([
+        { column: 'key', type: 'text' },
+        { column: 'window_start', type: dialect.timestamp },
+        { column: 'window_end', type: dialect.timestamp },
+        { column: 'kind', type: 'text' },
+        { column: 'n', type: 'bigint' },
+        { column: 'total', type: 'double precision' },
+      ]);
+    }
+    const none = await c.query(
+      'SELECT quote_ident(column_name) AS "column", data_type AS "type" FROM information_schema.columns WHERE quote_ident(table_name) = (parse_ident(\'nope\'))[1]',
+    );
+    expect(none.rows).toEqual([]);
+    // A panel's query after Grafana expands $__time and $__timeFilter.
+    const series = await c.query(`SELECT window_start AS "time", sum(total) AS revenue FROM revenue
+      WHERE window_start BETWEEN '1970-01-01T00:00:30Z' AND '1970-01-01T00:05:00Z' GROUP BY 1 ORDER BY 1`);
+    expect(series.rows).toEqual([
+      { time: new Date(60_000), revenue: 5 },
+      { time: new Date(120_000), revenue: 7.5 },
+    ]);
+  });
+}

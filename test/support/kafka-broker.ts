@@ -1,19 +1,16 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Admin } from '@platformatic/kafka';
+import { ensureJars, javaAvailable, javaLibs } from './java.ts';
 import { freePort } from './net.ts';
-import { serviceAvailable } from './services.ts';
 
 const run = promisify(execFile);
-const ROOT = path.join(import.meta.dirname, '..', '..');
 /** Jars live outside git, fetched from Maven Central by `mvn` (see test/support/kafka/pom.xml). */
-export const KAFKA_LIBS = path.join(ROOT, '.cache', 'kafka', 'libs');
-const POM = path.join(import.meta.dirname, 'kafka', 'pom.xml');
+export const KAFKA_LIBS = javaLibs('kafka');
 
 /** The users the broker's SASL listeners know, one per mechanism. */
 export const SASL_USERS = {
@@ -48,23 +45,12 @@ export function endpointsOf(broker: KafkaBroker): KafkaEndpoints {
 }
 
 export function kafkaAvailable(): boolean {
-  return serviceAvailable('Kafka', [
-    ['java', '-version'],
-    ['mvn', '-v'],
-  ]).available;
+  return javaAvailable('Kafka');
 }
 
 /** Copies the broker's jars into .cache/kafka/libs unless they are there already. */
 export async function ensureKafkaJars(): Promise<void> {
-  if (existsSync(KAFKA_LIBS) && (await readdir(KAFKA_LIBS)).some((f) => f.startsWith('kafka_2.13-'))) return;
-  await run(
-    'mvn',
-    ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${KAFKA_LIBS}`],
-    {
-      timeout: 600_000,
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  );
+  await ensureJars('kafka', 'kafka_2.13-');
 }
 
 /** Runs a Java main class on the Kafka classpath. */

@@ -12,6 +12,10 @@ const NAME = 19;
 const OID = 26;
 const BOOL = 16;
 const INT2 = 21;
+const INT4 = 23;
+
+/** The version the server reports (server_version 15.0). */
+export const SERVER_VERSION_NUM = 150000;
 
 /** Where views are in the catalogue these answers make up: one schema, OIDs from 16384 in name order. */
 const SCHEMA = 'public';
@@ -47,15 +51,61 @@ function namePattern(sql: string): RegExp | null {
 }
 
 /**
- * The catalogue queries `psql` sends for `\d` and `\d NAME`, answered from the views' definitions:
+ * The catalogue queries of `psql` (`\d`, `\d NAME`) and of Grafana's PostgreSQL data source (its
+ * version check, table list and column list), answered from the views' definitions. Null when the
+ * query is not one of them.
+ */
+export function catalogAnswer(sql: string, views: readonly ViewDefinition[]): CannedResult | null {
+  const sorted = [...views].sort((a, b) => a.name.localeCompare(b.name));
+  return psqlAnswer(sql, sorted) ?? grafanaAnswer(sql, sorted);
+}
+
+/**
+ * What Grafana's data source asks (public/app/plugins/datasource/grafana-postgresql-datasource/
+ * postgresMetaQuery.ts): DuckDB lacks `quote_ident`, `parse_ident`, `array_lower` and the
+ * `server_version_num` setting those queries use.
+ */
+function grafanaAnswer(sql: string, views: readonly ViewDefinition[]): CannedResult | null {
+  if (/current_setting\('server_version_num'\)::int\s*\/\s*100\s+as\s+version/i.test(sql))
+    return { fields: [{ name: 'version', oid: INT4 }], rows: [[String(SERVER_VERSION_NUM / 100)]] };
+  if (/\bfrom\s+pg_extension\b/i.test(sql)) return { fields: [{ name: 'extversion', oid: TEXT }], rows: [] };
+  if (/\bfrom\s+information_schema\.schemata\b/i.test(sql))
+    return { fields: [{ name: 'name', oid: NAME }], rows: [[SCHEMA]] };
+  if (/\bfrom\s+information_schema\.tables\b/i.test(sql) && /quote_ident\(table_name\)/i.test(sql)) {
+    const schema = /quote_ident\(table_schema\)\s*=\s*'((?:[^']|'')*)'/i.exec(sql)?.[1];
+    const rows = schema === undefined || schema === SCHEMA ? views.map((v) => [v.name]) : [];
+    return { fields: [{ name: 'table', oid: TEXT }], rows };
+  }
+  const table = /\bfrom\s+information_schema\.columns\b[\s\S]*parse_ident\('((?:[^']|'')*)'\)/i.exec(
+    sql,
+  )?.[1];
+  if (table !== undefined) {
+    const parts = table
+      .replaceAll("''", "'")
+      .split('.')
+      .map((p) => p.replace(/^"(.*)"$/, '$1'));
+    const name = parts.length === 2 && parts[0] === SCHEMA ? parts[1] : parts.length === 1 ? parts[0] : null;
+    const view = views.find((v) => v.name === name);
+    return {
+      fields: [
+        { name: 'column', oid: TEXT },
+        { name: 'type', oid: TEXT },
+      ],
+      rows: view ? columnsOf(view).map((c) => [c.name, c.type]) : [],
+    };
+  }
+  return null;
+}
+
+/**
+ * The catalogue queries `psql` sends for `\d` and `\d NAME`:
  * DuckDB's own `pg_catalog` lacks the functions and operators those queries use
  * (`pg_get_userbyid`, `OPERATOR(pg_catalog.~)`, `pg_table_is_visible`). Any other query of
  * `pg_catalog` (indexes, constraints, policies, publications that `\d NAME` asks about) gets an
  * empty answer: views have none. Null when the query is not a catalogue query.
  */
-export function catalogAnswer(sql: string, views: readonly ViewDefinition[]): CannedResult | null {
+function psqlAnswer(sql: string, sorted: readonly ViewDefinition[]): CannedResult | null {
   if (!/\bpg_catalog\./i.test(sql)) return null;
-  const sorted = [...views].sort((a, b) => a.name.localeCompare(b.name));
   const oidOf = (view: ViewDefinition) => String(FIRST_OID + sorted.indexOf(view));
   const byOid = (oid: string) => sorted.find((v) => oidOf(v) === oid);
   const pattern = namePattern(sql);

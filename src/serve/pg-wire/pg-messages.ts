@@ -1,11 +1,11 @@
 /**
  * The backend messages of PostgreSQL's wire protocol (v3) that a read-only server sends, and the
- * frontend messages of the extended query protocol it reads. Written by hand: pg-gateway does the
- * startup, TLS and password exchange but leaves queries to the server, and pg-protocol serializes
- * only the frontend side. See https://www.postgresql.org/docs/current/protocol-message-formats.html
+ * frontend messages of the extended query protocol it reads. Written by hand: pg-protocol serializes
+ * only the frontend side, and pg-gateway 0.2 mis-frames pipelined messages (see pg-server.ts).
+ * See https://www.postgresql.org/docs/current/protocol-message-formats.html
  */
 
-/** A column of a result: its name and its type's OID (text format only). */
+/** A column of a result: its name and its type's OID. */
 export interface PgField {
   name: string;
   oid: number;
@@ -44,20 +44,30 @@ export const noData = () => message('n', Buffer.alloc(0));
 export const parameterDescription = (oids: number[]) =>
   message('t', Buffer.concat([int16(oids.length), ...oids.map(int32)]));
 
-export function rowDescription(fields: PgField[]): Buffer {
+/** The columns of a result; `formats[i]` is column i's format code (0 text, 1 binary). */
+export function rowDescription(fields: PgField[], formats: readonly number[] = []): Buffer {
   const parts = [int16(fields.length)];
-  // name, table oid, column number, type oid, type size, type modifier, format (0: text)
-  for (const f of fields)
-    parts.push(cstring(f.name), int32(0), int16(0), int32(f.oid), int16(-1), int32(-1), int16(0));
+  // name, table oid, column number, type oid, type size, type modifier, format
+  for (const [i, f] of fields.entries())
+    parts.push(
+      cstring(f.name),
+      int32(0),
+      int16(0),
+      int32(f.oid),
+      int16(-1),
+      int32(-1),
+      int16(formats[i] ?? 0),
+    );
   return message('T', Buffer.concat(parts));
 }
 
-export function dataRow(values: Array<string | null>): Buffer {
-  const parts = [int16(values.length)];
+/** One row: text values as UTF-8, binary ones as they are. */
+export function dataRow(values: ReadonlyArray<string | Buffer | null>): Buffer {
+  const parts: Buffer[] = [int16(values.length)];
   for (const v of values) {
     if (v === null) parts.push(int32(-1));
     else {
-      const bytes = Buffer.from(v, 'utf8');
+      const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
       parts.push(int32(bytes.length), bytes);
     }
   }

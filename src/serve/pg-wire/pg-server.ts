@@ -10,7 +10,8 @@ import {
 import { QueryInvalidError, QueryRefusedError, UnknownViewError } from '../view-errors.ts';
 import type { QueryResult } from '../view-store.ts';
 import type { Views } from '../views.ts';
-import { type CannedResult, catalogAnswer } from './pg-catalog.ts';
+import { binaryOf, paramFromBinary } from './pg-binary.ts';
+import { type CannedResult, catalogAnswer, SERVER_VERSION_NUM } from './pg-catalog.ts';
 import {
   backendKeyData,
   bindComplete,
@@ -44,10 +45,14 @@ export interface PgServerOptions {
 /** A statement parsed with Parse, or a portal made with Bind (the extended query protocol). */
 interface Statement {
   sql: string;
+  /** The parameter types Parse named (0: unspecified), to read binary parameters by. */
+  paramTypes: number[];
 }
 interface Portal {
   sql: string;
   params: Array<string | null>;
+  /** Result format codes from Bind: none (all text), one for all columns, or one per column. */
+  formats: number[];
   /** Run at Describe or Execute, whichever comes first, and sent at Execute. */
   result?: Answer;
 }
@@ -63,9 +68,9 @@ const SESSION_STATEMENT =
 
 /**
  * The Postgres wire protocol over the views: `psql`, Grafana, Metabase and every Postgres driver
- * query them as a database. pg-gateway does the startup, the SSL request and the password; this
- * answers the simple and the extended query protocols (parameters, prepared statements, portals),
- * the catalogue queries `psql` sends for `\d`, and nothing that writes: every statement goes through
+ * query them as a database: the startup, the password (an API key), the simple and the extended
+ * query protocols (parameters and results in text or binary, prepared statements, portals), the
+ * catalogue queries `psql` and Grafana send, and nothing that writes: every statement goes through
  * the same read-only query engine as `POST /v1/query`.
  */
 export class PgServer {
@@ -258,7 +263,8 @@ class Session {
         case 'P': {
           const name = body.cstring();
           const sql = body.cstring();
-          this.#statements.set(name, { sql });
+          const paramTypes = Array.from({ length: body.int16() }, () => body.int32());
+          this.#statements.set(name, { sql, paramTypes });
           return this.#send(parseComplete());
         }
         case 'B':
@@ -272,7 +278,7 @@ class Session {
           const portal = this.#portals.get(body.cstring());
           if (!portal) throw new QueryInvalidError('No such portal');
           portal.result ??= await this.#answer(portal.sql, portal.params);
-          return this.#sendAnswer(portal.result, false);
+          return this.#sendAnswer(portal.result, false, portal.formats);
         }
         case 'C': {
           const what = body.byte();
@@ -315,14 +321,16 @@ class Session {
     const count = body.int16();
     for (let i = 0; i < count; i++) {
       const length = body.int32();
-      if ((formats.length === 1 ? formats[0] : formats[i]) === 1)
-        throw new QueryInvalidError('Parameters in binary format are not supported: send them as text');
-      params.push(length < 0 ? null : body.bytes(length).toString('utf8'));
+      const value = length < 0 ? null : body.bytes(length);
+      if (value === null) params.push(null);
+      else if (formatAt(formats, i) === 1)
+        params.push(paramFromBinary(value, statement.paramTypes[i] ?? 0, i + 1));
+      else params.push(value.toString('utf8'));
     }
     const results = Array.from({ length: body.int16() }, () => body.int16());
-    if (results.some((f) => f === 1))
-      throw new QueryInvalidError('Results in binary format are not supported: ask for text');
-    this.#portals.set(portal, { sql: statement.sql, params });
+    if (results.some((f) => f !== 0 && f !== 1))
+      throw new QueryInvalidError(`Unknown result format code: ${results.find((f) => f !== 0 && f !== 1)}`);
+    this.#portals.set(portal, { sql: statement.sql, params, formats: results });
     this.#send(bindComplete());
   }
 
@@ -330,8 +338,11 @@ class Session {
     if (what === 'S') {
       const statement = this.#statements.get(name);
       if (!statement) throw new QueryInvalidError('No such prepared statement');
-      const count = countParams(statement.sql);
-      this.#send(parameterDescription(Array.from({ length: count }, () => 25)));
+      // The types Parse named, and text for the rest: DuckDB casts text to what the query needs.
+      const count = Math.max(countParams(statement.sql), statement.paramTypes.length);
+      this.#send(
+        parameterDescription(Array.from({ length: count }, (_, i) => statement.paramTypes[i] || 25)),
+      );
       // The columns, from the statement run once with null parameters (a read, bounded by maxRows).
       const answer = await this.#answer(
         statement.sql,
@@ -343,7 +354,14 @@ class Session {
     const portal = this.#portals.get(name);
     if (!portal) throw new QueryInvalidError('No such portal');
     portal.result ??= await this.#answer(portal.sql, portal.params);
-    this.#send(portal.result.kind === 'rows' ? rowDescription(portal.result.fields) : noData());
+    this.#send(
+      portal.result.kind === 'rows'
+        ? rowDescription(
+            portal.result.fields,
+            portal.result.fields.map((_, i) => formatAt(portal.formats, i)),
+          )
+        : noData(),
+    );
   }
 
   /** Runs a statement: session statements are acknowledged, catalogue queries answered, the rest read. */
@@ -372,13 +390,21 @@ class Session {
     };
   }
 
-  #sendAnswer(answer: Answer, describe: boolean): void {
+  #sendAnswer(answer: Answer, describe: boolean, formats: number[] = []): void {
     if (answer.kind === 'command') {
       this.#send(commandComplete(answer.tag));
       return;
     }
     const out: Buffer[] = describe ? [rowDescription(answer.fields)] : [];
-    for (const row of answer.rows) out.push(dataRow(row));
+    const binary = answer.fields.map((_, i) => formatAt(formats, i) === 1);
+    for (const row of answer.rows)
+      out.push(
+        dataRow(
+          binary.some(Boolean)
+            ? row.map((v, i) => (v === null || !binary[i] ? v : binaryOf(v, answer.fields[i]!.oid)))
+            : row,
+        ),
+      );
     out.push(commandComplete(`SELECT ${answer.rows.length}`));
     this.#send(...out);
   }
@@ -410,6 +436,7 @@ class Session {
 
 const SHOW: Record<string, string> = {
   server_version: '15.0 (Kappa)',
+  server_version_num: String(SERVER_VERSION_NUM),
   transaction_isolation: 'read committed',
   standard_conforming_strings: 'on',
   client_encoding: 'UTF8',
@@ -420,6 +447,11 @@ const SHOW: Record<string, string> = {
 
 function canned(result: CannedResult): Answer {
   return { kind: 'rows', fields: result.fields, rows: result.rows };
+}
+
+/** The format code of value `i` from a list of none (text), one (for all), or one per value. */
+function formatAt(formats: readonly number[], i: number): number {
+  return formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : (formats[i] ?? 0);
 }
 
 /** The highest `$n` in a statement (outside strings, roughly): how many parameters it takes. */
