@@ -52,7 +52,9 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
     const upserts = quick ? 100_000 : 500_000;
     yield* await materializerRates(bus, dir, upserts, quick);
     yield* await lookups(bus, dir, quick);
-    yield* await queries(dir, quick ? 1_000_000 : 10_000_000);
+    const big = quick ? 1_000_000 : 10_000_000;
+    yield* await queries(await DuckDbViewStore.open({ file: path.join(dir, 'big.duckdb') }), '', big);
+    if (!quick) yield* await postgresQueries(big);
     yield* await liveLatency(bus, dir, quick ? 100 : 300);
   } finally {
     await bus.close();
@@ -305,10 +307,25 @@ async function lookups(bus: Bus, dir: string, quick: boolean): Promise<BenchResu
 }
 
 /** Top-N of one window and an aggregate over every row, on a DuckDB view of `n` rows. */
-async function queries(dir: string, n: number): Promise<BenchResult[]> {
-  progress(`queries: loading ${n} rows into DuckDB`);
-  const file = path.join(dir, 'big.duckdb');
-  const store = await DuckDbViewStore.open({ file });
+/** The query figures over PostgreSQL, on a throwaway cluster (none when it cannot start). */
+async function postgresQueries(n: number): Promise<BenchResult[]> {
+  let server: Awaited<ReturnType<typeof startPostgres>>;
+  try {
+    server = await startPostgres();
+  } catch (error) {
+    progress(`queries: PostgreSQL did not start: ${(error as Error).message.split('\n')[0]}`);
+    return [];
+  }
+  try {
+    return await queries(await PostgresViewStore.open({ url: server.url }), '-postgres', n);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Top-N and a GROUP BY over a view of `n` rows in `store` (closed after), named with `suffix`. */
+async function queries(store: ViewStore, suffix: string, n: number): Promise<BenchResult[]> {
+  progress(`queries: loading ${n} rows into ${store.kind}`);
   const view = 'bench_big';
   await store.define({
     name: view,
@@ -361,7 +378,7 @@ async function queries(dir: string, n: number): Promise<BenchResult[]> {
     store.query(`SELECT count(*) FROM ${view}`, { maxRows: 1, timeoutMs: 60_000 }),
   );
   await store.close();
-  const size = n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`;
+  const size = `${n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`}${suffix}`;
   progress(`queries over ${size} rows: top-N ${topMs.toFixed(1)} ms, group-by ${aggregateMs.toFixed(1)} ms`);
   return [
     result(BENCH, `top-n-${size}`, 'ms', topMs, 'ms', {

@@ -108,36 +108,40 @@ export class PostgresViewStore implements ViewStore {
     owner.on('error', () => {}); // an idle client's lost connection: the next query reconnects
     const s = quoteIdent(schema);
     let queryUrl = options.queryUrl;
-    let queryRole: string | null = null;
+    const queryRole = queryUrl === undefined ? `${schema}_query` : null;
+    const password = createHmac('sha256', options.url)
+      .update(queryRole ?? '')
+      .digest('hex');
     try {
-      await owner.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-      await owner.query(
-        `CREATE TABLE IF NOT EXISTS ${s}._kappa_views (name TEXT PRIMARY KEY, definition JSONB NOT NULL)`,
-      );
-      await owner.query(
-        `CREATE TABLE IF NOT EXISTS ${s}._kappa_view_offsets (view TEXT, "partition" INTEGER, next_offset BIGINT NOT NULL, PRIMARY KEY (view, "partition"))`,
-      );
-      if (queryUrl === undefined) {
-        queryRole = `${schema}_query`;
-        const password = createHmac('sha256', options.url).update(queryRole).digest('hex');
-        // One process at a time: CREATE ROLE has no IF NOT EXISTS.
-        const client = await owner.connect();
-        try {
-          await client.query('BEGIN');
-          await client.query("SELECT pg_advisory_xact_lock(hashtext('kappa_query_role'))");
+      // One process at a time: processes starting together race on CREATE … IF NOT EXISTS (a
+      // unique violation in the catalogue), and CREATE ROLE has no IF NOT EXISTS at all.
+      const client = await owner.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query("SELECT pg_advisory_xact_lock(hashtext('kappa_view_store_setup'))");
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${s}._kappa_views (name TEXT PRIMARY KEY, definition JSONB NOT NULL)`,
+        );
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${s}._kappa_view_offsets (view TEXT, "partition" INTEGER, next_offset BIGINT NOT NULL, PRIMARY KEY (view, "partition"))`,
+        );
+        if (queryRole !== null) {
           const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [queryRole]);
           const verb = exists.rowCount === 0 ? 'CREATE' : 'ALTER';
           await client.query(
             `${verb} ROLE ${quoteIdent(queryRole)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION PASSWORD '${password}'`,
           );
           await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${quoteIdent(queryRole)}`);
-          await client.query('COMMIT');
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw error;
-        } finally {
-          client.release();
         }
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+      if (queryRole !== null) {
         const url = new URL(options.url);
         url.username = queryRole;
         url.password = password;
