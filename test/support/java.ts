@@ -45,9 +45,13 @@ export async function runJavaSource(
   options: { timeoutMs?: number; jvm?: string[] } = {},
 ): Promise<string> {
   const source = path.join(import.meta.dirname, name, file);
-  const { stdout } = await run('java', [...(options.jvm ?? []), '-cp', `${javaLibs(name)}/*`, source, ...args], {
-    timeout: options.timeoutMs ?? 120_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    'java',
+    [...(options.jvm ?? []), '-cp', `${javaLibs(name)}/*`, source, ...args],
+    {
+      timeout: options.timeoutMs ?? 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   return stdout;
 }
