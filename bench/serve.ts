@@ -54,7 +54,10 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
     yield* await lookups(bus, dir, quick);
     const big = quick ? 1_000_000 : 10_000_000;
     yield* await queries(await DuckDbViewStore.open({ file: path.join(dir, 'big.duckdb') }), '', big);
-    if (!quick) yield* await postgresQueries(big);
+    if (!quick)
+      yield* await withPostgres('queries', async (url) =>
+        queries(await PostgresViewStore.open({ url }), '-postgres', big),
+      );
     yield* await liveLatency(bus, dir, quick ? 100 : 300);
   } finally {
     await bus.close();
@@ -156,29 +159,39 @@ async function materializerRates(bus: Bus, dir: string, n: number, quick: boolea
     progress('materializer: PostgreSQL skipped in quick mode');
     return out;
   }
-  let server: Awaited<ReturnType<typeof startPostgres>> | null = null;
-  try {
-    server = await startPostgres();
-  } catch (error) {
-    progress(`materializer: PostgreSQL did not start: ${(error as Error).message.split('\n')[0]}`);
-    return out;
-  }
-  try {
+  const postgres = await withPostgres('materializer', async (url) => {
     progress('materializer: PostgreSQL');
-    const pgStore = await PostgresViewStore.open({ url: server.url });
+    const pgStore = await PostgresViewStore.open({ url });
     const pgRate = await materialize(bus, pgStore, viewStep('bench_upserts'), n);
     await pgStore.close();
-    const pgPlain = await postgresPlainInsert(server.url, rows);
-    out.push(
+    const pgPlain = await postgresPlainInsert(url, rows);
+    return [
       result(BENCH, 'materializer-postgres', 'rows_per_s', pgRate, 'rows/s', {
         name: 'postgres-plain-insert',
         value: pgPlain,
       }),
-    );
+    ];
+  });
+  return [...out, ...postgres];
+}
+
+/** `work` against a throwaway PostgreSQL cluster; no figures when it cannot start. */
+async function withPostgres(
+  what: string,
+  work: (url: string) => Promise<BenchResult[]>,
+): Promise<BenchResult[]> {
+  let server: Awaited<ReturnType<typeof startPostgres>>;
+  try {
+    server = await startPostgres();
+  } catch (error) {
+    progress(`${what}: PostgreSQL did not start: ${(error as Error).message.split('\n')[0]}`);
+    return [];
+  }
+  try {
+    return await work(server.url);
   } finally {
     await server.stop();
   }
-  return out;
 }
 
 /** The same rows appended to a DuckDB table with no key, 10,000 per transaction: the floor. */
@@ -304,23 +317,6 @@ async function lookups(bus: Bus, dir: string, quick: boolean): Promise<BenchResu
     await store.close();
   }
   return out;
-}
-
-/** Top-N of one window and an aggregate over every row, on a DuckDB view of `n` rows. */
-/** The query figures over PostgreSQL, on a throwaway cluster (none when it cannot start). */
-async function postgresQueries(n: number): Promise<BenchResult[]> {
-  let server: Awaited<ReturnType<typeof startPostgres>>;
-  try {
-    server = await startPostgres();
-  } catch (error) {
-    progress(`queries: PostgreSQL did not start: ${(error as Error).message.split('\n')[0]}`);
-    return [];
-  }
-  try {
-    return await queries(await PostgresViewStore.open({ url: server.url }), '-postgres', n);
-  } finally {
-    await server.stop();
-  }
 }
 
 /** Top-N and a GROUP BY over a view of `n` rows in `store` (closed after), named with `suffix`. */

@@ -107,40 +107,31 @@ export class PostgresViewStore implements ViewStore {
     const owner = new pg.Pool({ connectionString: options.url, max: 4 });
     owner.on('error', () => {}); // an idle client's lost connection: the next query reconnects
     const s = quoteIdent(schema);
-    let queryUrl = options.queryUrl;
-    const queryRole = queryUrl === undefined ? `${schema}_query` : null;
+    const queryRole = options.queryUrl === undefined ? `${schema}_query` : null;
     const password = createHmac('sha256', options.url)
       .update(queryRole ?? '')
       .digest('hex');
     try {
       // One process at a time: processes starting together race on CREATE … IF NOT EXISTS (a
       // unique violation in the catalogue), and CREATE ROLE has no IF NOT EXISTS at all.
-      const client = await owner.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query("SELECT pg_advisory_xact_lock(hashtext('kappa_view_store_setup'))");
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-        await client.query(
+      await transaction(owner, 'set up the view database', async (c) => {
+        await c.query("SELECT pg_advisory_xact_lock(hashtext('kappa_view_store_setup'))");
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+        await c.query(
           `CREATE TABLE IF NOT EXISTS ${s}._kappa_views (name TEXT PRIMARY KEY, definition JSONB NOT NULL)`,
         );
-        await client.query(
+        await c.query(
           `CREATE TABLE IF NOT EXISTS ${s}._kappa_view_offsets (view TEXT, "partition" INTEGER, next_offset BIGINT NOT NULL, PRIMARY KEY (view, "partition"))`,
         );
-        if (queryRole !== null) {
-          const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [queryRole]);
-          const verb = exists.rowCount === 0 ? 'CREATE' : 'ALTER';
-          await client.query(
-            `${verb} ROLE ${quoteIdent(queryRole)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION PASSWORD '${password}'`,
-          );
-          await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${quoteIdent(queryRole)}`);
-        }
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
+        if (queryRole === null) return;
+        const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [queryRole]);
+        const verb = exists.rowCount === 0 ? 'CREATE' : 'ALTER';
+        await c.query(
+          `${verb} ROLE ${quoteIdent(queryRole)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION PASSWORD '${password}'`,
+        );
+        await c.query(`GRANT USAGE ON SCHEMA ${s} TO ${quoteIdent(queryRole)}`);
+      });
+      let queryUrl = options.queryUrl;
       if (queryRole !== null) {
         const url = new URL(options.url);
         url.username = queryRole;
@@ -446,25 +437,34 @@ export class PostgresViewStore implements ViewStore {
     }
   }
 
-  async #transaction<T>(what: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#owner.connect();
-    } catch (error) {
-      throw new ViewStoreError(`Could not ${what}: ${(error as Error).message}`, { cause: error });
-    }
-    try {
-      await client.query('BEGIN');
-      const value = await work(client);
-      await client.query('COMMIT');
-      return value;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      if (error instanceof ViewStoreConflictError || error instanceof InvalidArgumentError) throw error;
-      throw new ViewStoreError(`Could not ${what}: ${(error as Error).message}`, { cause: error });
-    } finally {
-      client.release();
-    }
+  #transaction<T>(what: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return transaction(this.#owner, what, work);
+  }
+}
+
+/** `work` in one transaction on a client of `pool`; a failure rolls back and says what could not be done. */
+async function transaction<T>(
+  pool: pg.Pool,
+  what: string,
+  work: (c: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw new ViewStoreError(`Could not ${what}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    await client.query('BEGIN');
+    const value = await work(client);
+    await client.query('COMMIT');
+    return value;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    if (error instanceof ViewStoreConflictError || error instanceof InvalidArgumentError) throw error;
+    throw new ViewStoreError(`Could not ${what}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    client.release();
   }
 }
 

@@ -15,92 +15,93 @@ const MICROS_PER_DAY = 86_400_000_000n;
 /** Types whose binary form is their UTF-8 text. */
 const TEXT_LIKE = new Set([0, 18, 19, 25, 114, 705, 1042, 1043]);
 
+/** How one type reads from and writes to binary; `size` when its binary form has a fixed length. */
+interface Codec {
+  size?: number;
+  read(bytes: Buffer, position: number): string;
+  write(text: string): Buffer;
+}
+
+const CODECS: Record<number, Codec> = {
+  16: {
+    size: 1,
+    read: (b) => (b[0] ? 'true' : 'false'),
+    write: (t) => Buffer.from([t === 't' || t === 'true' ? 1 : 0]),
+  },
+  21: {
+    size: 2,
+    read: (b) => String(b.readInt16BE(0)),
+    write: (t) => fixed(2, (b) => b.writeInt16BE(Number(t), 0)),
+  },
+  23: {
+    size: 4,
+    read: (b) => String(b.readInt32BE(0)),
+    write: (t) => fixed(4, (b) => b.writeInt32BE(Number(t), 0)),
+  },
+  26: {
+    size: 4,
+    read: (b) => String(b.readUInt32BE(0)),
+    write: (t) => fixed(4, (b) => b.writeUInt32BE(Number(t), 0)),
+  },
+  20: {
+    size: 8,
+    read: (b) => String(b.readBigInt64BE(0)),
+    write: (t) => fixed(8, (b) => b.writeBigInt64BE(BigInt(t), 0)),
+  },
+  700: {
+    size: 4,
+    read: (b) => floatText(b.readFloatBE(0)),
+    write: (t) => fixed(4, (b) => b.writeFloatBE(Number(t), 0)),
+  },
+  701: {
+    size: 8,
+    read: (b) => floatText(b.readDoubleBE(0)),
+    write: (t) => fixed(8, (b) => b.writeDoubleBE(Number(t), 0)),
+  },
+  1700: { read: numericFromBinary, write: numericToBinary },
+  1082: {
+    size: 4,
+    read: (b) => dateText(b.readInt32BE(0)),
+    write: (t) => fixed(4, (b) => b.writeInt32BE(Number(micros(t) / MICROS_PER_DAY), 0)),
+  },
+  1114: {
+    size: 8,
+    read: (b) => timestampText(b.readBigInt64BE(0), false),
+    write: (t) => fixed(8, (b) => b.writeBigInt64BE(micros(t), 0)),
+  },
+  1184: {
+    size: 8,
+    read: (b) => timestampText(b.readBigInt64BE(0), true),
+    write: (t) => fixed(8, (b) => b.writeBigInt64BE(micros(t), 0)),
+  },
+  2950: { size: 16, read: uuidText, write: (t) => Buffer.from(t.replaceAll('-', ''), 'hex') },
+  // A version byte (1), then the JSON text.
+  3802: {
+    read: (b) => b.subarray(1).toString('utf8'),
+    write: (t) => Buffer.concat([Buffer.from([1]), Buffer.from(t, 'utf8')]),
+  },
+  17: { read: (b) => `\\x${b.toString('hex')}`, write: (t) => Buffer.from(t.replace(/^\\x/, ''), 'hex') },
+};
+
 /** A parameter sent in binary, as the text DuckDB or PostgreSQL casts to the parameter's type. */
 export function paramFromBinary(bytes: Buffer, oid: number, position: number): string {
   if (TEXT_LIKE.has(oid)) return bytes.toString('utf8');
-  const need = (n: number) => {
-    if (bytes.length !== n)
-      throw new QueryInvalidError(
-        `Parameter $${position} of type ${oid} has ${bytes.length} bytes in binary, not ${n}`,
-      );
-  };
-  switch (oid) {
-    case 16:
-      need(1);
-      return bytes[0] ? 'true' : 'false';
-    case 21:
-      need(2);
-      return String(bytes.readInt16BE(0));
-    case 23:
-      need(4);
-      return String(bytes.readInt32BE(0));
-    case 20:
-      need(8);
-      return String(bytes.readBigInt64BE(0));
-    case 26:
-      need(4);
-      return String(bytes.readUInt32BE(0));
-    case 700:
-      need(4);
-      return floatText(bytes.readFloatBE(0));
-    case 701:
-      need(8);
-      return floatText(bytes.readDoubleBE(0));
-    case 1700:
-      return numericFromBinary(bytes, position);
-    case 1082:
-      need(4);
-      return dateText(bytes.readInt32BE(0));
-    case 1114:
-    case 1184:
-      need(8);
-      return timestampText(bytes.readBigInt64BE(0), oid === 1184);
-    case 2950:
-      need(16);
-      return uuidText(bytes);
-    case 3802:
-      return bytes.subarray(1).toString('utf8'); // a version byte (1), then the JSON text
-    case 17:
-      return `\\x${bytes.toString('hex')}`;
-    default:
-      throw new QueryInvalidError(
-        `Parameter $${position} is in binary format with a type (OID ${oid}) Kappa cannot read in binary: send it as text`,
-      );
-  }
+  const codec = CODECS[oid];
+  if (!codec)
+    throw new QueryInvalidError(
+      `Parameter $${position} is in binary format with a type (OID ${oid}) Kappa cannot read in binary: send it as text`,
+    );
+  if (codec.size !== undefined && bytes.length !== codec.size)
+    throw new QueryInvalidError(
+      `Parameter $${position} of type ${oid} has ${bytes.length} bytes in binary, not ${codec.size}`,
+    );
+  return codec.read(bytes, position);
 }
 
 /** A result value (in text format, as `textOf` gives it) in binary format for its column's type. */
 export function binaryOf(text: string, oid: number): Buffer {
-  if (TEXT_LIKE.has(oid)) return Buffer.from(text, 'utf8');
-  switch (oid) {
-    case 16:
-      return Buffer.from([text === 't' || text === 'true' ? 1 : 0]);
-    case 21:
-      return fixed(2, (b) => b.writeInt16BE(Number(text), 0));
-    case 23:
-      return fixed(4, (b) => b.writeInt32BE(Number(text), 0));
-    case 26:
-      return fixed(4, (b) => b.writeUInt32BE(Number(text), 0));
-    case 20:
-      return fixed(8, (b) => b.writeBigInt64BE(BigInt(text), 0));
-    case 700:
-      return fixed(4, (b) => b.writeFloatBE(Number(text), 0));
-    case 701:
-      return fixed(8, (b) => b.writeDoubleBE(Number(text), 0));
-    case 1700:
-      return numericToBinary(text);
-    case 1082:
-      return fixed(4, (b) => b.writeInt32BE(Number(micros(text) / MICROS_PER_DAY), 0));
-    case 1114:
-    case 1184:
-      return fixed(8, (b) => b.writeBigInt64BE(micros(text), 0));
-    case 2950:
-      return Buffer.from(text.replaceAll('-', ''), 'hex');
-    case 3802:
-      return Buffer.concat([Buffer.from([1]), Buffer.from(text, 'utf8')]);
-    default:
-      return Buffer.from(text, 'utf8');
-  }
+  const codec = TEXT_LIKE.has(oid) ? undefined : CODECS[oid];
+  return codec ? codec.write(text) : Buffer.from(text, 'utf8');
 }
 
 function fixed(size: number, write: (b: Buffer) => void): Buffer {

@@ -14,7 +14,8 @@ const BOOL = 16;
 const INT2 = 21;
 const INT4 = 23;
 
-/** The version the server reports (server_version 15.0). */
+/** The version the server reports, as `server_version` and as `server_version_num`. */
+export const SERVER_VERSION = '15.0 (Kappa)';
 export const SERVER_VERSION_NUM = 150000;
 
 /** Where views are in the catalogue these answers make up: one schema, OIDs from 16384 in name order. */

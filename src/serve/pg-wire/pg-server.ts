@@ -11,7 +11,7 @@ import { QueryInvalidError, QueryRefusedError, UnknownViewError } from '../view-
 import type { QueryResult } from '../view-store.ts';
 import type { Views } from '../views.ts';
 import { binaryOf, paramFromBinary } from './pg-binary.ts';
-import { type CannedResult, catalogAnswer, SERVER_VERSION_NUM } from './pg-catalog.ts';
+import { type CannedResult, catalogAnswer, SERVER_VERSION, SERVER_VERSION_NUM } from './pg-catalog.ts';
 import {
   backendKeyData,
   bindComplete,
@@ -168,7 +168,7 @@ const GSS_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 /** Sent after authentication: what drivers (JDBC, Npgsql, pg) read to decide how to talk. */
 const PARAMETERS: Array<[string, string]> = [
-  ['server_version', '15.0 (Kappa)'],
+  ['server_version', SERVER_VERSION],
   ['client_encoding', 'UTF8'],
   ['server_encoding', 'UTF8'],
   ['DateStyle', 'ISO, MDY'],
@@ -328,8 +328,8 @@ class Session {
       else params.push(value.toString('utf8'));
     }
     const results = Array.from({ length: body.int16() }, () => body.int16());
-    if (results.some((f) => f !== 0 && f !== 1))
-      throw new QueryInvalidError(`Unknown result format code: ${results.find((f) => f !== 0 && f !== 1)}`);
+    const unknown = results.find((f) => f !== 0 && f !== 1);
+    if (unknown !== undefined) throw new QueryInvalidError(`Unknown result format code: ${unknown}`);
     this.#portals.set(portal, { sql: statement.sql, params, formats: results });
     this.#send(bindComplete());
   }
@@ -435,7 +435,7 @@ class Session {
 }
 
 const SHOW: Record<string, string> = {
-  server_version: '15.0 (Kappa)',
+  server_version: SERVER_VERSION,
   server_version_num: String(SERVER_VERSION_NUM),
   transaction_isolation: 'read committed',
   standard_conforming_strings: 'on',
