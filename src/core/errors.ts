@@ -43,6 +43,9 @@ export const ErrorCodes = {
   VIEW_STORE: 'KAPPA_VIEW_STORE',
   QUERY_INVALID: 'KAPPA_QUERY_INVALID',
   QUERY_REFUSED: 'KAPPA_QUERY_REFUSED',
+  CDC_SETUP: 'KAPPA_CDC_SETUP',
+  CDC_REPLICATION: 'KAPPA_CDC_REPLICATION',
+  CDC_ROW: 'KAPPA_CDC_ROW',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -47,7 +47,7 @@ export {
   type WindowResult,
 } from './operators/window-operator.ts';
 export { type WindowSteps, windowSteps } from './operators/window-steps.ts';
-export { type DeadLetter, type DeadLetterReason, describeError } from './runtime/dead-letter.ts';
+export { type DeadLetter, type DeadLetterReason, describeError, letterValue } from './runtime/dead-letter.ts';
 export { DLQ_HEADERS, deadLetterRecord, readDeadLetter } from './runtime/dead-letter-record.ts';
 export { PipelineRunner, type PipelineRunnerOptions } from './runtime/pipeline-runner.ts';
 export { PipelineTask, type PipelineTaskOptions, type TaskOutput } from './runtime/pipeline-task.ts';

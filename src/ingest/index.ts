@@ -1,0 +1,5 @@
+export { CdcReplicationError, CdcRowError, CdcSetupError } from './cdc/cdc-errors.ts';
+export { CDC_STATE_TOPIC, type CdcState, readCdcState } from './cdc/cdc-state.ts';
+export { cdcTopic, TRUNCATE_KEY } from './cdc/change-records.ts';
+export { PostgresSource, type PostgresSourceOptions, type SourceStatus } from './cdc/postgres-source.ts';
+export { connectSource, dropCapture, formatBytes, slotInfo } from './cdc/source-database.ts';
