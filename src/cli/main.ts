@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { configSchema } from '../config/index.ts';
+import { cdcCommand } from './cdc.ts';
 import { DEFAULT_URL, fail, KappaClient } from './client.ts';
 import { consume } from './consume.ts';
 import { dlqCommand } from './dlq.ts';
@@ -73,6 +74,7 @@ export function buildProgram(): Command {
   dlqCommand(program, client);
   keysCommand(program);
   viewsCommand(program, client);
+  cdcCommand(program, client);
 
   program
     .command('produce <topic>')

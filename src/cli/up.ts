@@ -53,18 +53,17 @@ export async function up(options: UpOptions): Promise<void> {
     cert: await readTlsFile(config.http.tls.certFile, 'certificate'),
     key: await readTlsFile(config.http.tls.keyFile, 'key'),
   };
-  const assembly = await assemble(
-    config,
-    logger,
-    options.demo
+  const assembly = await assemble(config, logger, {
+    sources: true,
+    ...(options.demo
       ? {
           extra: {
             pipelines: demoPipelines(),
             topics: [{ name: PAYMENTS_TOPIC, partitions: PAYMENTS_PARTITIONS }],
           },
         }
-      : {},
-  );
+      : {}),
+  });
   const server = await createServer({
     bus: assembly.bus,
     registry: assembly.registry,
@@ -87,18 +86,35 @@ export async function up(options: UpOptions): Promise<void> {
     queryTimeoutMs: toMillis(config.views.queryTimeout),
     maxLiveStreams: config.views.maxLiveStreams,
     readiness: () => ({
-      notReady: assembly.pipelines.flatMap((p) =>
-        p.restoring > 0
-          ? [`pipeline ${p.pipeline.name} is restoring the state of ${p.restoring} task(s)`]
-          : [],
-      ),
-      notes: assembly.pipelines.flatMap((p) =>
-        p.idlePartitions.map(
-          (partition) =>
-            `pipeline ${p.pipeline.name}: source ${p.pipeline.source.topic} partition ${partition} is idle`,
+      notReady: [
+        ...assembly.pipelines.flatMap((p) =>
+          p.restoring > 0
+            ? [`pipeline ${p.pipeline.name} is restoring the state of ${p.restoring} task(s)`]
+            : [],
         ),
-      ),
+        ...assembly.sources.flatMap((s) => {
+          const status = s.status();
+          return status.phase === 'failed' ? [`CDC source ${s.name} stopped: ${status.lastError}`] : [];
+        }),
+      ],
+      notes: [
+        ...assembly.pipelines.flatMap((p) =>
+          p.idlePartitions.map(
+            (partition) =>
+              `pipeline ${p.pipeline.name}: source ${p.pipeline.source.topic} partition ${partition} is idle`,
+          ),
+        ),
+        ...assembly.sources.flatMap((s) => {
+          const { phase, snapshot, lastError } = s.status();
+          if (snapshot)
+            return [
+              `CDC source ${s.name}: snapshot of ${snapshot.table}, ${snapshot.rows} rows${snapshot.estimate > 0 ? ` of about ${snapshot.estimate}` : ''}`,
+            ];
+          return phase === 'retrying' ? [`CDC source ${s.name} is retrying: ${lastError}`] : [];
+        }),
+      ],
     }),
+    cdc: () => assembly.sources.map((s) => s.status()),
   });
   const unwatch = watchKeysFile(
     config.auth.keysFile,

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigError, type Logger, silentLogger, toMillis, UnknownTopicError } from '../core/index.ts';
+import { PostgresSource } from '../ingest/index.ts';
 import { KafkaBus } from '../kafka/index.ts';
 import { type Bus, ensureTopic, openEmbeddedBus } from '../log/index.ts';
 import { SchemaRegistry } from '../registry/index.ts';
@@ -27,6 +28,8 @@ export interface Assembly {
   pipelines: PipelineRunner[];
   /** The views, with a materializer for each view of the pipelines run here. */
   views: Views;
+  /** The CDC sources captured here (`kappa up` only). */
+  sources: PostgresSource[];
   /** Where the bus is, for people: the data folder or the Kafka brokers. */
   busDescription: string;
   close(): Promise<void>;
@@ -35,6 +38,8 @@ export interface Assembly {
 export interface AssembleOptions {
   /** Run only these pipelines (by name); default all in pipelines.dir. A name not found is an error. */
   pipelines?: string[];
+  /** Capture the config's CDC sources (`kappa up`; workers do not). */
+  sources?: boolean;
   /** Pipelines to run besides the folder's (`kappa up --demo`), with their source topics made first. */
   extra?: { pipelines: Pipeline[]; topics: Array<{ name: string; partitions: number }> };
 }
@@ -51,10 +56,12 @@ export async function assemble(
       : `embedded log in ${config.dataDir}`;
   let registry: SchemaRegistry | undefined;
   const pipelines: PipelineRunner[] = [];
+  const sources: PostgresSource[] = [];
   let store: ViewStore | undefined;
   let cache: ViewCache | undefined;
   let views: Views | undefined;
   const close = async () => {
+    for (const source of sources) await source.stop();
     await views?.stop();
     for (const runner of pipelines) await runner.stop();
     await cache?.close();
@@ -64,6 +71,12 @@ export async function assemble(
   };
   try {
     registry = await SchemaRegistry.open({ bus, logger, ...config.registry });
+    // Sources first: a pipeline may read their topics, which they make.
+    if (options.sources)
+      for (const source of cdcSources(config, bus, registry, logger)) {
+        await source.start();
+        sources.push(source);
+      }
     let loaded = await loadPipelines(config.pipelines.dir);
     if (options.pipelines) {
       const found = new Set(loaded.map((l) => l.pipeline.name));
@@ -124,7 +137,7 @@ export async function assemble(
     await close().catch(() => {});
     throw error;
   }
-  return { config, bus, registry, pipelines, views, busDescription, close };
+  return { config, bus, registry, pipelines, views, sources, busDescription, close };
 }
 
 /**
@@ -144,6 +157,42 @@ async function sourceTopic(bus: Bus, pipeline: string, topic: string, config: Ka
       `Pipeline '${pipeline}' reads topic '${topic}', which does not exist: create it first (kappa topics create ${topic} --partitions N), or set topics.autoCreate`,
     );
   }
+}
+
+function cdcSources(
+  config: KappaConfig,
+  bus: Bus,
+  registry: SchemaRegistry,
+  logger: Logger,
+): PostgresSource[] {
+  const seen = new Map<string, string>();
+  return config.cdc.sources.map((s) => {
+    const slot = s.slot ?? `kappa_${s.name}`;
+    for (const [what, value] of [
+      ['name', s.name],
+      ['slot', slot],
+    ] as const) {
+      const other = seen.get(`${what}:${value}`);
+      if (other)
+        throw new ConfigError(`cdc.sources: ${s.name} and ${other} have the same ${what} '${value}'`);
+      seen.set(`${what}:${value}`, s.name);
+    }
+    return new PostgresSource({
+      name: s.name,
+      url: s.url,
+      tables: s.tables,
+      slot,
+      publication: s.publication ?? `kappa_${s.name}`,
+      partitions: s.partitions,
+      bus,
+      registry,
+      logger,
+      deadLetterTopic: config.pipelines.deadLetterTopic,
+      maxRecordBytes: config.bus.kind === 'kafka' ? config.bus.maxRecordBytes : config.log.maxRecordBytes,
+      warnRetainedWalBytes: config.cdc.warnRetainedWalBytes,
+      snapshotPageRows: config.cdc.snapshotPageRows,
+    });
+  });
 }
 
 function openViewStore(config: KappaConfig): Promise<ViewStore> {
@@ -170,7 +219,8 @@ async function openViewCache(config: KappaConfig, store: ViewStore, run: Pipelin
   });
 }
 
-async function openBus(config: KappaConfig, logger: Logger): Promise<Bus> {
+/** The bus the config names, opened (Kafka: checked to answer). */
+export async function openBus(config: KappaConfig, logger: Logger = silentLogger): Promise<Bus> {
   if (config.bus.kind === 'embedded') {
     return openEmbeddedBus({
       dataDir: config.dataDir,

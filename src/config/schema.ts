@@ -316,6 +316,74 @@ export const configSchema = z
       .strict()
       .prefault({})
       .describe('Topics.'),
+    cdc: z
+      .object({
+        sources: z
+          .array(
+            z
+              .object({
+                name: z
+                  .string()
+                  .regex(
+                    /^[a-z][a-z0-9_]{0,39}$/,
+                    'a source name is 1-40 lower-case letters, digits or "_", starting with a letter',
+                  )
+                  .describe('The source’s name: its tables’ topics are `<name>.<schema>.<table>`.'),
+                kind: z.literal('postgres').describe('`postgres`: logical replication with pgoutput.'),
+                url: z
+                  .string()
+                  .min(1)
+                  .describe(
+                    'postgres://user:password@host:port/database; the user needs REPLICATION and SELECT on the tables.',
+                  ),
+                tables: z
+                  .array(z.string().regex(/^[^.\s]+(\.[^.\s]+)?$/, 'a table is `name` or `schema.name`'))
+                  .min(1)
+                  .describe('Tables to capture: `orders` (schema public) or `sales.orders`.'),
+                slot: z
+                  .string()
+                  .regex(/^[a-z0-9_]{1,63}$/, 'a slot name is 1-63 lower-case letters, digits or "_"')
+                  .optional()
+                  .describe('The replication slot; default `kappa_<name>`. Kappa makes it.'),
+                publication: z
+                  .string()
+                  .min(1)
+                  .max(63)
+                  .optional()
+                  .describe('The publication; default `kappa_<name>`. Kappa makes it and keeps its tables.'),
+                partitions: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(10_000)
+                  .default(1)
+                  .describe('Partitions of each table’s topic when Kappa makes it.'),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe(
+            'Databases whose changes `kappa up` captures into topics, one per table (docs/ingest.md).',
+          ),
+        warnRetainedWalBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 ** 3)
+          .describe('Warn when a source’s replication slot holds back more WAL than this, in bytes.'),
+        snapshotPageRows: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .default(5000)
+          .describe(
+            'Rows of a snapshot written per bus transaction (and where a cut-short snapshot resumes).',
+          ),
+      })
+      .strict()
+      .prefault({})
+      .describe('Change data capture (`kappa cdc`).'),
     views: z
       .object({
         store: z

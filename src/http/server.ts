@@ -9,6 +9,7 @@ import {
   silentLogger,
   topicMatcher,
 } from '../core/index.ts';
+import type { SourceStatus } from '../ingest/index.ts';
 import type { Bus } from '../log/index.ts';
 import { type SchemaRegistry, WireSerde } from '../registry/index.ts';
 import type { Views } from '../serve/index.ts';
@@ -18,6 +19,7 @@ import { KAFKA_V2_JSON, registerContentTypes } from './content-types.ts';
 import { replyError } from './errors.ts';
 import { DEFAULT_MAX_JSON_DEPTH } from './json-body.ts';
 import { limitConcurrentRequests } from './request-limit.ts';
+import { cdcRoutes } from './routes/cdc-v1.ts';
 import { consumersV2Routes } from './routes/consumers-v2.ts';
 import { healthRoutes } from './routes/health.ts';
 import { openApiRoute } from './routes/openapi.ts';
@@ -72,6 +74,8 @@ export interface ServerOptions {
   queryTimeoutMs?: number;
   /** Live view streams open at once. Default 1,000. */
   maxLiveStreams?: number;
+  /** Where each CDC source is (`GET /v1/cdc`). */
+  cdc?: () => SourceStatus[];
 }
 
 export interface KappaServer {
@@ -151,6 +155,7 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   });
   consumersV2Routes(app, instances);
   recordsRoutes(app, options.bus);
+  if (options.cdc) cdcRoutes(app, options.cdc);
   openApiRoute(app);
   if (options.views)
     viewRoutes(app, {

@@ -16,6 +16,6 @@ export { EmbeddedBus, type EmbeddedBusOptions, openEmbeddedBus } from './embedde
 export { ensureTopic } from './ensure-topic.ts';
 export { writeFileAtomic } from './file-io.ts';
 export { groupOf } from './group-of.ts';
-export { readLatest } from './read-latest.ts';
 export { OpenClients } from './open-clients.ts';
+export { readLatest } from './read-latest.ts';
 export { resolveTopicConfig } from './topic-config.ts';

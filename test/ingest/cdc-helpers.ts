@@ -64,7 +64,11 @@ export interface ChangeRecord {
 }
 
 /** Every record of a CDC topic (read_committed), each partition in order, partitions one after another. */
-export async function readChanges(bus: Bus, registry: SchemaRegistry, topic: string): Promise<ChangeRecord[]> {
+export async function readChanges(
+  bus: Bus,
+  registry: SchemaRegistry,
+  topic: string,
+): Promise<ChangeRecord[]> {
   const serde = new WireSerde(registry);
   const ranges = await bus.partitionOffsets(topic);
   const consumer = bus.consumer({ isolation: 'read_committed', reset: 'earliest' });
@@ -99,7 +103,11 @@ export function tableOf(changes: readonly ChangeRecord[]): Map<string, Record<st
 }
 
 /** Waits until `check` holds, polling; fails with `what` after `ms`. */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  ms = 30_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();

@@ -134,6 +134,7 @@ export const ROUTE_ACCESS: Array<{ method: string; url: RegExp; access: Access; 
     scope: 'the instance’s own key',
   },
   { method: 'GET', url: /^\/v1\/openapi\.json$/, access: 'open', scope: 'none' },
+  { method: 'GET', url: /^\/v1\/cdc$/, access: admin, scope: 'admin' },
   {
     method: 'GET',
     url: /^\/v1\/views$/,

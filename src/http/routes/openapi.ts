@@ -68,6 +68,19 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/openapi.json': {
         get: { summary: 'This document', security: [], responses: { 200: json({ type: 'object' }) } },
       },
+      '/v1/cdc': {
+        get: {
+          summary:
+            'Each CDC source: phase (snapshot, streaming, retrying, failed), the position on the bus and the one PostgreSQL was told, snapshot progress, the WAL its slot holds (admin)',
+          responses: {
+            200: json({
+              type: 'object',
+              properties: { sources: { type: 'array', items: { type: 'object' } } },
+            }),
+            ...errors(401, 403),
+          },
+        },
+      },
       '/v1/views': {
         get: {
           summary: 'The views the key may query, with their columns and row counts',
