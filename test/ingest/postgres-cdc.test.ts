@@ -158,17 +158,9 @@ describe.runIf(postgresAvailable())('Postgres CDC', () => {
         return c.length === 5 ? c : undefined;
       });
     const docs = await read('docs');
-    expect(docs.map((c) => [c.key, c.value?.op ?? null])).toEqual(
-      [
-        ['{"id":1}', 'c'],
-        ['{"id":1}', 'u'],
-        ['{"id":1}', 'd'],
-        ['{"id":1}', null],
-        ['{"id":2}', 'c'],
-      ].filter(([key]) =>
-        docs.some((c) => c.key === key && c.partition === docs.find((d) => d.key === key)!.partition),
-      ),
-    );
+    const ops = (key: string) => docs.filter((c) => c.key === key).map((c) => c.value?.op ?? null);
+    expect(ops('{"id":1}')).toEqual(['c', 'u', 'd', null]);
+    expect(ops('{"id":2}')).toEqual(['c']);
     const docUpdate = docs.find((c) => c.value?.op === 'u')!.value!;
     expect(docUpdate.before).toEqual({ id: 1, title: 'first', body: big });
     expect(docUpdate.after).toEqual({ id: 1, title: 'second', body: big });
