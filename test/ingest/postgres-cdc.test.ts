@@ -4,6 +4,7 @@ import { readDeadLetter } from '../../src/stream/index.ts';
 import { type PostgresServer, postgresAvailable, startPostgres } from '../support/postgres.ts';
 import { useTempDir } from '../support/temp-dir.ts';
 import { type Capture, readChanges, sql, startCapture, tableOf, until } from './cdc-helpers.ts';
+import { accountRows, checkAccounts, seedAccounts, startWriter } from './cdc-workload.ts';
 
 describe.runIf(postgresAvailable())('Postgres CDC', () => {
   let server: PostgresServer;
@@ -314,3 +315,80 @@ async function readLatestLetters(capture: Capture): Promise<string[]> {
   await consumer.close();
   return out;
 }
+
+describe.runIf(postgresAvailable())('Postgres CDC under concurrent writes', () => {
+  let server: PostgresServer;
+  const temp = useTempDir('each');
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('meets the snapshot and the stream without a gap or a duplicate while rows change under it', async () => {
+    const seed = Number(process.env.SEED ?? Date.now() % 100_000);
+    console.log(`snapshot seam seed ${seed}`);
+    await seedAccounts(server.url, 20_000);
+    const writer = startWriter(server.url, seed, 20_001);
+    await until('the writer under way', async () => writer.committed > 20);
+    const capture = await startCapture(temp.dir, server.url, ['accounts'], { snapshotPageRows: 500 });
+    try {
+      await until('the snapshot done', async () => capture.source.status().phase === 'streaming', 120_000);
+      const more = writer.committed + 200;
+      await until('writes after the snapshot', async () => writer.committed > more, 60_000);
+      await writer.stop();
+      const rows = await accountRows(server.url);
+      const changes = await until(
+        'the topic to hold the table',
+        async () => {
+          const c = await readChanges(capture.bus, capture.registry, 'shop.public.accounts');
+          return tableOf(c).size === rows.size ? c : undefined;
+        },
+        60_000,
+      );
+      checkAccounts(changes, rows);
+    } finally {
+      await writer.stop();
+      await capture.close();
+    }
+  }, 240_000);
+
+  it('survives a PostgreSQL restart mid-stream without losing or repeating a change', async () => {
+    const seed = Number(process.env.SEED ?? Date.now() % 100_000);
+    console.log(`restart seed ${seed}`);
+    await sql(server.url, 'DROP TABLE IF EXISTS accounts');
+    await seedAccounts(server.url, 100);
+    const capture = await startCapture(temp.dir, server.url, ['accounts'], {
+      slot: 'kappa_restart',
+      publication: 'kappa_restart',
+    });
+    const writer = startWriter(server.url, seed, 101);
+    try {
+      await until('streaming', async () => capture.source.status().phase === 'streaming');
+      await until('writes', async () => writer.committed > 100);
+      await server.restart();
+      const after = writer.committed + 100;
+      await until('writes after the restart', async () => writer.committed > after, 60_000);
+      await until('streaming again', async () => capture.source.status().phase === 'streaming', 60_000);
+      await writer.stop();
+      const rows = await accountRows(server.url);
+      const changes = await until(
+        'the topic to hold the table',
+        async () => {
+          const c = await readChanges(capture.bus, capture.registry, 'shop.public.accounts');
+          const t = tableOf(c);
+          return t.size === rows.size &&
+            [...rows].every(([k, r]) => JSON.stringify(t.get(k)) === JSON.stringify(r))
+            ? c
+            : undefined;
+        },
+        60_000,
+      );
+      checkAccounts(changes, rows);
+    } finally {
+      await writer.stop();
+      await capture.close();
+    }
+  }, 240_000);
+});

@@ -30,6 +30,8 @@ export interface PostgresServer {
   port: number;
   /** `psql` of the same version. */
   psql: string;
+  /** A fast shutdown (every connection dropped) and a start again on the same port and data. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -80,34 +82,55 @@ export async function startPostgres(): Promise<PostgresServer> {
     '-c',
     'max_connections=200',
   ]);
-  const child: ChildProcess = spawn(start.command, start.args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-20_000);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let child!: ChildProcess;
+  let exited!: Promise<void>;
+  const launch = () => {
+    child = spawn(start.command, start.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-20_000);
+    });
+    const running = child;
+    exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+  };
   const url = `postgres://kappa@127.0.0.1:${port}/postgres`;
-  const stop = async () => {
-    if (child.exitCode === null) {
-      // SIGINT: PostgreSQL's fast shutdown.
-      child.kill('SIGINT');
+  // pg_ctl's fast shutdown (as the server's user): a signal to runuser would not reach postgres.
+  const pgCtl = as(path.join(bin, 'pg_ctl'), ['-D', data, 'stop', '-m', 'fast', '-w']);
+  const shutdown = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      await run(pgCtl.command, pgCtl.args, { cwd: dir }).catch(() => {});
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
     }
+  };
+  const stop = async () => {
+    await shutdown();
     await rm(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await run(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'kappa']);
-      break;
-    } catch {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        await stop();
-        throw new Error(`PostgreSQL did not start on port ${port}:\n${log}`);
+  const ready = async () => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await run(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'kappa']);
+        return;
+      } catch {
+        if (child.exitCode !== null || Date.now() > deadline) {
+          await stop();
+          throw new Error(`PostgreSQL did not start on port ${port}:\n${log}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
-      await new Promise((r) => setTimeout(r, 100));
     }
-  }
-  return { url, port, psql: path.join(bin, 'psql'), stop };
+  };
+  launch();
+  await ready();
+  const restart = async () => {
+    await shutdown();
+    launch();
+    await ready();
+  };
+  return { url, port, psql: path.join(bin, 'psql'), restart, stop };
 }

@@ -114,7 +114,8 @@ export class ReplicationConnection {
       if (chunk[0] === 0x77) {
         // XLogData: start LSN, end of WAL, server clock, then one pgoutput message.
         const walStart = chunk.readBigUInt64BE(1);
-        const message = chunk.subarray(25);
+        // A copy: pg's parser reuses its buffer for the messages after, and this one may wait in the queue.
+        const message = Buffer.from(chunk.subarray(25));
         handOn(() => handlers.onMessage(message, walStart));
       } else if (chunk[0] === 0x6b) {
         // Keepalive: end of WAL, server clock, whether it wants an answer now (or it drops us).
