@@ -113,6 +113,7 @@ export async function assemble(
         localExchange: config.bus.kind === 'embedded',
         cacheBytes: config.pipelines.stateCacheBytes,
         maxRecordBytes: config.log.maxRecordBytes,
+        registry,
         logger,
       });
       await runner.start();

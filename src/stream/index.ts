@@ -64,8 +64,9 @@ export {
 export { TableReader, type TableReaderOptions } from './runtime/table-reader.ts';
 export { LateRecordError } from './runtime/task-failures.ts';
 export { decodeViewRecord, type ViewRow, ViewRowError } from './runtime/view-record.ts';
+export { type ChangeEvent, cdcTable, changes } from './serdes/cdc-serdes.ts';
 export { avro, jsonSchema, protobuf } from './serdes/schema-serdes.ts';
-export { json, type Serde } from './serdes/serde.ts';
+export { json, type Serde, type SerdeContext } from './serdes/serde.ts';
 export { LmdbTaskState } from './state/lmdb-state-store.ts';
 export { MemoryStateStore } from './state/memory-state-store.ts';
 export { stateType } from './state/state-codec.ts';

@@ -1,7 +1,10 @@
 import path from 'node:path';
 import { type Clock, type Logger, silentLogger, systemClock } from '../../core/index.ts';
 import { type Bus, ensureTopic } from '../../log/index.ts';
+import type { SchemaRegistry } from '../../registry/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
+import { isTwoInput, type Step } from '../dsl/steps.ts';
+import type { SerdeContext } from '../serdes/serde.ts';
 import { changelogSpec } from './changelog.ts';
 import { StageRunner } from './stage-runner.ts';
 import { planStages, type Stage, stageGroup, upstreamStages } from './stages.ts';
@@ -54,6 +57,8 @@ export interface PipelineRunnerOptions {
    * Default false: every stage is a consumer group of its own, which other processes may join.
    */
   localExchange?: boolean;
+  /** The schema registry, for serdes that read Confluent's wire format (`changes()`, `cdcTable()`). */
+  registry?: SchemaRegistry;
 }
 
 /**
@@ -73,6 +78,7 @@ export class PipelineRunner {
   readonly #bus: Bus;
   readonly #clock: Clock;
   readonly #logger: Logger;
+  readonly #registry: SchemaRegistry | undefined;
   readonly #tickMs: number;
   readonly #stateDir: string | null;
   readonly #purgeIntervalMs: number;
@@ -98,6 +104,7 @@ export class PipelineRunner {
     this.deadLetterTopic = options.deadLetterTopic ?? 'dead-letters';
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
+    this.#registry = options.registry;
     this.#tickMs = options.tickMs ?? 1000;
     this.#stateDir = options.stateDir ?? null;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 10_000;
@@ -119,9 +126,15 @@ export class PipelineRunner {
     return this.#runners.reduce((n, r) => n + r.processed, 0);
   }
 
+  /** The tables the pipeline joins with, by topic, as read so far (for status and tests). */
+  get tables(): ReadonlyMap<string, TableReader> {
+    return this.#tables;
+  }
+
   async start(): Promise<void> {
     const source = this.pipeline.source.topic;
     const bus = this.#bus;
+    if (this.#registry) bindSerdes(this.pipeline, { registry: this.#registry });
     await ensureTopic(bus, this.deadLetterTopic, { partitions: 1 });
     for (const step of this.pipeline.steps)
       if (step.kind === 'toTopic') await ensureTopic(bus, step.topic, { partitions: 1 });
@@ -236,4 +249,20 @@ export class PipelineRunner {
     for (const runner of this.#runners) await runner.stop();
     for (const reader of this.#tables.values()) await reader.stop();
   }
+}
+
+/** Hands the process's registry to every serde of a pipeline that asks for it. */
+function bindSerdes(pipeline: Pipeline, context: SerdeContext): void {
+  const steps = (list: readonly Step[]) => {
+    for (const step of list) {
+      if (step.kind === 'source' || step.kind === 'toTopic') step.serde.bind?.(context);
+      else if (step.kind === 'join') step.table.serde.bind?.(context);
+      else if (isTwoInput(step)) {
+        step.other.source.serde.bind?.(context);
+        steps(step.other.steps);
+      }
+    }
+  };
+  pipeline.source.serde.bind?.(context);
+  steps(pipeline.steps);
 }

@@ -168,6 +168,13 @@ export class TableReader implements TableLookup {
         );
         continue;
       }
+      if (row === null) {
+        // A value that says the row is gone (a CDC delete event before its tombstone).
+        if (had) this.#rows--;
+        this.#store.delete(stored);
+        this.#cache.delete(key);
+        continue;
+      }
       if (!had) this.#rows++;
       this.#store.put(stored, r.value);
       // A row already in memory is replaced; one that is not stays in the store until looked up.

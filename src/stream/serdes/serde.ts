@@ -1,3 +1,5 @@
+import type { SchemaRegistry } from '../../registry/index.ts';
+
 /**
  * How a pipeline reads record bytes into values (at its source) and writes values as bytes (at its
  * sinks). A `decode` that throws sends the record to the dead-letter topic with reason `decode`; an
@@ -6,6 +8,15 @@
 export interface Serde<T> {
   decode(bytes: Buffer): T;
   encode(value: T): Buffer;
+  /**
+   * Called by the runner before the first record, for serdes that need what the process has: the
+   * schema registry, for values in Confluent's wire format.
+   */
+  bind?(context: SerdeContext): void;
+}
+
+export interface SerdeContext {
+  registry: SchemaRegistry;
 }
 
 const JSON_SERDE: Serde<unknown> = {
