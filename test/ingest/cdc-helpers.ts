@@ -56,6 +56,7 @@ export async function startCapture(
 }
 
 export interface ChangeRecord {
+  topic: string;
   key: string;
   /** The decoded envelope, or null for a tombstone. */
   value: Record<string, unknown> | null;
@@ -83,7 +84,7 @@ export async function readChanges(
           await serde.load(schemaIdOf(r.value));
           value = serde.deserialize(r.value).value as Record<string, unknown>;
         }
-        out.push({ key: r.key!.toString('utf8'), value, offset: r.offset, partition: r.partition });
+        out.push({ topic, key: r.key!.toString('utf8'), value, offset: r.offset, partition: r.partition });
       }
   } finally {
     await consumer.close();

@@ -1,4 +1,4 @@
-import type { ProducerRecord } from '../../core/index.ts';
+import { KappaError, type ProducerRecord } from '../../core/index.ts';
 import type { SchemaRegistry, WireSerde } from '../../registry/index.ts';
 import { deadLetterRecord, describeError, letterValue } from '../../stream/index.ts';
 import { CdcRowError } from './cdc-errors.ts';
@@ -112,7 +112,8 @@ export class ChangeRecords {
         );
       return out;
     } catch (error) {
-      if (!(error instanceof CdcRowError)) throw error;
+      // A row that does not fit (CdcRowError), or a value its schema refuses (RecordInvalidError).
+      if (!(error instanceof KappaError) || error.blame !== 'data') throw error;
       return [{ record: this.#deadLetter(change, topic, error), keyText: null }];
     }
   }
@@ -128,7 +129,7 @@ export class ChangeRecords {
     ];
   }
 
-  #deadLetter(change: Change, topic: string, error: CdcRowError): ProducerRecord {
+  #deadLetter(change: Change, topic: string, error: KappaError): ProducerRecord {
     const text = (tuple: readonly ColumnValue[] | null) =>
       tuple &&
       Object.fromEntries(

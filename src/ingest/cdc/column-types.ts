@@ -83,7 +83,7 @@ const BASE: Record<string, (typeMod: number) => ColumnCodec> = {
   bit: () => STRING,
   'bit varying': () => STRING,
   ltree: () => named('io.debezium.data.Ltree'),
-  interval: () => named('io.debezium.time.Interval'),
+  interval: () => ({ avro: logical('string', 'io.debezium.time.Interval'), parse: debeziumInterval }),
   bytea: () => ({
     avro: 'bytes',
     parse: (t) => Buffer.from(t.slice(2), 'hex'),
@@ -98,12 +98,12 @@ const BASE: Record<string, (typeMod: number) => ColumnCodec> = {
           parse: (t) => Math.floor(epochMicros(t) / 1000),
         }
       : { avro: logical('long', 'io.debezium.time.MicroTimestamp'), parse: epochMicros },
-  'timestamp with time zone': () => zoned('ZonedTimestamp', isoTimestamp),
+  'timestamp with time zone': (mod) => zoned('ZonedTimestamp', (t) => isoTimestamp(t, fractionDigits(mod))),
   'time without time zone': (mod) =>
     mod >= 0 && mod <= 3
       ? { avro: logical('int', 'io.debezium.time.Time'), parse: (t) => Math.floor(dayMicros(t) / 1000) }
       : { avro: logical('long', 'io.debezium.time.MicroTime'), parse: dayMicros },
-  'time with time zone': () => zoned('ZonedTime', isoZone),
+  'time with time zone': () => zoned('ZonedTime', utcTime),
 };
 
 function zoned(name: string, parse: (t: string) => string): ColumnCodec {
@@ -165,19 +165,53 @@ function dayMicros(t: string): number {
   return ((hh * 60 + mm) * 60 + ss) * 1_000_000 + Number((fraction + '000000').slice(0, 6));
 }
 
-/** `YYYY-MM-DD hh:mm:ss[.f]+00` (TimeZone=UTC) as ISO 8601, `YYYY-MM-DDThh:mm:ss[.f]Z`, as Debezium writes it. */
-function isoTimestamp(t: string): string {
+/** Fraction digits Debezium writes: the column's precision, or 6 when it has none. */
+const fractionDigits = (typeMod: number) => (typeMod >= 0 && typeMod <= 6 ? typeMod : 6);
+
+/**
+ * `YYYY-MM-DD hh:mm:ss[.f]+00` (TimeZone=UTC) as ISO 8601 as Debezium writes it:
+ * `YYYY-MM-DDThh:mm:ss.ffffffZ`, the fraction as wide as the column's precision.
+ */
+function isoTimestamp(t: string, digits: number): string {
   if (t === 'infinity' || t === '-infinity') return t;
   const bc = t.endsWith(' BC');
   const [date, time] = t.replace(' BC', '').split(' ') as [string, string];
-  const iso = `${date}T${isoZone(time)}`;
+  const iso = `${date}T${isoZone(time, digits)}`;
   return bc ? `-${iso}` : iso;
 }
 
-/** `hh:mm:ss[.f]±hh[:mm]` with a zone of +00 as `…Z`, others as `±hh:mm`. */
-function isoZone(time: string): string {
-  const m = /^([\d:.]+)([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?$/.exec(time);
+/** `hh:mm:ss[.f]±hh[:mm]`: the fraction `digits` wide, a zone of +00 as `Z`, others as `±hh:mm`. */
+function isoZone(time: string, digits: number): string {
+  const m = /^(\d\d:\d\d:\d\d)(?:\.(\d+))?([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?$/.exec(time);
   if (!m) return time;
-  const [, clock, sign, hh, mm = '00'] = m;
-  return hh === '00' && mm === '00' ? `${clock}Z` : `${clock}${sign}${hh}:${mm}`;
+  const [, clock, fraction = '', sign, hh, mm = '00'] = m;
+  const f = digits === 0 ? '' : `.${fraction.padEnd(digits, '0').slice(0, digits)}`;
+  return hh === '00' && mm === '00' ? `${clock}${f}Z` : `${clock}${f}${sign}${hh}:${mm}`;
+}
+
+/** `hh:mm:ss[.f]±hh[:mm[:ss]]` moved to UTC, `hh:mm:ss[.f]Z`, as Debezium writes a ZonedTime. */
+function utcTime(t: string): string {
+  const m = /^(\d\d):(\d\d):(\d\d)(\.\d+)?([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?$/.exec(t);
+  if (!m) return t;
+  const [, hh, mm, ss, fraction = '', sign, oh, om = '0', os = '0'] = m;
+  const offset = (Number(oh) * 3600 + Number(om) * 60 + Number(os)) * (sign === '-' ? -1 : 1);
+  const day = 86_400;
+  const at = (((Number(hh) * 3600 + Number(mm) * 60 + Number(ss) - offset) % day) + day) % day;
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(Math.floor(at / 3600))}:${two(Math.floor(at / 60) % 60)}:${two(at % 60)}${fraction}Z`;
+}
+
+/**
+ * PostgreSQL's ISO 8601 interval (IntervalStyle=iso_8601: `P1Y2M3DT4H5M6.5S`, fields left out
+ * when zero, each with its own sign) in Debezium's string form, every field written:
+ * `P1Y2M3DT4H5M6.5S`, `P0Y0M1DT2H0M0S`.
+ */
+function debeziumInterval(t: string): string {
+  const m = /^P(?:(-?\d+)Y)?(?:(-?\d+)M)?(?:(-?\d+)D)?(?:T(?:(-?\d+)H)?(?:(-?\d+)M)?(?:(-?[\d.]+)S)?)?$/.exec(
+    t,
+  );
+  if (!m) throw new CdcRowError(`interval ${t} is not in ISO 8601 form`);
+  const [, y = '0', mo = '0', d = '0', h = '0', mi = '0', s = '0'] = m;
+  const seconds = s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+  return `P${y}Y${mo}M${d}DT${h}H${mi}M${seconds}S`;
 }
