@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUp } from './cli/cli-helpers.ts';
+import { startPostgres } from './support/postgres.ts';
 import { tempDir } from './support/temp-dir.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
@@ -45,9 +46,25 @@ describe("README's Try it, in a fresh folder", () => {
     expect(blocks.length).toBeGreaterThanOrEqual(3);
   });
 
-  it('runs every block as written against a fresh kappa up, in order', { timeout: 180_000 }, async () => {
+  it('runs every block as written against a fresh kappa up, in order', { timeout: 240_000 }, async () => {
+    // The change data capture blocks need a database: a throwaway PostgreSQL, as $DATABASE_URL.
+    const postgres = blocks.some((b) => b.script.includes('$DATABASE_URL')) ? await startPostgres() : null;
+    const database: Record<string, string> = postgres
+      ? {
+          DATABASE_URL: postgres.url,
+          PATH: `${path.join(folder.dir, 'node_modules', '.bin')}:${path.dirname(postgres.psql)}:${process.env.PATH}`,
+        }
+      : {};
+    try {
+      await runBlocks(database);
+    } finally {
+      await postgres?.stop();
+    }
+  });
+
+  async function runBlocks(database: Record<string, string>): Promise<void> {
     for (const [i, block] of blocks.entries()) {
-      const up = await startUp([...block.up, '--port', '0'], { cwd: folder.dir });
+      const up = await startUp([...block.up, '--port', '0'], { cwd: folder.dir, env: database });
       const exited = new Promise((r) => up.process.once('exit', r));
       try {
         const address = new URL(up.url).host;
@@ -65,6 +82,7 @@ describe("README's Try it, in a fresh folder", () => {
             KAPPA_URL: up.url,
             KAPPA_API_KEY: '',
             KAPPA_LOG_LEVEL: 'warn',
+            ...database,
           },
           timeout: 120_000,
         }).catch((error: { stdout: string; stderr: string; message: string }) => {
@@ -80,10 +98,22 @@ describe("README's Try it, in a fresh folder", () => {
             payments: 2,
             total: 15,
           });
+        if (block.script.includes('consume shop.public.orders')) {
+          const [read, update] = stdout
+            .trim()
+            .split('\n')
+            .filter((l) => l.startsWith('{'))
+            .map((l) => JSON.parse(l));
+          expect([read.value.op, update.value.op, update.value.after]).toEqual([
+            'r',
+            'u',
+            { id: 1, item: 'apple', qty: 4 },
+          ]);
+        }
       } finally {
         up.process.kill('SIGTERM');
         await exited;
       }
     }
-  });
+  }
 });

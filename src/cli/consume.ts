@@ -13,14 +13,18 @@ interface Fetched {
   /** "base64" when the bytes are not JSON (binary, or a schema's wire format): `key`/`value` is then base64. */
   key_encoding?: 'base64';
   value_encoding?: 'base64';
+  /** The registry's schema id, when the bytes were a schema's wire format (decoded into key/value). */
+  key_schema_id?: number;
+  value_schema_id?: number;
   partition: number;
   offset: number;
   timestamp: number;
 }
 
 /**
- * `kappa consume TOPIC`: records as JSON lines on stdout (bytes that are not JSON come as base64,
- * marked by `key_encoding`/`value_encoding: "base64"`, as the REST Proxy marks them), through a REST Proxy consumer instance. With
+ * `kappa consume TOPIC`: records as JSON lines on stdout (a schema's wire format decoded, with its
+ * `value_schema_id`; other bytes that are not JSON as base64, marked `value_encoding: "base64"`, as
+ * the REST Proxy marks them), through a REST Proxy consumer instance. With
  * `--group` it is a member of that group and commits what it printed; without, it reads on its own
  * and leaves no trace. Stops after `--max` records or on Ctrl-C.
  */
@@ -64,8 +68,10 @@ export async function consume(client: KappaClient, topic: string, options: Consu
         const line = {
           key: r.key,
           ...(r.key_encoding ? { key_encoding: r.key_encoding } : {}),
+          ...(r.key_schema_id ? { key_schema_id: r.key_schema_id } : {}),
           value: r.value,
           ...(r.value_encoding ? { value_encoding: r.value_encoding } : {}),
+          ...(r.value_schema_id ? { value_schema_id: r.value_schema_id } : {}),
           partition: r.partition,
           offset: r.offset,
           timestamp: r.timestamp,

@@ -128,6 +128,7 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   );
 
   const producer = options.bus.producer();
+  const serde = options.registry ? new WireSerde(options.registry) : undefined;
   const instances = new ConsumerInstances(options.bus, options.consumerIdleMs);
   healthRoutes(app, {
     bus: options.bus,
@@ -141,9 +142,7 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
     maxRecordsPerRequest: options.maxRecordsPerRequest ?? 10_000,
     autoCreateTopics: options.autoCreateTopics ?? false,
     defaultPartitions: options.defaultPartitions ?? 1,
-    ...(options.registry
-      ? { registry: { registry: options.registry, serde: new WireSerde(options.registry) } }
-      : {}),
+    ...(options.registry && serde ? { registry: { registry: options.registry, serde } } : {}),
     requireSchema: topicMatcher(options.requireSchema ?? []),
   });
   topicsV3Routes(app, {
@@ -153,8 +152,8 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
     logger,
     maxPartitions: options.maxPartitionsPerTopic ?? 1000,
   });
-  consumersV2Routes(app, instances);
-  recordsRoutes(app, options.bus);
+  consumersV2Routes(app, instances, serde);
+  recordsRoutes(app, options.bus, serde);
   if (options.cdc) cdcRoutes(app, options.cdc);
   openApiRoute(app);
   if (options.views)

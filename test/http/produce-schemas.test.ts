@@ -12,6 +12,8 @@ const payment = avroRecord('Payment', [
   { name: 'note', type: ['null', 'string'], default: null },
 ]);
 
+const V2 = 'application/vnd.kafka.v2+json';
+
 describe('REST Proxy v2 produce with schemas', () => {
   let s: RegistryServer;
   let serde: WireSerde;
@@ -60,6 +62,23 @@ describe('REST Proxy v2 produce with schemas', () => {
       AVRO,
     );
     expect([again.status, again.body.value_schema_id]).toEqual([200, r.body.value_schema_id]);
+    // A json consumer gets wire-format values decoded, with the schema's id.
+    const created = await s.call(
+      'POST',
+      '/consumers/decoding',
+      { format: 'json', 'auto.offset.reset': 'earliest' },
+      V2,
+    );
+    const instance = `/consumers/decoding/instances/${created.body.instance_id}`;
+    await s.call('POST', `${instance}/subscription`, { topics: ['payments'] }, V2);
+    const fetched = await s.call('GET', `${instance}/records?timeout=500`);
+    expect(
+      fetched.body.map((x: { value: unknown; value_schema_id: number }) => [x.value, x.value_schema_id]),
+    ).toEqual([
+      [{ id: 'p1', amount: 10, note: null }, r.body.value_schema_id],
+      [{ id: 'p2', amount: 2.5, note: 'gift' }, r.body.value_schema_id],
+      [{ id: 'p3', amount: 1, note: null }, r.body.value_schema_id],
+    ]);
   });
 
   it('takes JSON Schema and Protobuf, keys included', async () => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TopicPartitionOffset } from '../../core/index.ts';
+import type { WireSerde } from '../../registry/index.ts';
 import type { ConsumerInstances } from '../consumer-instances.ts';
 import { KAFKA_V2_JSON } from '../content-types.ts';
 import { RequestError } from '../errors.ts';
@@ -9,7 +10,11 @@ import { intParam } from './records.ts';
 type InstanceParams = { Params: { group: string; instance: string } };
 
 /** Confluent REST Proxy v2 consumers: create, subscribe, fetch records, commit offsets, delete. */
-export function consumersV2Routes(app: FastifyInstance, instances: ConsumerInstances): void {
+export function consumersV2Routes(
+  app: FastifyInstance,
+  instances: ConsumerInstances,
+  serde?: WireSerde,
+): void {
   app.post<{ Params: { group: string }; Body: Record<string, unknown> | undefined }>(
     '/consumers/:group',
     async (request, reply) => {
@@ -69,7 +74,7 @@ export function consumersV2Routes(app: FastifyInstance, instances: ConsumerInsta
       const records = await instances.use(group, instance, ownerOf(request), async (i) => {
         const got = await i.consumer.poll({ timeoutMs, maxBytes, maxRecords, signal: abort.signal });
         if (i.autoCommit && got.length > 0) await i.consumer.commit();
-        return got.map((r) => decodeRecord(r, i.format));
+        return got.map((r) => decodeRecord(r, i.format, serde));
       });
       return reply.type(KAFKA_V2_JSON).send(records);
     },

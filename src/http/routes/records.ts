@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ConsumedRecord } from '../../core/index.ts';
 import type { Bus } from '../../log/index.ts';
+import type { WireSerde } from '../../registry/index.ts';
 import { RequestError } from '../errors.ts';
 import { decodeRecord } from '../record-codec.ts';
 
@@ -11,7 +12,7 @@ const MAX_WAIT_MS = 30_000;
  * Stateless reads for the dashboard and scripts: a topic's description with its offsets, and
  * records from one partition (or every partition) from an offset.
  */
-export function recordsRoutes(app: FastifyInstance, bus: Bus): void {
+export function recordsRoutes(app: FastifyInstance, bus: Bus, serde?: WireSerde): void {
   app.get<{ Params: { topic: string } }>('/v1/topics/:topic', async (request) => {
     const topic = request.params.topic;
     const description = await bus.describeTopic(topic);
@@ -52,7 +53,7 @@ export function recordsRoutes(app: FastifyInstance, bus: Bus): void {
         timeoutMs,
         signal: abort.signal,
       });
-      return { records: records.map((r) => decodeRecord(r, format)) };
+      return { records: records.map((r) => decodeRecord(r, format, serde)) };
     } finally {
       await consumer.close();
     }
