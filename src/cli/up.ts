@@ -75,6 +75,7 @@ export async function up(options: UpOptions): Promise<void> {
     maxRecordsPerRequest: config.http.maxRecordsPerRequest,
     maxJsonDepth: config.http.maxJsonDepth,
     maxConcurrentRequests: config.http.maxConcurrentRequests,
+    maxPendingProduceBytes: config.http.maxPendingProduceBytes,
     headersTimeoutMs: toMillis(config.http.headersTimeout),
     requestTimeoutMs: toMillis(config.http.requestTimeout),
     autoCreateTopics: config.topics.autoCreate,

@@ -147,6 +147,14 @@ export const configSchema = z
           .max(1000)
           .default(64)
           .describe('Deepest nesting of objects and arrays in a JSON body (400 beyond).'),
+        maxPendingProduceBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(64 * 1024 * 1024)
+          .describe(
+            'Bytes of produced records waiting for the log, past which produce answers 429 with Retry-After instead of holding more.',
+          ),
         maxConcurrentRequests: z
           .number()
           .int()

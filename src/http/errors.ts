@@ -103,5 +103,6 @@ export function replyError(
   const { status, body } = toRestError(error, api);
   if (status >= 500) logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="kappa", Basic realm="kappa"');
+  if (status === 429) reply.header('retry-after', '1');
   return reply.code(status).send(body);
 }

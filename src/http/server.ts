@@ -17,6 +17,7 @@ import { installAuth } from './auth/index.ts';
 import { ConsumerInstances } from './consumer-instances.ts';
 import { KAFKA_V2_JSON, registerContentTypes } from './content-types.ts';
 import { replyError } from './errors.ts';
+import { IdempotentProduce } from './idempotence.ts';
 import { DEFAULT_MAX_JSON_DEPTH } from './json-body.ts';
 import { limitConcurrentRequests } from './request-limit.ts';
 import { cdcRoutes } from './routes/cdc-v1.ts';
@@ -47,6 +48,8 @@ export interface ServerOptions {
   maxRecordsPerRequest?: number;
   /** Deepest nesting of objects and arrays in a JSON body. Default 64. */
   maxJsonDepth?: number;
+  /** Bytes of records waiting to be appended past which produce answers 429 with Retry-After. Default 64 MiB. */
+  maxPendingProduceBytes?: number;
   /** Requests answered at once; more get 429 with Retry-After. Default 256. */
   maxConcurrentRequests?: number;
   /** How long a client may take to send a request's headers, and the whole request. */
@@ -135,9 +138,12 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
     ...(options.registry ? { registryTopic: options.registryTopic ?? '_schemas' } : {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
   });
+  const idempotence = new IdempotentProduce(options.bus);
   produceRoutes(app, {
     bus: options.bus,
     producer,
+    idempotence,
+    maxPendingBytes: options.maxPendingProduceBytes ?? 64 * 1024 * 1024,
     owned,
     maxRecordsPerRequest: options.maxRecordsPerRequest ?? 10_000,
     autoCreateTopics: options.autoCreateTopics ?? false,
@@ -184,6 +190,7 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
     async close() {
       await instances.close();
       await producer.close();
+      await idempotence.close();
       await app.close();
     },
   };

@@ -4,6 +4,7 @@ import { type Bus, ensureTopic, type Producer } from '../../log/index.ts';
 import type { SchemaRegistry, WireSerde } from '../../registry/index.ts';
 import { produceFormat } from '../content-types.ts';
 import { RequestError } from '../errors.ts';
+import { type IdempotentProduce, producerHeaders } from '../idempotence.ts';
 import { encodeField } from '../record-codec.ts';
 import { encodeSchemaRecords, type SchemaRequestBody } from '../schema-records.ts';
 
@@ -19,6 +20,13 @@ export interface ProduceRouteOptions {
   registry?: { registry: SchemaRegistry; serde: WireSerde };
   /** Topics whose values must be written with a schema registered under `<topic>-value`. */
   requireSchema?: (topic: string) => boolean;
+  /** Requests with `Kappa-Producer-Id` and `Kappa-Sequence` headers are appended once, retries or not. */
+  idempotence: IdempotentProduce;
+  /**
+   * Bytes of records waiting to be appended, past which a request is answered 429 with Retry-After
+   * (the log is behind) rather than held in memory. A request alone is always taken.
+   */
+  maxPendingBytes: number;
 }
 
 /**
@@ -27,11 +35,29 @@ export interface ProduceRouteOptions {
  * a rejected request appends nothing.
  */
 export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions): void {
+  let pending = 0;
+  /** Appends `records` if the log keeps up (see maxPendingBytes), else refuses them all with 429. */
+  const admitted = async <T>(records: ProducerRecord[], append: () => Promise<T>): Promise<T> => {
+    const bytes = records.reduce((n, r) => n + (r.key?.length ?? 0) + (r.value?.length ?? 0), 0);
+    if (pending > 0 && pending + bytes > options.maxPendingBytes)
+      throw new RequestError(
+        429,
+        42901,
+        `The log is behind: ${pending} bytes of records are waiting to be appended; retry in a second`,
+      );
+    pending += bytes;
+    try {
+      return await append();
+    } finally {
+      pending -= bytes;
+    }
+  };
   const handler = async (
     topic: string,
     partition: number | undefined,
     contentType: string | undefined,
     body: unknown,
+    producer: { id: string; sequence: number } | null,
   ) => {
     if (options.owned(topic))
       throw new ForbiddenError(
@@ -85,7 +111,26 @@ export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions
       return record;
     });
     await autoCreate(options, topic);
-    const sent = await options.producer.send(records);
+    if (producer) {
+      const { offsets, duplicate } = await options.idempotence.append(
+        producer.id,
+        producer.sequence,
+        records,
+      );
+      return {
+        key_schema_id: keySchemaId,
+        value_schema_id: valueSchemaId,
+        offsets: (offsets ?? records.map(() => ({ partition: null, offset: null }))).map((m) => ({
+          partition: m.partition,
+          offset: m.offset,
+          error_code: null,
+          error: null,
+        })),
+        // A Kappa extension: this request was appended before (a retry), and not again.
+        ...(duplicate ? { duplicate: true } : {}),
+      };
+    }
+    const sent = await admitted(records, () => options.producer.send(records));
     return {
       key_schema_id: keySchemaId,
       value_schema_id: valueSchemaId,
@@ -94,9 +139,13 @@ export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions
   };
 
   app.post<{ Params: { topic: string } }>('/topics/:topic', (request, reply) =>
-    handler(request.params.topic, undefined, request.headers['content-type'], request.body).then((body) =>
-      reply.type('application/vnd.kafka.v2+json').send(body),
-    ),
+    handler(
+      request.params.topic,
+      undefined,
+      request.headers['content-type'],
+      request.body,
+      producerHeaders(request.headers),
+    ).then((body) => reply.type('application/vnd.kafka.v2+json').send(body)),
   );
   app.post<{ Params: { topic: string; partition: string } }>(
     '/topics/:topic/partitions/:partition',
@@ -106,6 +155,7 @@ export function produceRoutes(app: FastifyInstance, options: ProduceRouteOptions
         parsePartition(request.params.partition),
         request.headers['content-type'],
         request.body,
+        producerHeaders(request.headers),
       ).then((body) => reply.type('application/vnd.kafka.v2+json').send(body)),
   );
 }
