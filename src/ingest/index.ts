@@ -3,3 +3,13 @@ export { CDC_STATE_TOPIC, type CdcState, readCdcState } from './cdc/cdc-state.ts
 export { cdcTopic, TRUNCATE_KEY } from './cdc/change-records.ts';
 export { PostgresSource, type PostgresSourceOptions, type SourceStatus } from './cdc/postgres-source.ts';
 export { connectSource, dropCapture, formatBytes, slotInfo } from './cdc/source-database.ts';
+export {
+  type BusProducerOptions,
+  createProducer,
+  type Delivered,
+  type HttpProducerOptions,
+  type KappaProducer,
+  type OutgoingRecord,
+  ProduceRefusedError,
+  type TypedTopic,
+} from './sdk/index.ts';
