@@ -59,7 +59,7 @@ export class Batcher {
           topic,
           pending.map((p) => p.record),
         );
-        pending.forEach((p, i) => p.resolve(delivered[i]!));
+        for (const [i, p] of pending.entries()) p.resolve(delivered[i]!);
       } catch (error) {
         for (const p of pending) p.reject(error as Error);
       }
