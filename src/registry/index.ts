@@ -1,4 +1,5 @@
 export { AvroSchema, avroProvider } from './avro/avro-schema.ts';
+export { typeName, typescriptTypes } from './codegen/typescript-types.ts';
 export { COMPATIBILITY_LEVELS, type CompatibilityLevel, checkCompatibility } from './compatibility.ts';
 export { RecordInvalidError, RegistryError, RegistryErrors } from './errors.ts';
 export { JsonSchema, jsonSchemaProvider } from './json/json-schema.ts';

@@ -142,6 +142,11 @@ describe('kappa CLI against `kappa up`', () => {
     const rejected = await run(['--url', url, 'schemas', 'register', 'users-value', bad]);
     expect(rejected.code).toBe(1);
     expect(rejected.stderr).toContain('incompatible with an earlier schema');
+    const types = await run(['--url', url, 'schemas', 'codegen', 'users-value']);
+    expect(types.code).toBe(0);
+    expect(types.stdout).toContain('from version 1');
+    expect(types.stdout).toContain('export interface User {\n  id: string;\n}');
+    expect(types.stdout).toContain('export type UsersValue = User;');
   });
 
   it('reports bad input and unknown topics with one clear line and exit code 1', async () => {
