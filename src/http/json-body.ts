@@ -77,6 +77,41 @@ function nestingDepth(bytes: Uint8Array, limit: number): number {
   return deepest;
 }
 
+/**
+ * A body of JSON values one after another (REST Proxy v3's streaming produce: `{…}{…}` or one per
+ * line), each parsed and checked as a body of its own. Split by hand in the same one pass over bytes
+ * as `nestingDepth`: JSON parsers take one document.
+ */
+export function parseJsonValues(body: Buffer, maxDepth: number): unknown[] {
+  if (!isUtf8(body)) throw new RequestError(422, 422, 'The request body is not valid UTF-8');
+  const values: unknown[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+      continue;
+    }
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    if (start < 0) start = i;
+    if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+    if (depth === 0 && (c === CLOSE_BRACE || c === CLOSE_BRACKET)) {
+      values.push(parseJsonBody(body.subarray(start, i + 1), maxDepth));
+      start = -1;
+    } else if (depth < 0)
+      throw new RequestError(400, 400, 'The request body is not valid JSON: an unmatched close');
+  }
+  if (start >= 0) values.push(parseJsonBody(body.subarray(start), maxDepth));
+  if (values.length === 0)
+    throw new RequestError(400, 400, 'The request body is empty: send a JSON document');
+  return values;
+}
+
 /** Replaces Fastify's JSON parser, and adds the REST Proxy's vendor types, with the one above. */
 export function registerJsonParser(
   app: FastifyInstance,

@@ -26,6 +26,7 @@ import { healthRoutes } from './routes/health.ts';
 import { openApiRoute } from './routes/openapi.ts';
 import { produceRoutes } from './routes/produce.ts';
 import { recordsRoutes } from './routes/records.ts';
+import { recordsV3Routes } from './routes/records-v3.ts';
 import { registryRoutes } from './routes/registry/index.ts';
 import { topicsV3Routes } from './routes/topics-v3.ts';
 import { viewRoutes } from './routes/views-v1.ts';
@@ -77,7 +78,7 @@ export interface ServerOptions {
   queryTimeoutMs?: number;
   /** Live view streams open at once. Default 1,000. */
   maxLiveStreams?: number;
-  /** Where each CDC source is (`GET /v1/cdc`). */
+  /** Where each CDC source is (`GET /v1/cdc`); default none. */
   cdc?: () => SourceStatus[];
 }
 
@@ -158,9 +159,19 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
     logger,
     maxPartitions: options.maxPartitionsPerTopic ?? 1000,
   });
+  recordsV3Routes(app, {
+    bus: options.bus,
+    producer,
+    clusterId: options.clusterId ?? 'kappa',
+    owned,
+    ...(options.registry && serde ? { registry: { registry: options.registry, serde } } : {}),
+    maxRecordsPerRequest: options.maxRecordsPerRequest ?? 10_000,
+    maxJsonDepth,
+    logger,
+  });
   consumersV2Routes(app, instances, serde);
   recordsRoutes(app, options.bus, serde);
-  if (options.cdc) cdcRoutes(app, options.cdc);
+  cdcRoutes(app, options.cdc ?? (() => []));
   openApiRoute(app);
   if (options.views)
     viewRoutes(app, {

@@ -85,6 +85,15 @@ const ROWS: Row[] = [
     denied: 'other',
   },
   {
+    route: 'POST /v3/clusters/:cluster/topics/:topic/records',
+    path: '/v3/clusters/kappa/topics/orders/records',
+    body: { value: { type: 'JSON', data: { id: 'o1' } } },
+    type: 'application/json',
+    allowed: 'producer',
+    denied: 'consumer',
+  },
+  { route: 'GET /v1/cdc', path: '/v1/cdc', allowed: 'admin', denied: 'everything' },
+  {
     route: 'DELETE /v3/clusters/:cluster/topics/:topic',
     path: '/v3/clusters/kappa/topics/orders-doomed',
     allowed: 'admin',

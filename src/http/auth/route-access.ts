@@ -98,6 +98,12 @@ export const ROUTE_ACCESS: Array<{ method: string; url: RegExp; access: Access; 
   },
   {
     method: 'POST',
+    url: /^\/v3\/clusters\/:cluster\/topics\/:topic\/records$/,
+    access: topicParam('produce'),
+    scope: 'produce:<topic>',
+  },
+  {
+    method: 'POST',
     url: /^\/topics\/:topic(?:\/partitions\/:partition)?$/,
     access: topicParam('produce'),
     scope: 'produce:<topic>',
