@@ -195,4 +195,57 @@ describe('real Schema Registry clients against Kappa', () => {
     expect(bytes.readUInt32BE(1)).toBe(id);
     expect(serde.deserialize(bytes).value).toEqual({ id: 'r-2', amount: 7, status: 'PAID', lines: [] });
   });
+
+  it("Confluent's serializer auto-registers a Protobuf schema as a serialized descriptor, which Kappa stores as .proto and reads with", async () => {
+    // A message type of Confluent's own making, from a descriptor (no .proto text anywhere).
+    const text = await (
+      await s.call('POST', '/subjects/descriptor-source/versions', {
+        schemaType: 'PROTOBUF',
+        schema: orderProto,
+      })
+    ).body;
+    const source = await s.call('GET', `/schemas/ids/${text.id}?format=serialized`);
+    const file = createFileRegistry(
+      fromBinary(FileDescriptorProtoSchema, Buffer.from(source.body.schema, 'base64')),
+      () => undefined,
+    );
+    const order = file.getMessage('shop.Order')!;
+    const client = new SchemaRegistryClient({ baseURLs: [s.url] });
+    const writer = new ProtobufSerializer(client, SerdeType.VALUE, {
+      autoRegisterSchemas: true,
+      registry: createMutableRegistry(order),
+    });
+    const bytes = await writer.serialize(
+      'auto',
+      create(order, { id: 'a-1', amount: 3, status: 1, lines: [{ sku: 's', qty: 2n }] }),
+      undefined as never,
+    );
+    const id = bytes.readUInt32BE(1);
+    const stored = s.registry.version('auto-value', -1);
+    expect(stored.id).toBe(id);
+    expect(stored.schema).toContain('message Order {');
+    expect(stored.schema).toContain('repeated .shop.Order.Line lines = 4;');
+    expect(serde.deserialize(bytes).value).toEqual({
+      id: 'a-1',
+      amount: 3,
+      status: 'PAID',
+      lines: [{ sku: 's', qty: '2' }],
+    });
+    // The same descriptor again finds the same version, as text registrations do.
+    expect(
+      await writer
+        .serialize('auto', create(order, { id: 'a-2' }), undefined as never)
+        .then((b) => b.readUInt32BE(1)),
+    ).toBe(id);
+    expect(s.registry.versions('auto-value')).toEqual([1]);
+    const garbage = await s.call('POST', '/subjects/garbage-value/versions', {
+      schemaType: 'PROTOBUF',
+      schema: 'AAAA',
+    });
+    expect([garbage.status, garbage.body.error_code, garbage.body.message]).toEqual([
+      422,
+      42201,
+      expect.stringContaining('neither .proto text nor a serialized FileDescriptorProto'),
+    ]);
+  });
 });

@@ -10,6 +10,7 @@ import {
 import { COMPATIBLE_PROTO_CHANGES, type ProtoDifference, protoDiff } from './proto-diff.ts';
 import { type ProtoFile, type ProtoMessage, parseProtoFile, WELL_KNOWN } from './proto-file.ts';
 import { formatProto } from './proto-format.ts';
+import { looksSerialized, protoFromDescriptor } from './proto-from-descriptor.ts';
 import { TypeTable } from './proto-types.ts';
 import { protobufCodec } from './protobuf-codec.ts';
 
@@ -26,7 +27,9 @@ export class ProtobufSchema implements ParsedSchema {
   readonly root: protobuf.Root;
   #codec: SchemaCodec | undefined;
 
-  constructor(text: string, references: readonly ResolvedReference[]) {
+  constructor(written: string, references: readonly ResolvedReference[]) {
+    // Confluent's Go and .NET serializers register a serialized FileDescriptorProto, in base64.
+    const text = looksSerialized(written) ? protoFromDescriptor(written) : written;
     for (const source of [text, ...references.map((r) => r.schema)]) checkSize(source);
     const dependencies = flattenReferences(references).map((r) => ({
       r,
