@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { assemble, loadConfig, readKeysFile, watchKeysFile } from '../config/index.ts';
+import { type Assembly, assemble, loadConfig, readKeysFile, watchKeysFile } from '../config/index.ts';
 import { ConfigError, createLogger, KeyRing, toMillis } from '../core/index.ts';
 import { createServer, isLoopback } from '../http/index.ts';
+import { PostgresSource } from '../ingest/index.ts';
 import { PgServer } from '../serve/index.ts';
 import { PAYMENTS_PARTITIONS, PAYMENTS_TOPIC, startPaymentGenerator } from './demo/payments.ts';
 import { demoPipelines } from './demo/pipelines.ts';
@@ -93,7 +94,7 @@ export async function up(options: UpOptions): Promise<void> {
             ? [`pipeline ${p.pipeline.name} is restoring the state of ${p.restoring} task(s)`]
             : [],
         ),
-        ...assembly.sources.flatMap((s) => {
+        ...cdcSources(assembly).flatMap((s) => {
           const status = s.status();
           return status.phase === 'failed' ? [`CDC source ${s.name} stopped: ${status.lastError}`] : [];
         }),
@@ -105,7 +106,7 @@ export async function up(options: UpOptions): Promise<void> {
               `pipeline ${p.pipeline.name}: source ${p.pipeline.source.topic} partition ${partition} is idle`,
           ),
         ),
-        ...assembly.sources.flatMap((s) => {
+        ...cdcSources(assembly).flatMap((s) => {
           const { phase, snapshot, lastError } = s.status();
           if (snapshot)
             return [
@@ -115,7 +116,7 @@ export async function up(options: UpOptions): Promise<void> {
         }),
       ],
     }),
-    cdc: () => assembly.sources.map((s) => s.status()),
+    cdc: () => cdcSources(assembly).map((s) => s.status()),
   });
   const unwatch = watchKeysFile(
     config.auth.keysFile,
@@ -191,6 +192,10 @@ export async function up(options: UpOptions): Promise<void> {
     await server.close();
     await assembly.close();
   });
+}
+
+function cdcSources(assembly: Assembly): PostgresSource[] {
+  return assembly.sources.filter((s): s is PostgresSource => s instanceof PostgresSource);
 }
 
 function demoHelp(url: string, withKeys: boolean, psql: string | null): string {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigError, type Logger, silentLogger, toMillis, UnknownTopicError } from '../core/index.ts';
-import { PostgresSource } from '../ingest/index.ts';
+import { KinesisSink, KinesisSource, PostgresSource } from '../ingest/index.ts';
 import { KafkaBus } from '../kafka/index.ts';
 import { type Bus, ensureTopic, openEmbeddedBus } from '../log/index.ts';
 import { SchemaRegistry } from '../registry/index.ts';
@@ -28,8 +28,8 @@ export interface Assembly {
   pipelines: PipelineRunner[];
   /** The views, with a materializer for each view of the pipelines run here. */
   views: Views;
-  /** The CDC sources captured here (`kappa up` only). */
-  sources: PostgresSource[];
+  /** The CDC and Kinesis sources and Kinesis sinks run here (`kappa up` only). */
+  sources: Array<PostgresSource | KinesisSource | KinesisSink>;
   /** Where the bus is, for people: the data folder or the Kafka brokers. */
   busDescription: string;
   close(): Promise<void>;
@@ -56,7 +56,7 @@ export async function assemble(
       : `embedded log in ${config.dataDir}`;
   let registry: SchemaRegistry | undefined;
   const pipelines: PipelineRunner[] = [];
-  const sources: PostgresSource[] = [];
+  const sources: Array<PostgresSource | KinesisSource | KinesisSink> = [];
   let store: ViewStore | undefined;
   let cache: ViewCache | undefined;
   let views: Views | undefined;
@@ -73,7 +73,10 @@ export async function assemble(
     registry = await SchemaRegistry.open({ bus, logger, ...config.registry });
     // Sources first: a pipeline may read their topics, which they make.
     if (options.sources)
-      for (const source of cdcSources(config, bus, registry, logger)) {
+      for (const source of [
+        ...cdcSources(config, bus, registry, logger),
+        ...kinesisSources(config, bus, logger),
+      ]) {
         await source.start();
         sources.push(source);
       }
@@ -194,6 +197,38 @@ function cdcSources(
       snapshotPageRows: config.cdc.snapshotPageRows,
     });
   });
+}
+
+function kinesisSources(config: KappaConfig, bus: Bus, logger: Logger): Array<KinesisSource | KinesisSink> {
+  const connection = (c: {
+    region: string;
+    endpoint?: string | undefined;
+    credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+  }) => ({
+    region: c.region,
+    ...(c.endpoint ? { endpoint: c.endpoint } : {}),
+    ...(c.credentials ? { credentials: c.credentials } : {}),
+  });
+  return [
+    ...config.kinesis.sources.map(
+      (s) =>
+        new KinesisSource({
+          ...connection(s),
+          name: s.name,
+          stream: s.stream,
+          topic: s.topic,
+          partitions: s.partitions,
+          from: s.from,
+          pollIntervalMs: toMillis(s.pollInterval),
+          bus,
+          logger,
+        }),
+    ),
+    ...config.kinesis.sinks.map(
+      (s) =>
+        new KinesisSink({ ...connection(s), name: s.name, topic: s.topic, stream: s.stream, bus, logger }),
+    ),
+  ];
 }
 
 function openViewStore(config: KappaConfig): Promise<ViewStore> {

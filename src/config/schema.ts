@@ -94,6 +94,23 @@ const kafkaBus = z
   })
   .strict();
 
+const kinesisConnection = {
+  region: z.string().min(1).default('us-east-1').describe('The stream’s AWS region.'),
+  endpoint: z
+    .string()
+    .url()
+    .optional()
+    .describe('A Kinesis-compatible server (`http://localhost:4568`); default AWS’s.'),
+  credentials: z
+    .object({
+      accessKeyId: z.string().min(1).describe('AWS access key id.'),
+      secretAccessKey: z.string().min(1).describe('AWS secret access key.'),
+    })
+    .strict()
+    .optional()
+    .describe('Default: the AWS SDK’s chain (environment, profile, instance role).'),
+};
+
 /** One API key as the config and the keys file keep it (keys-file.ts adds when it was made). */
 export const apiKeySchema = z
   .object({
@@ -392,6 +409,63 @@ export const configSchema = z
       .strict()
       .prefault({})
       .describe('Change data capture (`kappa cdc`).'),
+    kinesis: z
+      .object({
+        sources: z
+          .array(
+            z
+              .object({
+                name: z
+                  .string()
+                  .regex(/^[\w.-]{1,100}$/, 'a source name is 1-100 letters, digits, ".", "_" or "-"')
+                  .describe('The source’s name: where it is is stored under it.'),
+                ...kinesisConnection,
+                stream: z.string().min(1).describe('The Kinesis stream read.'),
+                topic: z
+                  .string()
+                  .min(1)
+                  .describe('The topic its records are written to, keyed by partition key.'),
+                partitions: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(10_000)
+                  .default(1)
+                  .describe('Partitions of the topic when Kappa makes it.'),
+                from: z
+                  .enum(['earliest', 'latest'])
+                  .default('earliest')
+                  .describe(
+                    'Where a shard Kappa has not read yet starts: its oldest record, or new ones only.',
+                  ),
+                pollInterval: duration
+                  .default('1s')
+                  .describe('Wait between reads when the stream has nothing new.'),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe('Kinesis streams `kappa up` copies into topics, exactly once (docs/ingest.md).'),
+        sinks: z
+          .array(
+            z
+              .object({
+                name: z
+                  .string()
+                  .regex(/^[\w.-]{1,100}$/, 'a sink name is 1-100 letters, digits, ".", "_" or "-"')
+                  .describe('The sink’s name: its consumer group is `kappa-kinesis-sink-<name>`.'),
+                ...kinesisConnection,
+                topic: z.string().min(1).describe('The topic whose records are put into the stream.'),
+                stream: z.string().min(1).describe('The Kinesis stream written.'),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe('Topics `kappa up` puts into Kinesis streams, at least once (docs/ingest.md).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Amazon Kinesis streams in and out.'),
     views: z
       .object({
         store: z

@@ -1,11 +1,11 @@
 import type { ProducerRecord } from '../../core/index.ts';
-import { type Bus, ensureTopic, readLatest } from '../../log/index.ts';
+import type { Bus } from '../../log/index.ts';
+import { readSourceState, sourceStateRecord } from '../source-state.ts';
 
 /**
- * Where each CDC source is, kept on the bus beside its records: one compacted topic, keyed by the
- * source's name, written in the same bus transaction as the records it accounts for. A restart
- * resumes from it, so the bus and the position never disagree (PostgreSQL's slot is told only after,
- * and may lag behind: the bus is the truth).
+ * Where each CDC source is, kept on the bus beside its records (source-state.ts). A restart resumes
+ * from it, so the bus and the position never disagree (PostgreSQL's slot is told only after, and may
+ * lag behind: the bus is the truth).
  */
 export const CDC_STATE_TOPIC = 'kappa-cdc-state';
 
@@ -38,16 +38,10 @@ export function snapshotted(segments: readonly Segment[] | undefined): boolean {
   return segments !== undefined && segments.length > 0 && segments.at(-1)!.upTo === null;
 }
 
-export async function readCdcState(bus: Bus, source: string): Promise<CdcState | null> {
-  await ensureTopic(bus, CDC_STATE_TOPIC, { partitions: 1, compacted: true });
-  const value = (await readLatest(bus, CDC_STATE_TOPIC, (key) => key === source)).get(source);
-  return value ? (JSON.parse(value.toString('utf8')) as CdcState) : null;
+export function readCdcState(bus: Bus, source: string): Promise<CdcState | null> {
+  return readSourceState<CdcState>(bus, CDC_STATE_TOPIC, source);
 }
 
 export function cdcStateRecord(source: string, state: CdcState | null): ProducerRecord {
-  return {
-    topic: CDC_STATE_TOPIC,
-    key: Buffer.from(source),
-    value: state === null ? null : Buffer.from(JSON.stringify(state)),
-  };
+  return sourceStateRecord(CDC_STATE_TOPIC, source, state);
 }
