@@ -19,6 +19,7 @@ export function kinesisClient(c: KinesisConnection): KinesisClient {
     requestHandler: new NodeHttpHandler(),
     region: c.region,
     ...(c.endpoint ? { endpoint: c.endpoint } : {}),
-    ...(c.credentials ? { credentials: c.credentials } : {}),
+    // A copy: the SDK marks the object it is given (a `$source` field).
+    ...(c.credentials ? { credentials: { ...c.credentials } } : {}),
   });
 }
