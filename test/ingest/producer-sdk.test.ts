@@ -109,6 +109,20 @@ describe('the producer SDK', () => {
     expect(records.map((r) => serde.deserialize(r.value!).value)).toEqual([{ id: 'p1', amount: 10 }]);
   });
 
+  it('sends a batch over the server’s records per request in halves', async () => {
+    const small = await createServer({ bus, maxRecordsPerRequest: 100 });
+    const smallUrl = await small.listen(0, '127.0.0.1');
+    await bus.createTopic('halves', { partitions: 1 });
+    const producer = createProducer({ url: smallUrl, batchRecords: 1000, lingerMs: 50 });
+    try {
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => producer.send('halves', { value: i })));
+    } finally {
+      await producer.close();
+      await small.close();
+    }
+    expect(await values('halves')).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+
   it('fails the records of a request Kappa refuses, without retrying it', async () => {
     const producer = createProducer({ url });
     await expect(producer.send('no-such-topic', { value: 1 })).rejects.toBeInstanceOf(ProduceRefusedError);

@@ -3,9 +3,9 @@ import type { Delivered, EncodedRecord, Pending, Transport } from './record-batc
 export interface BatchOptions {
   /** How long a record may wait for others to fill its batch. Default 5 ms. */
   lingerMs: number;
-  /** A batch is sent once it holds this many records. Default 5000. */
+  /** A batch is sent once it holds this many records. Default 10,000 (the server's default limit per request). */
   batchRecords: number;
-  /** … or this many bytes of keys and values. Default 1 MiB. */
+  /** … or this many bytes of keys and values. Default 4 MiB. */
   batchBytes: number;
 }
 

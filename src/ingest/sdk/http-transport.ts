@@ -19,7 +19,8 @@ export interface HttpTransportOptions {
  * Produce over HTTP (REST Proxy v2, binary format: the bytes as the producer made them), each
  * request numbered for this producer (`Kappa-Producer-Id`, `Kappa-Sequence`) so that Kappa appends
  * a request once however often it is sent. A dropped connection, a timeout, a 5xx or a 429 (after
- * its Retry-After) send the same request again; other 4xx fail its records.
+ * its Retry-After) send the same request again; a 413 (more than the server takes in one request)
+ * sends it in halves; other 4xx fail its records.
  */
 export class HttpTransport implements Transport {
   readonly #o: HttpTransportOptions;
@@ -73,6 +74,14 @@ export class HttpTransport implements Transport {
           }));
         }
         const message = typeof answer.message === 'string' ? answer.message : text.slice(0, 200);
+        // Over the server's records or bytes per request (nothing was appended): in halves.
+        if (response.status === 413 && records.length > 1) {
+          const half = Math.ceil(records.length / 2);
+          return [
+            ...(await this.send(topic, records.slice(0, half))),
+            ...(await this.send(topic, records.slice(half))),
+          ];
+        }
         if (response.status !== 429 && response.status < 500 && response.status !== 408)
           throw new ProduceRefusedError(response.status, (answer.error_code as number) ?? null, message);
         lastError = `${response.status} ${message}`;

@@ -60,8 +60,8 @@ export interface TypedTopic<T> {
 export function createProducer(options: HttpProducerOptions | BusProducerOptions): KappaProducer {
   const batch: BatchOptions = {
     lingerMs: options.lingerMs ?? 5,
-    batchRecords: options.batchRecords ?? 5000,
-    batchBytes: options.batchBytes ?? 1024 * 1024,
+    batchRecords: options.batchRecords ?? 10_000,
+    batchBytes: options.batchBytes ?? 4 * 1024 * 1024,
   };
   let transport: Transport;
   let schemaOf: (subject: string) => Promise<{ id: number; parsed: ParsedSchema }>;
