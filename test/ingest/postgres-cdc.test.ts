@@ -52,7 +52,8 @@ describe.runIf(postgresAvailable())('Postgres CDC', () => {
       const c = await readChanges(capture!.bus, capture!.registry, topic);
       return c.length === 6 ? c : undefined;
     });
-    const byKey = (key: string) => changes.filter((c) => c.key === key).map((c) => c.value?.op);
+    const byKey = (key: string) =>
+      changes.filter((c) => c.key === key).map((c) => (c.value === null ? null : c.value.op));
     expect(byKey('{"id":1}')).toEqual(['r', 'u']);
     expect(byKey('{"id":2}')).toEqual(['r', 'd', null]);
     expect(byKey('{"id":3}')).toEqual(['c']);
