@@ -74,6 +74,11 @@ function section(key: string, node: JsonSchemaNode, object: JsonSchemaNode): str
       lines.push(row(`${key}.${name}`, child));
       for (const [n2, c2] of Object.entries(nested.properties ?? {}))
         lines.push(row(`${key}.${name}.${n2}`, c2));
+    } else if (child.type === 'array' && child.items?.properties) {
+      // A list of objects (cdc.sources, kinesis.sinks): the list, then each item's keys.
+      lines.push(row(`${key}.${name}`, child));
+      for (const [n2, c2] of Object.entries(child.items.properties))
+        lines.push(row(`${key}.${name}[].${n2}`, c2));
     } else lines.push(row(`${key}.${name}`, child));
   }
   return [...lines, ''];

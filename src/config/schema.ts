@@ -114,11 +114,20 @@ const kinesisConnection = {
 /** One API key as the config and the keys file keep it (keys-file.ts adds when it was made). */
 export const apiKeySchema = z
   .object({
-    name: z.string().regex(/^[\w.@-]{1,100}$/, 'a key name is 1-100 letters, digits, ".", "_", "@" or "-"'),
+    name: z
+      .string()
+      .regex(/^[\w.@-]{1,100}$/, 'a key name is 1-100 letters, digits, ".", "_", "@" or "-"')
+      .describe('Who the key is for; shown in logs, never the key itself.'),
     hash: z
       .string()
-      .regex(API_KEY_HASH, 'a key hash is sha256:<64 hex digits>, as `kappa keys create` writes'),
-    scopes: z.array(z.string().regex(SCOPE_SYNTAX, 'unknown scope')).min(1),
+      .regex(API_KEY_HASH, 'a key hash is sha256:<64 hex digits>, as `kappa keys create` writes')
+      .describe('`sha256:<hex>` of the key, as `kappa keys create` prints it.'),
+    scopes: z
+      .array(z.string().regex(SCOPE_SYNTAX, 'unknown scope'))
+      .min(1)
+      .describe(
+        'What the key may do: `produce:<pattern>`, `consume:<pattern>`, `query:<pattern>`, `registry:read`, `registry:write`, `admin`.',
+      ),
   })
   .strict();
 
@@ -418,7 +427,7 @@ export const configSchema = z
                 name: z
                   .string()
                   .regex(/^[\w.-]{1,100}$/, 'a source name is 1-100 letters, digits, ".", "_" or "-"')
-                  .describe('The source’s name: where it is is stored under it.'),
+                  .describe('The source’s name: its position on the bus is kept under it.'),
                 ...kinesisConnection,
                 stream: z.string().min(1).describe('The Kinesis stream read.'),
                 topic: z
