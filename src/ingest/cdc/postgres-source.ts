@@ -1,23 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { KappaError, type Logger, type ProducerRecord } from '../../core/index.ts';
-import { type Bus, ensureTopic, type Producer, readLatest } from '../../log/index.ts';
+import { type Bus, ensureTopic, type Producer } from '../../log/index.ts';
 import { type SchemaRegistry, WireSerde } from '../../registry/index.ts';
+import type { Capture } from './capture.ts';
 import { CdcSetupError } from './cdc-errors.ts';
-import { type CdcState, cdcStateRecord, readCdcState, type Segment, snapshotted } from './cdc-state.ts';
-import { type Change, ChangeRecords, cdcTopic, TRUNCATE_KEY } from './change-records.ts';
+import { type CdcState, cdcStateRecord, readCdcState, snapshotted } from './cdc-state.ts';
+import { ChangeRecords, cdcTopic } from './change-records.ts';
+import { streamChanges } from './change-stream.ts';
 import type { ChangeSource } from './envelope.ts';
-import { formatLsn, PgOutputDecoder, type Relation } from './pgoutput.ts';
+import { formatLsn } from './pgoutput.ts';
 import { ReplicationConnection } from './replication-connection.ts';
-import { keyAtOrBefore, SnapshotReader } from './snapshot-reader.ts';
+import { snapshotTables } from './snapshot-writer.ts';
 import { checkServer, connectSource, ensurePublication, formatBytes, slotInfo } from './source-database.ts';
-import {
-  type CapturedColumn,
-  type CapturedTable,
-  capturedColumn,
-  readTables,
-  readTypes,
-} from './table-schema.ts';
+import { type CapturedTable, readTables } from './table-schema.ts';
 
 export interface PostgresSourceOptions {
   /** The source's name: topics are `<name>.<schema>.<table>`. */
@@ -50,20 +46,6 @@ export interface SourceStatus {
   snapshot: { table: string; rows: number; estimate: number } | null;
   retainedWalBytes: number | null;
   lastError: string | null;
-}
-
-/** Microseconds from 1970 to PostgreSQL's epoch, 2000-01-01. */
-const PG_EPOCH_MS = 946_684_800_000;
-/** Records past which a batch of whole transactions is written even if more are waiting. */
-const MAX_BATCH_RECORDS = 5000;
-const SLOT_CHECK_INTERVAL_MS = 60_000;
-
-/** One open PostgreSQL transaction, gathered until its commit. */
-interface OpenTransaction {
-  xid: number;
-  commitLsn: bigint;
-  tsMs: number;
-  records: ProducerRecord[];
 }
 
 /**
@@ -214,7 +196,7 @@ export class PostgresSource {
           lsn: String(created.consistentPoint),
           tables: Object.fromEntries(tables.map((t) => [t.id, []])),
         };
-        await this.#snapshot(created.snapshotName, created.consistentPoint, state);
+        await snapshotTables(this.#captureOf(), created.snapshotName, created.consistentPoint, state);
       } else {
         state.tables = Object.fromEntries(tables.map((t) => [t.id, state!.tables[t.id] ?? []]));
         if (tables.some((t) => !snapshotted(state!.tables[t.id]))) {
@@ -225,7 +207,7 @@ export class PostgresSource {
             const created = await temporary.createSlot(`kappa_snapshot_${process.pid}_${Date.now()}`, {
               temporary: true,
             });
-            await this.#snapshot(created.snapshotName, created.consistentPoint, state);
+            await snapshotTables(this.#captureOf(), created.snapshotName, created.consistentPoint, state);
           } finally {
             await temporary.close();
           }
@@ -233,7 +215,7 @@ export class PostgresSource {
         this.#replication = await ReplicationConnection.open(url);
       }
       if (this.#stopped) return;
-      await this.#stream(this.#replication, state);
+      await streamChanges(this.#captureOf(), this.#replication, state);
     } finally {
       await this.#replication?.close();
       await this.#query.end().catch(() => {});
@@ -242,275 +224,26 @@ export class PostgresSource {
     }
   }
 
-  /** Reads every table not snapshotted yet, a page per bus transaction, each with the state it reaches. */
-  async #snapshot(snapshotName: string, lsn: bigint, state: CdcState): Promise<void> {
-    this.#status.phase = 'snapshot';
-    const pageRows = this.#o.snapshotPageRows ?? 5000;
-    const client = await connectSource(this.#o.url);
-    const reader = await SnapshotReader.open(client, snapshotName);
-    try {
-      for (const table of this.#tables.values()) {
-        const segments = state.tables[table.id]!;
-        if (snapshotted(segments)) continue;
-        let after = segments.at(-1)?.upTo ?? null;
-        const estimate = await reader.estimate(table);
-        let rows = state.snapshotRows?.[table.id] ?? 0;
-        let current: Segment | null = null;
-        let logged = Date.now();
-        this.#status.snapshot = { table: table.id, rows, estimate };
-        this.#o.logger.info(
-          { source: this.#o.name, table: table.id, estimate, resumingAfter: after },
-          'snapshot of a table started',
-        );
-        for (;;) {
-          if (this.#stopped) return;
-          const page = await reader.page(table, after, pageRows);
-          const done = page.length < pageRows;
-          if (page.length > 0) {
-            const last = page.at(-1)!;
-            after = table.key.map((k) => last[table.columns.findIndex((c) => c.name === k)] as string);
-          }
-          const upTo = done ? null : after;
-          if (current) current.upTo = upTo;
-          else segments.push((current = { upTo, lsn: String(lsn) }));
-          rows += page.length;
-          state.snapshotRows = { ...state.snapshotRows, [table.id]: rows };
-          const tsMs = Date.now();
-          const records = page.flatMap((row) =>
-            this.#records
-              .records({
-                table,
-                op: 'r',
-                before: null,
-                beforeKeyOnly: false,
-                after: row,
-                source: this.#changeSource(table, {
-                  tsMs,
-                  snapshot: 'true',
-                  txId: null,
-                  lsn,
-                  lastCommitLsn: null,
-                }),
-              })
-              .map((k) => k.record),
-          );
-          await this.#commit(records, state);
-          this.#status.lsn = formatLsn(BigInt(state.lsn));
-          this.#status.snapshot = { table: table.id, rows, estimate };
-          if (done || Date.now() - logged > 5000) {
-            logged = Date.now();
-            this.#o.logger.info(
-              {
-                source: this.#o.name,
-                table: table.id,
-                rows,
-                estimate,
-                ...(estimate > 0 ? { percent: Math.min(100, Math.round((rows / estimate) * 100)) } : {}),
-              },
-              done ? 'snapshot of a table done' : 'snapshot in progress',
-            );
-          }
-          if (done) break;
-        }
-      }
-      state.snapshotRows = undefined;
-      this.#status.snapshot = null;
-    } finally {
-      await reader.close();
-      await client.end().catch(() => {});
-    }
-  }
-
-  /** Streams from the slot until the connection fails or the source stops. */
-  async #stream(replication: ReplicationConnection, state: CdcState): Promise<void> {
-    const decoder = new PgOutputDecoder();
-    const resume = BigInt(state.lsn);
-    const relations = new Map<number, CapturedTable | null>();
-    let txn: OpenTransaction | null = null;
-    let batch: ProducerRecord[] = [];
-    let batchEnd: bigint | null = null;
-    let lastCommitLsn: bigint | null = null;
-    let fail!: (error: Error) => void;
-    const failed = new Promise<never>((_, reject) => {
-      fail = reject;
-    });
-    failed.catch(() => {});
-
-    const flush = async () => {
-      if (batchEnd === null) return;
-      state.lsn = String(batchEnd);
-      for (const [id, segments] of Object.entries(state.tables))
-        if (segments.length > 1 && segments.every((s) => BigInt(s.lsn) <= batchEnd!))
-          state.tables[id] = [{ upTo: null, lsn: '0' }];
-      await this.#commit(batch, state);
-      replication.confirm(batchEnd);
-      this.#status.lsn = formatLsn(batchEnd);
-      batch = [];
-      batchEnd = null;
+  /** What the snapshot and the stream share, for the connection open now. */
+  #captureOf(): Capture {
+    return {
+      name: this.#o.name,
+      url: this.#o.url,
+      slot: this.#o.slot,
+      publication: this.#o.publication,
+      bus: this.#o.bus,
+      logger: this.#o.logger,
+      snapshotPageRows: this.#o.snapshotPageRows ?? 5000,
+      records: this.#records,
+      tables: this.#tables,
+      query: this.#query!,
+      status: this.#status,
+      stopped: () => this.#stopped,
+      stopSignal: this.#stop.signal,
+      commit: (records, state) => this.#commit(records, state),
+      changeSource: (table, at) => this.#changeSource(table, at),
+      checkSlot: () => this.#checkSlot(),
     };
-
-    const onChange = async (change: Change) => {
-      for (const keyed of this.#records.records(change))
-        if (await this.#counts(state, change.table, keyed.keyText, txn!.commitLsn))
-          txn!.records.push(keyed.record);
-    };
-
-    const source = (table: CapturedTable, lsn: bigint) =>
-      this.#changeSource(table, { tsMs: txn!.tsMs, snapshot: 'false', txId: txn!.xid, lsn, lastCommitLsn });
-
-    await replication.start(this.#o.slot, this.#o.publication, resume, {
-      onMessage: async (data, walStart) => {
-        const m = decoder.decode(data);
-        if (m.tag === 'begin') {
-          txn = {
-            xid: m.xid,
-            commitLsn: m.finalLsn,
-            tsMs: Number(m.commitTimeMicros / 1000n) + PG_EPOCH_MS,
-            records: [],
-          };
-          return;
-        }
-        if (m.tag === 'relation') {
-          relations.set(m.relation.oid, await this.#relationTable(m.relation));
-          return;
-        }
-        if (m.tag === 'commit') {
-          if (txn && m.commitLsn >= resume) {
-            for (const r of txn.records) batch.push(r);
-            batchEnd = m.endLsn;
-            lastCommitLsn = m.commitLsn;
-          }
-          txn = null;
-          if (batch.length >= MAX_BATCH_RECORDS || replication.queued === 0) await flush();
-          return;
-        }
-        // A transaction the bus has already: PostgreSQL sends it again when it was not confirmed.
-        if (!txn || txn.commitLsn < resume) return;
-        if (m.tag === 'insert' || m.tag === 'update' || m.tag === 'delete') {
-          const table = relations.get(m.relation.oid);
-          if (!table) return;
-          const op = m.tag === 'insert' ? 'c' : m.tag === 'update' ? 'u' : 'd';
-          await onChange({
-            table,
-            op,
-            before: m.tag === 'insert' ? null : m.before,
-            beforeKeyOnly: m.tag === 'insert' ? false : m.beforeKeyOnly,
-            after: m.tag === 'delete' ? null : m.after,
-            source: source(table, walStart),
-          });
-        } else if (m.tag === 'truncate') {
-          await flush();
-          for (const relation of m.relations) {
-            const table = relations.get(relation.oid);
-            if (table)
-              txn.records.push(...(await this.#truncated(table, txn.records, source(table, walStart))));
-          }
-        }
-      },
-      onKeepalive: async (walEnd) => {
-        if (txn !== null) return;
-        if (batchEnd !== null) await flush();
-        // Nothing in hand: everything the server has decoded up to walEnd is on the bus (or was not
-        // ours), so the slot may let that WAL go, also when no captured table changes for a while.
-        else if (walEnd > replication.confirmed) replication.confirm(walEnd);
-      },
-      onError: (error) => fail(error),
-    });
-    this.#status.phase = 'streaming';
-    this.#status.lastError = null;
-    this.#o.logger.info(
-      { source: this.#o.name, slot: this.#o.slot, from: formatLsn(resume) },
-      'CDC source streaming',
-    );
-    const check = setInterval(() => void this.#checkSlot(), SLOT_CHECK_INTERVAL_MS);
-    try {
-      await Promise.race([
-        failed,
-        new Promise((resolve) => this.#stop.signal.addEventListener('abort', resolve)),
-      ]);
-    } finally {
-      clearInterval(check);
-    }
-  }
-
-  /**
-   * Whether a streamed change to this key counts: not when it committed before the consistent point
-   * of the snapshot segment holding the key (the snapshot has it already).
-   */
-  async #counts(
-    state: CdcState,
-    table: CapturedTable,
-    keyText: readonly (string | null | symbol)[] | null,
-    commitLsn: bigint,
-  ): Promise<boolean> {
-    const segments = state.tables[table.id];
-    if (!segments) return false;
-    if (keyText === null || segments.every((s) => BigInt(s.lsn) <= commitLsn)) return true;
-    for (const s of segments)
-      if (s.upTo === null || (await keyAtOrBefore(this.#query!, table, keyText as (string | null)[], s.upTo)))
-        return commitLsn >= BigInt(s.lsn);
-    return true;
-  }
-
-  /**
-   * A table as a Relation message describes it now (after ALTER TABLE, a new one comes before the
-   * next change): the same object while its columns are unchanged, else a new shape with a new
-   * schema version. Null for a table the source does not capture.
-   */
-  async #relationTable(relation: Relation): Promise<CapturedTable | null> {
-    const id = `${relation.schema}.${relation.table}`;
-    const known = this.#tables.get(id);
-    if (!known) return null;
-    const same =
-      known.columns.length === relation.columns.length &&
-      known.columns.every(
-        (c, i) =>
-          c.name === relation.columns[i]!.name &&
-          c.typeOid === relation.columns[i]!.typeOid &&
-          c.typeMod === relation.columns[i]!.typeMod,
-      );
-    if (same) return known;
-    const types = await readTypes(
-      this.#query!,
-      relation.columns.map((c) => c.typeOid),
-    );
-    const columns: CapturedColumn[] = [];
-    for (const c of relation.columns) {
-      const { rows } = await this.#query!.query<{ t: string }>('SELECT format_type($1::oid, $2::int4) AS t', [
-        c.typeOid,
-        c.typeMod,
-      ]);
-      columns.push(capturedColumn(c.name, c.typeOid, c.typeMod, rows[0]!.t, types.get(c.typeOid)!));
-    }
-    const missing = known.key.filter((k) => !columns.some((c) => c.name === k));
-    const key = missing.length === 0 ? known.key : (await readTables(this.#query!, [id]))[0]!.key;
-    const table: CapturedTable = { ...known, columns, key, replicaIdentity: relation.replicaIdentity };
-    await this.#records.schemaId(table);
-    this.#tables.set(id, table);
-    this.#o.logger.info(
-      { source: this.#o.name, table: id, columns: columns.map((c) => c.name) },
-      'captured table changed shape: a new schema version',
-    );
-    return table;
-  }
-
-  /**
-   * A truncate: Debezium's `t` event (keyed `{}`, followed by its tombstone), then a tombstone for
-   * every row the table's topic holds, so that the compacted topic is an empty table too.
-   */
-  async #truncated(
-    table: CapturedTable,
-    pending: readonly ProducerRecord[],
-    source: ChangeSource,
-  ): Promise<ProducerRecord[]> {
-    const topic = cdcTopic(this.#o.name, table);
-    const live = await readLatest(this.#o.bus, topic);
-    for (const r of pending) if (r.topic === topic && r.key) live.set(r.key.toString('utf8'), r.value);
-    const records = this.#records.truncate(table, source);
-    for (const [key, value] of live)
-      if (value !== null && key !== TRUNCATE_KEY)
-        records.push({ topic, key: Buffer.from(key), value: null, timestamp: source.tsMs });
-    return records;
   }
 
   /** Records and the state they bring the source to, in one bus transaction. */
