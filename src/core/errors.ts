@@ -46,6 +46,8 @@ export const ErrorCodes = {
   CDC_SETUP: 'KAPPA_CDC_SETUP',
   CDC_REPLICATION: 'KAPPA_CDC_REPLICATION',
   CDC_ROW: 'KAPPA_CDC_ROW',
+  OBJECT_STORE: 'KAPPA_OBJECT_STORE',
+  OBJECT_NOT_FOUND: 'KAPPA_OBJECT_NOT_FOUND',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,0 +1,84 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { ensureJars, javaAvailable, javaLibs } from './java.ts';
+import { freePort } from './net.ts';
+
+export const s3Available = (): boolean => javaAvailable('S3Proxy');
+
+export interface S3Server {
+  endpoint: string;
+  bucket: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  stop(): Promise<void>;
+}
+
+/** S3Proxy with its filesystem backend on a free port, with one bucket made. */
+export async function startS3(): Promise<S3Server> {
+  await ensureJars('s3proxy', 's3proxy-');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kappa-s3-'));
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const credentials = { accessKeyId: 'kappa', secretAccessKey: 'kappa-secret' };
+  const properties = path.join(dir, 's3proxy.conf');
+  await writeFile(
+    properties,
+    [
+      `s3proxy.endpoint=${endpoint}`,
+      's3proxy.authorization=aws-v2-or-v4',
+      `s3proxy.identity=${credentials.accessKeyId}`,
+      `s3proxy.credential=${credentials.secretAccessKey}`,
+      'jclouds.provider=filesystem',
+      `jclouds.filesystem.basedir=${path.join(dir, 'data')}`,
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn(
+    'java',
+    ['-cp', `${javaLibs('s3proxy')}/*`, 'org.gaul.s3proxy.Main', '--properties', properties],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    log = (log + d.toString()).slice(-20_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 60_000;
+  while (!(await listening(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`S3Proxy did not start on port ${port}:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const bucket = 'kappa-test';
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { ...credentials },
+  });
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  client.destroy();
+  return { endpoint, bucket, credentials, stop };
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
