@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ProducerRecord, RecordMetadata } from '../core/index.ts';
-import { type Bus, ensureTopic, type Producer, readLatest } from '../log/index.ts';
+import { type Bus, type Consumer, ensureTopic, type Producer } from '../log/index.ts';
 import { RequestError } from './errors.ts';
 
 /**
@@ -48,6 +48,10 @@ export class IdempotentProduce {
   readonly #locks = new Map<string, Promise<unknown>>();
   #transactions: Promise<unknown> = Promise.resolve();
   #ready: Promise<void> | null = null;
+  /** Reads the state topic onward from `#position`, for what other processes appended. */
+  #follower: Consumer | null = null;
+  #position = 0;
+  #following: Promise<void> = Promise.resolve();
 
   constructor(bus: Bus) {
     this.#bus = bus;
@@ -67,6 +71,8 @@ export class IdempotentProduce {
 
   async close(): Promise<void> {
     await this.#transactions.catch(() => {});
+    await this.#following;
+    await this.#follower?.close();
     await this.#producer?.close();
   }
 
@@ -78,7 +84,10 @@ export class IdempotentProduce {
     let known = this.#known.get(producerId);
     if (known && sequence === known.sequence) return { offsets: known.offsets, duplicate: true };
     // Another process may have appended for this producer since: what the topic says is the truth.
-    if (!known || sequence !== known.sequence + 1) known = await this.#load(producerId);
+    if (!known || sequence !== known.sequence + 1) {
+      await this.#catchUp();
+      known = this.#known.get(producerId);
+    }
     if (known && sequence === known.sequence) return { offsets: known.offsets, duplicate: true };
     if (known && sequence < known.sequence)
       throw new RequestError(
@@ -109,13 +118,32 @@ export class IdempotentProduce {
     return { offsets, duplicate: false };
   }
 
-  async #load(producerId: string): Promise<(ProducerState & { offsets: null }) | undefined> {
-    const value = (await readLatest(this.#bus, PRODUCER_STATE_TOPIC, (k) => k === producerId)).get(
-      producerId,
-    );
-    if (!value) return undefined;
-    const state = { ...(JSON.parse(value.toString('utf8')) as ProducerState), offsets: null };
-    this.#known.set(producerId, state);
-    return state;
+  /**
+   * Brings what is known up to the state topic's end, reading only what it gained since the last
+   * time (one follower for all producers, not a read of the whole topic per unknown producer).
+   */
+  #catchUp(): Promise<void> {
+    const next = this.#following.then(async () => {
+      const end = (await this.#bus.partitionOffsets(PRODUCER_STATE_TOPIC))[0]!.end;
+      if (this.#position >= end) return;
+      if (!this.#follower) {
+        this.#follower = this.#bus.consumer({ isolation: 'read_committed', reset: 'earliest' });
+        await this.#follower.assign([{ topic: PRODUCER_STATE_TOPIC, partition: 0, offset: this.#position }]);
+      }
+      while (this.#position < end) {
+        for (const r of await this.#follower.poll({ maxRecords: 5000, timeoutMs: 200 })) {
+          if (r.key === null || r.value === null) continue;
+          const id = r.key.toString('utf8');
+          const state = JSON.parse(r.value.toString('utf8')) as ProducerState;
+          // Our own appends are known already, with their offsets.
+          if (this.#known.get(id)?.sequence !== state.sequence)
+            this.#known.set(id, { ...state, offsets: null });
+        }
+        this.#position = this.#follower.position(PRODUCER_STATE_TOPIC, 0) ?? this.#position;
+      }
+    });
+    // A failed read fails its request; the next one tries again.
+    this.#following = next.catch(() => {});
+    return next;
   }
 }

@@ -1,27 +1,17 @@
-import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openEmbeddedBus } from '../../src/log/index.ts';
 import { SchemaRegistry } from '../../src/registry/index.ts';
 import { startUp } from '../cli/cli-helpers.ts';
+import { crashLoopHousekeeping } from '../support/crash-loop.ts';
 import { postgresAvailable, startPostgres } from '../support/postgres.ts';
 import { seededRandom } from '../support/random.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { readChanges, sql, until } from './cdc-helpers.ts';
 import { accountRows, checkAccounts, seedAccounts, startWriter } from './cdc-workload.ts';
 
-const children = new Set<ChildProcess>();
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  for (const c of cleanups) await c();
-});
-
-const kill = async (child: ChildProcess) => {
-  child.kill('SIGKILL');
-  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
-};
+const { children, cleanups, kill } = crashLoopHousekeeping();
 
 describe.runIf(postgresAvailable())('CDC crash loop', () => {
   it('kappa up killed with kill -9 at 20 random points, in the snapshot and in the stream, under random writes: the topic is the table, no change lost or repeated', async () => {

@@ -1,21 +1,16 @@
-import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UpdateShardCountCommand } from '@aws-sdk/client-kinesis';
-import { afterAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { openEmbeddedBus } from '../../src/log/index.ts';
 import { startUp } from '../cli/cli-helpers.ts';
+import { crashLoopHousekeeping } from '../support/crash-loop.ts';
 import { kinesisAvailable, startKinesis } from '../support/kinesis.ts';
 import { seededRandom } from '../support/random.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { active, createStream, expectExactlyOnce, numbersByKey, putNumbered } from './kinesis-helpers.ts';
 
-const children = new Set<ChildProcess>();
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  for (const c of cleanups) await c();
-});
+const { children, cleanups, kill } = crashLoopHousekeeping();
 
 describe.runIf(kinesisAvailable())('Kinesis crash loop', () => {
   it('kappa up killed with kill -9 at random points while the stream is written and resharded: every record once, in key order', async () => {
@@ -66,8 +61,7 @@ describe.runIf(kinesisAvailable())('Kinesis crash loop', () => {
         await active(kinesis.client, 'clicks');
       }
       await new Promise((r) => setTimeout(r, 20 + random() * 600));
-      up.process.kill('SIGKILL');
-      await new Promise((r) => up.process.once('exit', r));
+      await kill(up.process);
     }
     const up = await startUp(['--port', '0', '--data-dir', data, '--config', config]);
     children.add(up.process);
