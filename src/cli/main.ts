@@ -6,6 +6,7 @@ import { consume } from './consume.ts';
 import { dlqCommand } from './dlq.ts';
 import { keysCommand } from './keys.ts';
 import { produce } from './produce.ts';
+import { replayCommand } from './replay.ts';
 import { schemasCommand } from './schemas.ts';
 import { topicsCommand } from './topics.ts';
 import { up } from './up.ts';
@@ -75,6 +76,7 @@ export function buildProgram(): Command {
   keysCommand(program);
   viewsCommand(program, client);
   cdcCommand(program, client);
+  replayCommand(program);
 
   program
     .command('produce <topic>')

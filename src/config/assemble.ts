@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { Archiver, ParquetFiles } from '../archive/index.ts';
 import { ConfigError, type Logger, silentLogger, toMillis, UnknownTopicError } from '../core/index.ts';
 import { KinesisSink, KinesisSource, PostgresSource } from '../ingest/index.ts';
 import { KafkaBus } from '../kafka/index.ts';
@@ -15,6 +16,7 @@ import {
   type ViewStore,
   Views,
 } from '../serve/index.ts';
+import { FolderStore, type ObjectStore, S3Store } from '../storage/index.ts';
 import { isTwoInput, type Pipeline, PipelineRunner } from '../stream/index.ts';
 import { loadPipelines } from './pipelines.ts';
 import type { KappaConfig } from './schema.ts';
@@ -30,6 +32,8 @@ export interface Assembly {
   views: Views;
   /** The CDC and Kinesis sources and Kinesis sinks run here (`kappa up` only). */
   sources: Array<PostgresSource | KinesisSource | KinesisSink>;
+  /** The archiver of the config's topics (`kappa up` only; null when it has none to archive). */
+  archiver: Archiver | null;
   /** Where the bus is, for people: the data folder or the Kafka brokers. */
   busDescription: string;
   close(): Promise<void>;
@@ -60,7 +64,13 @@ export async function assemble(
   let store: ViewStore | undefined;
   let cache: ViewCache | undefined;
   let views: Views | undefined;
+  let archiver: Archiver | null = null;
+  let archiveStore: ObjectStore | undefined;
+  let parquet: ParquetFiles | undefined;
   const close = async () => {
+    await archiver?.stop();
+    await parquet?.close();
+    await archiveStore?.close();
     for (const source of sources) await source.stop();
     await views?.stop();
     for (const runner of pipelines) await runner.stop();
@@ -137,11 +147,25 @@ export async function assemble(
       materialize: loaded.map((l) => l.pipeline),
     });
     await views.start();
+    const archived = archivedTopics(config);
+    if (options.sources && archived.length > 0) {
+      archiveStore = await openArchiveStore(config);
+      parquet = await ParquetFiles.open(path.join(config.dataDir, 'archive-work'));
+      archiver = new Archiver({
+        bus,
+        store: archiveStore,
+        files: parquet,
+        topics: archived,
+        everyMs: toMillis(config.archive.every),
+        logger,
+      });
+      archiver.start();
+    }
   } catch (error) {
     await close().catch(() => {});
     throw error;
   }
-  return { config, bus, registry, pipelines, views, sources, busDescription, close };
+  return { config, bus, registry, pipelines, views, sources, archiver, busDescription, close };
 }
 
 /**
@@ -229,6 +253,27 @@ function kinesisSources(config: KappaConfig, bus: Bus, logger: Logger): Array<Ki
         new KinesisSink({ ...connection(s), name: s.name, topic: s.topic, stream: s.stream, bus, logger }),
     ),
   ];
+}
+
+/** The topics the config archives: its list, and the dead-letter topic unless turned off. */
+export function archivedTopics(config: KappaConfig): string[] {
+  const topics = new Set(config.archive.topics);
+  if (config.archive.deadLetters) topics.add(config.pipelines.deadLetterTopic);
+  return [...topics];
+}
+
+/** The archive's object store, as the config names it. */
+export async function openArchiveStore(config: KappaConfig): Promise<ObjectStore> {
+  const s = config.archive.store;
+  if (s.kind === 'folder') return FolderStore.open(s.dir ?? path.join(config.dataDir, 'archive'));
+  return new S3Store({
+    bucket: s.bucket,
+    prefix: s.prefix,
+    region: s.region,
+    forcePathStyle: s.forcePathStyle,
+    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    ...(s.credentials ? { credentials: s.credentials } : {}),
+  });
 }
 
 function openViewStore(config: KappaConfig): Promise<ViewStore> {

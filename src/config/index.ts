@@ -1,4 +1,11 @@
-export { type AssembleOptions, type Assembly, assemble, openBus } from './assemble.ts';
+export {
+  type AssembleOptions,
+  type Assembly,
+  archivedTopics,
+  assemble,
+  openArchiveStore,
+  openBus,
+} from './assemble.ts';
 export { parseBusUrl } from './bus-url.ts';
 export { renderConfigDocs } from './config-docs.ts';
 export { createKey, listKeys, readKeysFile, revokeKey, watchKeysFile } from './keys-file.ts';

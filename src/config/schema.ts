@@ -475,6 +475,57 @@ export const configSchema = z
       .strict()
       .prefault({})
       .describe('Amazon Kinesis streams in and out.'),
+    archive: z
+      .object({
+        topics: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Topics `kappa up` copies into the archive continuously (docs/history.md).'),
+        deadLetters: z
+          .boolean()
+          .default(true)
+          .describe('Archive the dead-letter topic too, so dead letters outlive the log’s retention.'),
+        every: duration
+          .default('1m')
+          .describe('How often each partition’s new records become an archive file.'),
+        format: z.literal('parquet').default('parquet').describe('`parquet` (zstd-compressed).'),
+        store: z
+          .discriminatedUnion('kind', [
+            z
+              .object({
+                kind: z.literal('folder'),
+                dir: z.string().min(1).optional().describe('Default `<dataDir>/archive`.'),
+              })
+              .strict(),
+            z
+              .object({
+                kind: z.literal('s3'),
+                bucket: z.string().min(1).describe('The bucket (it must exist).'),
+                prefix: z.string().default('').describe('Keys start with this, e.g. `kappa/`.'),
+                region: z.string().min(1).default('us-east-1').describe('The bucket’s region.'),
+                endpoint: z
+                  .string()
+                  .url()
+                  .optional()
+                  .describe('An S3-compatible server, e.g. `http://127.0.0.1:9000`; default AWS.'),
+                forcePathStyle: z
+                  .boolean()
+                  .default(false)
+                  .describe('Bucket in the path, as most S3-compatible servers want.'),
+                credentials: z
+                  .object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) })
+                  .strict()
+                  .optional()
+                  .describe('Default: the AWS chain (environment, profile, instance role).'),
+              })
+              .strict(),
+          ])
+          .prefault({ kind: 'folder' })
+          .describe('Where the archive lives: `{kind: folder}` (default) or `{kind: s3, bucket}`.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The archive of topics in object storage (`kappa replay`, `archive.<topic>` in SQL).'),
     views: z
       .object({
         store: z

@@ -48,6 +48,8 @@ export const ErrorCodes = {
   CDC_ROW: 'KAPPA_CDC_ROW',
   OBJECT_STORE: 'KAPPA_OBJECT_STORE',
   OBJECT_NOT_FOUND: 'KAPPA_OBJECT_NOT_FOUND',
+  ARCHIVE_FORMAT: 'KAPPA_ARCHIVE_FORMAT',
+  ARCHIVE_CORRUPT: 'KAPPA_ARCHIVE_CORRUPT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

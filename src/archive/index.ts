@@ -1,0 +1,14 @@
+export { ArchiveCorruptError, ArchiveFormatError } from './archive-errors.ts';
+export { type ArchiveReadOptions, readArchivedPartition } from './archive-reader.ts';
+export { Archiver, type ArchiverOptions } from './archiver.ts';
+export { type HistoryOptions, readHistory } from './history.ts';
+export {
+  ARCHIVE_FORMAT,
+  type ArchivedFile,
+  archivedPartitions,
+  fileKey,
+  manifestKey,
+  type PartitionManifest,
+  readManifest,
+} from './manifest.ts';
+export { ParquetFiles } from './parquet-file.ts';
