@@ -1,5 +1,5 @@
 import { type ConsumedRecord, type Logger, silentLogger, UnknownTopicError } from '../core/index.ts';
-import type { Bus } from '../log/index.ts';
+import { type Bus, readRange } from '../log/index.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { ArchiveFormatError } from './archive-errors.ts';
 import {
@@ -44,7 +44,6 @@ export class Archiver {
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #stopped = false;
-  #lastError: string | null = null;
 
   constructor(options: ArchiverOptions) {
     this.#o = options;
@@ -54,11 +53,7 @@ export class Archiver {
   start(): void {
     const round = () => {
       this.#running = this.archiveOnce()
-        .then(() => {
-          this.#lastError = null;
-        })
         .catch((error: Error) => {
-          this.#lastError = error.message;
           this.#logger.warn({ err: error }, 'archive round failed; it is tried again');
         })
         .finally(() => {
@@ -72,10 +67,6 @@ export class Archiver {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#running;
-  }
-
-  get lastError(): string | null {
-    return this.#lastError;
   }
 
   /** One round: every partition of every topic archived up to its end as the round began. */
@@ -214,30 +205,16 @@ export class Archiver {
   ): Promise<{ records: ConsumedRecord[]; position: number }> {
     const maxRecords = this.#o.maxFileRecords ?? 200_000;
     const maxBytes = this.#o.maxFileBytes ?? 64 * 1024 * 1024;
-    const consumer = this.#o.bus.consumer({ isolation: 'read_committed', reset: 'earliest' });
     const records: ConsumedRecord[] = [];
     let bytes = 0;
     let position = from;
-    try {
-      await consumer.assign([{ topic, partition, offset: from }]);
-      while (records.length < maxRecords && bytes < maxBytes) {
-        position = consumer.position(topic, partition) ?? from;
-        if (position >= end) break;
-        const batch = await consumer.poll({
-          maxRecords: Math.min(5000, maxRecords - records.length),
-          maxBytes: 8 * 1024 * 1024,
-          timeoutMs: 200,
-        });
-        if (batch.length === 0) break;
-        for (const r of batch) {
-          if (r.offset >= end) break;
-          records.push(r);
-          bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
-        }
+    for await (const batch of readRange(this.#o.bus, topic, partition, from, end)) {
+      position = batch.position;
+      for (const r of batch.records.slice(0, maxRecords - records.length)) {
+        records.push(r);
+        bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
       }
-      position = Math.min(end, consumer.position(topic, partition) ?? position);
-    } finally {
-      await consumer.close();
+      if (records.length >= maxRecords || bytes >= maxBytes) break;
     }
     // What was read past the last record kept (a full file stops mid-batch) is read again next time.
     if (records.length > 0) position = records.at(-1)!.offset + 1;

@@ -1,5 +1,5 @@
 import type { ConsumedRecord } from '../core/index.ts';
-import type { Bus } from '../log/index.ts';
+import { type Bus, readRange } from '../log/index.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { type ArchiveReadOptions, readArchivedPartition } from './archive-reader.ts';
 import { readManifest } from './manifest.ts';
@@ -43,17 +43,6 @@ export async function* readHistory(options: HistoryOptions): AsyncGenerator<Cons
     options.onGap?.({ from, to: Math.min(range.start, to) });
     from = range.start;
   }
-  const consumer = bus.consumer({ isolation: 'read_committed', reset: 'earliest' });
-  try {
-    await consumer.assign([{ topic, partition, offset: from }]);
-    while ((consumer.position(topic, partition) ?? from) < to) {
-      const batch = await consumer.poll({ maxRecords: 5000, timeoutMs: 500 });
-      if (batch.length === 0) break;
-      const wanted = batch.filter((r) => r.offset < to);
-      if (wanted.length > 0) yield wanted;
-      if (wanted.length < batch.length) break;
-    }
-  } finally {
-    await consumer.close();
-  }
+  for await (const { records } of readRange(bus, topic, partition, from, to))
+    if (records.length > 0) yield records;
 }

@@ -51,6 +51,15 @@ export function manifestKey(topic: string, partition: number): string {
   return `${topic}/_manifest/${partition}.json`;
 }
 
+/** Refuses what a newer Kappa wrote: read as this format, it would be misread. */
+export function checkFormat(key: string, format: number): void {
+  if (format > ARCHIVE_FORMAT)
+    throw new ArchiveFormatError(
+      key,
+      `written in archive format ${format}; this Kappa reads format ${ARCHIVE_FORMAT} and older: upgrade Kappa`,
+    );
+}
+
 export function emptyManifest(topic: string, partition: number): PartitionManifest {
   return { format: ARCHIVE_FORMAT, topic, partition, next: 0, files: [], pending: null, gaps: [] };
 }
@@ -76,11 +85,7 @@ export async function readManifest(
     throw new ArchiveFormatError(key, 'not JSON: not an archive manifest');
   }
   const format = (json as { format?: unknown } | null)?.format;
-  if (typeof format === 'number' && format > ARCHIVE_FORMAT)
-    throw new ArchiveFormatError(
-      key,
-      `written in archive format ${format}; this Kappa reads format ${ARCHIVE_FORMAT} and older: upgrade Kappa`,
-    );
+  if (typeof format === 'number') checkFormat(key, format);
   const parsed = partitionManifest.safeParse(json);
   if (!parsed.success || parsed.data.topic !== topic || parsed.data.partition !== partition)
     throw new ArchiveFormatError(

@@ -14,7 +14,7 @@ import {
 } from '@duckdb/node-api';
 import type { ConsumedRecord } from '../core/index.ts';
 import { ArchiveCorruptError, ArchiveFormatError } from './archive-errors.ts';
-import { ARCHIVE_FORMAT } from './manifest.ts';
+import { ARCHIVE_FORMAT, checkFormat } from './manifest.ts';
 
 const COLUMNS = `"partition" INTEGER, "offset" BIGINT, "timestamp" TIMESTAMP_MS, "key" BLOB, "value" BLOB, headers STRUCT("key" VARCHAR, "value" BLOB)[]`;
 /** Rows per DuckDB data chunk: its vector size. */
@@ -111,11 +111,7 @@ export class ParquetFiles {
       );
       if (!Number.isInteger(format) || format < 1)
         throw new ArchiveFormatError(key, 'not a Kappa archive file');
-      if (format > ARCHIVE_FORMAT)
-        throw new ArchiveFormatError(
-          key,
-          `written in archive format ${format}; this Kappa reads format ${ARCHIVE_FORMAT} and older: upgrade Kappa`,
-        );
+      checkFormat(key, format);
       const result = await c.runAndReadAll(
         `SELECT "partition", "offset", epoch_ms("timestamp"), "key", "value", headers FROM read_parquet(${quote(file)}) ORDER BY "offset"`,
       );

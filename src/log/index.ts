@@ -18,4 +18,5 @@ export { writeFileAtomic } from './file-io.ts';
 export { groupOf } from './group-of.ts';
 export { OpenClients } from './open-clients.ts';
 export { readLatest } from './read-latest.ts';
+export { readRange } from './read-range.ts';
 export { resolveTopicConfig } from './topic-config.ts';

@@ -6,22 +6,16 @@ import {
   readManifest,
 } from '../../src/archive/index.ts';
 import type { ConsumedRecord } from '../../src/core/index.ts';
-import type { Bus } from '../../src/log/index.ts';
+import { type Bus, readRange } from '../../src/log/index.ts';
 import type { ObjectStore } from '../../src/storage/index.ts';
 
 /** Every record of a topic as stored in the log, per partition, in offset order. */
 export async function readTopic(bus: Bus, topic: string): Promise<Map<number, ConsumedRecord[]>> {
   const out = new Map<number, ConsumedRecord[]>();
   for (const range of await bus.partitionOffsets(topic)) {
-    const consumer = bus.consumer({ reset: 'earliest' });
-    await consumer.assign([{ topic, partition: range.partition, offset: range.start }]);
     const records: ConsumedRecord[] = [];
-    while ((consumer.position(topic, range.partition) ?? 0) < range.end) {
-      const batch = await consumer.poll({ maxRecords: 5000, timeoutMs: 200 });
-      if (batch.length === 0) break;
-      records.push(...batch);
-    }
-    await consumer.close();
+    for await (const batch of readRange(bus, topic, range.partition, range.start, range.end))
+      records.push(...batch.records);
     out.set(range.partition, records);
   }
   return out;
