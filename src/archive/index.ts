@@ -2,6 +2,7 @@ export { ArchiveCorruptError, ArchiveFormatError } from './archive-errors.ts';
 export { type ArchiveReadOptions, readArchivedPartition } from './archive-reader.ts';
 export { Archiver, type ArchiverOptions } from './archiver.ts';
 export { type HistoryOptions, readHistory } from './history.ts';
+export { type HistoryConsumerOptions, historyConsumer } from './history-consumer.ts';
 export {
   ARCHIVE_FORMAT,
   type ArchivedFile,

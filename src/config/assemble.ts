@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { Archiver, ParquetFiles } from '../archive/index.ts';
+import { Archiver, historyConsumer, ParquetFiles } from '../archive/index.ts';
 import { ConfigError, type Logger, silentLogger, toMillis, UnknownTopicError } from '../core/index.ts';
 import { KinesisSink, KinesisSource, PostgresSource } from '../ingest/index.ts';
 import { KafkaBus } from '../kafka/index.ts';
-import { type Bus, ensureTopic, openEmbeddedBus } from '../log/index.ts';
+import { type Bus, type ConsumerOptions, ensureTopic, openEmbeddedBus } from '../log/index.ts';
 import { SchemaRegistry } from '../registry/index.ts';
 import {
   DuckDbViewStore,
@@ -105,6 +105,25 @@ export async function assemble(
       for (const t of options.extra.topics) await ensureTopic(bus, t.name, { partitions: t.partitions });
       loaded = [...loaded, ...options.extra.pipelines.map((pipeline) => ({ file: '(built in)', pipeline }))];
     }
+    const archived = archivedTopics(config);
+    const fromArchive = loaded.flatMap(({ pipeline }) =>
+      archiveSources(pipeline).map((topic) => ({ pipeline: pipeline.name, topic })),
+    );
+    const unarchived = fromArchive.filter((s) => !archived.includes(s.topic));
+    if (unarchived.length > 0)
+      throw new ConfigError(
+        unarchived
+          .map(
+            (s) =>
+              `Pipeline '${s.pipeline}' reads '${s.topic}' fromArchive, but archive.topics does not list it: add it, so the archive holds what the log deletes`,
+          )
+          .join('; '),
+      );
+    if (fromArchive.length > 0 || (options.sources && archived.length > 0)) {
+      archiveStore = await openArchiveStore(config);
+      parquet = await ParquetFiles.open(path.join(config.dataDir, 'archive-work'));
+    }
+    const history = { bus, store: archiveStore!, files: parquet!, logger };
     for (const { pipeline } of loaded) {
       await sourceTopic(bus, pipeline.name, pipeline.source.topic, config);
       for (const step of pipeline.steps)
@@ -128,6 +147,7 @@ export async function assemble(
         maxRecordBytes: config.log.maxRecordBytes,
         registry,
         logger,
+        ...(parquet ? { history: (o: ConsumerOptions) => historyConsumer(o, history) } : {}),
       });
       await runner.start();
       pipelines.push(runner);
@@ -147,14 +167,11 @@ export async function assemble(
       materialize: loaded.map((l) => l.pipeline),
     });
     await views.start();
-    const archived = archivedTopics(config);
     if (options.sources && archived.length > 0) {
-      archiveStore = await openArchiveStore(config);
-      parquet = await ParquetFiles.open(path.join(config.dataDir, 'archive-work'));
       archiver = new Archiver({
         bus,
-        store: archiveStore,
-        files: parquet,
+        store: archiveStore!,
+        files: parquet!,
         topics: archived,
         everyMs: toMillis(config.archive.every),
         logger,
@@ -260,6 +277,13 @@ export function archivedTopics(config: KappaConfig): string[] {
   const topics = new Set(config.archive.topics);
   if (config.archive.deadLetters) topics.add(config.pipelines.deadLetterTopic);
   return [...topics];
+}
+
+/** The topics a pipeline reads `fromArchive`: its source, and a join's other source. */
+function archiveSources(pipeline: Pipeline): string[] {
+  const sources = [pipeline.source];
+  for (const step of pipeline.steps) if (isTwoInput(step)) sources.push(step.other.source);
+  return sources.filter((s) => s.fromArchive).map((s) => s.topic);
 }
 
 /** The archive's object store, as the config names it. */

@@ -41,6 +41,11 @@ export interface SourceOptions<T> {
    * ever; `'never'` waits for ever (every partition is known to get records).
    */
   idleAfter?: Duration | 'never';
+  /**
+   * Start from all of history: offsets the log's retention has deleted are read from the archive
+   * (the topic must be in the config's `archive.topics`), then the log. Default false: the log only.
+   */
+  fromArchive?: boolean;
   name?: string;
 }
 
@@ -97,6 +102,7 @@ export function pipeline(name: string): { source<T>(topic: string, options?: Sou
         processingTime: options.eventTime === 'processing',
         maxOutOfOrder: toMillis(options.maxOutOfOrder ?? 0),
         idleAfter: options.idleAfter === 'never' ? null : toMillis(options.idleAfter ?? DEFAULT_IDLE_AFTER),
+        fromArchive: options.fromArchive ?? false,
       });
       return new Stream<T>(builder);
     },

@@ -105,6 +105,8 @@ export interface SourceStep {
   processingTime: boolean;
   maxOutOfOrder: number;
   idleAfter: number | null;
+  /** Read offsets the log no longer holds from the archive first. */
+  fromArchive: boolean;
 }
 
 export interface WindowStep {

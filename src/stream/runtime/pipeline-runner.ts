@@ -1,13 +1,19 @@
 import path from 'node:path';
-import { type Clock, type Logger, silentLogger, systemClock } from '../../core/index.ts';
-import { type Bus, ensureTopic } from '../../log/index.ts';
+import {
+  type Clock,
+  InvalidArgumentError,
+  type Logger,
+  silentLogger,
+  systemClock,
+} from '../../core/index.ts';
+import { type Bus, type Consumer, type ConsumerOptions, ensureTopic } from '../../log/index.ts';
 import type { SchemaRegistry } from '../../registry/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
 import { isTwoInput, type Step } from '../dsl/steps.ts';
 import type { SerdeContext } from '../serdes/serde.ts';
 import { changelogSpec } from './changelog.ts';
 import { StageRunner } from './stage-runner.ts';
-import { planStages, type Stage, stageGroup, upstreamStages } from './stages.ts';
+import { planStages, type Stage, stageGroup, stagePipeline, upstreamStages } from './stages.ts';
 import { TableReader } from './table-reader.ts';
 
 const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
@@ -59,6 +65,11 @@ export interface PipelineRunnerOptions {
   localExchange?: boolean;
   /** The schema registry, for serdes that read Confluent's wire format (`changes()`, `cdcTable()`). */
   registry?: SchemaRegistry;
+  /**
+   * The consumer for a source read `fromArchive` (see `historyConsumer` in archive/): the archive
+   * for what the log's retention deleted, then the log. A pipeline with such a source needs it.
+   */
+  history?: (options: ConsumerOptions) => Consumer;
 }
 
 /**
@@ -92,6 +103,7 @@ export class PipelineRunner {
     | 'changelogs'
     | 'cacheBytes'
     | 'localExchange'
+    | 'history'
   >;
   readonly #runners: StageRunner[] = [];
   readonly #tables = new Map<string, TableReader>();
@@ -109,6 +121,16 @@ export class PipelineRunner {
     this.#stateDir = options.stateDir ?? null;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 10_000;
     this.#limits = options;
+    const archived = this.stages.filter((s) => this.#fromArchive(s)).map((s) => s.input);
+    if (archived.length > 0 && options.history === undefined)
+      throw new InvalidArgumentError(
+        `Pipeline ${this.pipeline.name} reads ${archived.join(', ')} fromArchive, but no archive is set up here`,
+      );
+  }
+
+  /** Whether a stage reads a source that starts from the archive. */
+  #fromArchive(stage: Stage): boolean {
+    return stage.from === 1 && stagePipeline(this.pipeline, stage).source.fromArchive;
   }
 
   /** Source partitions, owned here, whose tasks are idle (no record for the source's idleAfter). */
@@ -206,6 +228,7 @@ export class PipelineRunner {
           local === null || stage.output !== local.input
             ? null
             : { stage: local, upstreams: tasksOf(upstreamStages(this.stages, local)) },
+        ...(this.#fromArchive(stage) ? { consumer: this.#limits.history! } : {}),
       });
       for (const changelog of runner.changelogs())
         await ensureTopic(bus, changelog, changelogSpec(partitions.get(stage.input)!));

@@ -12,7 +12,7 @@ import {
   tpKey,
   UnknownTopicError,
 } from '../../core/index.ts';
-import type { Bus, Consumer, Producer } from '../../log/index.ts';
+import type { Bus, Consumer, ConsumerOptions, Producer } from '../../log/index.ts';
 import type { Pipeline } from '../dsl/pipeline.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { NO_WATERMARK } from '../time/watermarks.ts';
@@ -67,6 +67,8 @@ export interface StageRunnerOptions {
    * its pipeline's only one (see PipelineRunnerOptions.localExchange).
    */
   local?: { stage: Stage; upstreams: number } | null;
+  /** How the stage's input is consumed; default the bus's group consumer (a source `fromArchive`: the archive's). */
+  consumer?: (options: ConsumerOptions) => Consumer;
 }
 
 /** Keys whose partition the local exchange remembers, at most. */
@@ -227,7 +229,7 @@ export class StageRunner {
   }
 
   async #join(): Promise<void> {
-    this.#consumer = this.#o.bus.consumer({
+    this.#consumer = (this.#o.consumer ?? ((o) => this.#o.bus.consumer(o)))({
       group: this.group,
       reset: 'earliest',
       onAssigned: (partitions) => this.#assigned(partitions),
