@@ -5,6 +5,7 @@ import { DEFAULT_URL, fail, KappaClient } from './client.ts';
 import { consume } from './consume.ts';
 import { dlqCommand } from './dlq.ts';
 import { keysCommand } from './keys.ts';
+import { offsetsCommand } from './offsets.ts';
 import { produce } from './produce.ts';
 import { replayCommand } from './replay.ts';
 import { schemasCommand } from './schemas.ts';
@@ -77,6 +78,7 @@ export function buildProgram(): Command {
   viewsCommand(program, client);
   cdcCommand(program, client);
   replayCommand(program);
+  offsetsCommand(program);
 
   program
     .command('produce <topic>')

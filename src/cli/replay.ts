@@ -1,9 +1,10 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ParquetFiles, readHistory, readManifest } from '../archive/index.ts';
-import { loadConfig, openArchiveStore, openBus } from '../config/index.ts';
+import { openArchiveStore } from '../config/index.ts';
 import { type ConsumedRecord, InvalidArgumentError } from '../core/index.ts';
 import { ensureTopic } from '../log/index.ts';
+import { localBusOptions, openLocalBus } from './local-bus.ts';
 import { Progress } from './progress.ts';
 
 /** `--from` / `--to`: an offset of each partition (digits) or a time (ISO 8601). */
@@ -20,7 +21,7 @@ export function parseBound(text: string, flag: string): Bound {
 }
 
 export function replayCommand(program: Command): void {
-  program
+  const command = program
     .command('replay <topic>')
     .description(
       'stream a topic’s history, from the archive and then the log, seamlessly (docs/history.md); on the embedded log, while kappa up is stopped',
@@ -34,94 +35,84 @@ export function replayCommand(program: Command): void {
     .option(
       '--skip-corrupt',
       'go on past unreadable archive files (each is reported; their records are missing)',
-    )
-    .option('--config <file>', 'config file (default: kappa.config.{ts,js,mjs,yaml,yml,json} if present)')
-    .option('--data-dir <dir>', 'data folder of the embedded log')
-    .option('--bus <url>', "the bus: 'embedded' or kafka://host:port (or KAPPA_BUS)", process.env.KAPPA_BUS)
-    .action(async (topic: string, options) => {
-      const from = options.from === undefined ? undefined : parseBound(options.from, '--from');
-      const to = options.to === undefined ? undefined : parseBound(options.to, '--to');
-      const { config } = await loadConfig({
-        ...(options.config ? { file: options.config } : {}),
-        ...(options.bus ? { bus: options.bus } : {}),
-        overrides: { dataDir: options.dataDir },
-      });
-      const bus = await openBus(config);
-      const store = await openArchiveStore(config);
-      const files = await ParquetFiles.open(
-        path.join(config.dataDir, 'archive-work', `replay-${process.pid}`),
-      );
-      try {
-        const ranges = await bus.partitionOffsets(topic);
-        if (options.into) await ensureTopic(bus, options.into, { partitions: ranges.length });
-        const producer = options.into ? bus.producer() : null;
-        let total = 0;
-        for (const r of ranges) {
-          const manifest = await readManifest(store, topic, r.partition);
-          total +=
-            (manifest?.files.reduce((n, f) => n + f.records, 0) ?? 0) +
-            (r.end - Math.max(r.start, manifest?.next ?? 0));
-        }
-        const progress = new Progress(`replay ${topic}`, total);
-        const wanted = (rec: ConsumedRecord) =>
-          (!from || ('offset' in from ? rec.offset >= from.offset : rec.timestamp >= from.time)) &&
-          (!to || ('offset' in to ? rec.offset < to.offset : rec.timestamp < to.time));
-        const gaps: string[] = [];
-        const skipped: string[] = [];
-        for (const r of ranges) {
-          for await (const batch of readHistory({
-            bus,
-            store,
-            files,
-            topic,
-            partition: r.partition,
-            ...(from && 'offset' in from ? { from: from.offset } : {}),
-            ...(to && 'offset' in to ? { to: to.offset } : {}),
-            skipCorrupt: options.skipCorrupt === true,
-            onSkipped: (f) => skipped.push(`${f.key} (offsets ${f.first}..${f.last})`),
-            onGap: (g) => gaps.push(`partition ${r.partition} offsets ${g.from}..${g.to - 1}`),
-          })) {
-            const records = batch.filter(wanted);
-            if (producer)
-              await producer.send(
-                records.map((rec) => ({
-                  topic: options.into,
-                  partition: rec.partition,
-                  key: rec.key,
-                  value: rec.value,
-                  headers: rec.headers,
-                  timestamp: rec.timestamp,
-                })),
-              );
-            else
-              process.stdout.write(
-                records
-                  .map((rec) =>
-                    JSON.stringify({
-                      partition: rec.partition,
-                      offset: rec.offset,
-                      timestamp: rec.timestamp,
-                      key: rec.key?.toString('utf8') ?? null,
-                      value: rec.value?.toString('utf8') ?? null,
-                    }),
-                  )
-                  .join('\n') + (records.length > 0 ? '\n' : ''),
-              );
-            progress.add(
-              batch.length,
-              batch.reduce((n, rec) => n + (rec.key?.length ?? 0) + (rec.value?.length ?? 0), 0),
-            );
-          }
-        }
-        await producer?.close();
-        progress.done();
-        for (const g of gaps)
-          process.stderr.write(`History lost (deleted from the log before it was archived): ${g}\n`);
-        for (const s of skipped) process.stderr.write(`Skipped unreadable archive file ${s}\n`);
-      } finally {
-        await files.close();
-        await store.close();
-        await bus.close();
+    );
+  localBusOptions(command).action(async (topic: string, options) => {
+    const from = options.from === undefined ? undefined : parseBound(options.from, '--from');
+    const to = options.to === undefined ? undefined : parseBound(options.to, '--to');
+    const { config, bus } = await openLocalBus(options);
+    const store = await openArchiveStore(config);
+    const files = await ParquetFiles.open(path.join(config.dataDir, 'archive-work', `replay-${process.pid}`));
+    try {
+      const ranges = await bus.partitionOffsets(topic);
+      if (options.into) await ensureTopic(bus, options.into, { partitions: ranges.length });
+      const producer = options.into ? bus.producer() : null;
+      let total = 0;
+      for (const r of ranges) {
+        const manifest = await readManifest(store, topic, r.partition);
+        total +=
+          (manifest?.files.reduce((n, f) => n + f.records, 0) ?? 0) +
+          (r.end - Math.max(r.start, manifest?.next ?? 0));
       }
-    });
+      const progress = new Progress(`replay ${topic}`, total);
+      const wanted = (rec: ConsumedRecord) =>
+        (!from || ('offset' in from ? rec.offset >= from.offset : rec.timestamp >= from.time)) &&
+        (!to || ('offset' in to ? rec.offset < to.offset : rec.timestamp < to.time));
+      const gaps: string[] = [];
+      const skipped: string[] = [];
+      for (const r of ranges) {
+        for await (const batch of readHistory({
+          bus,
+          store,
+          files,
+          topic,
+          partition: r.partition,
+          ...(from && 'offset' in from ? { from: from.offset } : {}),
+          ...(to && 'offset' in to ? { to: to.offset } : {}),
+          skipCorrupt: options.skipCorrupt === true,
+          onSkipped: (f) => skipped.push(`${f.key} (offsets ${f.first}..${f.last})`),
+          onGap: (g) => gaps.push(`partition ${r.partition} offsets ${g.from}..${g.to - 1}`),
+        })) {
+          const records = batch.filter(wanted);
+          if (producer)
+            await producer.send(
+              records.map((rec) => ({
+                topic: options.into,
+                partition: rec.partition,
+                key: rec.key,
+                value: rec.value,
+                headers: rec.headers,
+                timestamp: rec.timestamp,
+              })),
+            );
+          else
+            process.stdout.write(
+              records
+                .map((rec) =>
+                  JSON.stringify({
+                    partition: rec.partition,
+                    offset: rec.offset,
+                    timestamp: rec.timestamp,
+                    key: rec.key?.toString('utf8') ?? null,
+                    value: rec.value?.toString('utf8') ?? null,
+                  }),
+                )
+                .join('\n') + (records.length > 0 ? '\n' : ''),
+            );
+          progress.add(
+            batch.length,
+            batch.reduce((n, rec) => n + (rec.key?.length ?? 0) + (rec.value?.length ?? 0), 0),
+          );
+        }
+      }
+      await producer?.close();
+      progress.done();
+      for (const g of gaps)
+        process.stderr.write(`History lost (deleted from the log before it was archived): ${g}\n`);
+      for (const s of skipped) process.stderr.write(`Skipped unreadable archive file ${s}\n`);
+    } finally {
+      await files.close();
+      await store.close();
+      await bus.close();
+    }
+  });
 }

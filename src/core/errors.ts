@@ -20,6 +20,7 @@ export const ErrorCodes = {
   INVALID_TRANSACTION_STATE: 'KAPPA_INVALID_TRANSACTION_STATE',
   PRODUCER_FENCED: 'KAPPA_PRODUCER_FENCED',
   GROUP_FENCED: 'KAPPA_GROUP_FENCED',
+  GROUP_NOT_EMPTY: 'KAPPA_GROUP_NOT_EMPTY',
   BUS_CLOSED: 'KAPPA_BUS_CLOSED',
   DATA_DIR_LOCKED: 'KAPPA_DATA_DIR_LOCKED',
   CORRUPT_LOG: 'KAPPA_CORRUPT_LOG',
@@ -178,6 +179,17 @@ export class GroupFencedError extends KappaError {
       'external',
       `Group '${group}' has rebalanced since generation ${generation}: another member may own these partitions now; abort, and read again from the committed offsets`,
       { retriable: false, details: { group, generation } },
+    );
+  }
+}
+
+export class GroupNotEmptyError extends KappaError {
+  constructor(group: string, members: number) {
+    super(
+      ErrorCodes.GROUP_NOT_EMPTY,
+      'user',
+      `Group '${group}' has ${members} live member${members === 1 ? '' : 's'}: they would commit over new offsets; stop them first (the pipeline's kappa up or workers)`,
+      { retriable: true, details: { group, members } },
     );
   }
 }

@@ -1,6 +1,7 @@
 import { Admin, FetchIsolationLevels, FindCoordinatorKeyTypes } from '@platformatic/kafka';
 import {
   BusClosedError,
+  GroupNotEmptyError,
   OffsetOutOfRangeError,
   type PartitionOffset,
   type TopicPartitionOffset,
@@ -255,6 +256,55 @@ export class KafkaBus implements Bus {
       );
     } catch (error) {
       throw toKappaError(error, { ...(topic ? { topic } : {}) });
+    }
+  }
+
+  async listGroups(): Promise<string[]> {
+    this.#checkOpen();
+    try {
+      return [...(await this.admin.listGroups()).keys()].sort();
+    } catch (error) {
+      throw toKappaError(error);
+    }
+  }
+
+  async groupMembers(group: string): Promise<string[]> {
+    this.#checkOpen();
+    try {
+      const described = (await this.admin.describeGroups({ groups: [group] })).get(group);
+      return [...(described?.members.keys() ?? [])];
+    } catch (error) {
+      throw toKappaError(error);
+    }
+  }
+
+  async alterOffsets(group: string, offsets: TopicPartitionOffset[]): Promise<void> {
+    this.#checkOpen();
+    const members = await this.groupMembers(group);
+    if (members.length > 0) throw new GroupNotEmptyError(group, members.length);
+    const topics = [...new Set(offsets.map((o) => o.topic))];
+    for (const topic of topics) {
+      const ranges = await this.partitionOffsets(topic);
+      for (const o of offsets.filter((o) => o.topic === topic)) {
+        const range = ranges.find((r) => r.partition === o.partition);
+        if (!range) throw new UnknownPartitionError(topic, o.partition, ranges.length);
+        if (!Number.isInteger(o.offset) || o.offset < 0 || o.offset > range.end)
+          throw new OffsetOutOfRangeError(topic, o.partition, o.offset, range.start, range.end);
+      }
+    }
+    try {
+      // The broker refuses too if a member joined meanwhile.
+      await this.admin.alterConsumerGroupOffsets({
+        groupId: group,
+        topics: topics.map((name) => ({
+          name,
+          partitionOffsets: offsets
+            .filter((o) => o.topic === name)
+            .map((o) => ({ partition: o.partition, offset: BigInt(o.offset) })),
+        })),
+      });
+    } catch (error) {
+      throw toKappaError(error);
     }
   }
 

@@ -47,6 +47,16 @@ export interface Bus {
   deleteRecords(topic: string, offsets: PartitionOffset[]): Promise<PartitionOffset[]>;
   /** A group's committed offsets (the next offset to read), for one topic or all. */
   committedOffsets(group: string, topic?: string): Promise<TopicPartitionOffset[]>;
+  /** The consumer groups that have members or committed offsets, sorted. */
+  listGroups(): Promise<string[]>;
+  /** The ids of a group's live members (none: nobody reads for the group now). */
+  groupMembers(group: string): Promise<string[]>;
+  /**
+   * Sets a group's committed offsets (Kafka's AlterConsumerGroupOffsets), what `kappa offsets reset`
+   * does. Only while the group has no live member: they would commit over the new offsets, so the
+   * call rejects with GroupNotEmptyError.
+   */
+  alterOffsets(group: string, offsets: TopicPartitionOffset[]): Promise<void>;
   producer(options?: ProducerOptions): Producer;
   consumer(options: ConsumerOptions): Consumer;
   close(): Promise<void>;

@@ -5,10 +5,12 @@ import {
   BusClosedError,
   type Clock,
   type Duration,
+  GroupNotEmptyError,
   InvalidTopicNameError,
   isInternalTopic,
   LimitExceededError,
   type Logger,
+  OffsetOutOfRangeError,
   type PartitionOffset,
   reservedTopicName,
   silentLogger,
@@ -384,6 +386,28 @@ export class EmbeddedBus implements Bus {
   async committedOffsets(group: string, topic?: string): Promise<TopicPartitionOffset[]> {
     this.#checkOpen();
     return this.offsets.list(group, topic);
+  }
+
+  async listGroups(): Promise<string[]> {
+    this.#checkOpen();
+    return [...new Set([...this.offsets.groups(), ...this.groups.live()])].sort();
+  }
+
+  async groupMembers(group: string): Promise<string[]> {
+    this.#checkOpen();
+    return this.groups.members(group);
+  }
+
+  async alterOffsets(group: string, offsets: TopicPartitionOffset[]): Promise<void> {
+    this.#checkOpen();
+    const members = this.groups.members(group);
+    if (members.length > 0) throw new GroupNotEmptyError(group, members.length);
+    for (const o of offsets) {
+      const log = this.partitionLog(o.topic, o.partition);
+      if (!Number.isInteger(o.offset) || o.offset < 0 || o.offset > log.endOffset)
+        throw new OffsetOutOfRangeError(o.topic, o.partition, o.offset, log.startOffset, log.endOffset);
+    }
+    await this.offsets.commit(group, offsets, this.clock.now());
   }
 
   // ── clients ───────────────────────────────────────────────────────────────────────────────────

@@ -53,6 +53,16 @@ export class GroupCoordinator {
     }
   }
 
+  /** The ids of a group's members now. */
+  members(group: string): string[] {
+    return (this.#groups.get(group)?.members ?? []).map((m) => String(m.memberId));
+  }
+
+  /** Groups with members now. */
+  live(): string[] {
+    return [...this.#groups].filter(([, s]) => s.members.length > 0).map(([group]) => group);
+  }
+
   metadata(group: string, member: GroupMember): GroupMetadata {
     const state = this.#groups.get(group);
     if (!state?.members.includes(member)) throw new GroupFencedError(group, state?.generation ?? 0);

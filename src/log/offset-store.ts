@@ -63,6 +63,11 @@ export class OffsetStore {
     return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
   }
 
+  /** Every group with a committed offset. */
+  groups(): string[] {
+    return [...new Set([...this.#committed.values()].map((e) => e.group))];
+  }
+
   /** The batch that records these groups' offsets, for a plain commit or a transaction's. */
   encode(
     commits: ReadonlyArray<[group: string, offsets: TopicPartitionOffset[]]>,

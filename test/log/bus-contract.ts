@@ -3,6 +3,7 @@ import {
   BusClosedError,
   type ConsumedRecord,
   GroupFencedError,
+  GroupNotEmptyError,
   InvalidTopicNameError,
   OffsetOutOfRangeError,
   ProducerFencedError,
@@ -318,6 +319,47 @@ export function busContract(name: string, harness: BusHarness): void {
         await second.subscribe([t]);
         const resumed = await drain(second, 2);
         expect(resumed.map((r) => text(r.value))).toEqual(['m3', 'm4']);
+      });
+
+      it("lists groups and their members, and sets a group's offsets only while it has none", async () => {
+        const t = await topic(2);
+        const group = uniqueName('g');
+        await bus
+          .producer()
+          .send([0, 1, 2, 3, 4, 5].map((i) => ({ topic: t, partition: i % 2, value: Buffer.from(`m${i}`) })));
+        const live = consumer({ group, reset: 'earliest' });
+        await live.subscribe([t]);
+        await drain(live, 6);
+        await live.commit();
+        expect(await bus.listGroups()).toContain(group);
+        expect(await bus.groupMembers(group)).toHaveLength(1);
+        const [p0, p1] = await bus.partitionOffsets(t);
+        const reset = [
+          { topic: t, partition: 0, offset: p0!.start + 1 },
+          { topic: t, partition: 1, offset: p1!.start },
+        ];
+        const refused = await bus.alterOffsets(group, reset).catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(GroupNotEmptyError);
+        expect(await bus.committedOffsets(group, t)).toEqual([
+          { topic: t, partition: 0, offset: p0!.end },
+          { topic: t, partition: 1, offset: p1!.end },
+        ]);
+        await live.close();
+        expect(await bus.groupMembers(group)).toEqual([]);
+        expect(await bus.groupMembers(uniqueName('never'))).toEqual([]);
+        await expect(
+          bus.alterOffsets(group, [{ topic: t, partition: 0, offset: p0!.end + 1 }]),
+        ).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+        await expect(bus.alterOffsets(group, [{ topic: t, partition: 9, offset: 0 }])).rejects.toBeInstanceOf(
+          UnknownPartitionError,
+        );
+        await bus.alterOffsets(group, reset);
+        expect(await bus.committedOffsets(group, t)).toEqual(reset);
+        const next = consumer({ group, reset: 'latest' });
+        await next.subscribe([t]);
+        expect((await drain(next, 5)).map((r) => text(r.value)).sort()).toEqual(
+          ['m0', 'm1', 'm2', 'm3', 'm4', 'm5'].filter((m) => m !== 'm0'),
+        );
       });
 
       it('starts from the earliest or the latest offset when the group has none', async () => {
