@@ -8,6 +8,7 @@ import { KafkaBus } from '../kafka/index.ts';
 import { type Bus, type ConsumerOptions, ensureTopic, openEmbeddedBus } from '../log/index.ts';
 import { SchemaRegistry } from '../registry/index.ts';
 import {
+  ArchiveTables,
   DuckDbViewStore,
   MemoryViewCache,
   PostgresViewStore,
@@ -67,9 +68,11 @@ export async function assemble(
   let archiver: Archiver | null = null;
   let archiveStore: ObjectStore | undefined;
   let parquet: ParquetFiles | undefined;
+  let archiveTables: ArchiveTables | undefined;
   const close = async () => {
     await archiver?.stop();
     await parquet?.close();
+    await archiveTables?.close();
     await archiveStore?.close();
     for (const source of sources) await source.stop();
     await views?.stop();
@@ -119,10 +122,16 @@ export async function assemble(
           )
           .join('; '),
       );
-    if (fromArchive.length > 0 || (options.sources && archived.length > 0)) {
+    if (archived.length > 0) {
       archiveStore = await openArchiveStore(config);
-      parquet = await ParquetFiles.open(path.join(config.dataDir, 'archive-work'));
+      archiveTables = await ArchiveTables.open({
+        store: archiveStore,
+        topics: archived,
+        cacheDir: path.join(config.dataDir, 'archive-cache'),
+      });
     }
+    if (fromArchive.length > 0 || (options.sources && archived.length > 0))
+      parquet = await ParquetFiles.open(path.join(config.dataDir, 'archive-work'));
     const history = { bus, store: archiveStore!, files: parquet!, logger };
     for (const { pipeline } of loaded) {
       await sourceTopic(bus, pipeline.name, pipeline.source.topic, config);
@@ -165,6 +174,7 @@ export async function assemble(
       deadLetterTopic: config.pipelines.deadLetterTopic,
       logger,
       materialize: loaded.map((l) => l.pipeline),
+      ...(archiveTables ? { archive: archiveTables } : {}),
     });
     await views.start();
     if (options.sources && archived.length > 0) {

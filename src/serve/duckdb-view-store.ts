@@ -7,19 +7,13 @@ import {
   DuckDBTimestampValue,
   type DuckDBValue,
   listValue,
-  StatementType,
 } from '@duckdb/node-api';
-import { InvalidArgumentError, TimeoutError } from '../core/index.ts';
+import { InvalidArgumentError } from '../core/index.ts';
 import { ConnectionPool } from './connection-pool.ts';
+import { cleanMessage, readOnlyQuery } from './duckdb-query.ts';
 import { cacheKey } from './view-cache.ts';
 import { missingColumn, quoteIdent } from './view-columns.ts';
-import {
-  QueryInvalidError,
-  QueryRefusedError,
-  UnknownViewError,
-  ViewStoreConflictError,
-  ViewStoreError,
-} from './view-errors.ts';
+import { UnknownViewError, ViewStoreConflictError, ViewStoreError } from './view-errors.ts';
 import type {
   ColumnType,
   QueryOptions,
@@ -271,58 +265,8 @@ export class DuckDbViewStore implements ViewStore {
     return Number(result.getRows()[0]![0]);
   }
 
-  async query(sql: string, options: QueryOptions): Promise<QueryResult> {
-    return this.#readers.use(async (c) => {
-      let statements: Awaited<ReturnType<DuckDBConnection['extractStatements']>>;
-      try {
-        statements = await c.extractStatements(sql);
-      } catch (error) {
-        throw queryError(error);
-      }
-      if (statements.count !== 1)
-        throw new QueryRefusedError(`A query is one SQL statement; this has ${statements.count}`);
-      let prepared: Awaited<ReturnType<typeof statements.prepare>>;
-      try {
-        prepared = await statements.prepare(0);
-      } catch (error) {
-        throw queryError(error);
-      }
-      if (prepared.statementType !== StatementType.SELECT)
-        throw new QueryRefusedError(
-          `Queries are read-only: a ${StatementType[prepared.statementType]} statement is refused (views change only through their pipelines)`,
-        );
-      const params = options.params ?? [];
-      if (prepared.parameterCount !== params.length)
-        throw new QueryInvalidError(
-          `The query has ${prepared.parameterCount} parameter(s) ($1, ?) and was given ${params.length}: over HTTP, put the values in the SQL`,
-        );
-      // Text values, which DuckDB casts to the type it inferred for each parameter.
-      params.forEach((v, i) => {
-        if (v === null) prepared.bindNull(i + 1);
-        else prepared.bindVarchar(i + 1, v);
-      });
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        c.interrupt();
-      }, options.timeoutMs);
-      try {
-        const reader = await prepared.streamAndReadUntil(options.maxRows + 1);
-        const rows = reader.getRows();
-        const truncated = rows.length > options.maxRows;
-        return {
-          columns: reader.columnNames().map((name, i) => ({ name, type: String(reader.columnTypes()[i]) })),
-          rows: rows.slice(0, options.maxRows).map((row) => row.map(jsonValue)),
-          truncated,
-        };
-      } catch (error) {
-        if (timedOut)
-          throw new TimeoutError(`The query took longer than ${options.timeoutMs} ms and was stopped`);
-        throw queryError(error);
-      } finally {
-        clearTimeout(timer);
-      }
-    });
+  query(sql: string, options: QueryOptions): Promise<QueryResult> {
+    return this.#readers.use((c) => readOnlyQuery(c, sql, options));
   }
 
   drop(view: string): Promise<void> {
@@ -442,28 +386,4 @@ function fromSql(type: ColumnType, value: DuckDBValue): unknown {
   if (type === 'json') return JSON.parse(value as string);
   if (typeof value === 'bigint') return Number(value);
   return value;
-}
-
-/** A DuckDB value as JSON takes it: big integers as numbers when exact, else text; other values as their text. */
-function jsonValue(value: DuckDBValue): unknown {
-  if (value === null || typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean')
-    return value;
-  if (typeof value === 'bigint')
-    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (value instanceof DuckDBTimestampValue) return new Date(Number(value.micros / 1000n)).toISOString();
-  return String(value);
-}
-
-/** DuckDB's refusal of a file, the network or a setting is a refused query; any other error an invalid one. */
-function queryError(error: unknown): QueryInvalidError | QueryRefusedError {
-  if (/Permission Error|disabled by configuration|configuration has been locked/i.test(String(error)))
-    return new QueryRefusedError(
-      `Queries cannot read files, the network or settings: ${cleanMessage(error)}`,
-    );
-  return new QueryInvalidError(cleanMessage(error), { cause: error });
-}
-
-/** DuckDB's message without its multi-line context. */
-function cleanMessage(error: unknown): string {
-  return String((error as Error)?.message ?? error).split('\n')[0]!;
 }

@@ -1,3 +1,4 @@
+export { ArchiveTables, type ArchiveTablesOptions, readsArchive } from './archive-tables.ts';
 export { DuckDbViewStore, type DuckDbViewStoreOptions } from './duckdb-view-store.ts';
 export { MemoryViewCache } from './memory-view-cache.ts';
 export { PgServer, type PgServerOptions } from './pg-wire/pg-server.ts';

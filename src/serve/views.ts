@@ -1,6 +1,7 @@
 import { type Logger, silentLogger } from '../core/index.ts';
 import type { Bus } from '../log/index.ts';
 import type { Pipeline, ViewStep } from '../stream/index.ts';
+import { type ArchiveTables, readsArchive } from './archive-tables.ts';
 import { cachedLatest, cacheKey, latestPerKey, type ViewCache } from './view-cache.ts';
 import { UnknownViewError } from './view-errors.ts';
 import { type ViewChange, ViewMaterializer } from './view-materializer.ts';
@@ -14,6 +15,8 @@ export interface ViewsOptions {
   logger?: Logger;
   /** Run a materializer for each view of these pipelines (the writer's role); none in an API-only process. */
   materialize?: readonly Pipeline[];
+  /** The archive's tables, for queries that read `archive.<topic>` (see ArchiveTables). */
+  archive?: ArchiveTables;
 }
 
 export type ViewListener = (change: ViewChange) => void;
@@ -116,7 +119,9 @@ export class Views {
     return this.store.top(view, by, n, windowStart);
   }
 
+  /** A query over the views, or over the archive when it reads `archive.<topic>` (not both in one query). */
   query(sql: string, options: QueryOptions): Promise<QueryResult> {
+    if (this.#o.archive && readsArchive(sql)) return this.#o.archive.query(sql, options);
     return this.store.query(sql, options);
   }
 

@@ -131,6 +131,10 @@ describe('a pipeline source read fromArchive', () => {
     expect(full.length).toBeGreaterThan(50);
     expect(await rows('history_counts')).toEqual(full);
     expect(await rows('tail_counts')).not.toEqual(full);
+    // The same history over SQL, from the archive's files rather than the log.
+    await until('the archive', async () => (await archived()) === 1500);
+    const sql = `SELECT count(*), count(DISTINCT "offset" || '/' || "partition"), sum(("value"::JSON->>'v')::BIGINT) FROM archive.events`;
+    expect(await query(up.url, sql)).toEqual([[1500, 1500, (1499 * 1500) / 2]]);
     up.process.kill('SIGTERM');
     await new Promise((r) => up.process.once('exit', r));
   }, 180_000);
