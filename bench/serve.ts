@@ -99,6 +99,8 @@ function viewStep(view: string): ViewStep {
     kind: 'toView',
     name: 'toView-1',
     view,
+    version: 1,
+    table: `${view}__v1`,
     topic: `kappa-view-${view}`,
     retentionMs: null,
     columns: { n: 'integer', total: 'number' },
@@ -117,7 +119,7 @@ async function materialize(bus: Bus, store: ViewStore, step: ViewStep, n: number
   const start = performance.now();
   await m.start();
   for (;;) {
-    const offsets = await store.offsets(step.view);
+    const offsets = await store.offsets(step.table);
     let done = 0;
     for (const o of offsets.values()) done += o;
     if (done >= n) break;
@@ -269,7 +271,7 @@ async function lookups(bus: Bus, dir: string, quick: boolean): Promise<BenchResu
   await views.start();
   for (;;) {
     let done = 0;
-    for (const o of (await store.offsets(step.view)).values()) done += o;
+    for (const o of (await store.offsets(step.table)).values()) done += o;
     if (done >= KEYS * 3) break;
     await new Promise((r) => setTimeout(r, 20));
   }

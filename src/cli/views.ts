@@ -10,6 +10,14 @@ interface ViewInfo {
   rows: number;
 }
 
+interface VersionRow {
+  version: number;
+  table: string;
+  state: string;
+  rows: number;
+  lag: number | null;
+}
+
 interface QueryAnswer {
   columns: Array<{ name: string; type: string }>;
   rows: unknown[][];
@@ -62,6 +70,45 @@ export function viewsCommand(program: Command, client: () => KappaClient): void 
           [[view.key.name, view.key.type], ...view.columns.map((c) => [c.name, c.type])],
         )}\n`,
       );
+    });
+
+  const printVersions = (answer: { view: string; versions: VersionRow[] }) =>
+    process.stdout.write(
+      `${renderTable(
+        ['version', 'state', 'rows', 'lag', 'table'],
+        answer.versions.map((v) => [v.version, v.state, v.rows, v.lag ?? '-', v.table]),
+      )}\n`,
+    );
+  const path = (view: string, what: string) => `/v1/views/${encodeURIComponent(view)}/${what}`;
+
+  views
+    .command('versions <view>')
+    .description(
+      "a view's versions: which one queries read (serving), which are building or ready, held or retired",
+    )
+    .action(async (view: string) => {
+      printVersions(await client().request('GET', path(view, 'versions')));
+    });
+
+  views
+    .command('promote <view>')
+    .description('queries read this version from now on (default the newest); it must have caught up')
+    .option('--version <n>', 'the version to promote')
+    .option('--force', 'promote a version that has not caught up (queries see it half built)')
+    .action(async (view: string, options: { version?: string; force?: boolean }) => {
+      printVersions(
+        await client().request('POST', path(view, 'promote'), {
+          ...(options.version === undefined ? {} : { version: Number(options.version) }),
+          ...(options.force ? { force: true } : {}),
+        }),
+      );
+    });
+
+  views
+    .command('rollback <view>')
+    .description('queries read the version before the one served, which is held from promotion')
+    .action(async (view: string) => {
+      printVersions(await client().request('POST', path(view, 'rollback'), {}));
     });
 
   program

@@ -175,6 +175,11 @@ export async function assemble(
       logger,
       materialize: loaded.map((l) => l.pipeline),
       ...(archiveTables ? { archive: archiveTables } : {}),
+      versions: {
+        autoPromote: config.views.versions.autoPromote,
+        maxLag: config.views.versions.maxLag,
+        dropAfterMs: toMillis(config.views.versions.dropAfter),
+      },
     });
     await views.start();
     if (options.sources && archived.length > 0) {

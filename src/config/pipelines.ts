@@ -42,13 +42,15 @@ export async function loadPipelines(dir: string): Promise<Array<{ file: string; 
     const other = seen.get(p.name);
     if (other) throw new ConfigError(`Pipelines in ${other} and ${file} are both named '${p.name}'`);
     seen.set(p.name, file);
-    // A view is one pipeline's: two writing one would overwrite each other's rows.
+    // A view version is one pipeline's: two writing one would overwrite each other's rows.
     for (const step of p.steps as Pipeline['steps'])
       if (step.kind === 'toView') {
-        const writer = views.get(step.view);
+        const writer = views.get(step.table);
         if (writer)
-          throw new ConfigError(`Pipelines in ${writer} and ${file} both write view '${step.view}'`);
-        views.set(step.view, file);
+          throw new ConfigError(
+            `Pipelines in ${writer} and ${file} both write version ${step.version} of view '${step.view}': give the newer pipeline('…', { version: ${step.version + 1} })`,
+          );
+        views.set(step.table, file);
       }
     out.push({ file, pipeline: p as Pipeline });
   }

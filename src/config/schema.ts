@@ -600,6 +600,31 @@ export const configSchema = z
           .describe(
             'Port of the Postgres wire protocol over the views (psql, Grafana, drivers), on http.host; the password is an API key. null turns it off (`--pg-port 0` too).',
           ),
+        versions: z
+          .object({
+            autoPromote: z
+              .boolean()
+              .default(true)
+              .describe(
+                'Switch queries to a new version of a view once it has caught up; false: only `kappa views promote`.',
+              ),
+            maxLag: z
+              .number()
+              .int()
+              .nonnegative()
+              .default(0)
+              .describe(
+                'Caught up: the new version’s pipeline and view have at most this many records left to read.',
+              ),
+            dropAfter: duration
+              .default('10m')
+              .describe(
+                'How long a version no longer served is kept (for `kappa views rollback`) before its table is dropped.',
+              ),
+          })
+          .strict()
+          .prefault({})
+          .describe('New versions of a view (`pipeline(name, { version })`): when they take over.'),
       })
       .strict()
       .prefault({})

@@ -69,6 +69,8 @@ function fromKappa(error: KappaError, api: 'v2' | 'v3'): RestError {
       return rest(400, 40002, error.message);
     case ErrorCodes.UNKNOWN_VIEW:
       return rest(404, 40404, error.message);
+    case ErrorCodes.VIEW_VERSION:
+      return rest(409, 40901, error.message);
     case ErrorCodes.QUERY_INVALID:
       return rest(400, 40003, error.message);
     case ErrorCodes.QUERY_REFUSED:

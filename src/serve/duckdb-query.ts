@@ -8,6 +8,10 @@ import { TimeoutError } from '../core/index.ts';
 import { QueryInvalidError, QueryRefusedError } from './view-errors.ts';
 import type { QueryOptions, QueryResult } from './view-store.ts';
 
+/** A statement that starts like anything but a read. */
+const WRITE =
+  /^\s*(?:insert|update|delete|merge|create|drop|alter|truncate|copy|attach|detach|install|load|set|reset|pragma|call|export|import|vacuum|checkpoint|use|begin|commit|rollback)\b/i;
+
 /**
  * One ad-hoc query on a DuckDB connection, read-only for real: it must be one statement that DuckDB's
  * own parser types as a SELECT (writes, DDL, SET, PRAGMA and EXPLAIN ANALYZE are refused before they
@@ -31,6 +35,8 @@ export async function readOnlyQuery(
   try {
     prepared = await statements.prepare(0);
   } catch (error) {
+    // A write that cannot even be bound (DELETE from a view) is still a write: refused, not invalid.
+    if (WRITE.test(sql)) throw new QueryRefusedError(`Queries are read-only: ${cleanMessage(error)}`);
     throw queryError(error);
   }
   if (prepared.statementType !== StatementType.SELECT)

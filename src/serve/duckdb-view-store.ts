@@ -15,6 +15,7 @@ import { cacheKey } from './view-cache.ts';
 import { missingColumn, quoteIdent } from './view-columns.ts';
 import { UnknownViewError, ViewStoreConflictError, ViewStoreError } from './view-errors.ts';
 import type {
+  ActiveView,
   ColumnType,
   QueryOptions,
   QueryResult,
@@ -83,6 +84,9 @@ export class DuckDbViewStore implements ViewStore {
     );
     await writer.run(
       'CREATE TABLE IF NOT EXISTS _kappa_view_offsets (view VARCHAR, "partition" INTEGER, next_offset BIGINT NOT NULL, PRIMARY KEY (view, "partition"))',
+    );
+    await writer.run(
+      'CREATE TABLE IF NOT EXISTS _kappa_view_active (view VARCHAR PRIMARY KEY, "table" VARCHAR NOT NULL, held INTEGER NOT NULL DEFAULT 0)',
     );
     // Nothing may change the settings from here on, whatever a query tries.
     await writer.run('SET lock_configuration = true');
@@ -289,6 +293,47 @@ export class DuckDbViewStore implements ViewStore {
       }
       this.#views.delete(view);
     });
+  }
+
+  activate(view: string, table: string, expected: string | null, held = 0): Promise<boolean> {
+    return this.#write(async () => {
+      this.#definition(table);
+      await this.#writer.run('BEGIN TRANSACTION');
+      try {
+        const current = await this.#writer.runAndReadAll(
+          'SELECT "table" FROM _kappa_view_active WHERE view = $1',
+          [view],
+        );
+        if (((current.getRows()[0]?.[0] as string | undefined) ?? null) !== expected) {
+          await this.#writer.run('ROLLBACK');
+          return false;
+        }
+        // DuckDB's catalogue is transactional: a query sees the view before or after, whole.
+        await this.#writer.run(`DROP VIEW IF EXISTS ${quoteIdent(view)}`);
+        await this.#writer.run(`CREATE VIEW ${quoteIdent(view)} AS SELECT * FROM ${quoteIdent(table)}`);
+        await this.#writer.run('INSERT OR REPLACE INTO _kappa_view_active VALUES ($1, $2, $3)', [
+          view,
+          table,
+          held,
+        ]);
+        await this.#writer.run('COMMIT');
+        return true;
+      } catch (error) {
+        await this.#writer.run('ROLLBACK').catch(() => {});
+        throw this.#failed(`point view '${view}' at '${table}'`, error);
+      }
+    });
+  }
+
+  async activeTables(): Promise<Map<string, ActiveView>> {
+    const result = await this.#readers.use((c) =>
+      c.runAndReadAll('SELECT view, "table", held FROM _kappa_view_active'),
+    );
+    return new Map(
+      result
+        .getRows()
+        .map(([view, table, held]) => [view as string, { table: table as string, held: Number(held) }]),
+    );
   }
 
   async close(): Promise<void> {

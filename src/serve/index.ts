@@ -12,9 +12,11 @@ export {
   UnknownViewError,
   ViewStoreConflictError,
   ViewStoreError,
+  ViewVersionError,
 } from './view-errors.ts';
 export { type ViewChange, ViewMaterializer, type ViewMaterializerOptions } from './view-materializer.ts';
 export type {
+  ActiveView,
   ColumnType,
   PartitionProgress,
   QueryOptions,
@@ -26,4 +28,5 @@ export type {
   ViewDefinition,
   ViewStore,
 } from './view-store.ts';
+export { type VersionInfo, ViewVersions, type ViewVersionsOptions } from './view-versions.ts';
 export { type ViewListener, Views, type ViewsOptions } from './views.ts';

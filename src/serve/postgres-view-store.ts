@@ -11,6 +11,7 @@ import {
   ViewStoreError,
 } from './view-errors.ts';
 import type {
+  ActiveView,
   ColumnType,
   QueryOptions,
   QueryResult,
@@ -123,6 +124,9 @@ export class PostgresViewStore implements ViewStore {
         await c.query(
           `CREATE TABLE IF NOT EXISTS ${s}._kappa_view_offsets (view TEXT, "partition" INTEGER, next_offset BIGINT NOT NULL, PRIMARY KEY (view, "partition"))`,
         );
+        await c.query(
+          `CREATE TABLE IF NOT EXISTS ${s}._kappa_view_active (view TEXT PRIMARY KEY, "table" TEXT NOT NULL, held INTEGER NOT NULL DEFAULT 0)`,
+        );
         if (queryRole === null) return;
         const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [queryRole]);
         const verb = exists.rowCount === 0 ? 'CREATE' : 'ALTER';
@@ -174,7 +178,8 @@ export class PostgresViewStore implements ViewStore {
         definition.name,
         JSON.stringify(definition),
       ]);
-      if (this.#queryRole) await c.query(`GRANT SELECT ON ${table} TO ${quoteIdent(this.#queryRole)}`);
+      // No SELECT for the query role: queries read a version through the view that points at it
+      // (activate), which runs with the owner's rights, so a version being built stays out of sight.
       return definition;
     });
     this.#views.set(stored.name, stored);
@@ -382,6 +387,36 @@ export class PostgresViewStore implements ViewStore {
       await c.query(`DELETE FROM ${s}._kappa_view_offsets WHERE view = $1`, [view]);
     });
     this.#views.delete(view);
+  }
+
+  async activate(view: string, table: string, expected: string | null, held = 0): Promise<boolean> {
+    await this.#definition(table);
+    const s = quoteIdent(this.#schema);
+    return this.#transaction(`point view '${view}' at '${table}'`, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`kappa_view_active:${view}`]);
+      const current = await c.query(`SELECT "table" FROM ${s}._kappa_view_active WHERE view = $1`, [view]);
+      if (((current.rows[0]?.table as string | undefined) ?? null) !== expected) return false;
+      // DDL is transactional in PostgreSQL: a query waits for the switch's lock, then finds the new
+      // view by its name. DROP, not CREATE OR REPLACE, as another version may have other columns.
+      await c.query(`DROP VIEW IF EXISTS ${this.#table(view)}`);
+      await c.query(`CREATE VIEW ${this.#table(view)} AS SELECT * FROM ${this.#table(table)}`);
+      if (this.#queryRole)
+        await c.query(`GRANT SELECT ON ${this.#table(view)} TO ${quoteIdent(this.#queryRole)}`);
+      await c.query(
+        `INSERT INTO ${s}._kappa_view_active VALUES ($1, $2, $3) ON CONFLICT (view) DO UPDATE SET "table" = EXCLUDED."table", held = EXCLUDED.held`,
+        [view, table, held],
+      );
+      return true;
+    });
+  }
+
+  async activeTables(): Promise<Map<string, ActiveView>> {
+    const result = await this.#query(
+      `SELECT view, "table", held FROM ${quoteIdent(this.#schema)}._kappa_view_active`,
+    );
+    return new Map(
+      result.rows.map((r) => [r.view as string, { table: r.table as string, held: Number(r.held) }]),
+    );
   }
 
   async close(): Promise<void> {

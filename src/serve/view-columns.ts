@@ -38,7 +38,7 @@ export function defineView(step: ViewStep, rows: readonly ViewRow[]): ViewDefini
     return { name, type: found ?? 'json' };
   });
   return {
-    name: step.view,
+    name: step.table,
     topic: step.topic,
     key: typeOf(first.key, true) ?? 'json',
     columns,

@@ -6,6 +6,13 @@ export class UnknownViewError extends KappaError {
   }
 }
 
+/** A promotion or rollback of a view's version that cannot be done; the message says why. */
+export class ViewVersionError extends KappaError {
+  constructor(view: string, why: string) {
+    super(ErrorCodes.VIEW_VERSION, 'user', `View '${view}' ${why}`, { details: { view } });
+  }
+}
+
 /** The view store (DuckDB or PostgreSQL) failed: worth retrying. */
 export class ViewStoreError extends KappaError {
   constructor(message: string, options: KappaErrorOptions = {}) {

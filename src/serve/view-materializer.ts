@@ -18,9 +18,11 @@ import type {
   ViewStore,
 } from './view-store.ts';
 
-/** What one applied batch changed in a view: the rows upserted, the rows removed. */
+/** What one applied batch changed in a view version: the rows upserted, the rows removed. */
 export interface ViewChange {
   view: string;
+  /** The version's table. */
+  table: string;
   upserts: StoredRow[];
   deletes: RowId[];
 }
@@ -73,6 +75,15 @@ export class ViewMaterializer {
     return this.#o.step.view;
   }
 
+  /** The table of the view version this materializer keeps. */
+  get table(): string {
+    return this.#o.step.table;
+  }
+
+  get version(): number {
+    return this.#o.step.version;
+  }
+
   /** Rows upserted or deleted so far by this materializer. */
   get applied(): number {
     return this.#applied;
@@ -90,7 +101,8 @@ export class ViewMaterializer {
   async start(): Promise<void> {
     const { bus, store, step } = this.#o;
     await ensureTopic(bus, this.#o.deadLetterTopic, { partitions: 1 });
-    this.#definition = (await store.views()).find((v) => v.name === step.view) ?? null;
+    this.#definition = (await store.views()).find((v) => v.name === step.table) ?? null;
+    if (this.#definition) await this.#activateIfFirst();
     this.#producer = bus.producer();
     this.#consumer = bus.consumer({ isolation: 'read_committed', reset: 'earliest' });
     await this.#seekToStore();
@@ -107,7 +119,7 @@ export class ViewMaterializer {
   /** Every partition of the topic, from the offsets the store holds (0 where it holds none). */
   async #seekToStore(): Promise<void> {
     const { bus, store, step } = this.#o;
-    const stored = await store.offsets(step.view);
+    const stored = await store.offsets(step.table);
     const { partitions } = await bus.describeTopic(step.topic);
     this.#positions = new Map();
     const assignment = [];
@@ -176,7 +188,10 @@ export class ViewMaterializer {
     }
     if (this.#definition === null) {
       const first = [...rows.values()].flatMap((r) => (r.row ? [r.row] : []));
-      if (first.length > 0) this.#definition = await store.define(defineView(step, first));
+      if (first.length > 0) {
+        this.#definition = await store.define(defineView(step, first));
+        await this.#activateIfFirst();
+      }
     }
     const upserts: StoredRow[] = [];
     const deletes: RowId[] = [];
@@ -205,10 +220,18 @@ export class ViewMaterializer {
       for (const p of batch.progress) this.#positions.set(p.partition, p.to);
       return;
     }
-    await store.apply(step.view, batch);
+    await store.apply(step.table, batch);
     for (const p of batch.progress) this.#positions.set(p.partition, p.to);
     this.#applied += upserts.length + deletes.length;
-    await this.#o.onChange?.({ view: step.view, upserts, deletes });
+    await this.#o.onChange?.({ view: step.view, table: step.table, upserts, deletes });
+  }
+
+  /**
+   * The first version of a view that has a table serves at once; a later one waits to be promoted
+   * (see ViewVersions), so queries never see it half built.
+   */
+  async #activateIfFirst(): Promise<void> {
+    await this.#o.store.activate(this.#o.step.view, this.#o.step.table, null);
   }
 
   #letter(record: ConsumedRecord, error: unknown) {

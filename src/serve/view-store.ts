@@ -73,6 +73,12 @@ export interface QueryResult {
   truncated: boolean;
 }
 
+/** The table a view points at, and the versions up to which it is held from automatic promotion. */
+export interface ActiveView {
+  table: string;
+  held: number;
+}
+
 /**
  * Where views live: DuckDB in the embedded shape, PostgreSQL in the distributed one. Every
  * implementation passes test/serve/view-store-contract.ts.
@@ -104,7 +110,17 @@ export interface ViewStore {
   rowCount(view: string): Promise<number>;
   /** Runs one read-only SQL statement over the views; anything else is refused (QueryRefusedError). */
   query(sql: string, options: QueryOptions): Promise<QueryResult>;
-  /** Drops the view's table and offsets. */
+  /**
+   * Points view `view`, an SQL view that queries name, at the table `table` (one defined here), for
+   * every query at once: each reads the old table or the new, never a mix. Only if the view points
+   * at `expected` now (null: at nothing yet); resolves whether it did. The table holds one version of
+   * the view (`<view>__v<n>`); the other methods here take table names. `held`: versions up to this
+   * one are not to be promoted automatically (a rollback from one holds it).
+   */
+  activate(view: string, table: string, expected: string | null, held?: number): Promise<boolean>;
+  /** The table each view points at now, by view. */
+  activeTables(): Promise<Map<string, ActiveView>>;
+  /** Drops a table and its offsets (never the one a view points at: see activate). */
   drop(view: string): Promise<void>;
   close(): Promise<void>;
 }

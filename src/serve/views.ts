@@ -6,6 +6,7 @@ import { cachedLatest, cacheKey, latestPerKey, type ViewCache } from './view-cac
 import { UnknownViewError } from './view-errors.ts';
 import { type ViewChange, ViewMaterializer } from './view-materializer.ts';
 import type { QueryOptions, QueryResult, StoredRow, ViewDefinition, ViewStore } from './view-store.ts';
+import { ViewVersions, type ViewVersionsOptions } from './view-versions.ts';
 
 export interface ViewsOptions {
   bus: Bus;
@@ -17,6 +18,8 @@ export interface ViewsOptions {
   materialize?: readonly Pipeline[];
   /** The archive's tables, for queries that read `archive.<topic>` (see ArchiveTables). */
   archive?: ArchiveTables;
+  /** When a new version of a view takes over (the config's views.versions). */
+  versions?: Pick<ViewVersionsOptions, 'autoPromote' | 'maxLag' | 'dropAfterMs' | 'checkMs'>;
 }
 
 export type ViewListener = (change: ViewChange) => void;
@@ -29,8 +32,10 @@ export class Views {
   readonly #logger: Logger;
   readonly #materializers: ViewMaterializer[] = [];
   readonly #listeners = new Map<string, Set<ViewListener>>();
-  /** Views whose cache may hold stale rows (an update of it failed): cleared before the next batch. */
+  /** Tables whose cache may hold stale rows (an update of it failed): cleared before the next batch. */
   readonly #cacheDirty = new Set<string>();
+  /** Which version of each view queries read, and the switches between them. */
+  readonly versions: ViewVersions;
   #hits = 0;
   #misses = 0;
 
@@ -39,6 +44,17 @@ export class Views {
     this.store = options.store;
     this.cache = options.cache;
     this.#logger = options.logger ?? silentLogger;
+    this.versions = new ViewVersions({
+      store: options.store,
+      bus: options.bus,
+      pipelines: options.materialize ?? [],
+      materializers: () => this.#materializers,
+      autoPromote: true,
+      maxLag: 0,
+      dropAfterMs: 10 * 60_000,
+      ...options.versions,
+      logger: this.#logger,
+    });
   }
 
   get materializers(): readonly ViewMaterializer[] {
@@ -65,21 +81,33 @@ export class Views {
           await m.start();
           this.#materializers.push(m);
         }
+    await this.versions.refresh();
+    if (this.#materializers.length > 0) this.versions.start();
   }
 
   async stop(): Promise<void> {
+    await this.versions.stop();
     for (const m of this.#materializers.splice(0)) await m.stop();
     this.#listeners.clear();
   }
 
+  /** The views, each with the columns of the version queries read (named for the view). */
   async list(): Promise<ViewDefinition[]> {
-    return (await this.store.views()).sort((a, b) => a.name.localeCompare(b.name));
+    const defined = await this.store.views();
+    const out: ViewDefinition[] = [];
+    for (const [view, table] of await this.versions.views()) {
+      const found = defined.find((d) => d.name === table);
+      if (found) out.push({ ...found, name: view });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** The definition of the version of `view` queries read, named for the view. */
   async definition(view: string): Promise<ViewDefinition> {
-    const found = (await this.store.views()).find((v) => v.name === view);
+    const table = await this.versions.table(view);
+    const found = (await this.store.views()).find((v) => v.name === table);
     if (!found) throw new UnknownViewError(view);
-    return found;
+    return { ...found, name: view };
   }
 
   /**
@@ -87,36 +115,44 @@ export class Views {
    * columns come with its first rows); UnknownViewError for neither.
    */
   async definitionOrDeclared(view: string): Promise<ViewDefinition | null> {
-    const found = (await this.store.views()).find((v) => v.name === view);
-    if (found) return found;
-    if (this.#materializers.some((m) => m.view === view)) return null;
-    throw new UnknownViewError(view);
+    try {
+      return await this.definition(view);
+    } catch (error) {
+      if (error instanceof UnknownViewError && this.#materializers.some((m) => m.view === view)) return null;
+      throw error;
+    }
+  }
+
+  /** Rows of the version of `view` queries read. */
+  async rowCount(view: string): Promise<number> {
+    return this.store.rowCount(await this.versions.table(view));
   }
 
   /** The key's latest window, from the cache when it has it (a store failure of the cache falls back to the store). */
   async latest(view: string, key: unknown): Promise<StoredRow | null> {
-    await this.definition(view);
+    // The cache is kept per version's table, so a switch never serves the other version's rows.
+    const table = await this.versions.table(view);
     // An in-process cache is kept by this process's materializers only: without one, it would go stale.
-    if (this.cache.kind === 'memory' && !this.#materializers.some((m) => m.view === view))
-      return this.store.latest(view, key);
+    if (this.cache.kind === 'memory' && !this.#materializers.some((m) => m.table === table))
+      return this.store.latest(table, key);
     try {
-      const { row, hit } = await cachedLatest(this.cache, view, key, () => this.store.latest(view, key));
+      const { row, hit } = await cachedLatest(this.cache, table, key, () => this.store.latest(table, key));
       if (hit) this.#hits++;
       else this.#misses++;
       return row;
     } catch (error) {
       this.#logger.warn({ err: error, view }, 'view cache unavailable: answering from the view store');
       this.#misses++;
-      return this.store.latest(view, key);
+      return this.store.latest(table, key);
     }
   }
 
-  range(view: string, key: unknown, from: number, to: number): Promise<StoredRow[]> {
-    return this.store.range(view, key, from, to);
+  async range(view: string, key: unknown, from: number, to: number): Promise<StoredRow[]> {
+    return this.store.range(await this.versions.table(view), key, from, to);
   }
 
-  top(view: string, by: string, n: number, windowStart?: number): Promise<StoredRow[]> {
-    return this.store.top(view, by, n, windowStart);
+  async top(view: string, by: string, n: number, windowStart?: number): Promise<StoredRow[]> {
+    return this.store.top(await this.versions.table(view), by, n, windowStart);
   }
 
   /** A query over the views, or over the archive when it reads `archive.<topic>` (not both in one query). */
@@ -144,33 +180,36 @@ export class Views {
   }
 
   async #changed(change: ViewChange): Promise<void> {
-    const { view } = change;
+    const { view, table } = change;
     try {
-      if (this.#cacheDirty.has(view)) {
-        await this.cache.clear(view);
-        this.#cacheDirty.delete(view);
+      if (this.#cacheDirty.has(table)) {
+        await this.cache.clear(table);
+        this.#cacheDirty.delete(table);
       }
-      await this.cache.bump(view);
+      await this.cache.bump(table);
       // The rows that are their key's latest in the store now are cached, present or not; the
       // others (a late update of an older window) change nothing.
       const latest = latestPerKey(change.upserts);
       const ends = await this.store.latestEnds(
-        view,
+        table,
         latest.map((r) => r.key),
       );
       await this.cache.offer(
-        view,
+        table,
         latest.filter((r) => ends.get(cacheKey(r.key)) === r.windowEnd),
         { absent: true },
       );
-      await this.cache.evict(view, change.deletes);
+      await this.cache.evict(table, change.deletes);
     } catch (error) {
-      this.#cacheDirty.add(view);
+      this.#cacheDirty.add(table);
       this.#logger.warn(
         { err: error, view },
         'view cache update failed: it is cleared before the next batch',
       );
     }
+    // Live subscribers follow the version queries read (the first one, before any is defined).
+    const serving = this.versions.current(view);
+    if (serving !== undefined && serving !== table) return;
     for (const listener of this.#listeners.get(view) ?? []) {
       try {
         listener(change);

@@ -10,11 +10,13 @@ export { aggregator, approxCountDistinct, percentile, topN } from './aggregates/
 export {
   type KeyedStream,
   type Pipeline,
+  parseViewTable,
   pipeline,
   type SignedDuration,
   type SourceOptions,
   type Stream,
   table,
+  viewTable,
   viewTopic,
   type Windowed,
   type WindowedStream,

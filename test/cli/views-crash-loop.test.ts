@@ -145,7 +145,8 @@ async function expectViews(store: ViewStore, expected: Map<string, string[]>, se
     expect(want.length, view).toBeGreaterThan(20);
     const got = await store.query(`SELECT DISTINCT key FROM ${view}`, { maxRows: 1000, timeoutMs: 10_000 });
     const all: StoredRow[] = [];
-    for (const [key] of got.rows) all.push(...(await store.range(view, key, 0, Number.MAX_SAFE_INTEGER)));
+    for (const [key] of got.rows)
+      all.push(...(await store.range(`${view}__v1`, key, 0, Number.MAX_SAFE_INTEGER)));
     expect(all.map(rowText).sort(), `${view} (seed ${seed})`).toEqual(want);
   }
 }

@@ -98,7 +98,7 @@ describe('query API', () => {
       { merchant: 'm3', amount: 50, ts: 1600 },
       { merchant: 'm2', amount: 2, ts: 2500 },
     ]);
-    await until(async () => (await store.rowCount('revenue').catch(() => 0)) === 4, 'the view');
+    await until(async () => (await store.rowCount('revenue__v1').catch(() => 0)) === 4, 'the view');
   });
   afterAll(async () => {
     await server?.close();

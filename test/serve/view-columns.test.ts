@@ -7,6 +7,8 @@ const step = (columns: ViewStep['columns']): ViewStep => ({
   kind: 'toView',
   name: 'toView-1',
   view: 'v',
+  version: 1,
+  table: 'v__v1',
   topic: 'kappa-view-v',
   retentionMs: null,
   columns,

@@ -53,7 +53,8 @@ const sortRows = (rows: StoredRow[]) =>
 async function allRows(store: ViewStore, view: string): Promise<StoredRow[]> {
   const keys = await store.query(`SELECT DISTINCT key FROM ${view}`, { maxRows: 100_000, timeoutMs: 10_000 });
   const rows: StoredRow[] = [];
-  for (const [key] of keys.rows) rows.push(...(await store.range(view, key, 0, Number.MAX_SAFE_INTEGER)));
+  for (const [key] of keys.rows)
+    rows.push(...(await store.range(`${view}__v1`, key, 0, Number.MAX_SAFE_INTEGER)));
   return sortRows(rows);
 }
 
@@ -120,7 +121,7 @@ describe('view materializer', () => {
     await caughtUp(bus, runner);
     const topic = await readUntil(bus, 'kappa-view-revenue', 1);
     await until(
-      async () => (await store.rowCount('revenue').catch(() => 0)) === expectedRows(topic).length,
+      async () => (await store.rowCount('revenue__v1').catch(() => 0)) === expectedRows(topic).length,
       'rows',
     );
     expect(await allRows(store, 'revenue')).toEqual(expectedRows(topic));
@@ -165,9 +166,9 @@ describe('view materializer', () => {
     // Two sessions 300 ms of gap apart, then a record between them that bridges both into one.
     await send(0);
     await send(500);
-    await until(async () => (await store.rowCount('journeys').catch(() => 0)) === 2, 'two sessions');
+    await until(async () => (await store.rowCount('journeys__v1').catch(() => 0)) === 2, 'two sessions');
     await send(250);
-    await until(async () => (await store.rowCount('journeys')) === 1, 'one merged session');
+    await until(async () => (await store.rowCount('journeys__v1')) === 1, 'one merged session');
     const [merged] = await allRows(store, 'journeys');
     expect(merged).toMatchObject({
       key: 'u',
@@ -185,6 +186,8 @@ describe('view materializer', () => {
       kind: 'toView',
       name: 'toView-1',
       view: 'shapes',
+      version: 1,
+      table: 'shapes__v1',
       topic: 'kappa-view-shapes',
       retentionMs: null,
       columns: { n: 'integer' },
@@ -206,7 +209,7 @@ describe('view materializer', () => {
         record('d', 0, { n: 4 }),
       ]);
     await materialize(bus, store, step);
-    await until(async () => (await store.rowCount('shapes').catch(() => 0)) === 2, 'the good rows');
+    await until(async () => (await store.rowCount('shapes__v1').catch(() => 0)) === 2, 'the good rows');
     expect((await allRows(store, 'shapes')).map((r) => r.key)).toEqual(['a', 'd']);
     const letters = (await readUntil(bus, 'dead-letters', 3)).map((r) => readDeadLetter(r)!);
     expect(
@@ -224,6 +227,8 @@ describe('view materializer', () => {
       kind: 'toView',
       name: 'toView-1',
       view: 'counts',
+      version: 1,
+      table: 'counts__v1',
       topic: 'kappa-view-counts',
       retentionMs: null,
       columns: { n: 'integer' },
@@ -237,12 +242,15 @@ describe('view materializer', () => {
     });
     await bus.producer().send([put('a', 1), put('b', 1)]);
     const first = await materialize(bus, store, step);
-    await until(async () => (await store.offsets('counts').catch(() => new Map())).get(0) === 2, 'batch 1');
+    await until(
+      async () => (await store.offsets('counts__v1').catch(() => new Map())).get(0) === 2,
+      'batch 1',
+    );
     await first.stop();
     await bus.producer().send([put('a', 2), { ...put('b', 0), value: null }, put('c', 5)]);
     const applied: ViewChange[] = [];
     await materialize(bus, store, step, (c) => applied.push(c));
-    await until(async () => (await store.offsets('counts')).get(0) === 5, 'batch 2');
+    await until(async () => (await store.offsets('counts__v1')).get(0) === 5, 'batch 2');
     // Only the records after the first run's offsets were applied again.
     expect(applied.flatMap((c) => c.upserts.map((r) => r.key))).toEqual(['a', 'c']);
     expect((await allRows(store, 'counts')).map((r) => [r.key, r.values.n])).toEqual([

@@ -210,15 +210,18 @@ export function viewStoreContract(name: string, harness: ViewStoreHarness): void
 
     it('runs read-only SQL over views, with a row limit', async () => {
       const s = await store();
-      const view = revenue();
+      const name = viewName();
+      const view = revenue(`${name}__v1`);
       await s.define(view);
       await s.apply(view.name, {
         upserts: [row('a', 0, 9), row('b', 0, 1), row('a', 60_000, 2)],
         deletes: [],
         progress: [{ partition: 0, from: 0, to: 3 }],
       });
+      // Queries read a view by its name, which points at one of its version tables.
+      await s.activate(name, view.name, null);
       const result = await s.query(
-        `SELECT key, sum(n) AS total FROM ${view.name} GROUP BY key ORDER BY key`,
+        `SELECT key, sum(n) AS total FROM ${name} GROUP BY key ORDER BY key`,
         QUERY,
       );
       expect(result.columns.map((c) => c.name)).toEqual(['key', 'total']);
@@ -227,7 +230,7 @@ export function viewStoreContract(name: string, harness: ViewStoreHarness): void
         ['b', 1],
       ]);
       expect(result.truncated).toBe(false);
-      const limited = await s.query(`SELECT * FROM ${view.name}`, { ...QUERY, maxRows: 2 });
+      const limited = await s.query(`SELECT * FROM ${name}`, { ...QUERY, maxRows: 2 });
       expect(limited.rows).toHaveLength(2);
       expect(limited.truncated).toBe(true);
     });
@@ -286,6 +289,52 @@ export function viewStoreContract(name: string, harness: ViewStoreHarness): void
       await expect(s.latest('no_such_view', 'k')).rejects.toBeInstanceOf(UnknownViewError);
       await expect(s.query('SELEC nonsense', QUERY)).rejects.toBeInstanceOf(QueryInvalidError);
       await expect(s.query('SELECT * FROM no_such_table', QUERY)).rejects.toBeInstanceOf(QueryInvalidError);
+    });
+
+    it('points a view at one version table, switching atomically under queries, only from the one expected', async () => {
+      const s = await store();
+      const view = viewName();
+      const v1 = { ...revenue(`${view}__v1`) };
+      // Version 2 has other columns: a switch is not a replace.
+      const v2: ViewDefinition = { ...revenue(`${view}__v2`), columns: [{ name: 'n', type: 'integer' }] };
+      await s.define(v1);
+      await s.define(v2);
+      const fill = async (table: string, n: number, count: number) =>
+        s.apply(table, {
+          upserts: Array.from({ length: count }, (_, i) => ({ ...row(`k${i}`, 0, n), values: { n } })),
+          deletes: [],
+          progress: [{ partition: 0, from: 0, to: count }],
+        });
+      await fill(v1.name, 1, 50);
+      await fill(v2.name, 2, 80);
+      expect(await s.activate(view, v1.name, null)).toBe(true);
+      expect(await s.activate(view, v2.name, null)).toBe(false);
+      expect((await s.activeTables()).get(view)).toEqual({ table: v1.name, held: 0 });
+      const sql = `SELECT count(*), sum(n) FROM ${view}`;
+      expect((await s.query(sql, QUERY)).rows).toEqual([[50, 50]]);
+      // Queries while the view flips back and forth: each answer is one whole version's.
+      let stop = false;
+      const answers = new Set<string>();
+      const load = (async () => {
+        while (!stop) answers.add(JSON.stringify((await s.query(sql, QUERY)).rows));
+      })();
+      for (let i = 0; i < 10; i++) {
+        const [from, to] = i % 2 === 0 ? [v1.name, v2.name] : [v2.name, v1.name];
+        expect(await s.activate(view, to, from)).toBe(true);
+      }
+      stop = true;
+      await load;
+      expect(
+        [...answers].every((a) => a === '[[50,50]]' || a === '[[80,160]]'),
+        [...answers].join(),
+      ).toBe(true);
+      expect((await s.activeTables()).get(view)).toEqual({ table: v1.name, held: 0 });
+      await expect(s.activate(view, `${view}__v9`, v1.name)).rejects.toBeInstanceOf(UnknownViewError);
+      expect(await s.activate(view, v1.name, v1.name, 2)).toBe(true);
+      const reopened = await harness.reopen(s);
+      open.push(reopened);
+      expect((await reopened.activeTables()).get(view)).toEqual({ table: v1.name, held: 2 });
+      expect((await reopened.query(sql, QUERY)).rows).toEqual([[50, 50]]);
     });
 
     it('drops a view with its rows and offsets', async () => {

@@ -149,11 +149,13 @@ export const ROUTE_ACCESS: Array<{ method: string; url: RegExp; access: Access; 
   },
   {
     method: 'GET',
-    url: /^\/v1\/views\/:view\/(?:keys\/:key|top|live)$/,
+    url: /^\/v1\/views\/:view\/(?:keys\/:key|top|live|versions)$/,
     access: viewParam,
     scope: 'query:<view>',
   },
   { method: 'POST', url: /^\/v1\/query$/, access: queryAll, scope: 'query:*' },
+  // Which version of a view everyone reads: an operator's call.
+  { method: 'POST', url: /^\/v1\/views\/:view\/(?:promote|rollback)$/, access: admin, scope: 'admin' },
   // Lookups and compatibility checks are reads even though they are POSTs.
   { method: 'GET', url: REGISTRY, access: registry(false), scope: 'registry:read' },
   { method: 'POST', url: /^\/subjects\/:subject$/, access: registry(false), scope: 'registry:read' },

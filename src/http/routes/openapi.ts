@@ -20,6 +20,26 @@ const STATUS: Record<number, string> = {
   503: 'the view store or the bus is unavailable',
 };
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+const versionsAnswer = {
+  type: 'object',
+  properties: {
+    view: { type: 'string' },
+    versions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          version: { type: 'integer' },
+          table: { type: 'string' },
+          state: { type: 'string', enum: ['serving', 'building', 'ready', 'held', 'retired'] },
+          rows: { type: 'integer' },
+          lag: { type: ['integer', 'null'] },
+        },
+      },
+    },
+  },
+};
+
 const viewParam = { name: 'view', in: 'path', required: true, schema: { type: 'string' } };
 const row = { $ref: '#/components/schemas/Row' };
 
@@ -153,6 +173,34 @@ export function openApiDocument(): Record<string, unknown> {
             200: { description: 'an event stream', content: { 'text/event-stream': {} } },
             ...errors(401, 403, 404, 429),
           },
+        },
+      },
+      '/v1/views/{view}/versions': {
+        get: {
+          summary:
+            "The view's versions: which one queries read (serving), which are building, ready, held or retired, with rows and lag",
+          parameters: [viewParam],
+          responses: { 200: json(versionsAnswer), ...errors(401, 403, 404) },
+        },
+      },
+      '/v1/views/{view}/promote': {
+        post: {
+          summary:
+            'Queries read this version from now on (default the newest); refused unless it has caught up, or with force (admin)',
+          parameters: [viewParam],
+          requestBody: json({
+            type: 'object',
+            properties: { version: { type: 'integer', minimum: 1 }, force: { type: 'boolean' } },
+          }),
+          responses: { 200: json(versionsAnswer), ...errors(401, 403, 404, 409, 422) },
+        },
+      },
+      '/v1/views/{view}/rollback': {
+        post: {
+          summary:
+            'Queries read the version before the one served, which is then held from automatic promotion (admin)',
+          parameters: [viewParam],
+          responses: { 200: json(versionsAnswer), ...errors(401, 403, 404, 409) },
         },
       },
       '/v1/query': {

@@ -86,7 +86,7 @@ export function viewRoutes(app: FastifyInstance, options: ViewRoutesOptions): vo
             ...v.columns,
           ],
           retentionMs: v.retentionMs,
-          rows: await views.store.rowCount(v.name),
+          rows: await views.rowCount(v.name),
         })),
       ),
     };
@@ -164,6 +164,31 @@ export function viewRoutes(app: FastifyInstance, options: ViewRoutesOptions): vo
       }
     },
   );
+
+  app.get<{ Params: { view: string } }>('/v1/views/:view/versions', async (request) => ({
+    view: request.params.view,
+    versions: await views.versions.list(request.params.view),
+  }));
+
+  app.post<{ Params: { view: string }; Body: { version?: unknown; force?: unknown } | undefined }>(
+    '/v1/views/:view/promote',
+    async (request) => {
+      const { version, force } = request.body ?? {};
+      if (version !== undefined && (!Number.isInteger(version) || (version as number) < 1))
+        throw new RequestError(422, 42207, 'version must be a positive integer');
+      if (force !== undefined && typeof force !== 'boolean')
+        throw new RequestError(422, 42207, 'force must be true or false');
+      return {
+        view: request.params.view,
+        versions: await views.versions.promote(request.params.view, version as number | undefined, force),
+      };
+    },
+  );
+
+  app.post<{ Params: { view: string } }>('/v1/views/:view/rollback', async (request) => ({
+    view: request.params.view,
+    versions: await views.versions.rollback(request.params.view),
+  }));
 
   app.get<{ Params: { view: string }; Querystring: { key?: string } }>(
     '/v1/views/:view/live',

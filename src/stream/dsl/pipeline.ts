@@ -21,12 +21,30 @@ export interface Windowed<K, R> {
   replaces?: Window[];
 }
 
-/** A view name: an SQL table name that needs no quotes in Postgres (which folds unquoted names to lower case). */
-const VIEW_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/**
+ * A view name: an SQL table name that needs no quotes in Postgres (which folds unquoted names to
+ * lower case), with room for a version's suffix (`__v12`) in Postgres' 63 characters, and not ending
+ * like one.
+ */
+const VIEW_NAME = /^[a-z_][a-z0-9_]{0,55}$/;
 
-/** The compacted topic a view's rows go to before the materializer puts them in the view store. */
-export function viewTopic(view: string): string {
-  return `kappa-view-${view}`;
+/**
+ * The compacted topic a view version's rows go to before the materializer puts them in the view
+ * store: version 1's is `kappa-view-<view>`, a later one's `kappa-view-<view>__v<n>`.
+ */
+export function viewTopic(view: string, version = 1): string {
+  return version === 1 ? `kappa-view-${view}` : `kappa-view-${viewTable(view, version)}`;
+}
+
+/** The table that holds one version of a view; the view's own name is an SQL view over the version served. */
+export function viewTable(view: string, version: number): string {
+  return `${view}__v${version}`;
+}
+
+/** The view and version a view table holds, or null for a name that is not a view table. */
+export function parseViewTable(table: string): { view: string; version: number } | null {
+  const m = /^(.+)__v([1-9]\d*)$/.exec(table);
+  return m ? { view: m[1]!, version: Number(m[2]) } : null;
 }
 
 export interface SourceOptions<T> {
@@ -64,7 +82,10 @@ export interface WindowOptions {
 
 /** A compiled pipeline: its name and its steps, source first, sink last. */
 export interface Pipeline {
+  /** What its groups, state and topics are named for: `name`, or `name.v<version>` past version 1. */
   readonly name: string;
+  /** Its version (default 1): a new version runs beside the old and rebuilds its views from history. */
+  readonly version: number;
   readonly steps: readonly Step[];
   readonly source: SourceStep;
 }
@@ -82,16 +103,24 @@ export const DEFAULT_IDLE_AFTER = '1m';
  * pipeline may read several sources (`const p = pipeline('q8'); p.source('persons')…`) to join
  * them; the stream that ends in `toTopic` is the pipeline's main one, the others are joined into it.
  */
-export function pipeline(name: string): { source<T>(topic: string, options?: SourceOptions<T>): Stream<T> } {
+export function pipeline(
+  name: string,
+  options: { version?: number } = {},
+): { source<T>(topic: string, options?: SourceOptions<T>): Stream<T> } {
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(name))
     throw new InvalidArgumentError(
       `Invalid pipeline name ${JSON.stringify(name)}: use letters, digits, '.', '_', '-'`,
     );
+  const version = options.version ?? 1;
+  if (!Number.isInteger(version) || version < 1 || version > 9999)
+    throw new InvalidArgumentError(`Pipeline ${name}: version is an integer from 1 to 9999, got ${version}`);
+  // A later version is a pipeline of its own beside the earlier: its groups, state and topics differ.
+  const id = version === 1 ? name : `${name}.v${version}`;
   // Step names are unique across every stream of the pipeline: they name state and topics.
   const names = new Set<string>();
   return {
     source<T>(topic: string, options: SourceOptions<T> = {}) {
-      const builder = new Builder(name, names);
+      const builder = new Builder(id, version, names);
       builder.add({
         kind: 'source',
         name: builder.nameFor('source', options.name ?? (names.has('source') ? undefined : 'source')),
@@ -113,11 +142,13 @@ export function pipeline(name: string): { source<T>(topic: string, options?: Sou
 class Builder {
   readonly steps: Step[] = [];
   readonly name: string;
+  readonly version: number;
   readonly names: Set<string>;
   /** Joined into another stream: its steps belong to that join now. */
   joined = false;
-  constructor(name: string, names: Set<string>) {
+  constructor(name: string, version: number, names: Set<string>) {
     this.name = name;
+    this.version = version;
     this.names = names;
   }
 
@@ -140,7 +171,7 @@ class Builder {
   }
 
   finish(): Pipeline {
-    return { name: this.name, steps: this.steps, source: this.steps[0] as SourceStep };
+    return { name: this.name, version: this.version, steps: this.steps, source: this.steps[0] as SourceStep };
   }
 }
 
@@ -230,9 +261,9 @@ export class Stream<T> {
     name: string,
     options: { retention?: Duration } = {},
   ): Pipeline {
-    if (!VIEW_NAME.test(name))
+    if (!VIEW_NAME.test(name) || parseViewTable(name) !== null)
       throw new InvalidArgumentError(
-        `Invalid view name ${JSON.stringify(name)}: a view is an SQL table, so lower-case letters, digits and '_', starting with a letter or '_', at most 63`,
+        `Invalid view name ${JSON.stringify(name)}: a view is an SQL table, so lower-case letters, digits and '_', starting with a letter or '_', at most 56, not ending in __v<digits>`,
       );
     const window = this.builder.steps.at(-1);
     if (window?.kind !== 'window')
@@ -243,7 +274,9 @@ export class Stream<T> {
       kind: 'toView',
       name: this.builder.nameFor('toView', undefined),
       view: name,
-      topic: viewTopic(name),
+      version: this.builder.version,
+      table: viewTable(name, this.builder.version),
+      topic: viewTopic(name, this.builder.version),
       retentionMs: options.retention === undefined ? null : toMillis(options.retention),
       columns: window.resultTypes,
     });

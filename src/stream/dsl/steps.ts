@@ -28,7 +28,11 @@ export type Step =
 export interface ViewStep {
   kind: 'toView';
   name: string;
+  /** The view's name, as queries name it. */
   view: string;
+  /** The pipeline's version, and the table that holds this version's rows (`<view>__v<version>`). */
+  version: number;
+  table: string;
   topic: string;
   /** Rows whose window ended longer ago than this (in event time) are dropped; null: kept. */
   retentionMs: number | null;

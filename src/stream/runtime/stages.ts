@@ -66,7 +66,7 @@ export function stagePipeline(pipeline: Pipeline, stage: Stage): Pipeline {
   const step = pipeline.steps[stage.sideOf]!;
   if (!isTwoInput(step)) throw new TypeError(`Step ${step.name} has no second input`);
   const { source, steps } = step.other;
-  return { name: pipeline.name, source, steps: [source, ...steps] };
+  return { name: pipeline.name, version: pipeline.version, source, steps: [source, ...steps] };
 }
 
 /** The steps with state a stage runs (windows, joins), by name: each has a store and a changelog. */
