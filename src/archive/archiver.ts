@@ -28,6 +28,9 @@ export interface ArchiverOptions {
   logger?: Logger;
 }
 
+/** Partitions archived at once (ParquetFiles writes as many files at once by default). */
+const PARALLEL_PARTITIONS = 4;
+
 /**
  * Copies topics into the object store, one Parquet file per partition per round, exactly once.
  *
@@ -81,12 +84,17 @@ export class Archiver {
         if (error instanceof UnknownTopicError) continue;
         throw error;
       }
-      for (const range of ranges) {
-        if (this.#stopped) return;
-        await this.#archivePartition(topic, range.partition, range.start, range.end).catch((error: Error) =>
-          failures.push(error),
-        );
-      }
+      // Partitions a few at a time: each has its own manifest, and DuckDB compresses one file while
+      // the next is being read and handed over.
+      const queue = [...ranges];
+      const worker = async () => {
+        for (let range = queue.shift(); range && !this.#stopped; range = queue.shift())
+          await this.#archivePartition(topic, range.partition, range.start, range.end).catch((error: Error) =>
+            failures.push(error),
+          );
+      };
+      await Promise.all(Array.from({ length: PARALLEL_PARTITIONS }, worker));
+      if (this.#stopped) return;
     }
     if (failures.length > 0) throw failures[0];
   }

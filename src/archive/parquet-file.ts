@@ -14,7 +14,7 @@ import {
   structValue,
 } from '@duckdb/node-api';
 import { parquetMetadata, parquetRead } from 'hyparquet';
-import type { ConsumedRecord } from '../core/index.ts';
+import { ConnectionPool, type ConsumedRecord } from '../core/index.ts';
 import { ArchiveCorruptError, ArchiveFormatError } from './archive-errors.ts';
 import { ARCHIVE_FORMAT, checkFormat } from './manifest.ts';
 
@@ -30,27 +30,28 @@ const CHUNK = 2048;
  */
 export class ParquetFiles {
   readonly #db: DuckDBInstance;
-  readonly #connection: DuckDBConnection;
+  /** Files are written a few at a time: one builds its chunks while DuckDB compresses another. */
+  readonly #connections: ConnectionPool<DuckDBConnection>;
   readonly #dir: string;
-  #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(db: DuckDBInstance, connection: DuckDBConnection, dir: string) {
+  private constructor(db: DuckDBInstance, connections: DuckDBConnection[], dir: string) {
     this.#db = db;
-    this.#connection = connection;
+    this.#connections = new ConnectionPool(connections, () => new Error('The Parquet writer is closed'));
     this.#dir = dir;
   }
 
-  /** `dir`: a folder for files on their way to and from the store. */
-  static async open(dir: string): Promise<ParquetFiles> {
+  /** `dir`: a folder for files on their way to the store; `writers`: files written at once. */
+  static async open(dir: string, writers = 4): Promise<ParquetFiles> {
     await mkdir(dir, { recursive: true });
-    const db = await DuckDBInstance.create(':memory:', { threads: '2' });
-    return new ParquetFiles(db, await db.connect(), dir);
+    const db = await DuckDBInstance.create(':memory:', { threads: String(writers) });
+    const connections: DuckDBConnection[] = [];
+    for (let i = 0; i < writers; i++) connections.push(await db.connect());
+    return new ParquetFiles(db, connections, dir);
   }
 
   /** The records (of one partition, in offset order) as one Parquet file's bytes. */
   write(records: ConsumedRecord[]): Promise<Buffer> {
-    return this.#serial(async () => {
-      const c = this.#connection;
+    return this.#connections.use(async (c) => {
       const table = `r_${randomUUID().replaceAll('-', '')}`;
       const file = path.join(this.#dir, `${table}.parquet`);
       await c.run(`CREATE TEMP TABLE ${table} (${COLUMNS})`);
@@ -164,16 +165,8 @@ export class ParquetFiles {
   }
 
   async close(): Promise<void> {
-    await this.#queue.catch(() => {});
-    this.#connection.closeSync();
+    await this.#connections.close((c) => c.closeSync());
     this.#db.closeSync();
-  }
-
-  /** One statement at a time on the one connection. */
-  #serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(work, work);
-    this.#queue = next.catch(() => {});
-    return next;
   }
 }
 

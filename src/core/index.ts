@@ -1,5 +1,6 @@
 export * from './api-keys.ts';
 export * from './clock.ts';
+export * from './connection-pool.ts';
 export * from './diagnostics.ts';
 export * from './duration.ts';
 export * from './errors.ts';

@@ -7,9 +7,10 @@ import {
   archivedPartitions,
   readManifest,
 } from '../archive/index.ts';
+import { ConnectionPool } from '../core/index.ts';
 import { ObjectNotFoundError, type ObjectStore } from '../storage/index.ts';
-import { ConnectionPool } from './connection-pool.ts';
 import { readOnlyQuery } from './duckdb-query.ts';
+import { ViewStoreError } from './view-errors.ts';
 import type { QueryOptions, QueryResult } from './view-store.ts';
 
 export interface ArchiveTablesOptions {
@@ -58,7 +59,7 @@ export class ArchiveTables {
   private constructor(o: ArchiveTablesOptions, ddl: DuckDBConnection, readers: DuckDBConnection[]) {
     this.#o = o;
     this.#ddl = ddl;
-    this.#readers = new ConnectionPool(readers);
+    this.#readers = new ConnectionPool(readers, () => new ViewStoreError('The archive tables are closed'));
   }
 
   static async open(options: ArchiveTablesOptions): Promise<ArchiveTables> {

@@ -8,8 +8,7 @@ import {
   type DuckDBValue,
   listValue,
 } from '@duckdb/node-api';
-import { InvalidArgumentError } from '../core/index.ts';
-import { ConnectionPool } from './connection-pool.ts';
+import { ConnectionPool, InvalidArgumentError } from '../core/index.ts';
 import { cleanMessage, readOnlyQuery } from './duckdb-query.ts';
 import { cacheKey } from './view-cache.ts';
 import { missingColumn, quoteIdent } from './view-columns.ts';
@@ -65,7 +64,7 @@ export class DuckDbViewStore implements ViewStore {
   private constructor(instance: DuckDBInstance, writer: DuckDBConnection, readers: DuckDBConnection[]) {
     this.#instance = instance;
     this.#writer = writer;
-    this.#readers = new ConnectionPool(readers);
+    this.#readers = new ConnectionPool(readers, () => new ViewStoreError('The view store is closed'));
   }
 
   static async open(options: DuckDbViewStoreOptions): Promise<DuckDbViewStore> {

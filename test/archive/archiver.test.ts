@@ -9,9 +9,9 @@ import {
   readManifest,
 } from '../../src/archive/index.ts';
 import { type Bus, openEmbeddedBus } from '../../src/log/index.ts';
-import { FolderStore, type ObjectStore, S3Store } from '../../src/storage/index.ts';
+import type { ObjectStore } from '../../src/storage/index.ts';
 import { seededRandom } from '../support/random.ts';
-import { type S3Server, s3Available, startS3 } from '../support/s3.ts';
+import { objectStores } from '../support/s3.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { expectSameRecords, readArchive, readTopic } from './archive-helpers.ts';
 
@@ -170,27 +170,4 @@ function suite(name: string, store: () => Promise<ObjectStore>) {
   });
 }
 
-suite('a folder', async () => {
-  const { dir, remove } = await tempDir('kappa-archive-store-');
-  cleanups.push(remove);
-  return FolderStore.open(dir);
-});
-
-describe.runIf(s3Available())('S3', () => {
-  let server: S3Server | undefined;
-  suite('S3 (S3Proxy)', async () => {
-    if (!server) {
-      server = await startS3();
-      cleanups.push(() => server!.stop());
-    }
-    const s3 = server;
-    return new S3Store({
-      bucket: s3.bucket,
-      prefix: `t${Math.random().toString(36).slice(2, 8)}/`,
-      region: 'us-east-1',
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      credentials: s3.credentials,
-    });
-  });
-});
+for (const [name, open] of objectStores()) suite(name, open);

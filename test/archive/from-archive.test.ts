@@ -3,7 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { openEmbeddedBus } from '../../src/log/index.ts';
-import { startUp } from '../cli/cli-helpers.ts';
+import { eventProducer, startUp } from '../cli/cli-helpers.ts';
 import { crashLoopHousekeeping } from '../support/crash-loop.ts';
 import { seededRandom } from '../support/random.ts';
 import { useTempDir } from '../support/temp-dir.ts';
@@ -44,22 +44,7 @@ describe('a pipeline source read fromArchive', () => {
         archive: { topics: ['events'], every: 100, store: { kind: 'folder', dir: archive } },
       }),
     );
-    let n = 0;
-    const produce = async (url: string, count: number) => {
-      for (let i = 0; i < count; i += 100) {
-        const records = Array.from({ length: 100 }, () => {
-          const e = { user: `u${n % 7}`, ts: n * 10, v: n };
-          n++;
-          return { key: e.user, value: e };
-        });
-        const res = await fetch(`${url}/topics/events`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/vnd.kafka.json.v2+json' },
-          body: JSON.stringify({ records }),
-        });
-        expect(res.status).toBe(200);
-      }
-    };
+    const produce = eventProducer('events', 7);
     const query = async (url: string, sql: string): Promise<unknown[][]> => {
       const res = await fetch(`${url}/v1/query`, {
         method: 'POST',

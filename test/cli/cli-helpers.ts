@@ -101,3 +101,27 @@ async function start(
     child.once('exit', (code) => reject(new Error(`kappa ${command} exited with ${code}: ${stderr}`)));
   });
 }
+
+/**
+ * Sends events `{ user, ts, v }` to a topic over kappa up's REST produce, numbered on from 0 across
+ * calls: event n is user `u<n % users>` (also its key), at ts n·10, with v = n. Fails on a non-200.
+ */
+export function eventProducer(topic: string, users: number): (url: string, count: number) => Promise<void> {
+  let n = 0;
+  return async (url, count) => {
+    for (let sent = 0; sent < count; ) {
+      const records = Array.from({ length: Math.min(250, count - sent) }, () => {
+        const e = { user: `u${n % users}`, ts: n * 10, v: n };
+        n++;
+        return { key: e.user, value: e };
+      });
+      sent += records.length;
+      const res = await fetch(`${url}/topics/${topic}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.kafka.json.v2+json' },
+        body: JSON.stringify({ records }),
+      });
+      if (res.status !== 200) throw new Error(`produce answered ${res.status}: ${await res.text()}`);
+    }
+  };
+}

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { crashLoopHousekeeping } from '../support/crash-loop.ts';
 import { useTempDir } from '../support/temp-dir.ts';
-import { run, startUp } from './cli-helpers.ts';
+import { eventProducer, run, startUp } from './cli-helpers.ts';
 
 const SRC = path.join(import.meta.dirname, '..', '..', 'src', 'index.ts');
 const { children } = crashLoopHousekeeping();
@@ -46,22 +46,7 @@ describe('view versions', () => {
           views: { versions },
         }),
       );
-    let n = 0;
-    const produce = async (url: string, count: number) => {
-      for (let i = 0; i < count; i += 250) {
-        const records = Array.from({ length: 250 }, () => {
-          const e = { user: `u${n % 9}`, ts: n * 10, v: n };
-          n++;
-          return { key: e.user, value: e };
-        });
-        const res = await fetch(`${url}/topics/events`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/vnd.kafka.json.v2+json' },
-          body: JSON.stringify({ records }),
-        });
-        expect(res.status).toBe(200);
-      }
-    };
+    const produce = eventProducer('events', 9);
     const query = async (url: string, sql: string) => {
       const res = await fetch(`${url}/v1/query`, {
         method: 'POST',

@@ -8,8 +8,8 @@ import {
 } from '../../src/archive/index.ts';
 import { openEmbeddedBus } from '../../src/log/index.ts';
 import { ArchiveTables, QueryInvalidError, QueryRefusedError } from '../../src/serve/index.ts';
-import { FolderStore, type ObjectStore, S3Store } from '../../src/storage/index.ts';
-import { type S3Server, s3Available, startS3 } from '../support/s3.ts';
+import type { ObjectStore } from '../../src/storage/index.ts';
+import { objectStores } from '../support/s3.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -159,26 +159,4 @@ function suite(name: string, store: () => Promise<ObjectStore>) {
   });
 }
 
-suite('a folder', async () => {
-  const { dir, remove } = await tempDir('kappa-archive-sql-store-');
-  cleanups.push(remove);
-  return FolderStore.open(dir);
-});
-
-describe.runIf(s3Available())('S3', () => {
-  let server: S3Server | undefined;
-  suite('S3 (S3Proxy)', async () => {
-    if (!server) {
-      server = await startS3();
-      cleanups.push(() => server!.stop());
-    }
-    return new S3Store({
-      bucket: server.bucket,
-      prefix: `t${Math.random().toString(36).slice(2, 8)}/`,
-      region: 'us-east-1',
-      endpoint: server.endpoint,
-      forcePathStyle: true,
-      credentials: server.credentials,
-    });
-  });
-});
+for (const [name, open] of objectStores()) suite(name, open);

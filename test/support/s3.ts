@@ -4,8 +4,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll } from 'vitest';
+import { FolderStore, type ObjectStore, S3Store } from '../../src/storage/index.ts';
 import { ensureJars, javaAvailable, javaLibs } from './java.ts';
 import { freePort } from './net.ts';
+import { tempDir } from './temp-dir.ts';
 
 export const s3Available = (): boolean => javaAvailable('S3Proxy');
 
@@ -81,4 +84,38 @@ function listening(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/**
+ * The object stores a suite runs on: a folder, and S3 on an S3Proxy started the first time a store
+ * is asked for (once per test file, stopped after it), each store under a prefix of its own. S3 is
+ * left out where S3Proxy cannot run (an error under KAPPA_REQUIRE_SERVICES=1).
+ */
+export function objectStores(): Array<[name: string, open: () => Promise<ObjectStore>]> {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  let server: Promise<S3Server> | null = null;
+  const folder = async () => {
+    const { dir, remove } = await tempDir('kappa-objects-');
+    cleanups.push(remove);
+    return FolderStore.open(dir);
+  };
+  const s3 = async () => {
+    if (!server) {
+      server = startS3();
+      cleanups.push(async () => (await server!).stop());
+    }
+    const { bucket, endpoint, credentials } = await server;
+    return new S3Store({
+      bucket,
+      prefix: `t${Math.random().toString(36).slice(2, 8)}/`,
+      region: 'us-east-1',
+      endpoint,
+      forcePathStyle: true,
+      credentials,
+    });
+  };
+  return [['a folder', folder], ...(s3Available() ? [['S3 (S3Proxy)', s3] as [string, typeof s3]] : [])];
 }

@@ -1,19 +1,20 @@
-import { ViewStoreError } from './view-errors.ts';
-
 /** A fixed set of connections, each lent to one caller at a time; the others wait their turn in order. */
 export class ConnectionPool<C> {
   readonly #size: number;
   readonly #idle: C[];
   readonly #waiting: Array<(c: C) => void> = [];
+  readonly #closed: () => Error;
   #closing = false;
 
-  constructor(connections: C[]) {
+  /** `closed`: the error a use after close() fails with. */
+  constructor(connections: C[], closed: () => Error) {
     this.#size = connections.length;
     this.#idle = [...connections];
+    this.#closed = closed;
   }
 
   async use<T>(work: (connection: C) => Promise<T>): Promise<T> {
-    if (this.#closing) throw new ViewStoreError('The view store is closed');
+    if (this.#closing) throw this.#closed();
     const connection = await this.#take();
     try {
       return await work(connection);
