@@ -28,8 +28,8 @@ export interface ArchiverOptions {
   logger?: Logger;
 }
 
-/** Partitions archived at once (ParquetFiles writes as many files at once by default). */
-const PARALLEL_PARTITIONS = 4;
+/** Partitions archived at once (ParquetFiles encodes as many files at once by default). */
+const PARALLEL_PARTITIONS = 2;
 
 /**
  * Copies topics into the object store, one Parquet file per partition per round, exactly once.

@@ -1,92 +1,38 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { zstdDecompressSync } from 'node:zlib';
-import {
-  blobValue,
-  type DuckDBConnection,
-  DuckDBDataChunk,
-  DuckDBInstance,
-  DuckDBTimestampMillisecondsValue,
-  type DuckDBType,
-  type DuckDBValue,
-  listValue,
-  structValue,
-} from '@duckdb/node-api';
 import { parquetMetadata, parquetRead } from 'hyparquet';
-import { ConnectionPool, type ConsumedRecord } from '../core/index.ts';
+import type { ConsumedRecord } from '../core/index.ts';
 import { ArchiveCorruptError, ArchiveFormatError } from './archive-errors.ts';
-import { ARCHIVE_FORMAT, checkFormat } from './manifest.ts';
+import { checkFormat } from './manifest.ts';
+import { packRecords } from './record-pack.ts';
 
 const COLUMN_NAMES = ['partition', 'offset', 'timestamp', 'key', 'value', 'headers'];
-const COLUMNS = `"partition" INTEGER, "offset" BIGINT, "timestamp" TIMESTAMP_MS, "key" BLOB, "value" BLOB, headers STRUCT("key" VARCHAR, "value" BLOB)[]`;
-/** Rows per DuckDB data chunk: its vector size. */
-const CHUNK = 2048;
 
 /**
- * Archive files as Parquet: written by an in-memory DuckDB (`COPY … (FORMAT parquet, COMPRESSION
- * zstd)`), read back by hyparquet; no hand-written Parquet. Each file carries the archive
+ * Archive files as Parquet: encoded by DuckDB (`COPY … (FORMAT parquet, COMPRESSION zstd)`) on
+ * worker threads, read back by hyparquet; no hand-written Parquet. Each file carries the archive
  * format in its key-value metadata, so a file of a newer format is refused, not misread.
  */
 export class ParquetFiles {
-  readonly #db: DuckDBInstance;
-  /** Files are written a few at a time: one builds its chunks while DuckDB compresses another. */
-  readonly #connections: ConnectionPool<DuckDBConnection>;
-  readonly #dir: string;
+  readonly #writers: Writers;
 
-  private constructor(db: DuckDBInstance, connections: DuckDBConnection[], dir: string) {
-    this.#db = db;
-    this.#connections = new ConnectionPool(connections, () => new Error('The Parquet writer is closed'));
-    this.#dir = dir;
+  private constructor(writers: Writers) {
+    this.#writers = writers;
   }
 
-  /** `dir`: a folder for files on their way to the store; `writers`: files written at once. */
-  static async open(dir: string, writers = 4): Promise<ParquetFiles> {
+  /**
+   * `dir`: a folder for files on their way to the store; `writers`: files encoded at once (DuckDB's
+   * encoding is CPU-bound: more than the machine's cores only adds contention).
+   */
+  static async open(dir: string, writers = 2): Promise<ParquetFiles> {
     await mkdir(dir, { recursive: true });
-    const db = await DuckDBInstance.create(':memory:', { threads: String(writers) });
-    const connections: DuckDBConnection[] = [];
-    for (let i = 0; i < writers; i++) connections.push(await db.connect());
-    return new ParquetFiles(db, connections, dir);
+    return new ParquetFiles(new Writers(dir, writers));
   }
 
-  /** The records (of one partition, in offset order) as one Parquet file's bytes. */
-  write(records: ConsumedRecord[]): Promise<Buffer> {
-    return this.#connections.use(async (c) => {
-      const table = `r_${randomUUID().replaceAll('-', '')}`;
-      const file = path.join(this.#dir, `${table}.parquet`);
-      await c.run(`CREATE TEMP TABLE ${table} (${COLUMNS})`);
-      try {
-        const appender = await c.createAppender(table);
-        const types: DuckDBType[] = Array.from({ length: 6 }, (_, i) => appender.columnType(i));
-        for (let start = 0; start < records.length; start += CHUNK) {
-          const slice = records.slice(start, start + CHUNK);
-          const chunk = DuckDBDataChunk.create(types, slice.length);
-          chunk.setColumns([
-            slice.map((r) => r.partition),
-            slice.map((r) => BigInt(r.offset)),
-            slice.map((r) => new DuckDBTimestampMillisecondsValue(BigInt(Math.trunc(r.timestamp)))),
-            slice.map((r) => (r.key === null ? null : blobValue(r.key))),
-            slice.map((r) => (r.value === null ? null : blobValue(r.value))),
-            slice.map((r) =>
-              listValue(
-                Object.entries(r.headers).map(([key, value]) =>
-                  structValue({ key, value: blobValue(value) }),
-                ),
-              ),
-            ),
-          ] as DuckDBValue[][]);
-          appender.appendDataChunk(chunk);
-        }
-        appender.closeSync();
-        await c.run(
-          `COPY ${table} TO ${quote(file)} (FORMAT parquet, COMPRESSION zstd, KV_METADATA {kappa_archive_format: '${ARCHIVE_FORMAT}'})`,
-        );
-        return await readFile(file);
-      } finally {
-        await c.run(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
-        await rm(file, { force: true });
-      }
-    });
+  /** The records (of one partition, in offset order) as one Parquet file's bytes, encoded on a worker thread. */
+  write(records: readonly ConsumedRecord[]): Promise<Buffer> {
+    return this.#writers.run(packRecords(records));
   }
 
   /**
@@ -165,8 +111,103 @@ export class ParquetFiles {
   }
 
   async close(): Promise<void> {
-    await this.#connections.close((c) => c.closeSync());
-    this.#db.closeSync();
+    await this.#writers.close();
+  }
+}
+
+interface Job {
+  records: ArrayBuffer;
+  resolve: (body: Buffer) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Worker threads that encode files, one job each at a time, started while jobs wait (loading DuckDB
+ * takes a few hundred ms), one at a time up to `size`; each takes jobs once it is ready.
+ * A worker that dies fails its job (the archiver tries the file again next round) and is replaced.
+ */
+class Writers {
+  readonly #dir: string;
+  readonly #size: number;
+  readonly #idle: Worker[] = [];
+  readonly #busy = new Map<Worker, Job>();
+  readonly #starting = new Set<Worker>();
+  readonly #queue: Job[] = [];
+  #closed = false;
+
+  constructor(dir: string, size: number) {
+    this.#dir = dir;
+    this.#size = size;
+  }
+
+  run(records: ArrayBuffer): Promise<Buffer> {
+    if (this.#closed) return Promise.reject(new Error('The Parquet writers are closed'));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ records, resolve, reject });
+      // A job waiting keeps the process alive, also while its worker is still starting.
+      for (const worker of this.#starting) worker.ref();
+      this.#next();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const job of this.#queue.splice(0)) job.reject(new Error('The Parquet writers are closed'));
+    await Promise.all([...this.#idle, ...this.#starting, ...this.#busy.keys()].map((w) => w.terminate()));
+  }
+
+  #next(): void {
+    while (this.#queue.length > 0) {
+      const worker = this.#idle.pop();
+      if (!worker) {
+        const workers = this.#idle.length + this.#starting.size + this.#busy.size;
+        if (this.#starting.size === 0 && workers < this.#size) this.#start();
+        return;
+      }
+      const job = this.#queue.shift()!;
+      this.#busy.set(worker, job);
+      worker.ref();
+      worker.postMessage({ id: 0, records: job.records }, [job.records]);
+    }
+  }
+
+  #start(): Worker {
+    // The sources in a checkout (Node strips the types), the build in a package.
+    const entry = `./parquet-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`;
+    const worker = new Worker(new URL(entry, import.meta.url), {
+      workerData: { dir: this.#dir },
+    });
+    this.#starting.add(worker);
+    worker.unref();
+    worker.on('message', (message: { ready?: true; body?: ArrayBuffer; error?: string }) => {
+      if (message.ready) {
+        this.#starting.delete(worker);
+        this.#idle.push(worker);
+        worker.unref();
+        this.#next();
+        return;
+      }
+      const job = this.#busy.get(worker);
+      this.#busy.delete(worker);
+      this.#idle.push(worker);
+      // An idle worker does not keep the process alive.
+      worker.unref();
+      if (message.error !== undefined) job?.reject(new Error(`Parquet encoding failed: ${message.error}`));
+      else job?.resolve(Buffer.from(message.body!));
+      this.#next();
+    });
+    const died = (error: Error) => {
+      const job = this.#busy.get(worker);
+      this.#busy.delete(worker);
+      this.#starting.delete(worker);
+      const idle = this.#idle.indexOf(worker);
+      if (idle >= 0) this.#idle.splice(idle, 1);
+      job?.reject(error);
+      if (!this.#closed) this.#next();
+    };
+    worker.on('error', died);
+    worker.on('exit', (code) => died(new Error(`a Parquet worker exited with code ${code}`)));
+    return worker;
   }
 }
 
@@ -184,8 +225,4 @@ function unzstd(input: Uint8Array, outputLength: number): Uint8Array {
 /** Bytes of a page as a Buffer without a copy (it keeps the page alive while the record lives). */
 function view(b: Uint8Array | null | undefined): Buffer | null {
   return b === null || b === undefined ? null : Buffer.from(b.buffer, b.byteOffset, b.length);
-}
-
-function quote(file: string): string {
-  return `'${file.replaceAll("'", "''")}'`;
 }

@@ -53,10 +53,13 @@ describe('archiver across kill -9', () => {
               readFile(path.join(archive, 'events', '_manifest', `${p}.json`), 'utf8').catch(() => ''),
             ),
           ).then((m) => m.join());
+        // Unchanged for 2 s: the archiver's writer thread takes a moment to start.
         let last = '';
-        for (let now = await progress(); now !== last; now = await progress()) {
-          last = now;
+        for (let still = 0; still < 4; ) {
           await sleep(500);
+          const now = await progress();
+          still = now === last && now !== '' ? still + 1 : 0;
+          last = now;
         }
         started.process.kill('SIGTERM');
         await new Promise((r) => started.process.once('exit', r));
