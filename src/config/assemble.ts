@@ -84,6 +84,17 @@ export async function assemble(
   };
   try {
     registry = await SchemaRegistry.open({ bus, logger, ...config.registry });
+    // The archive first (it needs only the config): what a source starts, such as a CDC snapshot,
+    // should not wait on it.
+    const archived = archivedTopics(config);
+    if (archived.length > 0) {
+      archiveStore = await openArchiveStore(config);
+      archiveTables = await ArchiveTables.open({
+        store: archiveStore,
+        topics: archived,
+        cacheDir: path.join(config.dataDir, 'archive-cache'),
+      });
+    }
     // Sources first: a pipeline may read their topics, which they make.
     if (options.sources)
       for (const source of [
@@ -108,7 +119,6 @@ export async function assemble(
       for (const t of options.extra.topics) await ensureTopic(bus, t.name, { partitions: t.partitions });
       loaded = [...loaded, ...options.extra.pipelines.map((pipeline) => ({ file: '(built in)', pipeline }))];
     }
-    const archived = archivedTopics(config);
     const fromArchive = loaded.flatMap(({ pipeline }) =>
       archiveSources(pipeline).map((topic) => ({ pipeline: pipeline.name, topic })),
     );
@@ -122,14 +132,6 @@ export async function assemble(
           )
           .join('; '),
       );
-    if (archived.length > 0) {
-      archiveStore = await openArchiveStore(config);
-      archiveTables = await ArchiveTables.open({
-        store: archiveStore,
-        topics: archived,
-        cacheDir: path.join(config.dataDir, 'archive-cache'),
-      });
-    }
     if (fromArchive.length > 0 || (options.sources && archived.length > 0))
       parquet = await ParquetFiles.open(path.join(config.dataDir, 'archive-work'));
     const history = { bus, store: archiveStore!, files: parquet!, logger };
