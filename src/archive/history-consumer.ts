@@ -198,22 +198,33 @@ class HistoryConsumer implements Consumer {
    * no longer holds: those are held back while the offsets before them come from the archive.
    */
   async #fromLog(records: ConsumedRecord[]): Promise<ConsumedRecord[]> {
-    const out: ConsumedRecord[] = [];
-    let i = 0;
-    while (i < records.length) {
+    // Runs of one partition: its first record is checked for a jump, its last moves `next` on. Only
+    // a poll in which some run is held back is copied; the others go through as they came.
+    let held: Set<number> | null = null;
+    for (let i = 0; i < records.length; ) {
       const first = records[i]!;
       let end = i + 1;
       while (end < records.length && records[end]!.partition === first.partition) end++;
-      const run = records.slice(i, end);
-      i = end;
       const owned = this.#owned.get(tpKey(first.topic, first.partition));
-      if (!owned || owned.next === null) continue;
-      if (first.offset > owned.next && (await this.#deletedBefore(owned, first.offset))) {
-        owned.held = run;
-        continue;
-      }
-      owned.next = run.at(-1)!.offset + 1;
-      out.push(...run);
+      // Not owned (given up meanwhile): dropped. Owned since the poll began (no start offset yet):
+      // held until the next poll has looked at the archive for it. Else: checked for a jump.
+      const hold =
+        owned === undefined ||
+        owned.next === null ||
+        (first.offset > owned.next && (await this.#deletedBefore(owned, first.offset)));
+      if (hold) {
+        if (owned) owned.held = records.slice(i, end);
+        (held ??= new Set()).add(i);
+      } else owned.next = records[end - 1]!.offset + 1;
+      i = end;
+    }
+    if (held === null) return records;
+    const out: ConsumedRecord[] = [];
+    for (let i = 0; i < records.length; ) {
+      let end = i + 1;
+      while (end < records.length && records[end]!.partition === records[i]!.partition) end++;
+      if (!held.has(i)) for (let j = i; j < end; j++) out.push(records[j]!);
+      i = end;
     }
     return out;
   }

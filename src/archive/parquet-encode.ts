@@ -14,7 +14,7 @@ import {
 import type { ConsumedRecord } from '../core/index.ts';
 import { ARCHIVE_FORMAT } from './manifest.ts';
 
-export const COLUMNS = `"partition" INTEGER, "offset" BIGINT, "timestamp" TIMESTAMP_MS, "key" BLOB, "value" BLOB, headers STRUCT("key" VARCHAR, "value" BLOB)[]`;
+const COLUMNS = `"partition" INTEGER, "offset" BIGINT, "timestamp" TIMESTAMP_MS, "key" BLOB, "value" BLOB, headers STRUCT("key" VARCHAR, "value" BLOB)[]`;
 /** Rows per DuckDB data chunk: its vector size. */
 const CHUNK = 2048;
 

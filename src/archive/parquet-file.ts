@@ -167,7 +167,7 @@ class Writers {
       const job = this.#queue.shift()!;
       this.#busy.set(worker, job);
       worker.ref();
-      worker.postMessage({ id: 0, records: job.records }, [job.records]);
+      worker.postMessage(job.records, [job.records]);
     }
   }
 

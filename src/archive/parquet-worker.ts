@@ -13,12 +13,12 @@ const connection = await db.connect();
 const { dir } = workerData as { dir: string };
 
 parentPort!.postMessage({ ready: true });
-parentPort!.on('message', async ({ id, records }: { id: number; records: ArrayBuffer }) => {
+parentPort!.on('message', async (records: ArrayBuffer) => {
   try {
     const file = await encodeParquet(connection, dir, unpackRecords(records, ''));
     const body = file.buffer.slice(file.byteOffset, file.byteOffset + file.length);
-    parentPort!.postMessage({ id, body }, [body as ArrayBuffer]);
+    parentPort!.postMessage({ body }, [body as ArrayBuffer]);
   } catch (error) {
-    parentPort!.postMessage({ id, error: (error as Error).message });
+    parentPort!.postMessage({ error: (error as Error).message });
   }
 });

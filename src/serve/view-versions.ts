@@ -108,9 +108,10 @@ export class ViewVersions {
     await this.refresh();
     const active = this.#active.get(view);
     const serving = active ? parseViewTable(active.table)!.version : 0;
-    const tables = (await this.#o.store.views()).flatMap((d) => {
-      const parsed = parseViewTable(d.name);
-      return parsed?.view === view ? [{ ...parsed, table: d.name }] : [];
+    const defined = new Set((await this.#o.store.views()).map((d) => d.name));
+    const tables = [...defined].flatMap((name) => {
+      const parsed = parseViewTable(name);
+      return parsed?.view === view ? [{ ...parsed, table: name }] : [];
     });
     // A version whose pipeline runs here but has no row yet has no table: it is building.
     for (const m of this.#o.materializers())
@@ -120,7 +121,6 @@ export class ViewVersions {
     const out: VersionInfo[] = [];
     for (const t of tables.sort((a, b) => a.version - b.version)) {
       const lag = await this.#lag(t.table);
-      const defined = (await this.#o.store.views()).some((d) => d.name === t.table);
       const state: VersionInfo['state'] =
         t.table === active?.table
           ? 'serving'
@@ -128,14 +128,14 @@ export class ViewVersions {
             ? 'retired'
             : t.version <= (active?.held ?? 0)
               ? 'held'
-              : lag !== null && lag <= this.#o.maxLag && defined
+              : this.#caughtUp(lag, defined.has(t.table))
                 ? 'ready'
                 : 'building';
       out.push({
         version: t.version,
         table: t.table,
         state,
-        rows: defined ? await this.#o.store.rowCount(t.table) : 0,
+        rows: defined.has(t.table) ? await this.#o.store.rowCount(t.table) : 0,
         lag,
       });
     }
@@ -152,7 +152,7 @@ export class ViewVersions {
     if (!target) throw new ViewVersionError(view, `has no version ${version}`);
     if (target.state === 'serving')
       throw new ViewVersionError(view, `already serves version ${target.version}`);
-    if (!force && !(target.lag !== null && target.lag <= this.#o.maxLag && target.rows > 0))
+    if (!force && !this.#caughtUp(target.lag, target.rows > 0))
       throw new ViewVersionError(
         view,
         `version ${target.version} has not caught up (${target.lag === null ? 'its pipeline does not run here' : `${target.lag} records left`}): queries would see it half built; wait, or promote with force`,
@@ -189,35 +189,38 @@ export class ViewVersions {
   async #check(): Promise<void> {
     await this.refresh();
     const here = this.#o.materializers();
+    const defined = new Set((await this.#o.store.views()).map((d) => d.name));
     for (const [view, active] of this.#active) {
       const serving = parseViewTable(active.table)?.version ?? 0;
       const newer = here
         .filter((m) => m.view === view && m.version > Math.max(serving, active.held))
         .sort((a, b) => b.version - a.version);
       if (this.#o.autoPromote)
-        for (const m of newer) {
-          const lag = await this.#lag(m.table);
-          const defined = (await this.#o.store.views()).some((d) => d.name === m.table);
-          if (defined && lag !== null && lag <= this.#o.maxLag) {
+        for (const m of newer)
+          if (this.#caughtUp(await this.#lag(m.table), defined.has(m.table))) {
             await this.#switch(view, m.table, active.held);
             break;
           }
-        }
     }
     const now = Date.now();
-    for (const d of await this.#o.store.views()) {
-      const parsed = parseViewTable(d.name);
+    for (const table of defined) {
+      const parsed = parseViewTable(table);
       const active = parsed && this.#active.get(parsed.view);
-      if (!parsed || !active || d.name === active.table) continue;
+      if (!parsed || !active || table === active.table) continue;
       if (parsed.version > (parseViewTable(active.table)?.version ?? 0)) continue;
-      if (here.some((m) => m.table === d.name)) continue;
-      const since = this.#retiredAt.get(d.name) ?? now;
-      this.#retiredAt.set(d.name, since);
+      if (here.some((m) => m.table === table)) continue;
+      const since = this.#retiredAt.get(table) ?? now;
+      this.#retiredAt.set(table, since);
       if (now - since < this.#o.dropAfterMs) continue;
-      await this.#o.store.drop(d.name);
-      this.#retiredAt.delete(d.name);
-      this.#logger.info({ view: parsed.view, table: d.name }, 'retired view version dropped');
+      await this.#o.store.drop(table);
+      this.#retiredAt.delete(table);
+      this.#logger.info({ view: parsed.view, table }, 'retired view version dropped');
     }
+  }
+
+  /** Caught up: its table exists (it has rows) and its pipeline and view have at most maxLag records left. */
+  #caughtUp(lag: number | null, hasTable: boolean): boolean {
+    return hasTable && lag !== null && lag <= this.#o.maxLag;
   }
 
   /**
