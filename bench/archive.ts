@@ -31,7 +31,7 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kappa-bench-archive-'));
   const bus = await openEmbeddedBus({ dataDir: path.join(dir, 'log'), maintenanceInterval: 0 });
   const store = await FolderStore.open(path.join(dir, 'archive'));
-  const files = await ParquetFiles.open(path.join(dir, 'work'));
+  const files = new ParquetFiles();
   try {
     yield* archiving(bus, store, files, quick ? 50_000 : 300_000);
     yield* backfill(bus, store, files, dir, quick ? 100_000 : 1_000_000);

@@ -84,8 +84,8 @@ export class Archiver {
         if (error instanceof UnknownTopicError) continue;
         throw error;
       }
-      // Partitions a few at a time: each has its own manifest, and DuckDB compresses one file while
-      // the next is being read and handed over.
+      // Partitions a few at a time: each has its own manifest, and a worker thread encodes one
+      // partition's file while the next is being read and handed over.
       const queue = [...ranges];
       const worker = async () => {
         for (let range = queue.shift(); range && !this.#stopped; range = queue.shift())

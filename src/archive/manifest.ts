@@ -5,6 +5,9 @@ import { ArchiveFormatError } from './archive-errors.ts';
 /** The archive format this Kappa writes and the newest it reads. Bumped by any change of layout. */
 export const ARCHIVE_FORMAT = 1;
 
+/** An archive file's `created_by` when this Kappa's writer laid it out (parquet-encode.ts). */
+export const ARCHIVE_WRITER = 'kappa archive';
+
 const archivedFile = z.object({
   key: z.string(),
   /** Offsets of the first and last record in the file; the file holds every stored record between. */

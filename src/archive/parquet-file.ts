@@ -1,52 +1,43 @@
-import { mkdir } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { zstdDecompressSync } from 'node:zlib';
-import { parquetMetadata, parquetRead } from 'hyparquet';
+import { type FileMetaData, parquetMetadata, parquetRead } from 'hyparquet';
 import type { ConsumedRecord } from '../core/index.ts';
 import { ArchiveCorruptError, ArchiveFormatError } from './archive-errors.ts';
 import { checkFormat } from './manifest.ts';
-import { packRecords } from './record-pack.ts';
+import { decodeOwnFile } from './parquet-decode.ts';
+import { packColumns } from './record-pack.ts';
 
 const COLUMN_NAMES = ['partition', 'offset', 'timestamp', 'key', 'value', 'headers'];
 
 /**
- * Archive files as Parquet: encoded by DuckDB (`COPY … (FORMAT parquet, COMPRESSION zstd)`) on
- * worker threads, read back by hyparquet; no hand-written Parquet. Each file carries the archive
- * format in its key-value metadata, so a file of a newer format is refused, not misread.
+ * Archive files as Parquet: written on worker threads (parquet-encode.ts), read back by hyparquet.
+ * Each file carries the archive format in its key-value metadata, so a file of a newer format is
+ * refused, not misread.
  */
 export class ParquetFiles {
   readonly #writers: Writers;
 
-  private constructor(writers: Writers) {
-    this.#writers = writers;
-  }
-
-  /**
-   * `dir`: a folder for files on their way to the store; `writers`: files encoded at once (DuckDB's
-   * encoding is CPU-bound: more than the machine's cores only adds contention).
-   */
-  static async open(dir: string, writers = 2): Promise<ParquetFiles> {
-    await mkdir(dir, { recursive: true });
-    return new ParquetFiles(new Writers(dir, writers));
+  /** `writers`: files encoded at once (encoding is CPU-bound: more than the machine's cores only adds contention). */
+  constructor(writers = 2) {
+    this.#writers = new Writers(writers);
   }
 
   /** The records (of one partition, in offset order) as one Parquet file's bytes, encoded on a worker thread. */
   write(records: readonly ConsumedRecord[]): Promise<Buffer> {
-    return this.#writers.run(packRecords(records));
+    return this.#writers.run(packColumns(records));
   }
 
   /**
-   * The records of an archive file's bytes, in offset order; `key` names it in errors. Read with
-   * hyparquet, a Parquet reader in JavaScript, and Node's own zstd: it hands values over as views of
-   * the decompressed pages, five times faster than taking them out of DuckDB's vectors one by one
-   * (bench/archive.ts), and needs no temporary file.
+   * The records of an archive file's bytes, in offset order; `key` names it in errors. A file this
+   * Kappa wrote is read by parquet-decode.ts, any other (an older Kappa's) by hyparquet.
    */
   async read(key: string, body: Buffer): Promise<ConsumedRecord[]> {
     const topic = key.split('/')[0]!;
-    const file = body.buffer.slice(body.byteOffset, body.byteOffset + body.length) as ArrayBuffer;
-    let rows: unknown[][] = [];
+    let records: ConsumedRecord[];
     try {
-      const meta = parquetMetadata(file);
+      // No GeoParquet: hyparquet's marking of geo columns loops forever on a damaged schema (a
+      // negative child count), and an archive has none.
+      const meta = parquetMetadata(body, { geoparquet: false });
       const format = Number(meta.key_value_metadata?.find((kv) => kv.key === 'kappa_archive_format')?.value);
       if (!Number.isInteger(format) || format < 1)
         throw new ArchiveFormatError(key, 'not a Kappa archive file');
@@ -54,65 +45,83 @@ export class ParquetFiles {
       const names = meta.schema.slice(1).map((s) => s.name);
       if (COLUMN_NAMES.some((c, i) => names[i] !== c))
         throw new ArchiveCorruptError(key, `has columns ${names.join(', ')}, not ${COLUMN_NAMES.join(', ')}`);
-      // Most records have no headers: when no row group holds one (every list entry is null in the
-      // statistics), the column is not read at all, as assembling empty lists costs as much as the rest.
-      const headers = meta.row_groups.some((g) =>
-        g.columns.some((c) => {
-          const m = c.meta_data;
-          return (
-            m?.path_in_schema.join('.') === 'headers.list.element.key' &&
-            Number(m.statistics?.null_count ?? -1) !== Number(m.num_values)
-          );
-        }),
-      );
-      await parquetRead({
-        file,
-        metadata: meta,
-        ...(headers ? {} : { columns: COLUMN_NAMES.slice(0, 5) }),
-        compressors: { ZSTD: unzstd },
-        utf8: false,
-        rowFormat: 'array',
-        onComplete: (data) => {
-          rows = data as unknown[][];
-        },
-      });
+      records = decodeOwnFile(topic, body, meta, unzstd) ?? (await readAnyFile(topic, body, meta));
     } catch (error) {
       if (error instanceof ArchiveFormatError || error instanceof ArchiveCorruptError) throw error;
       throw new ArchiveCorruptError(key, (error as Error).message, { cause: error });
     }
-    const records = new Array<ConsumedRecord>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const [partition, offset, timestamp, k, v, headers] = rows[i] as [
-        number,
-        bigint,
-        Date,
-        Uint8Array | null,
-        Uint8Array | null,
-        Array<{ key: string | Uint8Array; value: Uint8Array | null }> | null,
-      ];
-      const record: ConsumedRecord = {
-        topic,
-        partition,
-        offset: Number(offset),
-        timestamp: timestamp.getTime(),
-        key: view(k),
-        value: view(v),
-        headers: {},
-      };
-      for (const h of headers ?? [])
-        record.headers[typeof h.key === 'string' ? h.key : Buffer.from(h.key).toString()] =
-          view(h.value) ?? Buffer.alloc(0);
-      // A file is written in offset order; one that is not is damaged.
-      if (i > 0 && record.offset <= records[i - 1]!.offset)
+    // A file is written in offset order; one that is not is damaged.
+    for (let i = 1; i < records.length; i++)
+      if (!(records[i]!.offset > records[i - 1]!.offset))
         throw new ArchiveCorruptError(key, `offsets out of order at row ${i}`);
-      records[i] = record;
-    }
     return records;
   }
 
   async close(): Promise<void> {
     await this.#writers.close();
   }
+}
+
+/**
+ * A file's records by hyparquet, a Parquet reader in JavaScript, and Node's own zstd: any layout,
+ * values as views of the decompressed pages.
+ */
+async function readAnyFile(topic: string, body: Buffer, meta: FileMetaData): Promise<ConsumedRecord[]> {
+  // hyparquet copies out each column chunk it reads: the file itself needs no copy.
+  const file = {
+    byteLength: body.length,
+    slice: (start: number, end = body.length) =>
+      body.buffer.slice(body.byteOffset + start, body.byteOffset + end) as ArrayBuffer,
+  };
+  // Most records have no headers: when no row group holds one (every list entry is null in the
+  // statistics), the column is not read at all, as assembling empty lists costs as much as the rest.
+  const withHeaders = meta.row_groups.some((g) =>
+    g.columns.some((c) => {
+      const m = c.meta_data;
+      return (
+        m?.path_in_schema.join('.') === 'headers.list.element.key' &&
+        Number(m.statistics?.null_count ?? -1) !== Number(m.num_values)
+      );
+    }),
+  );
+  const columns = new Map<string, unknown[]>(COLUMN_NAMES.map((c) => [c, []]));
+  // Column by column (onChunk), not row by row: transposing into row arrays costs as much as decoding.
+  await parquetRead({
+    file,
+    metadata: meta,
+    ...(withHeaders ? {} : { columns: COLUMN_NAMES.slice(0, 5) }),
+    compressors: { ZSTD: unzstd },
+    utf8: false,
+    parsers: { timestampFromMilliseconds: Number },
+    onChunk: ({ columnName, columnData, rowStart }) => {
+      const column = columns.get(columnName);
+      if (!column) return;
+      for (let i = 0; i < columnData.length; i++) column[rowStart + i] = columnData[i];
+    },
+  });
+  const [partitions, offsets, timestamps, keys, values, headers] = COLUMN_NAMES.map((c) => columns.get(c)!);
+  const rows = Number(meta.num_rows);
+  const records = new Array<ConsumedRecord>(rows);
+  for (let i = 0; i < rows; i++) {
+    const record: ConsumedRecord = {
+      topic,
+      partition: partitions![i] as number,
+      offset: Number(offsets![i] as bigint),
+      timestamp: timestamps![i] as number,
+      key: view(keys![i] as Uint8Array | null),
+      value: view(values![i] as Uint8Array | null),
+      headers: {},
+    };
+    const list = headers![i] as
+      | Array<{ key: string | Uint8Array; value: Uint8Array | null }>
+      | null
+      | undefined;
+    for (const h of list ?? [])
+      record.headers[typeof h.key === 'string' ? h.key : Buffer.from(h.key).toString()] =
+        view(h.value) ?? Buffer.alloc(0);
+    records[i] = record;
+  }
+  return records;
 }
 
 interface Job {
@@ -122,12 +131,11 @@ interface Job {
 }
 
 /**
- * Worker threads that encode files, one job each at a time, started while jobs wait (loading DuckDB
- * takes a few hundred ms), one at a time up to `size`; each takes jobs once it is ready.
+ * Worker threads that encode files, one job each at a time, started while jobs wait, one at a time
+ * up to `size`; each takes jobs once it is ready.
  * A worker that dies fails its job (the archiver tries the file again next round) and is replaced.
  */
 class Writers {
-  readonly #dir: string;
   readonly #size: number;
   readonly #idle: Worker[] = [];
   readonly #busy = new Map<Worker, Job>();
@@ -135,8 +143,7 @@ class Writers {
   readonly #queue: Job[] = [];
   #closed = false;
 
-  constructor(dir: string, size: number) {
-    this.#dir = dir;
+  constructor(size: number) {
     this.#size = size;
   }
 
@@ -174,9 +181,7 @@ class Writers {
   #start(): Worker {
     // The sources in a checkout (Node strips the types), the build in a package.
     const entry = `./parquet-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`;
-    const worker = new Worker(new URL(entry, import.meta.url), {
-      workerData: { dir: this.#dir },
-    });
+    const worker = new Worker(new URL(entry, import.meta.url));
     this.#starting.add(worker);
     worker.unref();
     worker.on('message', (message: { ready?: true; body?: ArrayBuffer; error?: string }) => {

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Command } from 'commander';
 import { ParquetFiles, readHistory, readManifest } from '../archive/index.ts';
 import { openArchiveStore } from '../config/index.ts';
@@ -41,7 +40,7 @@ export function replayCommand(program: Command): void {
     const to = options.to === undefined ? undefined : parseBound(options.to, '--to');
     const { config, bus } = await openLocalBus(options);
     const store = await openArchiveStore(config);
-    const files = await ParquetFiles.open(path.join(config.dataDir, 'archive-work', `replay-${process.pid}`));
+    const files = new ParquetFiles();
     try {
       const ranges = await bus.partitionOffsets(topic);
       if (options.into) await ensureTopic(bus, options.into, { partitions: ranges.length });

@@ -132,8 +132,7 @@ export async function assemble(
           )
           .join('; '),
       );
-    if (fromArchive.length > 0 || (options.sources && archived.length > 0))
-      parquet = await ParquetFiles.open(path.join(config.dataDir, 'archive-work'));
+    if (fromArchive.length > 0 || (options.sources && archived.length > 0)) parquet = new ParquetFiles();
     const history = { bus, store: archiveStore!, files: parquet!, logger };
     for (const { pipeline } of loaded) {
       await sourceTopic(bus, pipeline.name, pipeline.source.topic, config);

@@ -23,7 +23,7 @@ afterAll(async () => {
 async function setup(store: () => Promise<ObjectStore>) {
   const { dir, remove } = await tempDir('kappa-archive-');
   const bus = await openEmbeddedBus({ dataDir: `${dir}/data` });
-  const files = await ParquetFiles.open(`${dir}/work`);
+  const files = new ParquetFiles();
   const objects = await store();
   cleanups.push(async () => {
     await files.close();

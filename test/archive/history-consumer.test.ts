@@ -14,7 +14,7 @@ afterAll(async () => {
 async function setup() {
   const { dir, remove } = await tempDir('kappa-history-consumer-');
   const bus = await openEmbeddedBus({ dataDir: `${dir}/data` });
-  const files = await ParquetFiles.open(`${dir}/work`);
+  const files = new ParquetFiles();
   const store = await FolderStore.open(`${dir}/archive`);
   cleanups.push(async () => {
     await files.close();

@@ -13,7 +13,7 @@ const PARTITIONS = 2;
 async function history(data: string): Promise<Map<number, string[]>> {
   const bus = await openEmbeddedBus({ dataDir: data });
   const store = await FolderStore.open(path.join(data, 'archive'));
-  const files = await ParquetFiles.open(path.join(data, 'work'));
+  const files = new ParquetFiles();
   const produced = new Map<number, string[]>();
   const produce = async (b: Bus, from: number, n: number) => {
     const producer = b.producer();

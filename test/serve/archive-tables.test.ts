@@ -22,7 +22,7 @@ const Q = { maxRows: 1000, timeoutMs: 10_000 };
 async function setup(store: () => Promise<ObjectStore>, maxCacheBytes?: number) {
   const { dir, remove } = await tempDir('kappa-archive-sql-');
   const bus = await openEmbeddedBus({ dataDir: `${dir}/data` });
-  const files = await ParquetFiles.open(`${dir}/work`);
+  const files = new ParquetFiles();
   const objects = await store();
   await bus.createTopic('events', { partitions: 3 });
   await bus.createTopic('dead-letters', { partitions: 1 });
