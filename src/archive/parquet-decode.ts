@@ -37,8 +37,7 @@ export function decodeOwnFile(
       const m = chunk.meta_data;
       // A file of this writer's laid out otherwise is damaged: hyparquet would misread it.
       const path = m?.path_in_schema.join('.') ?? '';
-      if (!m || m.codec !== 'ZSTD' || !LEAVES.includes(path))
-        throw new Error(`column ${path} is not as written`);
+      if (m?.codec !== 'ZSTD' || !LEAVES.includes(path)) throw new Error(`column ${path} is not as written`);
       let leaf = leaves.get(path);
       if (!leaf) leaves.set(path, (leaf = { rep: [], def: [], values: [], counts: [] }));
       const start = Number(m.data_page_offset);
@@ -74,7 +73,8 @@ export function decodeOwnFile(
         reader.offset = dataStart + page.repetition_levels_byte_length + page.definition_levels_byte_length;
         const compressed = body.subarray(reader.offset, pageEnd);
         const length = header.uncompressed_page_size - (reader.offset - dataStart);
-        const data = length > 0 ? unzstd(compressed, length) : compressed;
+        // A page with no values (every key of it null) holds zstd's frame of nothing.
+        const data = length > 0 ? unzstd(compressed, length) : compressed.subarray(0, 0);
         leaf.values.push(Buffer.from(data.buffer, data.byteOffset, data.length));
         reader.offset = pageEnd;
       }

@@ -90,6 +90,15 @@ describe('archive files', () => {
     c.closeSync();
   });
 
+  it('reads back files where a column holds no value at all: no keys, only tombstones', async () => {
+    const written = records(3000, 7).map((r, i) => ({ ...r, key: null, value: i % 2 ? null : r.value }));
+    const tombstones = written.map((r) => ({ ...r, value: null, headers: {} }));
+    for (const file of [written, tombstones]) {
+      const read = await files.write(file).then((body) => files.read('events/nulls.parquet', body));
+      expect(read.map(plain)).toEqual(file.map(plain));
+    }
+  });
+
   it('reads a file an older Kappa wrote with DuckDB', async () => {
     const written = records(5000, 42);
     const file = path.join(temp.dir, 'duckdb.parquet');
