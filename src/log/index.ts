@@ -16,6 +16,7 @@ export { EmbeddedBus, type EmbeddedBusOptions, openEmbeddedBus } from './embedde
 export { ensureTopic } from './ensure-topic.ts';
 export { writeFileAtomic } from './file-io.ts';
 export { groupOf } from './group-of.ts';
+export { type AppendedEvent, appended } from './log-events.ts';
 export { OpenClients } from './open-clients.ts';
 export { readLatest } from './read-latest.ts';
 export { readRange } from './read-range.ts';

@@ -18,6 +18,7 @@ import {
 import { recoverInterruptedCompaction } from './compaction-recovery.ts';
 import type { FileHandles } from './file-handles.ts';
 import { ensureDir, fsyncDir, writeFileAtomic } from './file-io.ts';
+import { appended } from './log-events.ts';
 import { Segment } from './segment.ts';
 import { lastAtMost } from './segment-index.ts';
 
@@ -296,6 +297,15 @@ export class PartitionLog {
       }
       this.#writtenEnd = entries[entries.length - 1]!.header.lastOffset + 1;
       this.#publish();
+      if (appended.hasSubscribers) {
+        let records = 0;
+        let bytes = 0;
+        for (const e of entries) {
+          records += e.header.recordCount;
+          bytes += e.header.size;
+        }
+        appended.publish({ topic: this.topic, partition: this.partition, records, bytes });
+      }
       for (const e of entries) e.resolve();
     }
   }
