@@ -1,9 +1,31 @@
-import { crc32 } from 'node:zlib';
-import type { FileMetaData } from 'hyparquet';
+import { crc32, zstdDecompressSync } from 'node:zlib';
+import { type FileMetaData, parquetMetadata, parquetRead } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import type { ConsumedRecord } from '../core/index.ts';
-import { ARCHIVE_WRITER } from './manifest.ts';
+import { ArchiveCorruptError, ArchiveFormatError } from './archive-errors.ts';
+import { ARCHIVE_WRITER, checkFormat } from './manifest.ts';
+import { readInt64 } from './record-pack.ts';
+
+const COLUMN_NAMES = ['partition', 'offset', 'timestamp', 'key', 'value', 'headers'];
+
+/**
+ * The records of an archive file, in file order; `key` names it in errors. A file this Kappa wrote
+ * is read by decodeOwnFile, any other (an older Kappa's, written by DuckDB) by hyparquet.
+ */
+export async function readArchiveFile(key: string, body: Buffer): Promise<ConsumedRecord[]> {
+  // No GeoParquet: hyparquet's marking of geo columns loops forever on a damaged schema (a
+  // negative child count), and an archive has none.
+  const meta = parquetMetadata(body, { geoparquet: false });
+  const format = Number(meta.key_value_metadata?.find((kv) => kv.key === 'kappa_archive_format')?.value);
+  if (!Number.isInteger(format) || format < 1) throw new ArchiveFormatError(key, 'not a Kappa archive file');
+  checkFormat(key, format);
+  const names = meta.schema.slice(1).map((s) => s.name);
+  if (COLUMN_NAMES.some((c, i) => names[i] !== c))
+    throw new ArchiveCorruptError(key, `has columns ${names.join(', ')}, not ${COLUMN_NAMES.join(', ')}`);
+  const topic = key.split('/')[0]!;
+  return decodeOwnFile(topic, body, meta) ?? (await readAnyFile(topic, body, meta));
+}
 
 /** A file's pages of one leaf column, decoded: levels per value, PLAIN values as one view each. */
 interface LeafPages {
@@ -24,12 +46,7 @@ interface LeafPages {
  * (decoding into arrays, then assembling columns, then converting them to records), and replay from
  * the archive stayed at half the speed of reading the log (bench/archive.ts).
  */
-export function decodeOwnFile(
-  topic: string,
-  body: Buffer,
-  meta: FileMetaData,
-  unzstd: (input: Uint8Array, length: number) => Uint8Array,
-): ConsumedRecord[] | null {
+function decodeOwnFile(topic: string, body: Buffer, meta: FileMetaData): ConsumedRecord[] | null {
   if (meta.created_by !== ARCHIVE_WRITER) return null;
   const leaves = new Map<string, LeafPages>();
   for (const group of meta.row_groups)
@@ -82,16 +99,14 @@ export function decodeOwnFile(
   if (leaves.size !== LEAVES.length)
     throw new Error(`the file has ${leaves.size} columns, not ${LEAVES.length}`);
   const rows = Number(meta.num_rows);
-  const partitions = fixed(leaves.get('partition'), rows, 4, (v, at) => v.readInt32LE(at));
-  const offsets = fixed(leaves.get('offset'), rows, 8, int64);
-  const timestamps = fixed(leaves.get('timestamp'), rows, 8, int64);
-  const keys = optional(leaves.get('key'), rows);
-  const values = optional(leaves.get('value'), rows);
-  const headers = headerLists(
-    leaves.get('headers.list.element.key')!,
-    leaves.get('headers.list.element.value')!,
-    rows,
-  );
+  // Every leaf is there: each column is one of LEAVES, and there are as many.
+  const leaf = (path: string) => leaves.get(path)!;
+  const partitions = fixed(leaf('partition'), rows, 4, (v, at) => v.getInt32(at, true));
+  const offsets = fixed(leaf('offset'), rows, 8, readInt64);
+  const timestamps = fixed(leaf('timestamp'), rows, 8, readInt64);
+  const keys = optional(leaf('key'), rows);
+  const values = optional(leaf('value'), rows);
+  const headers = headerLists(leaf('headers.list.element.key'), leaf('headers.list.element.value'), rows);
   const records = new Array<ConsumedRecord>(rows);
   for (let i = 0; i < rows; i++)
     records[i] = {
@@ -124,38 +139,33 @@ function levels(reader: { view: DataView; offset: number }, bytes: number, count
   return out;
 }
 
-function int64(v: Buffer, at: number): number {
-  return v.readInt32LE(at + 4) * 4294967296 + v.readUInt32LE(at);
-}
-
 /** A required column's values, `rows` of them over its pages. */
 function fixed(
-  leaf: LeafPages | undefined,
+  leaf: LeafPages,
   rows: number,
   width: number,
-  read: (page: Buffer, at: number) => number,
+  read: (page: DataView, at: number) => number,
 ): Float64Array {
   const out = new Float64Array(rows);
   let row = 0;
-  const pages = leaf?.values ?? [];
-  for (let p = 0; p < pages.length; p++) {
-    const page = pages[p]!;
-    if (page.length !== leaf!.counts[p]! * width || row + leaf!.counts[p]! > rows)
+  for (let p = 0; p < leaf.values.length; p++) {
+    const page = leaf.values[p]!;
+    if (page.length !== leaf.counts[p]! * width || row + leaf.counts[p]! > rows)
       throw new Error('a page holds other values than its header says');
-    for (let at = 0; at < page.length; at += width) out[row++] = read(page, at);
+    const view = new DataView(page.buffer, page.byteOffset, page.length);
+    for (let at = 0; at < page.length; at += width) out[row++] = read(view, at);
   }
   if (row !== rows) throw new Error(`a column holds ${row} values, the file ${rows} rows`);
   return out;
 }
 
 /** An optional byte column's values: a view of its page where the level says there is one. */
-function optional(leaf: LeafPages | undefined, rows: number): (Buffer | null)[] {
+function optional(leaf: LeafPages, rows: number): (Buffer | null)[] {
   const out = new Array<Buffer | null>(rows);
   let row = 0;
-  const pages = leaf?.values ?? [];
-  for (let p = 0; p < pages.length; p++) {
-    const page = pages[p]!;
-    const def = leaf!.def[p]!;
+  for (let p = 0; p < leaf.values.length; p++) {
+    const page = leaf.values[p]!;
+    const def = leaf.def[p]!;
     let at = 0;
     for (let i = 0; i < def.length; i++) {
       if (row >= rows) throw new Error('a column holds more values than the file has rows');
@@ -168,7 +178,7 @@ function optional(leaf: LeafPages | undefined, rows: number): (Buffer | null)[] 
       out[row++] = page.subarray(at + 4, at + 4 + length);
       at += 4 + length;
     }
-    if (at !== page.length || def.length !== leaf!.counts[p])
+    if (at !== page.length || def.length !== leaf.counts[p])
       throw new Error('a page holds other values than its levels say');
   }
   if (row !== rows) throw new Error(`a column holds ${row} values, the file ${rows} rows`);
@@ -211,4 +221,82 @@ function headerLists(names: LeafPages, values: LeafPages, rows: number): Map<num
   }
   if (row !== rows - 1) throw new Error(`the headers hold ${row + 1} rows, the file ${rows}`);
   return out;
+}
+
+/**
+ * A file's records by hyparquet, a Parquet reader in JavaScript, and Node's own zstd: any layout,
+ * values as views of the decompressed pages.
+ */
+async function readAnyFile(topic: string, body: Buffer, meta: FileMetaData): Promise<ConsumedRecord[]> {
+  // hyparquet copies out each column chunk it reads: the file itself needs no copy.
+  const file = {
+    byteLength: body.length,
+    slice: (start: number, end = body.length) =>
+      body.buffer.slice(body.byteOffset + start, body.byteOffset + end) as ArrayBuffer,
+  };
+  // Most records have no headers: when no row group holds one (every list entry is null in the
+  // statistics), the column is not read at all, as assembling empty lists costs as much as the rest.
+  const withHeaders = meta.row_groups.some((g) =>
+    g.columns.some((c) => {
+      const m = c.meta_data;
+      return (
+        m?.path_in_schema.join('.') === 'headers.list.element.key' &&
+        Number(m.statistics?.null_count ?? -1) !== Number(m.num_values)
+      );
+    }),
+  );
+  const columns = new Map<string, unknown[]>(COLUMN_NAMES.map((c) => [c, []]));
+  // Column by column (onChunk), not row by row: transposing into row arrays costs as much as decoding.
+  await parquetRead({
+    file,
+    metadata: meta,
+    ...(withHeaders ? {} : { columns: COLUMN_NAMES.slice(0, 5) }),
+    compressors: { ZSTD: unzstd },
+    utf8: false,
+    parsers: { timestampFromMilliseconds: Number },
+    onChunk: ({ columnName, columnData, rowStart }) => {
+      const column = columns.get(columnName);
+      if (!column) return;
+      for (let i = 0; i < columnData.length; i++) column[rowStart + i] = columnData[i];
+    },
+  });
+  const [partitions, offsets, timestamps, keys, values, headers] = COLUMN_NAMES.map((c) => columns.get(c)!);
+  const rows = Number(meta.num_rows);
+  const records = new Array<ConsumedRecord>(rows);
+  for (let i = 0; i < rows; i++) {
+    const record: ConsumedRecord = {
+      topic,
+      partition: partitions![i] as number,
+      offset: Number(offsets![i] as bigint),
+      timestamp: timestamps![i] as number,
+      key: view(keys![i] as Uint8Array | null),
+      value: view(values![i] as Uint8Array | null),
+      headers: {},
+    };
+    const list = headers![i] as
+      | Array<{ key: string | Uint8Array; value: Uint8Array | null }>
+      | null
+      | undefined;
+    for (const h of list ?? [])
+      record.headers[typeof h.key === 'string' ? h.key : Buffer.from(h.key).toString()] =
+        view(h.value) ?? Buffer.alloc(0);
+    records[i] = record;
+  }
+  return records;
+}
+
+/** The largest page a file may claim: a hostile file's page header must not make us allocate gigabytes. */
+const MAX_PAGE_BYTES = 256 * 1024 * 1024;
+
+function unzstd(input: Uint8Array, outputLength: number): Uint8Array {
+  if (outputLength > MAX_PAGE_BYTES) throw new Error(`a page claims ${outputLength} bytes`);
+  // One output chunk of the page's size: the default 16 KiB chunks are concatenated at the end.
+  const size = Math.max(outputLength, 64);
+  const out = zstdDecompressSync(input, { maxOutputLength: size, chunkSize: size });
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+/** Bytes of a page as a Buffer without a copy (it keeps the page alive while the record lives). */
+function view(b: Uint8Array | null | undefined): Buffer | null {
+  return b === null || b === undefined ? null : Buffer.from(b.buffer, b.byteOffset, b.length);
 }

@@ -4,7 +4,7 @@ import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
 import { ARCHIVE_FORMAT, ARCHIVE_WRITER } from './manifest.ts';
-import type { PackedColumns } from './record-pack.ts';
+import { type PackedColumns, readInt64 } from './record-pack.ts';
 
 type FileMetaData = Parameters<typeof writeMetadata>[1];
 type RowGroup = FileMetaData['row_groups'][number];
@@ -47,7 +47,6 @@ const HEADER_DEFINED = 4;
 interface Leaf {
   path: string[];
   type: 'INT32' | 'INT64' | 'BYTE_ARRAY';
-  maxRep: number;
   maxDef: number;
   data: Uint8Array;
   /** Where each row's values start in `data` (and, at `rows`, where they end). */
@@ -116,7 +115,6 @@ function flatLeaves(c: PackedColumns): Leaf[] {
   const required = (name: string, type: Leaf['type'], data: Uint8Array, stats: Leaf['statistics']): Leaf => ({
     path: [name],
     type,
-    maxRep: 0,
     maxDef: 0,
     data,
     byteStart: fixed(type === 'INT32' ? 4 : 8),
@@ -128,7 +126,6 @@ function flatLeaves(c: PackedColumns): Leaf[] {
   const optional = (name: string, present: Uint8Array, data: Uint8Array): Leaf => ({
     path: [name],
     type: 'BYTE_ARRAY',
-    maxRep: 0,
     maxDef: 1,
     data,
     byteStart: plainStarts(data, present),
@@ -164,10 +161,10 @@ function flatLeaves(c: PackedColumns): Leaf[] {
   ];
 }
 
-/** The i-th of PLAIN INT64 values, as a number (offsets and timestamps are below 2^53). */
+/** The i-th of PLAIN INT64 values, as a number. */
 function int64At(b: Uint8Array): (i: number) => number {
   const view = new DataView(b.buffer, b.byteOffset, b.length);
-  return (i) => view.getInt32(8 * i + 4, true) * 4294967296 + view.getUint32(8 * i, true);
+  return (i) => readInt64(view, 8 * i);
 }
 
 /** Where each row's value starts in a PLAIN BYTE_ARRAY of the rows that have one. */
@@ -237,7 +234,6 @@ function headerLeaves(c: PackedColumns): Leaf[] {
   const leaf = (name: string, data: Uint8Array, byteStart: Uint32Array): Leaf => ({
     path: ['headers', 'list', 'element', name],
     type: 'BYTE_ARRAY',
-    maxRep: 1,
     maxDef: HEADER_DEFINED,
     data,
     byteStart,

@@ -33,20 +33,20 @@ export function packColumns(records: readonly ConsumedRecord[]): ArrayBuffer {
       break;
     }
   }
-  const levels = 16 + 16 * n;
-  const buffer = new ArrayBuffer(align4(levels + 2 * n) + 12 + keyBytes + valueBytes + headerBytes);
+  const presence = 16 + 16 * n;
+  const buffer = new ArrayBuffer(align4(presence + 2 * n) + 12 + keyBytes + valueBytes + headerBytes);
   const view = new DataView(buffer);
   const bytes = new Uint8Array(buffer);
   view.setFloat64(0, n, true);
   view.setFloat64(8, n > 0 ? records[0]!.partition : 0, true);
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
-    int64(view, 16 + 8 * i, r.offset);
-    int64(view, 16 + 8 * (n + i), Math.trunc(r.timestamp));
-    bytes[levels + i] = r.key === null ? 0 : 1;
-    bytes[levels + n + i] = r.value === null ? 0 : 1;
+    writeInt64(view, 16 + 8 * i, r.offset);
+    writeInt64(view, 16 + 8 * (n + i), Math.trunc(r.timestamp));
+    bytes[presence + i] = r.key === null ? 0 : 1;
+    bytes[presence + n + i] = r.value === null ? 0 : 1;
   }
-  let at = align4(levels + 2 * n);
+  let at = align4(presence + 2 * n);
   const blob = (b: Uint8Array) => {
     view.setUint32(at, b.length, true);
     bytes.set(b, at + 4);
@@ -94,8 +94,8 @@ export function unpackColumns(buffer: ArrayBuffer): PackedColumns {
   const bytes = new Uint8Array(buffer);
   const count = view.getFloat64(0, true);
   const partition = view.getFloat64(8, true);
-  const levels = 16 + 16 * count;
-  let at = align4(levels + 2 * count);
+  const presence = 16 + 16 * count;
+  let at = align4(presence + 2 * count);
   const section = () => {
     const length = view.getUint32(at, true);
     const s = bytes.subarray(at + 4, at + 4 + length);
@@ -125,19 +125,24 @@ export function unpackColumns(buffer: ArrayBuffer): PackedColumns {
     count,
     partition,
     offsets: bytes.subarray(16, 16 + 8 * count),
-    timestamps: bytes.subarray(16 + 8 * count, levels),
-    keyPresent: bytes.subarray(levels, levels + count),
-    valuePresent: bytes.subarray(levels + count, levels + 2 * count),
+    timestamps: bytes.subarray(16 + 8 * count, presence),
+    keyPresent: bytes.subarray(presence, presence + count),
+    valuePresent: bytes.subarray(presence + count, presence + 2 * count),
     keys,
     values,
     headers,
   };
 }
 
-/** An integer as int64: `>>> 0` keeps the low 32 bits (also of a negative), the division the rest. */
-function int64(view: DataView, at: number, value: number): void {
+/** An integer as PLAIN INT64: `>>> 0` keeps the low 32 bits (also of a negative), the division the rest. */
+export function writeInt64(view: DataView, at: number, value: number): void {
   view.setUint32(at, value >>> 0, true);
   view.setInt32(at + 4, Math.floor(value / 4294967296), true);
+}
+
+/** A PLAIN INT64 as a number (offsets and timestamps are below 2^53). */
+export function readInt64(view: DataView, at: number): number {
+  return view.getInt32(at + 4, true) * 4294967296 + view.getUint32(at, true);
 }
 
 function align4(n: number): number {
