@@ -25,7 +25,7 @@ export function keysCommand(program: Command): void {
     .description('make a key with the given scopes and print it, once; only its hash is kept')
     .requiredOption(
       '-s, --scope <scope...>',
-      'produce:<topic pattern>, consume:<topic pattern>, registry:read, registry:write or admin',
+      'produce:<topic pattern>, consume:<topic pattern>, registry:read, registry:write, monitor or admin',
     )
     .action(async (name: string, options: { scope: string[] }) => {
       const file = await fileOf();

@@ -4,6 +4,7 @@ import { type Assembly, assemble, loadConfig, readKeysFile, watchKeysFile } from
 import { ConfigError, createLogger, KeyRing, toMillis } from '../core/index.ts';
 import { createServer, isLoopback } from '../http/index.ts';
 import { PostgresSource } from '../ingest/index.ts';
+import { Metrics, readStatus } from '../ops/index.ts';
 import { PgServer } from '../serve/index.ts';
 import { PAYMENTS_PARTITIONS, PAYMENTS_TOPIC, startPaymentGenerator } from './demo/payments.ts';
 import { demoPipelines } from './demo/pipelines.ts';
@@ -54,6 +55,8 @@ export async function up(options: UpOptions): Promise<void> {
     cert: await readTlsFile(config.http.tls.certFile, 'certificate'),
     key: await readTlsFile(config.http.tls.keyFile, 'key'),
   };
+  // Listening before anything starts: a pipeline's restore at start is an event.
+  const metrics = config.http.metrics ? new Metrics().start() : null;
   const assembly = await assemble(config, logger, {
     sources: true,
     ...(options.demo
@@ -65,8 +68,23 @@ export async function up(options: UpOptions): Promise<void> {
         }
       : {}),
   });
+  metrics?.readFrom({
+    bus: assembly.bus,
+    changelogs: () => assembly.pipelines.flatMap((p) => p.changelogs),
+    views: () => assembly.views.materializers,
+    rowCount: (view) => assembly.views.rowCount(view),
+  });
   const server = await createServer({
     bus: assembly.bus,
+    ...(metrics ? { metrics } : {}),
+    status: () =>
+      readStatus({
+        bus: assembly.bus,
+        busDescription: assembly.busDescription,
+        pipelines: assembly.pipelines,
+        views: assembly.views,
+        deadLetterTopic: config.pipelines.deadLetterTopic,
+      }),
     registry: assembly.registry,
     registryTopic: config.registry.topic,
     logger,
@@ -150,6 +168,7 @@ export async function up(options: UpOptions): Promise<void> {
         });
   } catch (error) {
     unwatch();
+    metrics?.stop();
     await pg?.close().catch(() => {});
     await server.close().catch(() => {});
     await assembly.close();
@@ -190,6 +209,7 @@ export async function up(options: UpOptions): Promise<void> {
     await pg?.close();
     unwatch();
     await server.close();
+    metrics?.stop();
     await assembly.close();
   });
 }

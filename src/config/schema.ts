@@ -126,7 +126,7 @@ export const apiKeySchema = z
       .array(z.string().regex(SCOPE_SYNTAX, 'unknown scope'))
       .min(1)
       .describe(
-        'What the key may do: `produce:<pattern>`, `consume:<pattern>`, `query:<pattern>`, `registry:read`, `registry:write`, `admin`.',
+        'What the key may do: `produce:<pattern>`, `consume:<pattern>`, `query:<pattern>`, `registry:read`, `registry:write`, `monitor`, `admin`.',
       ),
   })
   .strict();
@@ -191,6 +191,12 @@ export const configSchema = z
         requestTimeout: duration
           .default('30s')
           .describe('Time a client has to send a whole request (408 beyond); answers may take longer.'),
+        metrics: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Keep Prometheus metrics and serve them at `GET /metrics` (scope monitor). False: the layers publish nothing.',
+          ),
       })
       .strict()
       .prefault({})
@@ -210,7 +216,7 @@ export const configSchema = z
       .strict()
       .prefault({})
       .describe(
-        'API keys and their scopes: produce:<topic pattern>, consume:<topic pattern>, registry:read, registry:write, admin. With none, every route is open and Kappa listens on loopback only.',
+        'API keys and their scopes: produce:<topic pattern>, consume:<topic pattern>, registry:read, registry:write, monitor, admin. With none, every route is open and Kappa listens on loopback only.',
       ),
     bus: z
       .discriminatedUnion('kind', [z.object({ kind: z.literal('embedded') }).strict(), kafkaBus])

@@ -17,6 +17,7 @@ import { installAuth } from './auth/index.ts';
 import { ConsumerInstances } from './consumer-instances.ts';
 import { KAFKA_V2_JSON, registerContentTypes } from './content-types.ts';
 import { replyError } from './errors.ts';
+import { requested } from './http-events.ts';
 import { IdempotentProduce } from './idempotence.ts';
 import { DEFAULT_MAX_JSON_DEPTH } from './json-body.ts';
 import { limitConcurrentRequests } from './request-limit.ts';
@@ -24,6 +25,7 @@ import { cdcRoutes } from './routes/cdc-v1.ts';
 import { consumersV2Routes } from './routes/consumers-v2.ts';
 import { healthRoutes } from './routes/health.ts';
 import { openApiRoute } from './routes/openapi.ts';
+import { type MetricsText, opsRoutes } from './routes/ops.ts';
 import { produceRoutes } from './routes/produce.ts';
 import { recordsRoutes } from './routes/records.ts';
 import { recordsV3Routes } from './routes/records-v3.ts';
@@ -80,6 +82,10 @@ export interface ServerOptions {
   maxLiveStreams?: number;
   /** Where each CDC source is (`GET /v1/cdc`); default none. */
   cdc?: () => SourceStatus[];
+  /** Serves `GET /metrics` (Prometheus's text format) from these metrics. */
+  metrics?: MetricsText;
+  /** Serves `GET /v1/status`: topics, groups with lag, pipelines, views, dead letters (ops/'s readStatus). */
+  status?: () => Promise<object>;
 }
 
 export interface KappaServer {
@@ -123,6 +129,15 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   const maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   registerContentTypes(app, maxJsonDepth);
   limitConcurrentRequests(app, options.maxConcurrentRequests ?? 256);
+  app.addHook('onResponse', async (request, reply) => {
+    if (requested.hasSubscribers)
+      requested.publish({
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        seconds: reply.elapsedTime / 1000,
+      });
+  });
   const routes = installAuth(app, { keys, owned });
   app.setErrorHandler((error, request, reply) =>
     replyError(reply.type(KAFKA_V2_JSON), request, error, logger),
@@ -172,6 +187,10 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   consumersV2Routes(app, instances, serde);
   recordsRoutes(app, options.bus, serde);
   cdcRoutes(app, options.cdc ?? (() => []));
+  opsRoutes(app, {
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.status ? { status: options.status } : {}),
+  });
   openApiRoute(app);
   if (options.views)
     viewRoutes(app, {

@@ -21,6 +21,7 @@ import {
 } from '../log/index.ts';
 import type { KafkaBus } from './kafka-bus.ts';
 import { toKappaError } from './kafka-errors.ts';
+import { appended, publishAppended } from './kafka-events.ts';
 import { connectionOptions } from './kafka-options.ts';
 import { commitTransactionOffsets } from './txn-offset-commit.ts';
 
@@ -103,6 +104,7 @@ export class KafkaProducer implements Producer {
       for (const messages of requests) {
         const result = await this.client.send({ messages });
         out.push(...this.metadata(messages, result.offsets ?? []));
+        publishAppended([messages]);
       }
       return out;
     } catch (error) {
@@ -238,6 +240,8 @@ class KafkaTransaction implements Transaction {
   readonly #offsets = new Map<string, Map<string, number>>();
   /** The offsets of the records sent, in send order, for commit() to return. */
   readonly #sent: RecordMetadata[] = [];
+  /** What was sent, for the append events once it commits (only while someone listens). */
+  readonly #requests: Outgoing[][] = [];
   /** Whether anything went to the coordinator: an untouched transaction ends without EndTxn. */
   #touched = false;
   #ended = false;
@@ -257,6 +261,7 @@ class KafkaTransaction implements Transaction {
         throw toKappaError(e, { transactionalId: this.#producer.transactionalId! });
       });
       for (const m of this.#producer.metadata(messages, result.offsets ?? [])) this.#sent.push(m);
+      if (appended.hasSubscribers) this.#requests.push(messages);
     }
   }
 
@@ -310,6 +315,7 @@ class KafkaTransaction implements Transaction {
     } finally {
       this.#onEnd();
     }
+    publishAppended(this.#requests);
     await this.#offsetsApplied();
     return this.#sent;
   }

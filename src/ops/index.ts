@@ -1,1 +1,2 @@
-export { Metrics } from './metrics.ts';
+export { Metrics, type MetricsSources } from './metrics.ts';
+export { readStatus, type Status, type StatusSources } from './status.ts';

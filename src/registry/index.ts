@@ -10,6 +10,7 @@ export {
   SchemaRegistry,
   type SubjectVersion,
 } from './registry.ts';
+export { type LookedUpEvent, lookedUp } from './registry-events.ts';
 export {
   type ParsedSchema,
   type ResolvedReference,

@@ -6,6 +6,7 @@ import { RegistryErrors } from './errors.ts';
 import { jsonSchemaProvider } from './json/json-schema.ts';
 import { serializedDescriptor } from './protobuf/proto-descriptor.ts';
 import { type ProtobufSchema, protobufProvider } from './protobuf/protobuf-schema.ts';
+import { lookedUp } from './registry-events.ts';
 import type {
   ParsedSchema,
   ResolvedReference,
@@ -104,6 +105,7 @@ export class SchemaRegistry {
   schemaById(id: number, subject?: string): StoredVersion {
     const holders = this.#state.holdersOf(id);
     const found = subject === undefined ? holders[0] : holders.find((h) => h.subject === subject);
+    if (lookedUp.hasSubscribers) lookedUp.publish({ by: 'id', found: found !== undefined });
     if (!found) throw RegistryErrors.schemaNotFound(id);
     return found;
   }
@@ -130,7 +132,13 @@ export class SchemaRegistry {
 
   /** One version of a subject; `LATEST` (-1) for the newest not deleted. */
   version(subject: string, version: number, includeDeleted = false): SubjectVersion {
-    return present(this.#find(subject, version, includeDeleted));
+    let found: StoredVersion | undefined;
+    try {
+      found = this.#find(subject, version, includeDeleted);
+      return present(found);
+    } finally {
+      if (lookedUp.hasSubscribers) lookedUp.publish({ by: 'subject', found: found !== undefined });
+    }
   }
 
   referencedBy(subject: string, version: number): number[] {

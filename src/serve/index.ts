@@ -4,6 +4,14 @@ export { MemoryViewCache } from './memory-view-cache.ts';
 export { PgServer, type PgServerOptions } from './pg-wire/pg-server.ts';
 export { PostgresViewStore, type PostgresViewStoreOptions } from './postgres-view-store.ts';
 export { RedisViewCache, type RedisViewCacheOptions } from './redis-view-cache.ts';
+export {
+  type CacheLookupEvent,
+  cacheLookup,
+  type MaterializedEvent,
+  materialized,
+  type QueriedEvent,
+  queried,
+} from './serve-events.ts';
 export { cachedLatest, latestPerKey, type ViewCache } from './view-cache.ts';
 export { defineView, missingColumn, parseKey, storedRow } from './view-columns.ts';
 export {

@@ -1,12 +1,14 @@
 import { type ConsumedRecord, type Logger, silentLogger } from '../core/index.ts';
 import { type Bus, type Consumer, ensureTopic, type Producer } from '../log/index.ts';
 import {
+  deadLettered,
   deadLetterRecord,
   decodeViewRecord,
   describeError,
   type ViewRow,
   type ViewStep,
 } from '../stream/index.ts';
+import { materialized } from './serve-events.ts';
 import { defineView, storedRow } from './view-columns.ts';
 import { ViewStoreConflictError } from './view-errors.ts';
 import type {
@@ -78,6 +80,11 @@ export class ViewMaterializer {
   /** The table of the view version this materializer keeps. */
   get table(): string {
     return this.#o.step.table;
+  }
+
+  /** The pipeline whose view this is. */
+  get pipeline(): string {
+    return this.#o.pipeline;
   }
 
   get version(): number {
@@ -209,7 +216,16 @@ export class ViewMaterializer {
       }
     }
     // At least once: a crash before the batch commits sends these again with it.
-    if (letters.length > 0) await this.#producer!.send(letters);
+    if (letters.length > 0) {
+      await this.#producer!.send(letters);
+      if (deadLettered.hasSubscribers)
+        deadLettered.publish({
+          pipeline: this.#o.pipeline,
+          step: step.name,
+          reason: 'error',
+          count: letters.length,
+        });
+    }
     const batch: ViewBatch = { upserts, deletes, progress: [...progress.values()] };
     const retention = this.#definition?.retentionMs ?? step.retentionMs;
     if (retention !== null && Number.isFinite(this.#newestEnd))
@@ -223,6 +239,13 @@ export class ViewMaterializer {
     await store.apply(step.table, batch);
     for (const p of batch.progress) this.#positions.set(p.partition, p.to);
     this.#applied += upserts.length + deletes.length;
+    if (materialized.hasSubscribers)
+      materialized.publish({
+        view: step.view,
+        upserts: upserts.length,
+        deletes: deletes.length,
+        records: records.length,
+      });
     await this.#o.onChange?.({ view: step.view, table: step.table, upserts, deletes });
   }
 

@@ -2,6 +2,7 @@ import { type Logger, silentLogger } from '../core/index.ts';
 import type { Bus } from '../log/index.ts';
 import type { Pipeline, ViewStep } from '../stream/index.ts';
 import { type ArchiveTables, readsArchive } from './archive-tables.ts';
+import { cacheLookup, type QueriedEvent, queried } from './serve-events.ts';
 import { cachedLatest, cacheKey, latestPerKey, type ViewCache } from './view-cache.ts';
 import { UnknownViewError } from './view-errors.ts';
 import { type ViewChange, ViewMaterializer } from './view-materializer.ts';
@@ -129,36 +130,44 @@ export class Views {
   }
 
   /** The key's latest window, from the cache when it has it (a store failure of the cache falls back to the store). */
-  async latest(view: string, key: unknown): Promise<StoredRow | null> {
-    // The cache is kept per version's table, so a switch never serves the other version's rows.
-    const table = await this.versions.table(view);
-    // An in-process cache is kept by this process's materializers only: without one, it would go stale.
-    if (this.cache.kind === 'memory' && !this.#materializers.some((m) => m.table === table))
-      return this.store.latest(table, key);
-    try {
-      const { row, hit } = await cachedLatest(this.cache, table, key, () => this.store.latest(table, key));
-      if (hit) this.#hits++;
-      else this.#misses++;
-      return row;
-    } catch (error) {
-      this.#logger.warn({ err: error, view }, 'view cache unavailable: answering from the view store');
-      this.#misses++;
-      return this.store.latest(table, key);
-    }
+  latest(view: string, key: unknown): Promise<StoredRow | null> {
+    return timed('latest', async () => {
+      // The cache is kept per version's table, so a switch never serves the other version's rows.
+      const table = await this.versions.table(view);
+      // An in-process cache is kept by this process's materializers only: without one, it would go stale.
+      if (this.cache.kind === 'memory' && !this.#materializers.some((m) => m.table === table))
+        return this.store.latest(table, key);
+      let hit = false;
+      try {
+        const cached = await cachedLatest(this.cache, table, key, () => this.store.latest(table, key));
+        hit = cached.hit;
+        return cached.row;
+      } catch (error) {
+        this.#logger.warn({ err: error, view }, 'view cache unavailable: answering from the view store');
+        return this.store.latest(table, key);
+      } finally {
+        if (hit) this.#hits++;
+        else this.#misses++;
+        if (cacheLookup.hasSubscribers) cacheLookup.publish({ view, hit });
+      }
+    });
   }
 
-  async range(view: string, key: unknown, from: number, to: number): Promise<StoredRow[]> {
-    return this.store.range(await this.versions.table(view), key, from, to);
+  range(view: string, key: unknown, from: number, to: number): Promise<StoredRow[]> {
+    return timed('range', async () => this.store.range(await this.versions.table(view), key, from, to));
   }
 
-  async top(view: string, by: string, n: number, windowStart?: number): Promise<StoredRow[]> {
-    return this.store.top(await this.versions.table(view), by, n, windowStart);
+  top(view: string, by: string, n: number, windowStart?: number): Promise<StoredRow[]> {
+    return timed('top', async () => this.store.top(await this.versions.table(view), by, n, windowStart));
   }
 
   /** A query over the views, or over the archive when it reads `archive.<topic>` (not both in one query). */
   query(sql: string, options: QueryOptions): Promise<QueryResult> {
-    if (this.#o.archive && readsArchive(sql)) return this.#o.archive.query(sql, options);
-    return this.store.query(sql, options);
+    return timed('sql', () =>
+      this.#o.archive && readsArchive(sql)
+        ? this.#o.archive.query(sql, options)
+        : this.store.query(sql, options),
+    );
   }
 
   /** Calls `listener` with every batch applied to the view here; returns the unsubscribe. */
@@ -217,5 +226,16 @@ export class Views {
         this.#logger.warn({ err: error, view }, 'a live view subscriber failed');
       }
     }
+  }
+}
+
+/** Runs a query, timing it for whoever listens (see ops/). */
+async function timed<T>(kind: QueriedEvent['kind'], run: () => Promise<T>): Promise<T> {
+  if (!queried.hasSubscribers) return run();
+  const started = performance.now();
+  try {
+    return await run();
+  } finally {
+    queried.publish({ kind, seconds: (performance.now() - started) / 1000 });
   }
 }

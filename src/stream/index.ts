@@ -63,6 +63,17 @@ export {
   statefulSteps,
   upstreamStages,
 } from './runtime/stages.ts';
+export {
+  type CommittedEvent,
+  committed,
+  type DeadLetteredEvent,
+  deadLettered,
+  type PolledEvent,
+  polled,
+  type RestoredEvent,
+  restored,
+  type StepCount,
+} from './runtime/stream-events.ts';
 export { TableReader, type TableReaderOptions } from './runtime/table-reader.ts';
 export { LateRecordError } from './runtime/task-failures.ts';
 export { decodeViewRecord, type ViewRow, ViewRowError } from './runtime/view-record.ts';

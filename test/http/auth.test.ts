@@ -17,6 +17,7 @@ const SCOPES = {
   reader: ['registry:read'],
   writer: ['registry:write'],
   everything: ['produce:*', 'consume:*', 'registry:write'],
+  monitor: ['monitor'],
   other: ['produce:other-*', 'consume:other-*'],
 } as const;
 type Who = keyof typeof SCOPES;
@@ -93,6 +94,8 @@ const ROWS: Row[] = [
     denied: 'consumer',
   },
   { route: 'GET /v1/cdc', path: '/v1/cdc', allowed: 'admin', denied: 'everything' },
+  { route: 'GET /metrics', path: '/metrics', allowed: 'monitor', denied: 'everything' },
+  { route: 'GET /v1/status', path: '/v1/status', allowed: 'monitor', denied: 'everything' },
   {
     route: 'DELETE /v3/clusters/:cluster/topics/:topic',
     path: '/v3/clusters/kappa/topics/orders-doomed',
@@ -302,7 +305,13 @@ describe('API keys on every route', () => {
   let s: RegistryServer;
   const { stored, secret } = makeKeys();
   beforeAll(async () => {
-    s = await startRegistryServer({ server: { keys: stored } });
+    s = await startRegistryServer({
+      server: {
+        keys: stored,
+        metrics: { text: async () => 'kappa_up 1\n', contentType: 'text/plain; version=0.0.4' },
+        status: async () => ({ pipelines: [] }),
+      },
+    });
     await s.bus.createTopic('orders', { partitions: 3 });
     await s.bus.createTopic('orders-doomed', { partitions: 1 });
     for (const subject of ['orders-value', 'gone-value', 'gone2-value'])

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import {
+  allowsMonitor,
   allowsRegistry,
   allowsTopic,
   ForbiddenError,
@@ -24,6 +25,10 @@ const anyKey: Check = () => {};
 
 const admin: Check = (_request, { principal }) => {
   if (!isAdmin(principal.scopes)) throw forbidden(principal, 'the admin scope');
+};
+
+const monitor: Check = (_request, { principal }) => {
+  if (!allowsMonitor(principal.scopes)) throw forbidden(principal, 'the monitor scope');
 };
 
 const registry =
@@ -141,6 +146,7 @@ export const ROUTE_ACCESS: Array<{ method: string; url: RegExp; access: Access; 
   },
   { method: 'GET', url: /^\/v1\/openapi\.json$/, access: 'open', scope: 'none' },
   { method: 'GET', url: /^\/v1\/cdc$/, access: admin, scope: 'admin' },
+  { method: 'GET', url: /^\/(?:metrics|v1\/status)$/, access: monitor, scope: 'monitor' },
   {
     method: 'GET',
     url: /^\/v1\/views$/,

@@ -101,6 +101,38 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/metrics': {
+        get: {
+          summary:
+            'Prometheus metrics in the text exposition format: appends, consumer lag, pipeline steps, watermark delay, dead letters, commits, restores, views, cache, HTTP, registry (monitor); see docs/operations.md',
+          responses: {
+            200: { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+            ...errors(401, 403),
+          },
+        },
+      },
+      '/v1/status': {
+        get: {
+          summary:
+            'One screen of what runs: topics (partitions, records), consumer groups with their lag, pipelines (state, steps, lag), views (rows, materializer lag), dead letters (monitor); what `kappa status` shows',
+          responses: {
+            200: json({
+              type: 'object',
+              required: ['bus', 'at', 'topics', 'groups', 'pipelines', 'views', 'deadLetters'],
+              properties: {
+                bus: { type: 'string' },
+                at: { type: 'integer' },
+                topics: { type: 'array', items: { type: 'object' } },
+                groups: { type: 'array', items: { type: 'object' } },
+                pipelines: { type: 'array', items: { type: 'object' } },
+                views: { type: 'array', items: { type: 'object' } },
+                deadLetters: { type: 'object' },
+              },
+            }),
+            ...errors(401, 403),
+          },
+        },
+      },
       '/v1/views': {
         get: {
           summary: 'The views the key may query, with their columns and row counts',

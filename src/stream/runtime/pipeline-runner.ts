@@ -143,6 +143,16 @@ export class PipelineRunner {
     return this.#runners.reduce((n, r) => n + r.restoring, 0);
   }
 
+  /** The consumer groups of the pipeline's stages. */
+  get groups(): string[] {
+    return this.stages.map((stage) => stageGroup(this.pipeline, stage));
+  }
+
+  /** The changelog topics of the pipeline's stateful steps run here. */
+  get changelogs(): string[] {
+    return this.#runners.flatMap((r) => r.changelogs());
+  }
+
   /** Records read so far, over all stages. */
   get processed(): number {
     return this.#runners.reduce((n, r) => n + r.processed, 0);

@@ -24,6 +24,7 @@ import { InputWatermarks } from './input-watermarks.ts';
 import { type Repartitioned, readableRepartitioned, readRepartitioned } from './repartition-record.ts';
 import { type Stage, wholePipeline } from './stages.ts';
 import { type Element, type OperatorSlot, type Run, StepCompiler } from './step-compiler.ts';
+import type { StepCount } from './stream-events.ts';
 import { guarded, guardedJoin, LateRecordError, Poison, ResultFailed } from './task-failures.ts';
 
 const WINDOW_WATERMARK = stateKey([0, 'window-watermark']);
@@ -210,6 +211,11 @@ export class PipelineTask {
       : this.pipeline.source.serde;
   };
 
+  /** What each step has seen since the runner last read (and reset) these. */
+  get counts(): Iterable<StepCount> {
+    return this.#compiler.counts.values();
+  }
+
   /** The input record being processed now (null while window results flow on): what an output comes from. */
   get current(): ConsumedRecord | null {
     return this.#record;
@@ -383,7 +389,7 @@ export class PipelineTask {
       emit,
       late: (input) =>
         this.#late(
-          step.name,
+          step,
           step.kind === 'window' ? step.lateTopic : null,
           step.kind === 'window' ? step.allowedLateness : 0,
           input,
@@ -424,13 +430,14 @@ export class PipelineTask {
    * dead letters with reason late.
    */
   #late(
-    step: string,
+    step: StatefulStep,
     lateTopic: string | null,
     allowedLateness: number,
     late: OperatorInput,
     watermark: number,
   ): void {
     const record = this.#record;
+    this.#compiler.counter(step).late++;
     if (lateTopic !== null) {
       this.#output.send(
         lateTopic,
@@ -440,7 +447,11 @@ export class PipelineTask {
       );
       return;
     }
-    const poison = new Poison(step, 'late', new LateRecordError(late.eventTime, watermark, allowedLateness));
+    const poison = new Poison(
+      step.name,
+      'late',
+      new LateRecordError(late.eventTime, watermark, allowedLateness),
+    );
     // An earlier window's result (an update within its lateness) too late for this window.
     if (record === null) this.#resultLetter(poison, late.key, late.value, late.eventTime);
     else this.#deadLetter(record, poison, late.eventTime);
@@ -486,6 +497,7 @@ export class PipelineTask {
   /** A result through the steps after step `i`, made from `record` (null: at a watermark). */
   #flowOn(i: number, out: Element, from: ConsumedRecord | null = null): void {
     const record = this.#record;
+    this.#compiler.counter(this.pipeline.steps[i]!).out++;
     try {
       this.#record = from;
       this.#after[i]!(out);

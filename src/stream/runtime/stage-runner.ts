@@ -17,11 +17,12 @@ import type { Pipeline } from '../dsl/pipeline.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { NO_WATERMARK } from '../time/watermarks.ts';
 import { changelogRecords, changelogTopic, nextOffsets } from './changelog.ts';
-import { letterValue } from './dead-letter.ts';
+import { type DeadLetter, letterValue } from './dead-letter.ts';
 import { deadLetterRecord } from './dead-letter-record.ts';
 import { PipelineTask, type TableLookup } from './pipeline-task.ts';
 import { watermarkRecords } from './repartition-record.ts';
 import { type Stage, stageGroup, stagePipeline } from './stages.ts';
+import { committed, deadLettered, polled, restored, type StepCount } from './stream-events.ts';
 import { StageState, type TaskState } from './task-state.ts';
 
 export interface StageRunnerOptions {
@@ -151,6 +152,8 @@ export class StageRunner {
   #lastCheckpoint = 0;
   /** Source partitions idle at the last tick. */
   readonly #idle = new Set<number>();
+  /** Dead letters held for the next transaction, by step and reason: published once it commits. */
+  readonly #letters = new Map<string, { step: string; reason: string; count: number }>();
 
   constructor(options: StageRunnerOptions) {
     this.#o = options;
@@ -316,7 +319,7 @@ export class StageRunner {
           const record: HeldRecord = { topic, key, value, from: task.current };
           this.#hold(record);
         },
-        deadLetter: (letter) => this.#hold(deadLetterRecord(this.#o.deadLetterTopic, letter)),
+        deadLetter: (letter) => this.#hold(this.#deadLetter(letter)),
       },
     });
     // The windows come into memory a chunk at a time, with the event loop let run in between.
@@ -328,6 +331,9 @@ export class StageRunner {
       }
     if (tasks.owned.get(partition) !== owned) return null;
     owned.task = task;
+    const seconds = (performance.now() - started) / 1000;
+    if (state.steps.length > 0 && restored.hasSubscribers)
+      restored.publish({ pipeline: pipeline.name, stage: stage.index, partition, seconds, records });
     if (state.steps.length > 0)
       logger.info(
         {
@@ -336,7 +342,7 @@ export class StageRunner {
           partition,
           changelogRecords: records,
           fromCheckpoint: checkpoint,
-          ms: Math.round(performance.now() - started),
+          ms: Math.round(seconds * 1000),
         },
         'pipeline task restored',
       );
@@ -393,6 +399,7 @@ export class StageRunner {
           this.#noticeIdle();
         }
         this.#watermarks();
+        this.#publish(records.length);
         // Behind (a full poll), transactions are spaced out, as Kafka Streams' commit.interval.ms:
         // each costs a commit on the bus and on lmdb, and a window changed in every poll is written
         // once per transaction. Caught up, every poll's output is committed at once.
@@ -563,6 +570,7 @@ export class StageRunner {
     // One transaction's store writes in flight at a time: memory holds at most two of them.
     await this.#storing;
     const offsets = [...this.#toCommit.values()];
+    const started = performance.now();
     const txn = await this.#producer!.beginTransaction();
     let written: Awaited<ReturnType<typeof txn.commit>>;
     try {
@@ -573,6 +581,17 @@ export class StageRunner {
       await txn.abort().catch(() => {});
       throw error;
     }
+    if (committed.hasSubscribers)
+      committed.publish({
+        pipeline: this.#o.pipeline.name,
+        stage: this.#o.stage.index,
+        seconds: (performance.now() - started) / 1000,
+        records: records.length,
+      });
+    if (deadLettered.hasSubscribers)
+      for (const letters of this.#letters.values())
+        deadLettered.publish({ pipeline: this.#o.pipeline.name, ...letters });
+    this.#letters.clear();
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#toCommit.clear();
@@ -620,7 +639,7 @@ export class StageRunner {
       const step = pipeline.steps.find(
         (s) => (s.kind === 'toTopic' || s.kind === 'toView') && s.topic === r.topic,
       );
-      return deadLetterRecord(deadLetterTopic, {
+      return this.#deadLetter({
         kind: from ? 'record' : 'result',
         reason: 'error',
         pipeline: pipeline.name,
@@ -642,9 +661,53 @@ export class StageRunner {
     return true;
   }
 
+  /** A dead letter's record, counted for the transaction that will carry it. */
+  #deadLetter(letter: DeadLetter): ProducerRecord {
+    const key = `${letter.step}\0${letter.reason}`;
+    const counted = this.#letters.get(key);
+    if (counted) counted.count++;
+    else this.#letters.set(key, { step: letter.step, reason: letter.reason, count: 1 });
+    return deadLetterRecord(this.#o.deadLetterTopic, letter);
+  }
+
+  /**
+   * After each poll, what the stages' steps counted since the last one and their watermarks, for
+   * whoever listens (see ops/). With no one, the counts keep adding up.
+   */
+  #publish(records: number): void {
+    if (!polled.hasSubscribers) return;
+    const pipeline = this.#o.pipeline.name;
+    for (const tasks of this.#local ? [this.#own, this.#local] : [this.#own]) {
+      const steps = new Map<string, StepCount>();
+      let watermark = Number.POSITIVE_INFINITY;
+      for (const { task } of tasks.owned.values()) {
+        if (task === null) continue;
+        if (task.watermark !== NO_WATERMARK) watermark = Math.min(watermark, task.watermark);
+        for (const count of task.counts) {
+          if (count.in === 0 && count.out === 0 && count.late === 0) continue;
+          const sum = steps.get(count.step);
+          if (sum) {
+            sum.in += count.in;
+            sum.out += count.out;
+            sum.late += count.late;
+          } else steps.set(count.step, { ...count });
+          count.in = count.out = count.late = 0;
+        }
+      }
+      polled.publish({
+        pipeline,
+        stage: tasks.stage.index,
+        records: tasks === this.#own ? records : 0,
+        steps: [...steps.values()],
+        watermark: Number.isFinite(watermark) ? watermark : null,
+      });
+    }
+  }
+
   /** Drops what a failed poll left: output, offsets and the stores' pending writes. */
   #discard(): void {
     this.#pending = [];
+    this.#letters.clear();
     this.#pendingBytes = 0;
     this.#toCommit.clear();
     this.#sent.clear();

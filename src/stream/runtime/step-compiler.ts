@@ -6,6 +6,7 @@ import type { StateStore } from '../state/state-store.ts';
 import type { Exchange, TableLookup, TaskOutput } from './pipeline-task.ts';
 import { repartitioned } from './repartition-record.ts';
 import type { Stage } from './stages.ts';
+import type { StepCount } from './stream-events.ts';
 import { Poison } from './task-failures.ts';
 import { viewRecordKey, viewRecordValue } from './view-record.ts';
 
@@ -48,8 +49,21 @@ export interface CompileContext {
 /** Compiles a task's steps into one function per step (PipelineTask's per-record path). */
 export class StepCompiler {
   readonly #c: CompileContext;
+  /**
+   * What each step compiled here saw, by step name. Counted always (an increment per step per
+   * element); read and reset by the runner after each poll, and published only if someone listens.
+   */
+  readonly counts = new Map<string, StepCount>();
   constructor(context: CompileContext) {
     this.#c = context;
+  }
+
+  /** A step's counts: made when it is first compiled, shared by every chain that runs it. */
+  counter(step: Step): StepCount {
+    let count = this.counts.get(step.name);
+    if (count === undefined)
+      this.counts.set(step.name, (count = { step: step.name, kind: step.kind, in: 0, out: 0, late: 0 }));
+    return count;
   }
 
   /**
@@ -64,16 +78,19 @@ export class StepCompiler {
     if (step.kind === 'source') return () => {};
     const name = step.name;
     const poison = (error: unknown) => new Poison(name, 'error', error);
+    const count = this.counter(step);
     switch (step.kind) {
       case 'map': {
         const { fn } = step;
         const next = this.compile(steps, from + 1, tail);
         return (element) => {
+          count.in++;
           try {
             element.value = fn(element.value);
           } catch (error) {
             throw poison(error);
           }
+          count.out++;
           next(element);
         };
       }
@@ -81,25 +98,30 @@ export class StepCompiler {
         const { fn } = step;
         const next = this.compile(steps, from + 1, tail);
         return (element) => {
+          count.in++;
           let keep: boolean;
           try {
             keep = fn(element.value);
           } catch (error) {
             throw poison(error);
           }
-          if (keep) next(element);
+          if (!keep) return;
+          count.out++;
+          next(element);
         };
       }
       case 'flatMap': {
         const { fn } = step;
         const next = this.compile(steps, from + 1, tail);
         return (element) => {
+          count.in++;
           let values: unknown[];
           try {
             values = [...fn(element.value)];
           } catch (error) {
             throw poison(error);
           }
+          count.out += values.length;
           for (const value of values) next({ ...element, value });
         };
       }
@@ -110,6 +132,7 @@ export class StepCompiler {
             ? this.#repartition()
             : this.compile(steps, from + 1, tail);
         return (element) => {
+          count.in++;
           let key: unknown;
           try {
             key = fn(element.value);
@@ -120,6 +143,7 @@ export class StepCompiler {
             throw poison(new TypeError(`keyBy returned ${String(key)}: a key must be JSON`));
           element.key = key;
           element.keyed = true;
+          count.out++;
           next(element);
         };
       }
@@ -130,7 +154,9 @@ export class StepCompiler {
         const clock = this.#c.clock;
         // Only the updates and early emit modes look at processing time per record.
         const timed = step.kind === 'window' && step.emit.mode !== 'final';
+        // Out: counted as results flow on from the operator (PipelineTask's flowOn).
         return (element) => {
+          count.in++;
           element.now = timed ? clock.now() : 0;
           try {
             slot.op.process(element, slot.ctx);
@@ -144,6 +170,7 @@ export class StepCompiler {
         const rows = this.#c.tables(step.table.topic);
         const next = this.compile(steps, from + 1, tail);
         return (element) => {
+          count.in++;
           let out: unknown;
           try {
             const key = keyOf(element.value);
@@ -154,6 +181,7 @@ export class StepCompiler {
             throw poison(error);
           }
           element.value = out;
+          count.out++;
           next(element);
         };
       }
@@ -161,6 +189,7 @@ export class StepCompiler {
         const { topic } = step;
         const output = this.#c.output;
         return (element) => {
+          count.in++;
           const result = element.value as Windowed<unknown, unknown>;
           let key: Buffer;
           let value: Buffer;
@@ -173,15 +202,19 @@ export class StepCompiler {
           this.#checkSize(name, key, value);
           // A session merged into this one is a row no more: its record is deleted, so the topic,
           // compacted, holds exactly the view's rows.
-          for (const gone of result.replaces ?? [])
+          for (const gone of result.replaces ?? []) {
             output.send(topic, viewRecordKey(result.key, gone), null, element.eventTime);
+            count.out++;
+          }
           output.send(topic, key, value, element.eventTime);
+          count.out++;
         };
       }
       case 'toTopic': {
         const { topic, serde } = step;
         const output = this.#c.output;
         return (element) => {
+          count.in++;
           let value: Buffer;
           let key: Buffer | null;
           try {
@@ -192,6 +225,7 @@ export class StepCompiler {
           }
           this.#checkSize(name, key, value);
           output.send(topic, key, value, element.eventTime);
+          count.out++;
         };
       }
     }
