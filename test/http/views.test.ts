@@ -4,6 +4,7 @@ import { generateApiKey, hashApiKey, ManualClock } from '../../src/core/index.ts
 import { createServer, type KappaServer } from '../../src/http/index.ts';
 import { openApiDocument } from '../../src/http/routes/openapi.ts';
 import { type EmbeddedBus, openEmbeddedBus } from '../../src/log/index.ts';
+import { readStatus, type Status } from '../../src/ops/index.ts';
 import { DuckDbViewStore, MemoryViewCache, Views } from '../../src/serve/index.ts';
 import { count, PipelineRunner, pipeline, sum, tumbling } from '../../src/stream/index.ts';
 import { tempDir } from '../support/temp-dir.ts';
@@ -87,7 +88,21 @@ describe('query API', () => {
       materialize: [revenue],
     });
     await views.start();
-    server = await createServer({ bus, views, keys, queryTimeoutMs: 500, maxLiveStreams: 1000 });
+    server = await createServer({
+      bus,
+      views,
+      keys,
+      queryTimeoutMs: 500,
+      maxLiveStreams: 1000,
+      status: () =>
+        readStatus({
+          bus,
+          busDescription: 'embedded log in test',
+          pipelines: [runner],
+          views,
+          deadLetterTopic: 'dead-letters',
+        }),
+    });
     url = await server.listen(0, '127.0.0.1');
     // Windows [0, 1000) and [1000, 2000) close; [2000, 3000) stays open.
     await send([
@@ -287,8 +302,37 @@ describe('query API', () => {
       ([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
     );
     const registered = server.routes
-      .filter((r) => r.method !== 'HEAD' && r.url.startsWith('/v1/'))
+      .filter((r) => r.method !== 'HEAD' && (r.url.startsWith('/v1/') || r.url === '/metrics'))
       .map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
-    expect(documented.sort()).toEqual(registered.sort());
+    // This server has no metrics: /metrics is documented, as kappa up serves it.
+    expect(documented.sort()).toEqual([...registered, 'GET /metrics'].sort());
+  });
+
+  it('answers GET /v1/status with the pipeline, its groups’ lag and the view', async () => {
+    const { status, body } = await get('admin', '/v1/status');
+    expect(status).toBe(200);
+    const answer = body as Status;
+    expect(answer.bus).toBe('embedded log in test');
+    expect(answer.pipelines).toEqual([
+      expect.objectContaining({
+        name: 'revenue',
+        source: 'payments',
+        state: 'running',
+        steps: revenue.steps.map((s) => ({ name: s.name, kind: s.kind })),
+      }),
+    ]);
+    expect(answer.pipelines[0]!.processed).toBeGreaterThan(0);
+    const view = answer.views.find((v) => v.name === 'revenue')!;
+    expect(view).toMatchObject({ pipeline: 'revenue', version: 1, lag: 0 });
+    expect(view.rows).toBeGreaterThan(0);
+    expect(answer.topics.find((t) => t.name === 'payments')).toMatchObject({
+      partitions: 1,
+      internal: false,
+    });
+    const group = answer.groups.find((g) => g.group === 'kappa-pipeline-revenue')!;
+    expect(group.partitions.map((p) => p.topic)).toEqual(['payments']);
+    expect(group.lag).toBe(0);
+    // A key without the monitor scope sees none of it.
+    expect((await get('viewer', '/v1/status')).status).toBe(403);
   });
 });

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appended, openEmbeddedBus } from '../../src/log/index.ts';
 import { Metrics } from '../../src/ops/index.ts';
@@ -46,5 +48,32 @@ describe('metrics', () => {
     await produce('clicks', 50, 100);
     text = await metrics.text();
     expect(sample(text, 'kappa_log_appended_records_total', { topic: 'clicks' })).toBe(1234);
+  });
+
+  it('name only metrics Kappa serves in the Grafana dashboard and the alert rules', async () => {
+    const ops = path.join(import.meta.dirname, '..', '..', 'ops');
+    const metrics = new Metrics().readFrom({
+      bus,
+      changelogs: () => [],
+      views: () => [],
+      rowCount: async () => 0,
+    });
+    const served = new Set(metrics.registry.getMetricsAsArray().map((m) => m.name));
+    const dashboard = JSON.parse(await readFile(path.join(ops, 'grafana', 'kappa.json'), 'utf8')) as {
+      panels: Array<{ targets?: Array<{ expr: string }> }>;
+    };
+    const exprs = [
+      ...dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr),
+      await readFile(path.join(ops, 'prometheus', 'alerts.yml'), 'utf8'),
+    ];
+    const named = new Set(
+      exprs.flatMap((e) =>
+        [...e.matchAll(/\bkappa_[a-z_]+/g)].map((m) => m[0].replace(/_(?:bucket|count|sum)$/, '')),
+      ),
+    );
+    expect(named.size).toBeGreaterThan(15);
+    expect([...named].filter((n) => !served.has(n))).toEqual([]);
+    // Every metric Kappa serves is on the dashboard.
+    expect([...served].filter((n) => n.startsWith('kappa_') && !named.has(n))).toEqual([]);
   });
 });
