@@ -1,4 +1,5 @@
 import { KappaError } from '../core/index.ts';
+import { withSpinner } from './spinner.ts';
 
 export const DEFAULT_URL = 'http://localhost:8080';
 
@@ -31,14 +32,17 @@ export class KappaClient {
   ): Promise<T> {
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: {
-          ...(body === undefined ? {} : { 'content-type': contentType }),
-          ...(this.#apiKey ? { authorization: `Bearer ${this.#apiKey}` } : {}),
-        },
-        body: body === undefined ? null : JSON.stringify(body),
-      });
+      response = await withSpinner(
+        `${method} ${path.split('?')[0]}`,
+        fetch(`${this.baseUrl}${path}`, {
+          method,
+          headers: {
+            ...(body === undefined ? {} : { 'content-type': contentType }),
+            ...(this.#apiKey ? { authorization: `Bearer ${this.#apiKey}` } : {}),
+          },
+          body: body === undefined ? null : JSON.stringify(body),
+        }),
+      );
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code;
       if (cause === 'ECONNREFUSED' || cause === 'ENOTFOUND' || cause === 'EAI_AGAIN') {

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { configSchema } from '../config/index.ts';
+import { LOG_LEVELS } from '../core/index.ts';
 import { cdcCommand } from './cdc.ts';
 import { DEFAULT_URL, fail, KappaClient } from './client.ts';
 import { consume } from './consume.ts';
@@ -9,6 +10,7 @@ import { offsetsCommand } from './offsets.ts';
 import { produce } from './produce.ts';
 import { replayCommand } from './replay.ts';
 import { schemasCommand } from './schemas.ts';
+import { statusCommands } from './status.ts';
 import { topicsCommand } from './topics.ts';
 import { up } from './up.ts';
 import { viewsCommand } from './views.ts';
@@ -20,7 +22,18 @@ export function buildProgram(): Command {
     .description('Kappa: real-time analytics on one stream path')
     .option('--url <url>', 'URL of a running Kappa (or KAPPA_URL)', process.env.KAPPA_URL || DEFAULT_URL)
     .option('--api-key <key>', 'API key for a Kappa that requires one (or KAPPA_API_KEY)')
+    .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (or KAPPA_LOG_LEVEL; default info)`)
+    .option(
+      '--log-format <format>',
+      'json or pretty (or KAPPA_LOG_FORMAT; default pretty on a terminal, json lines otherwise)',
+    )
     .showHelpAfterError();
+  // The flags reach every logger the command makes (createLogger reads these).
+  program.hook('preAction', () => {
+    const { logLevel, logFormat } = program.opts<{ logLevel?: string; logFormat?: string }>();
+    if (logLevel !== undefined) process.env.KAPPA_LOG_LEVEL = logLevel;
+    if (logFormat !== undefined) process.env.KAPPA_LOG_FORMAT = logFormat;
+  });
   const client = () => {
     const { url, apiKey } = program.opts<{ url: string; apiKey?: string }>();
     return new KappaClient(url, apiKey ?? process.env.KAPPA_API_KEY);
@@ -79,6 +92,7 @@ export function buildProgram(): Command {
   cdcCommand(program, client);
   replayCommand(program);
   offsetsCommand(program);
+  statusCommands(program, client);
 
   program
     .command('produce <topic>')
@@ -95,7 +109,7 @@ export function buildProgram(): Command {
 
   program.addHelpText(
     'after',
-    '\nThe config file and every key with its default: docs/config.md. Environment: KAPPA_URL, KAPPA_API_KEY, KAPPA_BUS, KAPPA_LOG_LEVEL.',
+    '\nThe config file and every key with its default: docs/config.md. Environment: KAPPA_URL, KAPPA_API_KEY, KAPPA_BUS, KAPPA_LOG_LEVEL, KAPPA_LOG_FORMAT.',
   );
 
   return program;

@@ -62,6 +62,8 @@ export class ViewMaterializer {
   #definition: ViewDefinition | null = null;
   /** Next offset per partition, as of the last batch applied (or read from the store). */
   #positions = new Map<number, number>();
+  /** The consumer's position per partition once everything it had returned was applied. */
+  #read = new Map<number, number>();
   /** The newest window end seen: retention counts back from it. */
   #newestEnd = Number.NEGATIVE_INFINITY;
   #loop: Promise<void> | null = null;
@@ -96,13 +98,17 @@ export class ViewMaterializer {
     return this.#applied;
   }
 
-  /** Records of the view's topic not in the store yet (the materializer's lag). */
+  /**
+   * Records of the view's topic not in the store yet (the materializer's lag), counted from the
+   * consumer's position after the last batch applied: past the transaction markers after its
+   * records too, which take offsets but are no records.
+   */
   async lag(): Promise<number> {
     const ranges = await this.#o.bus.partitionOffsets(this.#o.step.topic);
-    return ranges.reduce(
-      (n, r) => n + Math.max(0, r.end - Math.max(r.start, this.#positions.get(r.partition) ?? 0)),
-      0,
-    );
+    return ranges.reduce((n, r) => {
+      const read = Math.max(this.#positions.get(r.partition) ?? 0, this.#read.get(r.partition) ?? 0);
+      return n + Math.max(0, r.end - Math.max(r.start, read));
+    }, 0);
   }
 
   async start(): Promise<void> {
@@ -129,6 +135,7 @@ export class ViewMaterializer {
     const stored = await store.offsets(step.table);
     const { partitions } = await bus.describeTopic(step.topic);
     this.#positions = new Map();
+    this.#read = new Map();
     const assignment = [];
     for (let p = 0; p < partitions; p++) {
       const offset = stored.get(p) ?? 0;
@@ -148,6 +155,8 @@ export class ViewMaterializer {
           timeoutMs: 200,
         });
         if (records.length > 0) await this.#materialize(records);
+        for (const p of this.#positions.keys())
+          this.#read.set(p, this.#consumer!.position(this.#o.step.topic, p) ?? 0);
         failures = 0;
       } catch (error) {
         if (this.#stopped) return;

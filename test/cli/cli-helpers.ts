@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -124,4 +125,42 @@ export function eventProducer(topic: string, users: number): (url: string, count
       if (res.status !== 200) throw new Error(`produce answered ${res.status}: ${await res.text()}`);
     }
   };
+}
+
+const SRC = path.join(import.meta.dirname, '..', '..', 'src', 'index.ts');
+
+/**
+ * Writes the revenue pipeline into `dir` (a pipelines folder) with a config beside it naming it,
+ * and returns the config's path. Payments `{ merchant, amount, ts }` of `topic`: a negative amount
+ * throws in the map step (a dead letter), windows of 1 s per merchant go to view `view`.
+ */
+export async function revenuePipeline(
+  dir: string,
+  options: { view: string; topic?: string; name?: string; configYaml?: string },
+): Promise<string> {
+  const { view, topic = 'payments', name = 'revenue', configYaml = '' } = options;
+  const pipelines = path.join(dir, 'pipelines');
+  await mkdir(pipelines, { recursive: true });
+  await writeFile(
+    path.join(pipelines, 'revenue.ts'),
+    `import { count, pipeline, sum, tumbling } from ${JSON.stringify(SRC)};
+interface Payment { merchant: string; amount: number; ts: number }
+export default pipeline(${JSON.stringify(name)})
+  .source<Payment>(${JSON.stringify(topic)}, { eventTime: (p) => p.ts })
+  .map((p) => {
+    if (p.amount < 0) throw new RangeError('negative amount');
+    return p;
+  })
+  .keyBy((p) => p.merchant)
+  .window(tumbling(1000))
+  .aggregate({ n: count(), total: sum((p) => p.amount) })
+  .toView(${JSON.stringify(view)});
+`,
+  );
+  const config = path.join(dir, 'kappa.config.yaml');
+  await writeFile(
+    config,
+    `${configYaml}pipelines:\n  dir: ${JSON.stringify(pipelines)}\ntopics:\n  autoCreate: true\n`,
+  );
+  return config;
 }

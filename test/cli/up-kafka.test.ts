@@ -3,12 +3,13 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaBus } from '../../src/kafka/index.ts';
+import type { Status } from '../../src/ops/index.ts';
 import { drain } from '../log/bus-contract.ts';
 import { hasKafka, kafkaBroker, SASL_USERS } from '../support/kafka.ts';
 import type { KafkaEndpoints } from '../support/kafka-broker.ts';
 import { freePort } from '../support/net.ts';
 import { uniqueName, useTempDir } from '../support/temp-dir.ts';
-import { run, startUp } from './cli-helpers.ts';
+import { revenuePipeline, run, startUp } from './cli-helpers.ts';
 
 /** `kappa up` on Kafka: the same HTTP API and CLI, with every topic and record in the broker. */
 describe.skipIf(!hasKafka)('kappa up against Kafka', () => {
@@ -60,6 +61,62 @@ describe.skipIf(!hasKafka)('kappa up against Kafka', () => {
 
     const consumed = await run(['--url', url, 'consume', topic, '--from-beginning', '--max', '1']);
     expect(JSON.parse(consumed.stdout)).toMatchObject({ key: 'o-1', value: { total: 42 } });
+  });
+
+  it('kappa status shows the topics, groups with lag, pipeline and view on Kafka', async () => {
+    const topic = uniqueName('payments');
+    const name = uniqueName('revenue');
+    const config = await revenuePipeline(temp.dir, {
+      view: name.replace(/-/g, '_'),
+      topic,
+      name,
+      configYaml: `bus:\n  kind: kafka\n  brokers: ['${broker.bootstrap}']\n`,
+    });
+    const { url } = await up(['--config', config]);
+    const produced = await fetch(`${url}/topics/${topic}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.kafka.json.v2+json' },
+      body: JSON.stringify({
+        records: [
+          { merchant: 'm1', amount: 10, ts: 100 },
+          { merchant: 'm1', amount: -1, ts: 200 },
+          { merchant: 'm2', amount: 5, ts: 1500 },
+        ].map((value) => ({ value })),
+      }),
+    });
+    expect(produced.status).toBe(200);
+    let status: Status | undefined;
+    for (let i = 0; i < 150; i++) {
+      status = JSON.parse((await run(['--url', url, 'status', '--json'])).stdout) as Status;
+      const [pipeline] = status.pipelines;
+      const [view] = status.views;
+      if (pipeline && pipeline.processed >= 3 && pipeline.lag === 0 && view?.rows === 1 && view.lag === 0)
+        break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const { code, stdout } = await run(['--url', url, 'status']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^Kappa on Kafka at ${broker.bootstrap}, `));
+    const row = (first: string) =>
+      stdout
+        .split('\n')
+        .find((l) => l.startsWith(`${first} `))
+        ?.split(/\s{3,}/);
+    // The broker's topic, its three records, and the pipeline's two stages' groups caught up, past
+    // the transaction markers of the repartition topic.
+    expect(row(topic)).toEqual([topic, '1', '3', '-']);
+    expect(row(`kappa-pipeline-${name}`)).toEqual([`kappa-pipeline-${name}`, '1', '0', '1']);
+    expect(row(`kappa-pipeline-${name}-1`)).toEqual([`kappa-pipeline-${name}-1`, '1', '0', '1']);
+    const [, state, source, processed, ...rest] = row(name)!;
+    expect([state, source, rest]).toEqual([
+      'running',
+      topic,
+      ['-', '0', '-', 'map → keyBy → window → toView'],
+    ]);
+    // Both stages' records: the payments, and what the first stage sent the second.
+    expect(Number(processed)).toBeGreaterThan(3);
+    expect(row(name.replace(/-/g, '_'))).toEqual([name.replace(/-/g, '_'), name, '1', '1', '0']);
+    expect(stdout).toMatch(/Dead letters: [1-9]\d* in dead-letters/);
   });
 
   it('reads the Kafka connection from a YAML config: SASL SCRAM, and TLS with a CA file', async () => {

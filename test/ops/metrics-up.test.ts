@@ -1,12 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUp } from '../cli/cli-helpers.ts';
+import { revenuePipeline, startUp } from '../cli/cli-helpers.ts';
 import { sample } from '../support/prometheus-text.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
-const SRC = path.join(import.meta.dirname, '..', '..', 'src', 'index.ts');
 const V2 = 'application/vnd.kafka.json.v2+json';
 
 /**
@@ -27,26 +26,7 @@ describe('GET /metrics of kappa up', () => {
 
   beforeAll(async () => {
     temp = await tempDir('kappa-metrics-up-');
-    const dir = path.join(temp.dir, 'pipelines');
-    await mkdir(dir);
-    await writeFile(
-      path.join(dir, 'revenue.ts'),
-      `import { count, pipeline, sum, tumbling } from ${JSON.stringify(SRC)};
-interface Payment { merchant: string; amount: number; ts: number }
-export default pipeline('revenue')
-  .source<Payment>('payments', { eventTime: (p) => p.ts })
-  .map((p) => {
-    if (p.amount < 0) throw new RangeError('negative amount');
-    return p;
-  })
-  .keyBy((p) => p.merchant)
-  .window(tumbling(1000))
-  .aggregate({ n: count(), total: sum((p) => p.amount) })
-  .toView('metric_revenue');
-`,
-    );
-    config = path.join(temp.dir, 'kappa.config.yaml');
-    await writeFile(config, `pipelines:\n  dir: ${JSON.stringify(dir)}\ntopics:\n  autoCreate: true\n`);
+    config = await revenuePipeline(temp.dir, { view: 'metric_revenue' });
     await start();
   });
   afterAll(async () => {

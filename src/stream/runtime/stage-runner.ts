@@ -128,6 +128,8 @@ export class StageRunner {
   readonly #sent = new Map<number, string>();
   /** Offsets read whose output is not committed yet, by partition (a stage reads one topic). */
   readonly #toCommit = new Map<number, TopicPartitionOffset>();
+  /** The offset last committed (or first read from) per partition owned, once known. */
+  readonly #committed = new Map<number, number>();
   #consumer: Consumer | null = null;
   #producer: Producer | null = null;
   #pending: ProducerRecord[] = [];
@@ -260,7 +262,10 @@ export class StageRunner {
     });
     for (const { topic, partition } of partitions) {
       this.#sent.delete(partition);
-      if (topic === this.#o.stage.input) this.#toCommit.delete(partition);
+      if (topic === this.#o.stage.input) {
+        this.#toCommit.delete(partition);
+        this.#committed.delete(partition);
+      }
     }
     await this.#release(partitions.map((p) => p.partition));
   }
@@ -391,6 +396,7 @@ export class StageRunner {
           maxRecords: POLL_RECORDS,
         });
         await this.#process(records);
+        this.#readToPositions();
         this.#rejoinIfAsked();
         const now = this.#o.clock.now();
         if (now - lastTick >= this.#o.tickMs) {
@@ -455,6 +461,28 @@ export class StageRunner {
         await this.#flush();
         partition = -1;
       }
+    }
+  }
+
+  /**
+   * Once a poll's records are all processed, each task's offset to commit moves on to the consumer's
+   * position: past the transaction markers after its last record too, which take offsets but are no
+   * records, so a group that has caught up with a transactional topic shows no lag (Kafka Streams
+   * commits its consumer's position for the same reason). A partition's first position is only
+   * noted: it is where the group's committed offset put the consumer.
+   */
+  #readToPositions(): void {
+    const topic = this.#o.stage.input;
+    for (const [partition, { task }] of this.#owned) {
+      if (task === null) continue;
+      const position = this.#consumer!.position(topic, partition);
+      if (position === undefined) continue;
+      const read = this.#toCommit.get(partition);
+      const done = read?.offset ?? this.#committed.get(partition);
+      if (done === undefined) this.#committed.set(partition, position);
+      else if (position > done)
+        if (read) read.offset = position;
+        else this.#toCommit.set(partition, { topic, partition, offset: position });
     }
   }
 
@@ -594,6 +622,7 @@ export class StageRunner {
     this.#letters.clear();
     this.#pending = [];
     this.#pendingBytes = 0;
+    for (const o of offsets) this.#committed.set(o.partition, o.offset);
     this.#toCommit.clear();
     // Changelog records were sent last: only their offsets are looked at.
     const next =
@@ -708,6 +737,7 @@ export class StageRunner {
   #discard(): void {
     this.#pending = [];
     this.#letters.clear();
+    this.#committed.clear();
     this.#pendingBytes = 0;
     this.#toCommit.clear();
     this.#sent.clear();
