@@ -84,6 +84,7 @@ export async function up(options: UpOptions): Promise<void> {
         pipelines: assembly.pipelines,
         views: assembly.views,
         deadLetterTopic: config.pipelines.deadLetterTopic,
+        registryTopic: config.registry.topic,
       }),
     registry: assembly.registry,
     registryTopic: config.registry.topic,

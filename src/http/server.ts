@@ -23,6 +23,7 @@ import { DEFAULT_MAX_JSON_DEPTH } from './json-body.ts';
 import { limitConcurrentRequests } from './request-limit.ts';
 import { cdcRoutes } from './routes/cdc-v1.ts';
 import { consumersV2Routes } from './routes/consumers-v2.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
 import { openApiRoute } from './routes/openapi.ts';
 import { type MetricsText, opsRoutes } from './routes/ops.ts';
@@ -84,8 +85,10 @@ export interface ServerOptions {
   cdc?: () => SourceStatus[];
   /** Serves `GET /metrics` (Prometheus's text format) from these metrics. */
   metrics?: MetricsText;
-  /** Serves `GET /v1/status`: topics, groups with lag, pipelines, views, dead letters (ops/'s readStatus). */
+  /** Serves `GET /v1/status` and its live feed: topics, groups with lag, pipelines, views, dead letters (ops/'s readStatus). */
   status?: () => Promise<object>;
+  /** The built dashboard served at `/`: its folder (default dist/dashboard), or false for none. */
+  dashboard?: string | false;
 }
 
 export interface KappaServer {
@@ -200,6 +203,8 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
       maxLiveStreams: options.maxLiveStreams ?? 1000,
     });
   if (options.registry) await app.register(registryRoutes(options.registry, logger, maxJsonDepth));
+  if (options.dashboard !== false)
+    await dashboardRoutes(app, { dir: options.dashboard, keysRequired: () => keys.enabled });
   await app.ready();
 
   return {

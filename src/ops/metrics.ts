@@ -324,6 +324,12 @@ export class Metrics {
     return this.registry.metrics();
   }
 
+  /** Kappa's own metrics (not Node's) as prom-client lists them: the dashboard's numbers. */
+  async values(): Promise<unknown[]> {
+    this.#ranges = new Map();
+    return (await this.registry.getMetricsAsJSON()).filter((m) => m.name.startsWith('kappa_'));
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }

@@ -1,3 +1,4 @@
+import { kappaTopics } from '../core/index.ts';
 import { type Bus, consumerLag, type PartitionLag, type PartitionRange } from '../log/index.ts';
 import type { Views } from '../serve/index.ts';
 import type { PipelineRunner } from '../stream/index.ts';
@@ -8,6 +9,7 @@ export interface Status {
   bus: string;
   /** When it was read (ms since the epoch). */
   at: number;
+  /** `internal`: one of Kappa's own (the registry's, `__*`, a pipeline's `kappa-*` changelogs, repartition and view topics). */
   topics: Array<{ name: string; partitions: number; records: number; endOffset: number; internal: boolean }>;
   groups: Array<{
     group: string;
@@ -38,6 +40,8 @@ export interface StatusSources {
   pipelines: readonly PipelineRunner[];
   views?: Views;
   deadLetterTopic: string;
+  /** The registry's topic; default `_schemas`. */
+  registryTopic?: string;
 }
 
 /** Reads the status from the bus and what runs in this process. */
@@ -48,7 +52,7 @@ export async function readStatus(s: StatusSources): Promise<Status> {
     if (r === undefined) ranges.set(topic, (r = s.bus.partitionOffsets(topic)));
     return r.catch(() => [] as PartitionRange[]);
   };
-  const visible = new Set(await s.bus.listTopics());
+  const own = kappaTopics(s.registryTopic);
   const topics: Status['topics'] = [];
   for (const name of await s.bus.listTopics({ includeInternal: true })) {
     const parts = await rangesOf(name);
@@ -57,7 +61,7 @@ export async function readStatus(s: StatusSources): Promise<Status> {
       partitions: parts.length,
       records: parts.reduce((n, p) => n + p.end - p.start, 0),
       endOffset: parts.reduce((n, p) => n + p.end, 0),
-      internal: !visible.has(name),
+      internal: own(name),
     });
   }
   const lags = await consumerLag(s.bus, ranges);

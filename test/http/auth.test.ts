@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -299,19 +300,36 @@ const ROWS: Row[] = [
   },
   { route: 'DELETE /mode/:subject', path: '/mode/orders-value', allowed: 'admin', denied: 'writer' },
 ];
-const OPEN = ['GET /healthz', 'GET /readyz', 'GET /v1/openapi.json'];
+const OPEN = ['GET /healthz', 'GET /readyz', 'GET /v1/openapi.json', 'GET /', 'GET /assets/*'];
+/** Streams: checked on their first bytes (the generic rows read whole answers). */
+const STREAMS = ['GET /v1/status/live'];
 
 describe('API keys on every route', () => {
   let s: RegistryServer;
   const { stored, secret } = makeKeys();
   beforeAll(async () => {
+    // A built dashboard: a page and one asset.
+    const dashboard = await tempDir('kappa-auth-dashboard-');
+    await mkdir(path.join(dashboard.dir, 'assets'));
+    await writeFile(path.join(dashboard.dir, 'index.html'), '<!doctype html><title>Kappa</title>');
+    await writeFile(path.join(dashboard.dir, 'assets', 'app.js'), 'console.log(1);');
     s = await startRegistryServer({
       server: {
         keys: stored,
-        metrics: { text: async () => 'kappa_up 1\n', contentType: 'text/plain; version=0.0.4' },
+        metrics: {
+          text: async () => 'kappa_up 1\n',
+          values: async () => [],
+          contentType: 'text/plain; version=0.0.4',
+        },
         status: async () => ({ pipelines: [] }),
+        dashboard: dashboard.dir,
       },
     });
+    const close = s.close;
+    s.close = async () => {
+      await close();
+      await dashboard.remove();
+    };
     await s.bus.createTopic('orders', { partitions: 3 });
     await s.bus.createTopic('orders-doomed', { partitions: 1 });
     for (const subject of ['orders-value', 'gone-value', 'gone2-value'])
@@ -359,14 +377,32 @@ describe('API keys on every route', () => {
 
   it('has a row for every route the server registers, and an entry in the access table for each', () => {
     const registered = s.server.routes.filter((r) => r.method !== 'HEAD').map((r) => `${r.method} ${r.url}`);
-    const covered = new Set([...ROWS.map((r) => r.route), ...OPEN]);
+    const covered = new Set([...ROWS.map((r) => r.route), ...OPEN, ...STREAMS]);
     expect(registered.filter((r) => !covered.has(r))).toEqual([]);
     expect([...covered].filter((r) => !registered.includes(r))).toEqual([]);
     expect(ROUTE_ACCESS.length).toBeGreaterThan(10);
   });
 
   it.each(OPEN)('%s needs no key', async (route) => {
-    expect((await request(null, 'GET', route.split(' ')[1]!)).status).toBe(200);
+    const url = route.split(' ')[1]!.replace('*', 'app.js');
+    expect((await request(null, 'GET', url)).status).toBe(200);
+  });
+
+  it('GET /v1/status/live: no key 401, a key without monitor 403, monitor streams', async () => {
+    expect((await request(null, 'GET', '/v1/status/live')).status).toBe(401);
+    expect((await request('everything', 'GET', '/v1/status/live')).status).toBe(403);
+    const abort = new AbortController();
+    const live = await fetch(`${s.url}/v1/status/live`, {
+      headers: { authorization: `Bearer ${secret.monitor}` },
+      signal: abort.signal,
+    });
+    expect(live.status).toBe(200);
+    expect(live.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = live.body!.getReader();
+    let text = '';
+    while (!text.includes('event: snapshot')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toContain('data: {"status":{"pipelines":[]},"metrics":[]}');
+    abort.abort();
   });
 
   // Order matters for the rows that change things (delete a subject, the instance); each runs its

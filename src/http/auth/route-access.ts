@@ -146,7 +146,9 @@ export const ROUTE_ACCESS: Array<{ method: string; url: RegExp; access: Access; 
   },
   { method: 'GET', url: /^\/v1\/openapi\.json$/, access: 'open', scope: 'none' },
   { method: 'GET', url: /^\/v1\/cdc$/, access: admin, scope: 'admin' },
-  { method: 'GET', url: /^\/(?:metrics|v1\/status)$/, access: monitor, scope: 'monitor' },
+  { method: 'GET', url: /^\/(?:metrics|v1\/status(?:\/live)?)$/, access: monitor, scope: 'monitor' },
+  // The dashboard's page and assets hold no data: what they show comes through the routes above.
+  { method: 'GET', url: /^\/(?:assets\/\*)?$/, access: 'open', scope: 'none' },
   {
     method: 'GET',
     url: /^\/v1\/views$/,

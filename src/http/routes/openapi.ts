@@ -133,6 +133,19 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/v1/status/live': {
+        get: {
+          summary:
+            "The status and Kappa's metrics (prom-client's JSON) every second as Server-Sent Events `snapshot` (monitor): the dashboard's feed",
+          responses: {
+            200: {
+              description: 'The stream',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            },
+            ...errors(401, 403, 429),
+          },
+        },
+      },
       '/v1/views': {
         get: {
           summary: 'The views the key may query, with their columns and row counts',

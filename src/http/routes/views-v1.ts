@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { allowsTopic, type Principal, TimeoutError } from '../../core/index.ts';
 import {
   missingColumn,
@@ -9,6 +9,7 @@ import {
   type Views,
 } from '../../serve/index.ts';
 import { RequestError } from '../errors.ts';
+import { eventStream } from '../event-stream.ts';
 
 export interface ViewRoutesOptions {
   views: Views;
@@ -208,7 +209,7 @@ export function viewRoutes(app: FastifyInstance, options: ViewRoutesOptions): vo
         );
       }
       liveStreams++;
-      stream(reply, (send) =>
+      eventStream(reply, 'kappa live view', (send) =>
         views.subscribe(view, (change: ViewChange) => {
           for (const row of change.upserts)
             if (only === null || JSON.stringify(row.key) === only) send('upsert', rowJson(row));
@@ -222,47 +223,4 @@ export function viewRoutes(app: FastifyInstance, options: ViewRoutesOptions): vo
       return reply;
     },
   );
-}
-
-/** Longest a slow subscriber may fall behind (bytes not yet taken by its socket) before it is cut off. */
-const MAX_BUFFERED_BYTES = 1024 * 1024;
-const KEEPALIVE_MS = 15_000;
-
-/**
- * An SSE response: events as `subscribe` sends them, a comment every 15 s so proxies keep the
- * connection, and the subscription dropped as soon as the client goes (or falls too far behind).
- */
-function stream(
-  reply: FastifyReply,
-  subscribe: (send: (event: string, data: unknown) => void) => () => void,
-): Promise<void> {
-  const res = reply.raw;
-  reply.hijack();
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  res.write(': kappa live view\n\n');
-  return new Promise((resolve) => {
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(keepalive);
-      unsubscribe();
-      if (!res.writableEnded) res.end();
-      resolve();
-    };
-    const send = (event: string, data: unknown) => {
-      if (closed) return;
-      if (res.writableLength > MAX_BUFFERED_BYTES) return close();
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    const unsubscribe = subscribe(send);
-    const keepalive = setInterval(() => send('ping', {}), KEEPALIVE_MS);
-    res.once('close', close);
-    res.once('error', close);
-  });
 }
