@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { type ConsumedRecord, ManualClock } from '../src/core/index.ts';
 import { KafkaBus } from '../src/kafka/index.ts';
 import { type Bus, openEmbeddedBus } from '../src/log/index.ts';
+import { Metrics } from '../src/ops/index.ts';
 import {
   count,
   max,
@@ -130,11 +131,18 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
       const none: RunOutcome = { seconds: Number.POSITIVE_INFINITY, outputs: 0, deadLetters: 0 };
       let withChangelogs = none;
       let without = none;
+      let withMetrics = none;
       for (let round = 1; round <= RUNS; round++) {
         progress(`${kind}: embedded log, changelogs (${round}/${RUNS})`);
         const a = await e2e(bus, kind, SOURCE, true);
         check(`${kind}-embedded`, kind, a);
         if (a.seconds < withChangelogs.seconds) withChangelogs = a;
+        // The same run with Prometheus metrics kept, as kappa up keeps them: every layer publishes.
+        progress(`${kind}: embedded log, changelogs, metrics on (${round}/${RUNS})`);
+        const metrics = new Metrics().start();
+        const m = await e2e(bus, kind, SOURCE, true).finally(() => metrics.stop());
+        check(`${kind}-embedded-metrics`, kind, m);
+        if (m.seconds < withMetrics.seconds) withMetrics = m;
         progress(`${kind}: embedded log, no changelogs (${round}/${RUNS})`);
         const b = await e2e(bus, kind, SOURCE, false);
         check(`${kind}-embedded-no-changelog`, kind, b);
@@ -157,6 +165,10 @@ export async function* run({ quick }: BenchOptions): AsyncIterable<BenchResult> 
       yield result(BENCH, `${kind}-changelog-cost`, 'events_per_s', rate, 'ev/s', {
         name: 'no-changelogs',
         value: rateWithout,
+      });
+      yield result(BENCH, `${kind}-metrics-cost`, 'events_per_s', n / withMetrics.seconds, 'ev/s', {
+        name: 'metrics-off',
+        value: rate,
       });
     }
 

@@ -8,6 +8,7 @@ import { drain } from '../log/bus-contract.ts';
 import { hasKafka, kafkaBroker, SASL_USERS } from '../support/kafka.ts';
 import type { KafkaEndpoints } from '../support/kafka-broker.ts';
 import { freePort } from '../support/net.ts';
+import { sample } from '../support/prometheus-text.ts';
 import { uniqueName, useTempDir } from '../support/temp-dir.ts';
 import { revenuePipeline, run, startUp } from './cli-helpers.ts';
 
@@ -117,6 +118,11 @@ describe.skipIf(!hasKafka)('kappa up against Kafka', () => {
     expect(Number(processed)).toBeGreaterThan(3);
     expect(row(name.replace(/-/g, '_'))).toEqual([name.replace(/-/g, '_'), name, '1', '1', '0']);
     expect(stdout).toMatch(/Dead letters: [1-9]\d* in dead-letters/);
+    // The Kafka producer's appends reach the same metrics as the embedded log's.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(sample(metrics, 'kappa_log_appended_records_total', { topic })).toBe(3);
+    expect(sample(metrics, 'kappa_log_appended_bytes_total', { topic })).toBeGreaterThan(3 * 30);
+    expect(sample(metrics, 'kappa_consumer_lag_records', { group: `kappa-pipeline-${name}`, topic })).toBe(0);
   });
 
   it('reads the Kafka connection from a YAML config: SASL SCRAM, and TLS with a CA file', async () => {

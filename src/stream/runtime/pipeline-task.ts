@@ -110,8 +110,9 @@ export class PipelineTask {
   readonly #operatorAt: Array<OperatorSlot | undefined> = [];
   /** The source record being processed, for late records' dead letters. */
   #record: ConsumedRecord | null = null;
-  /** The steps after each stateful step, compiled. */
+  /** The steps after each stateful step, compiled, and each stateful step's counts (its results are its out). */
   readonly #after: Run[] = [];
+  readonly #counts: StepCount[] = [];
   /** The steps from the stage's first one, for records of a repartition topic. */
   readonly #fromInput: Run;
   readonly #compiler: StepCompiler;
@@ -168,7 +169,10 @@ export class PipelineTask {
       exchange: options.exchange ?? null,
     });
     this.#fromInput = this.#compiler.compile(steps, this.stage.from);
-    for (const slot of this.#operators) this.#after[slot.step] = this.#compiler.compile(steps, slot.step + 1);
+    for (const slot of this.#operators) {
+      this.#after[slot.step] = this.#compiler.compile(steps, slot.step + 1);
+      this.#counts[slot.step] = this.#compiler.counter(steps[slot.step]!);
+    }
     if (this.#upstream === null) {
       const source = (step: SourceStep, partitions: number[], run: Run) =>
         this.#sources.push({
@@ -497,7 +501,7 @@ export class PipelineTask {
   /** A result through the steps after step `i`, made from `record` (null: at a watermark). */
   #flowOn(i: number, out: Element, from: ConsumedRecord | null = null): void {
     const record = this.#record;
-    this.#compiler.counter(this.pipeline.steps[i]!).out++;
+    this.#counts[i]!.out++;
     try {
       this.#record = from;
       this.#after[i]!(out);
