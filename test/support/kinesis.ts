@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../../src/ingest/kinesis/kinesis-client.ts';
 import { freePort } from './net.ts';
+import { startServerProcess } from './server-process.ts';
 import { serviceAvailable } from './services.ts';
 
 const MAIN = path.join(import.meta.dirname, '..', '..', 'node_modules', 'kinesis-local', 'main.js');
@@ -31,7 +31,7 @@ export async function startKinesis(): Promise<KinesisServer> {
   if (!existsSync(MAIN)) throw new Error('kinesis-local is not installed (npm ci)');
   const port = await freePort();
   const tls = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [MAIN], {
+  const server = startServerProcess(process.execPath, [MAIN], {
     cwd: path.dirname(MAIN),
     env: {
       ...process.env,
@@ -43,11 +43,6 @@ export async function startKinesis(): Promise<KinesisServer> {
       UPDATE_SHARD_COUNT_DURATION: '50ms',
       LOG_LEVEL: 'WARN',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    log = (log + d.toString()).slice(-20_000);
   });
   const endpoint = `http://127.0.0.1:${port}`;
   const options = {
@@ -62,10 +57,7 @@ export async function startKinesis(): Promise<KinesisServer> {
   });
   const stop = async () => {
     client.destroy();
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await server.stop();
   };
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -73,9 +65,9 @@ export async function startKinesis(): Promise<KinesisServer> {
       await client.send(new ListStreamsCommand({}));
       break;
     } catch {
-      if (child.exitCode !== null || Date.now() > deadline) {
+      if (server.child.exitCode !== null || Date.now() > deadline) {
         await stop();
-        throw new Error(`kinesis-local did not start on port ${port}:\n${log}`);
+        throw new Error(`kinesis-local did not start on port ${port}:\n${server.log()}`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort } from './net.ts';
+import { startServerProcess } from './server-process.ts';
 import { serviceAvailable } from './services.ts';
 import { tempDir } from './temp-dir.ts';
 
@@ -48,28 +48,13 @@ export async function startPrometheus(options: {
       ],
     }),
   );
-  const child: ChildProcess = spawn(
-    'prometheus',
-    [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${path.join(temp.dir, 'tsdb')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  const keep = (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-20_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const server = startServerProcess('prometheus', [
+    `--config.file=${config}`,
+    `--storage.tsdb.path=${path.join(temp.dir, 'tsdb')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+  ]);
   const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await server.stop();
     await temp.remove();
   };
   const url = `http://127.0.0.1:${port}`;
@@ -80,9 +65,9 @@ export async function startPrometheus(options: {
       () => false,
     );
     if (ready) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (server.child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`prometheus did not start on port ${port}:\n${log}`);
+      throw new Error(`prometheus did not start on port ${port}:\n${server.log()}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }

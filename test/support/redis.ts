@@ -1,6 +1,7 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { freePort } from './net.ts';
+import { startServerProcess } from './server-process.ts';
 import { serviceAvailable } from './services.ts';
 
 const run = promisify(execFile);
@@ -18,7 +19,7 @@ export interface RedisServer {
 /** `redis-server` on a free port on 127.0.0.1, keeping nothing on disk. */
 export async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn(
+  const server = startServerProcess(
     'redis-server',
     [
       '--port',
@@ -32,31 +33,18 @@ export async function startRedis(): Promise<RedisServer> {
       '--protected-mode',
       'yes',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { keep: 10_000 },
   );
-  let log = '';
-  const keep = (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-10_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-  };
+  const stop = () => server.stop(5000);
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
       const { stdout } = await run('redis-cli', ['-p', String(port), 'ping']);
       if (stdout.trim() === 'PONG') break;
     } catch {}
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (server.child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`redis-server did not start on port ${port}:\n${log}`);
+      throw new Error(`redis-server did not start on port ${port}:\n${server.log()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -8,6 +7,7 @@ import { afterAll } from 'vitest';
 import { FolderStore, type ObjectStore, S3Store } from '../../src/storage/index.ts';
 import { ensureJars, javaAvailable, javaLibs } from './java.ts';
 import { freePort } from './net.ts';
+import { startServerProcess } from './server-process.ts';
 import { tempDir } from './temp-dir.ts';
 
 export const s3Available = (): boolean => javaAvailable('S3Proxy');
@@ -38,28 +38,22 @@ export async function startS3(): Promise<S3Server> {
       `jclouds.filesystem.basedir=${path.join(dir, 'data')}`,
     ].join('\n'),
   );
-  const child: ChildProcess = spawn(
-    'java',
-    ['-cp', `${javaLibs('s3proxy')}/*`, 'org.gaul.s3proxy.Main', '--properties', properties],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    log = (log + d.toString()).slice(-20_000);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const server = startServerProcess('java', [
+    '-cp',
+    `${javaLibs('s3proxy')}/*`,
+    'org.gaul.s3proxy.Main',
+    '--properties',
+    properties,
+  ]);
   const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await server.stop();
     await rm(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 60_000;
   while (!(await listening(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (server.child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`S3Proxy did not start on port ${port}:\n${log}`);
+      throw new Error(`S3Proxy did not start on port ${port}:\n${server.log()}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
