@@ -2,6 +2,7 @@ import { type ConsumedRecord, type Logger, silentLogger, UnknownTopicError } fro
 import { type Bus, readRange } from '../log/index.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { ArchiveFormatError } from './archive-errors.ts';
+import { archived } from './archive-events.ts';
 import {
   type ArchivedFile,
   emptyManifest,
@@ -195,6 +196,13 @@ export class Archiver {
       next: Math.max(manifest.next, file.last + 1),
     };
     await this.#save(done);
+    if (archived.hasSubscribers)
+      archived.publish({
+        topic: manifest.topic,
+        partition: manifest.partition,
+        records: file.records,
+        bytes: file.bytes,
+      });
     this.#logger.debug({ key: file.key, records: file.records, bytes: file.bytes }, 'archived');
     return done;
   }

@@ -1,4 +1,5 @@
 export { ArchiveCorruptError, ArchiveFormatError } from './archive-errors.ts';
+export { type ArchivedEvent, archived } from './archive-events.ts';
 export { type ArchiveReadOptions, readArchivedPartition } from './archive-reader.ts';
 export { Archiver, type ArchiverOptions } from './archiver.ts';
 export { type HistoryOptions, readHistory } from './history.ts';

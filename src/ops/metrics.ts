@@ -1,5 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type ArchivedEvent, archived } from '../archive/index.ts';
 import { type RequestedEvent, requested } from '../http/index.ts';
+import { type CapturedEvent, captured } from '../ingest/index.ts';
 import { kafkaAppended } from '../kafka/index.ts';
 import { type AppendedEvent, appended, type Bus, consumerLag, type PartitionRange } from '../log/index.ts';
 import { type LookedUpEvent, lookedUp } from '../registry/index.ts';
@@ -187,6 +189,24 @@ export class Metrics {
     this.#on(requested, (e: RequestedEvent) =>
       requests.observe({ method: e.method, route: e.route, status: String(e.status) }, e.seconds),
     );
+    const cdc = counter(
+      'kappa_cdc_records_total',
+      'Change records (snapshot rows, changes, tombstones) a CDC source committed, by source and topic.',
+      ['source', 'topic'],
+    );
+    this.#on(captured, (e: CapturedEvent) => cdc.inc({ source: e.source, topic: e.topic }, e.records));
+    const archivedFiles = counter('kappa_archive_files_total', 'Parquet files the archiver wrote.', [
+      'topic',
+    ]);
+    const archivedRecords = counter('kappa_archive_records_total', 'Records the archiver wrote.', ['topic']);
+    const archivedBytes = counter('kappa_archive_bytes_total', 'Bytes of the files the archiver wrote.', [
+      'topic',
+    ]);
+    this.#on(archived, (e: ArchivedEvent) => {
+      archivedFiles.inc({ topic: e.topic });
+      archivedRecords.inc({ topic: e.topic }, e.records);
+      archivedBytes.inc({ topic: e.topic }, e.bytes);
+    });
     const registryLookups = counter(
       'kappa_registry_lookups_total',
       'Schemas looked up in the registry, by id or subject, found or missing.',

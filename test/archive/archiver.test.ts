@@ -9,7 +9,9 @@ import {
   readManifest,
 } from '../../src/archive/index.ts';
 import { type Bus, openEmbeddedBus } from '../../src/log/index.ts';
+import { Metrics } from '../../src/ops/index.ts';
 import type { ObjectStore } from '../../src/storage/index.ts';
+import { sample } from '../support/prometheus-text.ts';
 import { seededRandom } from '../support/random.ts';
 import { objectStores } from '../support/s3.ts';
 import { tempDir } from '../support/temp-dir.ts';
@@ -67,12 +69,24 @@ function suite(name: string, store: () => Promise<ObjectStore>) {
         everyMs: 60_000,
         maxFileRecords: 700,
       });
+      const metrics = new Metrics().start();
       await produce(bus, 'events', 2000, seed);
       await archiver.archiveOnce();
       await produce(bus, 'events', 1000, seed + 1);
       await archiver.archiveOnce();
       await archiver.archiveOnce(); // nothing new: nothing written
       expectSameRecords(await readArchive(objects, files, 'events'), await readTopic(bus, 'events'));
+      // Every file the manifests list was counted once, with its records and bytes.
+      const listed = (await Promise.all([0, 1, 2].map((p) => readManifest(objects, 'events', p)))).flatMap(
+        (m) => m!.files,
+      );
+      const text = await metrics.text();
+      metrics.stop();
+      expect(sample(text, 'kappa_archive_records_total', { topic: 'events' })).toBe(3000);
+      expect(sample(text, 'kappa_archive_files_total', { topic: 'events' })).toBe(listed.length);
+      expect(sample(text, 'kappa_archive_bytes_total', { topic: 'events' })).toBe(
+        listed.reduce((n, f) => n + f.bytes, 0),
+      );
       const manifest = (await readManifest(objects, 'events', 0))!;
       expect(manifest.files.length).toBeGreaterThan(1);
       expect(manifest.files[0]!.key).toMatch(/^events\/dt=2025-06-15\/hour=\d\d\/0-0-\d+\.parquet$/);

@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ReplicationConnection } from '../../src/ingest/cdc/replication-connection.ts';
+import { Metrics } from '../../src/ops/index.ts';
 import { readDeadLetter } from '../../src/stream/index.ts';
 import { type PostgresServer, postgresAvailable, startPostgres } from '../support/postgres.ts';
+import { sample } from '../support/prometheus-text.ts';
 import { useTempDir } from '../support/temp-dir.ts';
 import { type Capture, readChanges, sql, startCapture, tableOf, until } from './cdc-helpers.ts';
 import { accountRows, checkAccounts, seedAccounts, startWriter } from './cdc-workload.ts';
@@ -39,6 +41,7 @@ describe.runIf(postgresAvailable())('Postgres CDC', () => {
       'CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL, qty int, price numeric(10,2))',
     );
     await sql(url, "INSERT INTO orders VALUES (1, 'apple', 3, 1.50), (2, 'pear', 1, 0.99)");
+    const metrics = new Metrics().start();
     capture = await startCapture(temp.dir, url, ['orders']);
     const topic = 'shop.public.orders';
     await until(
@@ -76,6 +79,10 @@ describe.runIf(postgresAvailable())('Postgres CDC', () => {
     expect(del.after).toBeNull();
     const rows = tableOf(changes);
     expect([...rows.keys()].sort()).toEqual(['{"id":1}', '{"id":3}']);
+    // Two snapshot rows, three changes and the delete's tombstone, counted as committed.
+    const text = await metrics.text();
+    metrics.stop();
+    expect(sample(text, 'kappa_cdc_records_total', { source: 'shop', topic })).toBe(6);
   }, 60_000);
 
   it('captures the common column types the same way in the snapshot and in the stream', async () => {

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { KappaError, type Logger, type ProducerRecord } from '../../core/index.ts';
 import { type Bus, ensureTopic, type Producer } from '../../log/index.ts';
 import { type SchemaRegistry, WireSerde } from '../../registry/index.ts';
+import { captured } from '../ingest-events.ts';
 import type { Capture } from './capture.ts';
 import { CdcSetupError } from './cdc-errors.ts';
 import { type CdcState, cdcStateRecord, readCdcState, snapshotted } from './cdc-state.ts';
@@ -256,6 +257,11 @@ export class PostgresSource {
     } catch (error) {
       await txn.abort().catch(() => {});
       throw error;
+    }
+    if (captured.hasSubscribers) {
+      const byTopic = new Map<string, number>();
+      for (const r of records) byTopic.set(r.topic, (byTopic.get(r.topic) ?? 0) + 1);
+      for (const [topic, n] of byTopic) captured.publish({ source: this.#o.name, topic, records: n });
     }
   }
 
