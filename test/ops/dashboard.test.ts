@@ -10,7 +10,7 @@ import { chromiumAvailable, launchChromium } from '../support/chromium.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
-/** Screenshots of each page, for people to look at (CI keeps the folder). */
+/** Screenshots of each page, for people to look at (test-output/ is git-ignored). */
 const SHOTS = path.join(ROOT, 'test-output', 'dashboard');
 const hasChromium = chromiumAvailable();
 const POISON = 'this is not a payment';
