@@ -28,6 +28,8 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
+  /** The content encoding each asset came with. */
+  const assets = new Map<string, string>();
 
   beforeAll(async () => {
     // The dashboard as this source builds it (CI's npm run build did too; this keeps a local run honest).
@@ -49,6 +51,10 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
       if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
     });
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('response', async (r) => {
+      if (new URL(r.url()).pathname.startsWith('/assets/'))
+        assets.set(new URL(r.url()).pathname, (await r.allHeaders())['content-encoding'] ?? 'none');
+    });
     page.on('requestfailed', (r) => {
       // Streams the page closes itself as it moves on are not failures.
       if (!r.url().endsWith('/v1/status/live'))
@@ -80,6 +86,9 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     const first = await number('records-payments');
     await until(async () => (await number('records-payments')) > first, 'more payments');
     expect(await page.evaluate(() => sessionStorage.getItem('kappa.apiKey'))).toBe(key);
+    // The script and the styles came brotli-compressed, as the build left them.
+    expect([...assets.keys()].map((a) => path.extname(a)).sort()).toEqual(['.css', '.js']);
+    expect([...assets.values()]).toEqual(['br', 'br']);
     // A reload keeps the session: no login again.
     await page.reload();
     await page.getByTestId('records-payments').waitFor();
@@ -105,11 +114,13 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     await shot('pipelines');
   });
 
-  it('lists the views with rows that grow', async () => {
+  it('lists the views, with upserts that grow', async () => {
     await page.getByTestId('nav-views').click();
-    await page.getByTestId('rows-user_journeys').waitFor();
-    const first = await number('rows-user_journeys');
-    await until(async () => (await number('rows-user_journeys')) > first, 'more user journeys');
+    await page.getByTestId('upserts-user_journeys').waitFor();
+    // Rows grow only as new users and sessions come; every session's update is an upsert.
+    expect(await number('rows-user_journeys')).toBeGreaterThan(0);
+    const first = await number('upserts-user_journeys');
+    await until(async () => (await number('upserts-user_journeys')) > first, 'more upserts of user journeys');
     expect(await page.getByTestId('views').locator('tbody tr').count()).toBe(3);
     await shot('views');
   });

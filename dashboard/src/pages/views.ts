@@ -31,7 +31,11 @@ export function viewsPage(): Page {
                 v.version,
                 h('span', { 'data-testid': `rows-${v.name}` }, String(v.rows)),
                 v.lag,
-                total(now.metrics, 'kappa_view_upserts_total', { view: v.name }),
+                h(
+                  'span',
+                  { 'data-testid': `upserts-${v.name}` },
+                  String(total(now.metrics, 'kappa_view_upserts_total', { view: v.name })),
+                ),
               ]),
             ),
       );

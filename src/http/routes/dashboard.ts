@@ -12,7 +12,7 @@ const CSP =
 
 /**
  * The web dashboard at `/`: its page, and its scripts and styles under `/assets/` (file names carry
- * their content's hash, so they are cached for good). Both are open: the page holds no data, and
+ * their content's hash, so they are cached for good; brotli or gzip when the browser takes them). Both are open: the page holds no data, and
  * every request it makes carries the key its user signs in with.
  */
 export async function dashboardRoutes(
@@ -51,5 +51,7 @@ export async function dashboardRoutes(
       decorateReply: false,
       index: false,
       list: false,
+      // The build leaves .br and .gz copies beside each asset (scripts/compress-assets.ts).
+      preCompressed: true,
     });
 }
