@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '../core/index.ts';
-import type { Bus } from '../log/index.ts';
+import { type Bus, BusScan, lagOf } from '../log/index.ts';
 import { type LocalBusOptions, localBusOptions, openLocalBus } from './local-bus.ts';
 import { renderTable } from './views.ts';
 
@@ -43,12 +43,13 @@ export function offsetsCommand(program: Command): void {
     const { bus } = await openLocalBus(options);
     try {
       const groups = options.group ? [options.group] : await bus.listGroups();
+      const scan = new BusScan(bus);
       const rows: unknown[][] = [];
       for (const group of groups) {
         const members = (await bus.groupMembers(group)).length;
         const committed = await bus.committedOffsets(group);
         for (const topic of new Set(committed.map((c) => c.topic)))
-          for (const r of await bus.partitionOffsets(topic)) {
+          for (const r of await scan.ranges(topic)) {
             const offset = committed.find((c) => c.topic === topic && c.partition === r.partition)?.offset;
             rows.push([
               group,
@@ -57,7 +58,7 @@ export function offsetsCommand(program: Command): void {
               offset ?? '-',
               r.start,
               r.end,
-              offset === undefined ? '-' : r.end - offset,
+              offset === undefined ? '-' : lagOf(offset, r),
               members,
             ]);
           }

@@ -1,4 +1,5 @@
-import type { Bus, PartitionRange } from './bus.ts';
+import type { PartitionRange } from './bus.ts';
+import type { BusScan } from './bus-scan.ts';
 
 /** How far a group's committed offset is behind the end of one partition. */
 export interface PartitionLag {
@@ -13,28 +14,35 @@ export interface PartitionLag {
   lag: number;
 }
 
+/** Records between a committed offset and a partition's end that the log still holds. */
+export function lagOf(committed: number, range: PartitionRange): number {
+  return Math.max(0, range.end - Math.max(committed, range.start));
+}
+
 /**
- * Every group's lag on every partition it has committed offsets in, from the bus as it is now (as
+ * A group's lag on every partition it has committed offsets in, from the bus as it is now (as
  * Burrow or kafka-exporter read Kafka), so a group that stopped polling still shows its lag growing.
- * `ranges` is shared by the caller's other reads of the same scan.
  */
-export async function consumerLag(
-  bus: Bus,
-  ranges: Map<string, Promise<PartitionRange[]>> = new Map(),
-): Promise<PartitionLag[]> {
-  const rangesOf = (topic: string) => {
-    let r = ranges.get(topic);
-    if (r === undefined) ranges.set(topic, (r = bus.partitionOffsets(topic)));
-    return r;
-  };
+export async function groupLag(scan: BusScan, group: string): Promise<PartitionLag[]> {
   const out: PartitionLag[] = [];
-  for (const group of await bus.listGroups()) {
-    for (const c of await bus.committedOffsets(group)) {
-      const range = (await rangesOf(c.topic).catch(() => [])).find((r) => r.partition === c.partition);
-      if (range === undefined) continue;
-      const lag = Math.max(0, range.end - Math.max(c.offset, range.start));
-      out.push({ group, topic: c.topic, partition: c.partition, committed: c.offset, end: range.end, lag });
-    }
+  for (const c of await scan.bus.committedOffsets(group)) {
+    const range = (await scan.ranges(c.topic)).find((r) => r.partition === c.partition);
+    if (range === undefined) continue;
+    out.push({
+      group,
+      topic: c.topic,
+      partition: c.partition,
+      committed: c.offset,
+      end: range.end,
+      lag: lagOf(c.offset, range),
+    });
   }
+  return out;
+}
+
+/** Every group's lag (see groupLag). */
+export async function consumerLag(scan: BusScan): Promise<PartitionLag[]> {
+  const out: PartitionLag[] = [];
+  for (const group of await scan.bus.listGroups()) out.push(...(await groupLag(scan, group)));
   return out;
 }

@@ -12,7 +12,8 @@ export type {
   TopicSpec,
   Transaction,
 } from './bus.ts';
-export { consumerLag, type PartitionLag } from './consumer-lag.ts';
+export { BusScan, heldRecords } from './bus-scan.ts';
+export { consumerLag, groupLag, lagOf, type PartitionLag } from './consumer-lag.ts';
 export { EmbeddedBus, type EmbeddedBusOptions, openEmbeddedBus } from './embedded-bus.ts';
 export { ensureTopic } from './ensure-topic.ts';
 export { writeFileAtomic } from './file-io.ts';

@@ -1,9 +1,18 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { type ArchivedEvent, archived } from '../archive/index.ts';
+import type { TypedChannel } from '../core/index.ts';
 import { type RequestedEvent, requested } from '../http/index.ts';
 import { type CapturedEvent, captured } from '../ingest/index.ts';
 import { kafkaAppended } from '../kafka/index.ts';
-import { type AppendedEvent, appended, type Bus, consumerLag, type PartitionRange } from '../log/index.ts';
+import {
+  type AppendedEvent,
+  appended,
+  type Bus,
+  BusScan,
+  consumerLag,
+  heldRecords,
+  type PartitionRange,
+} from '../log/index.ts';
 import { type LookedUpEvent, lookedUp } from '../registry/index.ts';
 import {
   type CacheLookupEvent,
@@ -55,8 +64,8 @@ export class Metrics {
   #started = false;
   /** The lowest watermark of each pipeline stage, by `pipeline\0stage`. */
   readonly #watermarks = new Map<string, { pipeline: string; stage: string; watermark: number }>();
-  /** The partition ranges read in this scrape: one read of the bus serves every gauge of a scrape. */
-  #ranges = new Map<string, Promise<PartitionRange[]>>();
+  /** This scrape's look at the bus, which serves every gauge of it (a new one per scrape). */
+  #scan: BusScan | null = null;
 
   constructor() {
     const registers = [this.registry];
@@ -225,7 +234,7 @@ export class Metrics {
     const registers = [this.registry];
     const { bus, changelogs, views, rowCount } = sources;
     if (bus) {
-      const metrics = this;
+      const scan = () => (this.#scan ??= new BusScan(bus));
       new Gauge({
         name: 'kappa_consumer_lag_records',
         help: 'Records between a consumer group’s committed offset and the end of a partition.',
@@ -233,22 +242,16 @@ export class Metrics {
         registers,
         async collect() {
           this.reset();
-          for (const l of await consumerLag(bus, metrics.#ranges))
+          for (const l of await consumerLag(scan()))
             this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
         },
       });
-      const topics = async () => {
-        const out = [];
-        const ranges = this.#ranges;
-        for (const topic of await bus.listTopics({ includeInternal: true })) {
-          let r = ranges.get(topic);
-          if (r === undefined) ranges.set(topic, (r = bus.partitionOffsets(topic)));
-          const parts = await r.catch(() => null);
-          if (parts) out.push({ topic, parts });
-        }
-        return out;
-      };
-      const perTopic = (name: string, help: string, value: (parts: PartitionRange[]) => number) =>
+      const perTopic = (
+        name: string,
+        help: string,
+        topics: () => Promise<readonly string[]> | readonly string[],
+        value: (parts: PartitionRange[]) => number,
+      ) =>
         new Gauge({
           name,
           help,
@@ -256,37 +259,34 @@ export class Metrics {
           registers,
           async collect() {
             this.reset();
-            for (const { topic, parts } of await topics()) this.set({ topic }, value(parts));
+            for (const topic of await topics()) {
+              const parts = await scan().ranges(topic);
+              // A topic deleted since it was listed is left out.
+              if (parts.length > 0) this.set({ topic }, value(parts));
+            }
           },
         });
-      perTopic('kappa_topic_partitions', 'Partitions of a topic.', (parts) => parts.length);
+      const all = () => scan().topics();
+      perTopic('kappa_topic_partitions', 'Partitions of a topic.', all, (parts) => parts.length);
       perTopic(
         'kappa_topic_records',
         'Records a topic holds now (end − start, over its partitions).',
-        (parts) => parts.reduce((n, p) => n + p.end - p.start, 0),
+        all,
+        heldRecords,
       );
       perTopic(
         'kappa_topic_end_offset',
         'The sum of a topic’s partition ends: it grows by every record appended, by any producer.',
+        all,
         (parts) => parts.reduce((n, p) => n + p.end, 0),
       );
       if (changelogs)
-        new Gauge({
-          name: 'kappa_state_changelog_records',
-          help: 'Records a pipeline step’s changelog holds (what a restore from scratch reads, at most).',
-          labelNames: ['topic'],
-          registers,
-          async collect() {
-            this.reset();
-            for (const topic of changelogs()) {
-              const parts = await bus.partitionOffsets(topic).catch(() => []);
-              this.set(
-                { topic },
-                parts.reduce((n, p) => n + p.end - p.start, 0),
-              );
-            }
-          },
-        });
+        perTopic(
+          'kappa_state_changelog_records',
+          'Records a pipeline step’s changelog holds (what a restore from scratch reads, at most).',
+          changelogs,
+          heldRecords,
+        );
     }
     if (views) {
       new Gauge({
@@ -315,10 +315,7 @@ export class Metrics {
     return this;
   }
 
-  #on<T>(
-    channel: { subscribe(fn: (m: T) => void): void; unsubscribe(fn: (m: T) => void): unknown },
-    fn: (m: T) => void,
-  ): void {
+  #on<T>(channel: TypedChannel<T>, fn: (m: T) => void): void {
     this.#listeners.push({
       subscribe: () => channel.subscribe(fn),
       unsubscribe: () => channel.unsubscribe(fn),
@@ -340,13 +337,13 @@ export class Metrics {
 
   /** The metrics in Prometheus's text exposition format, what `GET /metrics` answers. */
   text(): Promise<string> {
-    this.#ranges = new Map();
+    this.#scan = null;
     return this.registry.metrics();
   }
 
   /** Kappa's own metrics (not Node's) as prom-client lists them: the dashboard's numbers. */
   async values(): Promise<unknown[]> {
-    this.#ranges = new Map();
+    this.#scan = null;
     return (await this.registry.getMetricsAsJSON()).filter((m) => m.name.startsWith('kappa_'));
   }
 

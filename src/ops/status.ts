@@ -1,5 +1,5 @@
 import { kappaTopics } from '../core/index.ts';
-import { type Bus, consumerLag, type PartitionLag, type PartitionRange } from '../log/index.ts';
+import { type Bus, BusScan, groupLag, heldRecords, type PartitionLag } from '../log/index.ts';
 import type { Views } from '../serve/index.ts';
 import type { PipelineRunner } from '../stream/index.ts';
 
@@ -46,28 +46,22 @@ export interface StatusSources {
 
 /** Reads the status from the bus and what runs in this process. */
 export async function readStatus(s: StatusSources): Promise<Status> {
-  const ranges = new Map<string, Promise<PartitionRange[]>>();
-  const rangesOf = (topic: string) => {
-    let r = ranges.get(topic);
-    if (r === undefined) ranges.set(topic, (r = s.bus.partitionOffsets(topic)));
-    return r.catch(() => [] as PartitionRange[]);
-  };
+  const scan = new BusScan(s.bus);
   const own = kappaTopics(s.registryTopic);
   const topics: Status['topics'] = [];
-  for (const name of await s.bus.listTopics({ includeInternal: true })) {
-    const parts = await rangesOf(name);
+  for (const name of await scan.topics()) {
+    const parts = await scan.ranges(name);
     topics.push({
       name,
       partitions: parts.length,
-      records: parts.reduce((n, p) => n + p.end - p.start, 0),
+      records: heldRecords(parts),
       endOffset: parts.reduce((n, p) => n + p.end, 0),
       internal: own(name),
     });
   }
-  const lags = await consumerLag(s.bus, ranges);
   const groups: Status['groups'] = [];
   for (const group of await s.bus.listGroups()) {
-    const partitions = lags.filter((l) => l.group === group).map(({ group: _, ...p }) => p);
+    const partitions = (await groupLag(scan, group)).map(({ group: _, ...p }) => p);
     groups.push({
       group,
       members: (await s.bus.groupMembers(group).catch(() => [])).length,
@@ -98,7 +92,7 @@ export async function readStatus(s: StatusSources): Promise<Status> {
       rows: await s.views!.store.rowCount(m.table).catch(() => 0),
       lag: await m.lag().catch(() => 0),
     });
-  const letters = await rangesOf(s.deadLetterTopic);
+  const letters = await scan.ranges(s.deadLetterTopic);
   return {
     bus: s.busDescription,
     at: Date.now(),
@@ -106,6 +100,6 @@ export async function readStatus(s: StatusSources): Promise<Status> {
     groups,
     pipelines,
     views,
-    deadLetters: { topic: s.deadLetterTopic, records: letters.reduce((n, p) => n + p.end - p.start, 0) },
+    deadLetters: { topic: s.deadLetterTopic, records: heldRecords(letters) },
   };
 }

@@ -1,3 +1,4 @@
+import { DLQ_HEADERS } from '../../../src/stream/runtime/dead-letter-record.ts';
 import { api, type Status } from '../api.ts';
 import { h, table } from '../dom.ts';
 import type { Page } from '../page.ts';
@@ -11,7 +12,10 @@ interface FetchedRecord {
   headers?: Record<string, string>;
 }
 
-/** A dead letter as the browser shows it: what `kappa dlq` reads from the same headers (src/cli/dlq.ts). */
+/**
+ * A dead letter as the browser shows it, read from the headers the stream layer writes
+ * (DLQ_HEADERS; `readDeadLetter` reads them on the server side, from Buffers the browser lacks).
+ */
 interface Letter {
   offset: number;
   timestamp: number;
@@ -27,6 +31,7 @@ interface Letter {
   headers: Array<{ name: string; value: string }>;
 }
 
+/** Kappa's own headers of a dead letter; the rest are the source record's. */
 const PREFIX = 'kappa.dlq.';
 /** Records per produce request of a replay, as `kappa dlq replay`. */
 const REPLAY_BATCH = 500;
@@ -46,9 +51,10 @@ function readable(base64: string | null): string {
 }
 
 function letterOf(r: FetchedRecord): Letter {
-  const header = (name: string) => (r.headers?.[PREFIX + name] ? readable(r.headers[PREFIX + name]!) : '');
-  const kind = (header('kind') ||
-    (Number(header('source.partition')) < 0 ? 'result' : 'record')) as Letter['kind'];
+  const header = (name: keyof typeof DLQ_HEADERS) =>
+    r.headers?.[DLQ_HEADERS[name]] ? readable(r.headers[DLQ_HEADERS[name]]!) : '';
+  // Letters written before the kind header: a result's has no source partition.
+  const kind = (header('kind') || (Number(header('partition')) < 0 ? 'result' : 'record')) as Letter['kind'];
   return {
     offset: r.offset,
     timestamp: r.timestamp,
@@ -56,9 +62,9 @@ function letterOf(r: FetchedRecord): Letter {
     reason: header('reason'),
     pipeline: header('pipeline'),
     step: header('step'),
-    error: `${header('error.class')}: ${header('error.message')}`,
-    topic: header('source.topic'),
-    source: `${header('source.topic')}/${header('source.partition')}@${header('source.offset')}`,
+    error: `${header('errorClass')}: ${header('message')}`,
+    topic: header('topic'),
+    source: `${header('topic')}/${header('partition')}@${header('offset')}`,
     key: r.key,
     value: r.value,
     headers: Object.entries(r.headers ?? {})

@@ -24,7 +24,7 @@ import { InputWatermarks } from './input-watermarks.ts';
 import { type Repartitioned, readableRepartitioned, readRepartitioned } from './repartition-record.ts';
 import { type Stage, wholePipeline } from './stages.ts';
 import { type Element, type OperatorSlot, type Run, StepCompiler } from './step-compiler.ts';
-import type { StepCount } from './stream-events.ts';
+import type { StepCounter } from './step-counter.ts';
 import { guarded, guardedJoin, LateRecordError, Poison, ResultFailed } from './task-failures.ts';
 
 const WINDOW_WATERMARK = stateKey([0, 'window-watermark']);
@@ -110,9 +110,8 @@ export class PipelineTask {
   readonly #operatorAt: Array<OperatorSlot | undefined> = [];
   /** The source record being processed, for late records' dead letters. */
   #record: ConsumedRecord | null = null;
-  /** The steps after each stateful step, compiled, and each stateful step's counts (its results are its out). */
+  /** The steps after each stateful step, compiled. */
   readonly #after: Run[] = [];
-  readonly #counts: StepCount[] = [];
   /** The steps from the stage's first one, for records of a repartition topic. */
   readonly #fromInput: Run;
   readonly #compiler: StepCompiler;
@@ -169,10 +168,8 @@ export class PipelineTask {
       exchange: options.exchange ?? null,
     });
     this.#fromInput = this.#compiler.compile(steps, this.stage.from);
-    for (const slot of this.#operators) {
-      this.#after[slot.step] = this.#compiler.compile(steps, slot.step + 1);
-      this.#counts[slot.step] = this.#compiler.counter(steps[slot.step]!);
-    }
+    for (const slot of this.#operators)
+      this.#after[slot.step] = this.#compiler.compileAfter(steps, slot.step);
     if (this.#upstream === null) {
       const source = (step: SourceStep, partitions: number[], run: Run) =>
         this.#sources.push({
@@ -216,7 +213,7 @@ export class PipelineTask {
   };
 
   /** What each step has seen since the runner last read (and reset) these. */
-  get counts(): Iterable<StepCount> {
+  get counts(): Iterable<StepCounter> {
     return this.#compiler.counts.values();
   }
 
@@ -501,7 +498,6 @@ export class PipelineTask {
   /** A result through the steps after step `i`, made from `record` (null: at a watermark). */
   #flowOn(i: number, out: Element, from: ConsumedRecord | null = null): void {
     const record = this.#record;
-    this.#counts[i]!.out++;
     try {
       this.#record = from;
       this.#after[i]!(out);

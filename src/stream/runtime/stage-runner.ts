@@ -712,16 +712,18 @@ export class StageRunner {
       for (const { task } of tasks.owned.values()) {
         if (task === null) continue;
         if (task.watermark !== NO_WATERMARK) watermark = Math.min(watermark, task.watermark);
-        for (const count of task.counts) {
+        // A step's out may be the next one's in: every counter is read before any is reset.
+        const counters = [...task.counts];
+        for (const count of counters.map((c) => c.reading())) {
           if (count.in === 0 && count.out === 0 && count.late === 0) continue;
           const sum = steps.get(count.step);
           if (sum) {
             sum.in += count.in;
             sum.out += count.out;
             sum.late += count.late;
-          } else steps.set(count.step, { ...count });
-          count.in = count.out = count.late = 0;
+          } else steps.set(count.step, count);
         }
+        for (const c of counters) c.reset();
       }
       polled.publish({
         pipeline,

@@ -1,12 +1,12 @@
 import { type Clock, type ConsumedRecord, RecordTooLargeError } from '../../core/index.ts';
 import type { Pipeline, Windowed } from '../dsl/pipeline.ts';
-import type { Step } from '../dsl/steps.ts';
+import { isTwoInput, type Step } from '../dsl/steps.ts';
 import type { Operator, OperatorContext, OperatorInput } from '../operators/operator.ts';
 import type { StateStore } from '../state/state-store.ts';
 import type { Exchange, TableLookup, TaskOutput } from './pipeline-task.ts';
 import { repartitioned } from './repartition-record.ts';
 import type { Stage } from './stages.ts';
-import type { StepCount } from './stream-events.ts';
+import { StepCounter } from './step-counter.ts';
 import { Poison } from './task-failures.ts';
 import { viewRecordKey, viewRecordValue } from './view-record.ts';
 
@@ -53,17 +53,34 @@ export class StepCompiler {
    * What each step compiled here saw, by step name. Counted always (an increment per step per
    * element); read and reset by the runner after each poll, and published only if someone listens.
    */
-  readonly counts = new Map<string, StepCount>();
+  readonly counts = new Map<string, StepCounter>();
   constructor(context: CompileContext) {
     this.#c = context;
   }
 
   /** A step's counts: made when it is first compiled, shared by every chain that runs it. */
-  counter(step: Step): StepCount {
+  counter(step: Step): StepCounter {
     let count = this.counts.get(step.name);
-    if (count === undefined)
-      this.counts.set(step.name, (count = { step: step.name, kind: step.kind, in: 0, out: 0, late: 0 }));
+    if (count === undefined) this.counts.set(step.name, (count = new StepCounter(step.name, step.kind)));
     return count;
+  }
+
+  /** What follows stateful step `i` of `steps` (its results go there, counted as its out). */
+  compileAfter(steps: readonly Step[], i: number): Run {
+    return this.#chain(this.counter(steps[i]!), steps, i + 1);
+  }
+
+  /**
+   * The steps from `from` on, after the step counted by `count`. When they start with a single-input
+   * step, that step's in is `count`'s out; otherwise (the chain's end, a join of two inputs) what
+   * is handed on is counted as `count`'s out here.
+   */
+  #chain(count: StepCounter, steps: readonly Step[], from: number, tail: Run = () => {}): Run {
+    const next = this.compile(steps, from, tail);
+    const step = steps[from];
+    if (step === undefined || step.kind === 'source' || isTwoInput(step)) return handOn(count, next);
+    count.next = this.counter(step);
+    return next;
   }
 
   /**
@@ -82,7 +99,7 @@ export class StepCompiler {
     switch (step.kind) {
       case 'map': {
         const { fn } = step;
-        const next = this.compile(steps, from + 1, tail);
+        const next = this.#chain(count, steps, from + 1, tail);
         return (element) => {
           count.in++;
           try {
@@ -90,13 +107,12 @@ export class StepCompiler {
           } catch (error) {
             throw poison(error);
           }
-          count.out++;
           next(element);
         };
       }
       case 'filter': {
         const { fn } = step;
-        const next = this.compile(steps, from + 1, tail);
+        const next = this.#chain(count, steps, from + 1, tail);
         return (element) => {
           count.in++;
           let keep: boolean;
@@ -105,14 +121,12 @@ export class StepCompiler {
           } catch (error) {
             throw poison(error);
           }
-          if (!keep) return;
-          count.out++;
-          next(element);
+          if (keep) next(element);
         };
       }
       case 'flatMap': {
         const { fn } = step;
-        const next = this.compile(steps, from + 1, tail);
+        const next = this.#chain(count, steps, from + 1, tail);
         return (element) => {
           count.in++;
           let values: unknown[];
@@ -121,7 +135,6 @@ export class StepCompiler {
           } catch (error) {
             throw poison(error);
           }
-          count.out += values.length;
           for (const value of values) next({ ...element, value });
         };
       }
@@ -129,8 +142,8 @@ export class StepCompiler {
         const { fn } = step;
         const next =
           steps === this.#c.pipeline.steps && from === this.#c.stage.until
-            ? this.#repartition()
-            : this.compile(steps, from + 1, tail);
+            ? handOn(count, this.#repartition())
+            : this.#chain(count, steps, from + 1, tail);
         return (element) => {
           count.in++;
           let key: unknown;
@@ -143,7 +156,6 @@ export class StepCompiler {
             throw poison(new TypeError(`keyBy returned ${String(key)}: a key must be JSON`));
           element.key = key;
           element.keyed = true;
-          count.out++;
           next(element);
         };
       }
@@ -154,7 +166,7 @@ export class StepCompiler {
         const clock = this.#c.clock;
         // Only the updates and early emit modes look at processing time per record.
         const timed = step.kind === 'window' && step.emit.mode !== 'final';
-        // Out: counted as results flow on from the operator (PipelineTask's flowOn).
+        // Out: the results that flow on from the operator (see compileAfter).
         return (element) => {
           count.in++;
           element.now = timed ? clock.now() : 0;
@@ -168,7 +180,7 @@ export class StepCompiler {
       case 'join': {
         const { key: keyOf, join, type } = step;
         const rows = this.#c.tables(step.table.topic);
-        const next = this.compile(steps, from + 1, tail);
+        const next = this.#chain(count, steps, from + 1, tail);
         return (element) => {
           count.in++;
           let out: unknown;
@@ -181,7 +193,6 @@ export class StepCompiler {
             throw poison(error);
           }
           element.value = out;
-          count.out++;
           next(element);
         };
       }
@@ -257,4 +268,12 @@ export class StepCompiler {
     if (size > this.#c.maxRecordBytes)
       throw new Poison(step, 'error', new RecordTooLargeError(size, this.#c.maxRecordBytes, 'output record'));
   }
+}
+
+/** `next`, counting what it is handed as the out of `count`'s step. */
+function handOn(count: StepCounter, next: Run): Run {
+  return (element) => {
+    count.out++;
+    next(element);
+  };
 }
