@@ -40,9 +40,13 @@ describe.runIf(postgresAvailable())('CDC crash loop', () => {
       for (let round = 0; round < 20; round++) {
         const up = await startUp(['--port', '0', '--data-dir', data, '--config', config]);
         children.add(up.process);
-        // The first kill comes at once, while the snapshot is surely under way; the others anywhere.
+        // The first kill comes as soon as the snapshot is under way (not before the source has
+        // started: then no kill would land in it); the others anywhere.
         const wait = 50 + random() * 1500;
-        await new Promise((r) => setTimeout(r, round === 0 ? 0 : wait));
+        if (round === 0)
+          for (let i = 0; i < 1000 && (await phase(up.url)) === 'starting'; i++)
+            await new Promise((r) => setTimeout(r, 10));
+        else await new Promise((r) => setTimeout(r, wait));
         phases.push(await phase(up.url));
         await kill(up.process);
       }
