@@ -56,7 +56,10 @@ describe.runIf(postgresAvailable())('CDC crash loop', () => {
       // Generous: under a loaded machine the last start may still be snapshotting what the kills cut short.
       await until('streaming', async () => (await phase(up.url)) === 'streaming', 300_000);
       await writer.stop();
-      const { rows } = await sql(pg.url, 'SELECT pg_current_wal_lsn()::text AS lsn');
+      // The insert position, not pg_current_wal_lsn(): the test cluster commits asynchronously
+      // (synchronous_commit=off), so the write position trails the last commits, and a slot past it
+      // may not have the writer's last transactions yet.
+      const { rows } = await sql(pg.url, 'SELECT pg_current_wal_insert_lsn()::text AS lsn');
       await until(
         'the slot to pass the last write',
         async () =>
