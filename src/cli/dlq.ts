@@ -1,34 +1,19 @@
 import type { Command } from 'commander';
+import type {
+  DeadLetterJson as Letter,
+  DeadLetterPageJson as Page,
+  ReplayAnswerJson,
+} from '../http/index.ts';
 import type { KappaClient } from './client.ts';
 
-interface FetchedRecord {
-  key: string | null;
-  value: string | null;
-  partition: number;
-  offset: number;
-  timestamp: number;
-  headers?: Record<string, string>;
+interface Filters {
+  pipeline?: string;
+  reason?: string;
+  from?: string;
 }
 
-interface Letter {
-  offset: number;
-  reason: string;
-  pipeline: string;
-  step: string;
-  error: string;
-  source: string;
-  /** `result`: a window's result, not a record of a source topic; it cannot be replayed. */
-  kind: 'record' | 'result';
-  key: string | null;
-  value: string | null;
-  /** The source record's own headers (base64 values). */
-  headers: Array<{ name: string; value: string }>;
-}
-
-/** Records per produce request when replaying: a large dead-letter topic goes back in bounded requests. */
+/** Offsets per replay request: a large dead-letter topic goes back in bounded requests. */
 const REPLAY_BATCH = 500;
-
-const PREFIX = 'kappa.dlq.';
 
 /** `kappa dlq`: look at dead letters and send them back to their source topics once the cause is fixed. */
 export function dlqCommand(program: Command, client: () => KappaClient): void {
@@ -41,19 +26,29 @@ export function dlqCommand(program: Command, client: () => KappaClient): void {
     .option(...topicOption)
     .option('--pipeline <name>', 'only this pipeline')
     .option('--reason <reason>', 'only this reason: decode, error or late')
-    .action(async (options: { topic: string; pipeline?: string; reason?: string }) => {
-      for (const l of filter(await letters(client(), options.topic), options))
-        process.stdout.write(`${l.offset}\t${l.reason}\t${l.pipeline}/${l.step}\t${l.error}\t${l.source}\n`);
+    .action(async (options: Filters & { topic: string }) => {
+      const many = (await partitions(client(), options.topic)) > 1;
+      for await (const l of letters(client(), options.topic, options))
+        process.stdout.write(
+          `${many ? `${l.partition}/` : ''}${l.offset}\t${l.reason}\t${l.pipeline}/${l.step}\t${l.errorClass}: ${l.message}\t${l.source.topic}/${l.source.partition}@${l.source.offset}\n`,
+        );
     });
 
   dlq
     .command('show <offset>')
     .description('one dead letter in full, as JSON')
     .option(...topicOption)
-    .action(async (offset: string, options: { topic: string }) => {
-      const letter = (await letters(client(), options.topic)).find((l) => String(l.offset) === offset);
+    .option('--partition <partition>', 'of the dead-letter topic', '0')
+    .action(async (offset: string, options: { topic: string; partition: string }) => {
+      const page = await client().request<Page>(
+        'GET',
+        `/v1/topics/${encodeURIComponent(options.topic)}/dead-letters?partition=${encodeURIComponent(options.partition)}&from=${encodeURIComponent(offset)}&limit=1`,
+      );
+      const letter = page.letters.find((l) => String(l.offset) === offset);
       if (!letter) throw new Error(`No dead letter at offset ${offset} of ${options.topic}`);
-      process.stdout.write(`${JSON.stringify({ ...letter, value: text(letter.value) }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ ...letter, key: text(letter.key), value: text(letter.value) }, null, 2)}\n`,
+      );
     });
 
   dlq
@@ -63,15 +58,14 @@ export function dlqCommand(program: Command, client: () => KappaClient): void {
     .option('--pipeline <name>', 'only this pipeline')
     .option('--reason <reason>', 'only this reason: decode, error or late')
     .option('--from <offset>', 'only dead letters at or after this offset')
-    .action(async (options: { topic: string; pipeline?: string; reason?: string; from?: string }) => {
-      const chosen = filter(await letters(client(), options.topic), options).filter(
-        (l) => options.from === undefined || l.offset >= Number(options.from),
-      );
+    .action(async (options: Filters & { topic: string }) => {
+      const chosen: Letter[] = [];
+      for await (const l of letters(client(), options.topic, options)) chosen.push(l);
       const results = chosen.filter((l) => l.kind === 'result');
       const records = chosen.filter((l) => l.kind === 'record');
       if (results.length > 0)
         process.stderr.write(
-          `Refused ${results.length} dead letter${results.length === 1 ? '' : 's'} (offset${results.length === 1 ? '' : 's'} ${results
+          `Refused ${plural(results.length, 'dead letter')} (offset${results.length === 1 ? '' : 's'} ${results
             .slice(0, 10)
             .map((l) => l.offset)
             .join(
@@ -80,75 +74,65 @@ export function dlqCommand(program: Command, client: () => KappaClient): void {
         );
       if (records.length === 0 && results.length > 0)
         throw new Error('Nothing to replay: every dead letter chosen is a window result');
-      const bySource = new Map<string, Letter[]>();
-      for (const l of records) {
-        const topic = l.source.split('/')[0]!;
-        bySource.set(topic, [...(bySource.get(topic) ?? []), l]);
-      }
-      let sent = 0;
-      for (const [topic, list] of bySource)
+      let replayed = 0;
+      let done = 0;
+      // A request names one partition of the dead-letter topic.
+      for (const [partition, list] of Map.groupBy(records, (l) => l.partition))
         for (let i = 0; i < list.length; i += REPLAY_BATCH) {
           const batch = list.slice(i, i + REPLAY_BATCH);
-          await client().request(
+          const answer = await client().request<ReplayAnswerJson>(
             'POST',
-            `/topics/${encodeURIComponent(topic)}`,
+            `/v1/topics/${encodeURIComponent(options.topic)}/dead-letters/replay`,
             {
-              records: batch.map((l) => ({
-                key: l.key,
-                value: l.value,
-                ...(l.headers.length > 0 ? { headers: l.headers } : {}),
-              })),
+              partition,
+              offsets: batch.map((l) => l.offset),
             },
-            'application/vnd.kafka.binary.v2+json',
           );
-          sent += batch.length;
-          if (list.length > REPLAY_BATCH) process.stderr.write(`\r${sent} of ${records.length} replayed`);
+          replayed += answer.replayed.length;
+          for (const r of answer.refused) process.stderr.write(`\rRefused offset ${r.offset}: ${r.why}\n`);
+          done += batch.length;
+          if (records.length > REPLAY_BATCH) process.stderr.write(`\r${done} of ${records.length} replayed`);
         }
       if (records.length > REPLAY_BATCH) process.stderr.write('\n');
-      process.stderr.write(`Replayed ${records.length} dead letter${records.length === 1 ? '' : 's'}\n`);
+      process.stderr.write(`Replayed ${plural(replayed, 'dead letter')}\n`);
     });
 }
 
-async function letters(client: KappaClient, topic: string): Promise<Letter[]> {
-  const out: Letter[] = [];
-  for (let offset = 0; ; ) {
-    const page = await client.request<{ records: FetchedRecord[] }>(
-      'GET',
-      `/v1/topics/${encodeURIComponent(topic)}/records?partition=0&offset=${offset}&limit=1000&format=binary&timeout_ms=500`,
-    );
-    if (page.records.length === 0) return out;
-    for (const r of page.records) {
-      const h = (name: string) =>
-        r.headers?.[PREFIX + name] ? Buffer.from(r.headers[PREFIX + name]!, 'base64').toString() : '';
-      out.push({
-        offset: r.offset,
-        reason: h('reason'),
-        pipeline: h('pipeline'),
-        step: h('step'),
-        error: `${h('error.class')}: ${h('error.message')}`,
-        source: `${h('source.topic')}/${h('source.partition')}@${h('source.offset')}`,
-        // Letters from before the kind header: a result has no source partition.
-        kind:
-          (h('kind') || (Number(h('source.partition')) < 0 ? 'result' : 'record')) === 'result'
-            ? 'result'
-            : 'record',
-        key: r.key,
-        value: r.value,
-        headers: Object.entries(r.headers ?? {})
-          .filter(([name]) => !name.startsWith(PREFIX))
-          .map(([name, value]) => ({ name, value })),
-      });
-    }
-    offset = page.records.at(-1)!.offset + 1;
-  }
+async function partitions(client: KappaClient, topic: string): Promise<number> {
+  return (await page(client, topic, 0, 0, {})).partitions;
 }
 
-function filter(list: Letter[], options: { pipeline?: string; reason?: string }): Letter[] {
-  return list.filter(
-    (l) =>
-      (!options.pipeline || l.pipeline === options.pipeline) &&
-      (!options.reason || l.reason === options.reason),
-  );
+function page(
+  client: KappaClient,
+  topic: string,
+  partition: number,
+  from: number,
+  f: Filters,
+): Promise<Page> {
+  const query = new URLSearchParams({ partition: String(partition), from: String(from), limit: '1000' });
+  if (f.pipeline) query.set('pipeline', f.pipeline);
+  if (f.reason) query.set('reason', f.reason);
+  return client.request<Page>('GET', `/v1/topics/${encodeURIComponent(topic)}/dead-letters?${query}`);
+}
+
+/** Every dead letter of every partition matching the filters, a page at a time. */
+async function* letters(client: KappaClient, topic: string, f: Filters): AsyncGenerator<Letter> {
+  const start = f.from === undefined ? 0 : Number(f.from);
+  if (!Number.isSafeInteger(start) || start < 0)
+    throw new Error(`--from must be an offset (an integer of at least 0), got '${f.from}'`);
+  let count = 1;
+  for (let partition = 0; partition < count; partition++)
+    for (let from = start; ; ) {
+      const p = await page(client, topic, partition, from, f);
+      count = p.partitions;
+      yield* p.letters;
+      if (p.next >= p.end) break;
+      from = p.next;
+    }
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
 /** A value for people: the text if it is text, else base64. */

@@ -24,6 +24,7 @@ import { limitConcurrentRequests } from './request-limit.ts';
 import { cdcRoutes } from './routes/cdc-v1.ts';
 import { consumersV2Routes } from './routes/consumers-v2.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
+import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { healthRoutes } from './routes/health.ts';
 import { openApiRoute } from './routes/openapi.ts';
 import { type MetricsText, opsRoutes } from './routes/ops.ts';
@@ -189,6 +190,7 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   });
   consumersV2Routes(app, instances, serde);
   recordsRoutes(app, options.bus, serde);
+  deadLetterRoutes(app, { bus: options.bus, producer, owned });
   cdcRoutes(app, options.cdc ?? (() => []));
   opsRoutes(app, {
     ...(options.metrics ? { metrics: options.metrics } : {}),

@@ -50,6 +50,14 @@ export {
 } from './operators/window-operator.ts';
 export { type WindowSteps, windowSteps } from './operators/window-steps.ts';
 export { type DeadLetter, type DeadLetterReason, describeError, letterValue } from './runtime/dead-letter.ts';
+export {
+  type DeadLetterPage,
+  type DeadLetterQuery,
+  deadLettersAt,
+  MAX_SCANNED_RECORDS,
+  readDeadLetters,
+  type StoredDeadLetter,
+} from './runtime/dead-letter-reader.ts';
 export { DLQ_HEADERS, deadLetterRecord, readDeadLetter } from './runtime/dead-letter-record.ts';
 export { PipelineRunner, type PipelineRunnerOptions } from './runtime/pipeline-runner.ts';
 export { PipelineTask, type PipelineTaskOptions, type TaskOutput } from './runtime/pipeline-task.ts';

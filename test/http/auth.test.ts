@@ -121,6 +121,19 @@ const ROWS: Row[] = [
   },
   { route: 'GET /v1/topics/:topic', path: '/v1/topics/orders', allowed: 'consumer', denied: 'producer' },
   {
+    route: 'GET /v1/topics/:topic/dead-letters',
+    path: '/v1/topics/orders/dead-letters',
+    allowed: 'consumer',
+    denied: 'producer',
+  },
+  {
+    route: 'POST /v1/topics/:topic/dead-letters/replay',
+    path: '/v1/topics/orders/dead-letters/replay',
+    body: { offsets: [0] },
+    allowed: 'consumer',
+    denied: 'producer',
+  },
+  {
     route: 'GET /v1/topics/:topic/records',
     path: '/v1/topics/orders/records',
     allowed: 'consumer',

@@ -1,40 +1,13 @@
-import { DLQ_HEADERS } from '../../../src/stream/runtime/dead-letter-record.ts';
+import type { DeadLetterJson, DeadLetterPageJson, ReplayAnswerJson } from '../../../src/http/index.ts';
 import { api, type Status } from '../api.ts';
 import { h, table } from '../dom.ts';
 import type { Page } from '../page.ts';
 
-interface FetchedRecord {
-  key: string | null;
-  value: string | null;
-  partition: number;
-  offset: number;
-  timestamp: number;
-  headers?: Record<string, string>;
-}
-
-/**
- * A dead letter as the browser shows it, read from the headers the stream layer writes
- * (DLQ_HEADERS; `readDeadLetter` reads them on the server side, from Buffers the browser lacks).
- */
-interface Letter {
-  offset: number;
-  timestamp: number;
-  kind: 'record' | 'result';
-  reason: string;
-  pipeline: string;
-  step: string;
-  error: string;
-  topic: string;
-  source: string;
-  key: string | null;
-  value: string | null;
-  headers: Array<{ name: string; value: string }>;
-}
-
-/** Kappa's own headers of a dead letter; the rest are the source record's. */
-const PREFIX = 'kappa.dlq.';
-/** Records per produce request of a replay, as `kappa dlq replay`. */
+/** Letters read per page; more come with "Load more". */
+const PAGE_LETTERS = 200;
+/** Offsets per replay request, as `kappa dlq replay`. */
 const REPLAY_BATCH = 500;
+const REASONS = ['decode', 'error', 'late'];
 
 function fromBase64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -50,58 +23,31 @@ function readable(base64: string | null): string {
   }
 }
 
-function letterOf(r: FetchedRecord): Letter {
-  const header = (name: keyof typeof DLQ_HEADERS) =>
-    r.headers?.[DLQ_HEADERS[name]] ? readable(r.headers[DLQ_HEADERS[name]]!) : '';
-  // Letters written before the kind header: a result's has no source partition.
-  const kind = (header('kind') || (Number(header('partition')) < 0 ? 'result' : 'record')) as Letter['kind'];
-  return {
-    offset: r.offset,
-    timestamp: r.timestamp,
-    kind: kind === 'result' ? 'result' : 'record',
-    reason: header('reason'),
-    pipeline: header('pipeline'),
-    step: header('step'),
-    error: `${header('errorClass')}: ${header('message')}`,
-    topic: header('topic'),
-    source: `${header('topic')}/${header('partition')}@${header('offset')}`,
-    key: r.key,
-    value: r.value,
-    headers: Object.entries(r.headers ?? {})
-      .filter(([name]) => !name.startsWith(PREFIX))
-      .map(([name, value]) => ({ name, value })),
-  };
-}
+/** Where a letter sits: its partition and offset in the dead-letter topic. */
+const at = (l: DeadLetterJson) => `${l.partition}-${l.offset}`;
 
-async function readLetters(topic: string): Promise<Letter[]> {
-  const out: Letter[] = [];
-  for (let offset = 0; ; ) {
-    const page = await api<{ records: FetchedRecord[] }>(
-      `/v1/topics/${encodeURIComponent(topic)}/records?partition=0&offset=${offset}&limit=1000&format=binary&timeout_ms=100`,
-    );
-    if (page.records.length === 0) return out;
-    out.push(...page.records.map(letterOf));
-    offset = page.records.at(-1)!.offset + 1;
-  }
-}
-
-/** The dead-letter browser: filter by pipeline and reason, inspect one, replay those selected. */
+/**
+ * The dead-letter browser: filter by pipeline and reason (on the server), inspect one, replay those
+ * selected. Letters come a page at a time from `GET /v1/topics/{topic}/dead-letters`, which reads
+ * them from the headers pipelines write; replay is the server's too.
+ */
 export function deadLettersPage(): Page {
-  let letters: Letter[] = [];
+  let letters: DeadLetterJson[] = [];
   let topic = 'dead-letters';
-  const selected = new Set<number>();
+  let partitions = 1;
+  /** Where the next page of each partition starts, and whether any is left. */
+  let cursor = { partition: 0, from: 0 };
+  let more = false;
+  const selected = new Set<string>();
   const filters = { pipeline: '', reason: '' };
+  /** Every pipeline seen in a letter or in the status, for the filter. */
+  const pipelines = new Set<string>();
   let list: HTMLElement;
   let detail: HTMLElement;
   let message: HTMLElement;
   let controls: HTMLElement;
 
-  const shown = () =>
-    letters.filter(
-      (l) =>
-        (!filters.pipeline || l.pipeline === filters.pipeline) &&
-        (!filters.reason || l.reason === filters.reason),
-    );
+  const label = (l: DeadLetterJson) => (partitions > 1 ? `${l.partition}/${l.offset}` : String(l.offset));
   const select = (name: keyof typeof filters, values: string[]) =>
     h(
       'label',
@@ -113,7 +59,7 @@ export function deadLettersPage(): Page {
           'data-testid': `filter-${name}`,
           onchange: (e: Event) => {
             filters[name] = (e.target as HTMLSelectElement).value;
-            draw();
+            void load();
           },
         },
         h('option', { value: '' }, 'all'),
@@ -124,59 +70,53 @@ export function deadLettersPage(): Page {
     );
 
   function draw(): void {
-    const unique = (f: (l: Letter) => string) => [...new Set(letters.map(f))].sort();
     controls.replaceChildren(
-      select(
-        'pipeline',
-        unique((l) => l.pipeline),
-      ),
-      select(
-        'reason',
-        unique((l) => l.reason),
-      ),
+      select('pipeline', [...pipelines].sort()),
+      select('reason', REASONS),
       h('button', { 'data-testid': 'reload', onclick: () => void load() }, 'Reload'),
       h('button', { 'data-testid': 'replay', onclick: () => void replay() }, 'Replay selected'),
     );
-    const rows = shown().map((l) => [
+    const rows = letters.map((l) => [
       h('input', {
         type: 'checkbox',
-        'data-testid': `select-${l.offset}`,
-        ...(selected.has(l.offset) ? { checked: true } : {}),
+        'data-testid': `select-${label(l)}`,
+        ...(selected.has(at(l)) ? { checked: true } : {}),
         ...(l.kind === 'result'
           ? { disabled: true, title: 'a window result: replay the pipeline’s input instead' }
           : {}),
         onchange: (e: Event) => {
-          if ((e.target as HTMLInputElement).checked) selected.add(l.offset);
-          else selected.delete(l.offset);
+          if ((e.target as HTMLInputElement).checked) selected.add(at(l));
+          else selected.delete(at(l));
         },
       }),
       h(
         'a',
         {
           href: '#',
-          'data-testid': `inspect-${l.offset}`,
+          'data-testid': `inspect-${label(l)}`,
           onclick: (e: Event) => {
             e.preventDefault();
             inspect(l);
           },
         },
-        String(l.offset),
+        label(l),
       ),
       l.reason,
       `${l.pipeline}/${l.step}`,
-      l.error,
-      l.source,
+      `${l.errorClass}: ${l.message}`,
+      `${l.source.topic}/${l.source.partition}@${l.source.offset}`,
     ]);
     list.replaceChildren(
       rows.length === 0
         ? h('p', { class: 'muted', 'data-testid': 'letters' }, 'No dead letters.')
         : table('letters', ['', 'offset', 'reason', 'pipeline/step', 'error', 'source'], rows),
+      ...(more ? [h('button', { 'data-testid': 'more', onclick: () => void loadMore() }, 'Load more')] : []),
     );
   }
 
-  function inspect(l: Letter): void {
+  function inspect(l: DeadLetterJson): void {
     detail.replaceChildren(
-      h('h3', {}, `Dead letter at offset ${l.offset}`),
+      h('h3', {}, `Dead letter at offset ${label(l)}`),
       h(
         'pre',
         { 'data-testid': 'letter-detail' },
@@ -185,6 +125,7 @@ export function deadLettersPage(): Page {
             ...l,
             key: l.key === null ? null : readable(l.key),
             value: readable(l.value),
+            headers: l.headers.map((x) => ({ name: x.name, value: readable(x.value) })),
             at: new Date(l.timestamp).toISOString(),
           },
           null,
@@ -194,39 +135,80 @@ export function deadLettersPage(): Page {
     );
   }
 
+  /** Letters from the cursor on until a page is full, partition after partition. */
+  async function readPage(): Promise<DeadLetterJson[]> {
+    const out: DeadLetterJson[] = [];
+    while (out.length < PAGE_LETTERS) {
+      const query = new URLSearchParams({
+        partition: String(cursor.partition),
+        from: String(cursor.from),
+        limit: String(PAGE_LETTERS - out.length),
+      });
+      if (filters.pipeline) query.set('pipeline', filters.pipeline);
+      if (filters.reason) query.set('reason', filters.reason);
+      const page = await api<DeadLetterPageJson>(
+        `/v1/topics/${encodeURIComponent(topic)}/dead-letters?${query}`,
+      );
+      partitions = page.partitions;
+      out.push(...page.letters);
+      for (const l of page.letters) pipelines.add(l.pipeline);
+      if (page.next < page.end) cursor = { partition: cursor.partition, from: page.next };
+      else if (cursor.partition + 1 < partitions) cursor = { partition: cursor.partition + 1, from: 0 };
+      else {
+        more = false;
+        return out;
+      }
+    }
+    more = true;
+    return out;
+  }
+
   async function load(): Promise<void> {
+    cursor = { partition: 0, from: 0 };
     try {
-      letters = await readLetters(topic);
+      letters = await readPage();
       draw();
     } catch (error) {
       list.replaceChildren(h('p', { class: 'error' }, `Cannot read ${topic}: ${(error as Error).message}`));
     }
   }
 
+  async function loadMore(): Promise<void> {
+    try {
+      letters = [...letters, ...(await readPage())];
+      draw();
+    } catch (error) {
+      message.textContent = `Cannot read ${topic}: ${(error as Error).message}`;
+    }
+  }
+
   async function replay(): Promise<void> {
-    const chosen = letters.filter((l) => selected.has(l.offset) && l.kind === 'record');
+    const chosen = letters.filter((l) => selected.has(at(l)) && l.kind === 'record');
     if (chosen.length === 0) {
       message.textContent = 'Select the dead letters to replay first.';
       return;
     }
     try {
-      const byTopic = new Map<string, Letter[]>();
-      for (const l of chosen) byTopic.set(l.topic, [...(byTopic.get(l.topic) ?? []), l]);
-      for (const [source, list] of byTopic)
-        for (let i = 0; i < list.length; i += REPLAY_BATCH)
-          await api(`/topics/${encodeURIComponent(source)}`, {
-            method: 'POST',
-            type: 'application/vnd.kafka.binary.v2+json',
-            body: {
-              records: list.slice(i, i + REPLAY_BATCH).map((l) => ({
-                key: l.key,
-                value: l.value,
-                ...(l.headers.length > 0 ? { headers: l.headers } : {}),
-              })),
+      const to = new Set<string>();
+      const refused: string[] = [];
+      let replayed = 0;
+      for (const [partition, list] of Map.groupBy(chosen, (l) => l.partition))
+        for (let i = 0; i < list.length; i += REPLAY_BATCH) {
+          const answer = await api<ReplayAnswerJson>(
+            `/v1/topics/${encodeURIComponent(topic)}/dead-letters/replay`,
+            {
+              method: 'POST',
+              body: { partition, offsets: list.slice(i, i + REPLAY_BATCH).map((l) => l.offset) },
             },
-          });
+          );
+          replayed += answer.replayed.length;
+          for (const r of answer.replayed) to.add(r.topic);
+          for (const r of answer.refused) refused.push(`${r.offset}: ${r.why}`);
+        }
       selected.clear();
-      message.textContent = `Replayed ${chosen.length} dead letter${chosen.length === 1 ? '' : 's'} to ${[...byTopic.keys()].join(', ')}.`;
+      message.textContent =
+        `Replayed ${replayed} dead letter${replayed === 1 ? '' : 's'} to ${[...to].join(', ') || 'nowhere'}.` +
+        (refused.length > 0 ? ` Refused ${refused.join('; ')}.` : '');
       draw();
     } catch (error) {
       message.textContent = `Replay failed: ${(error as Error).message}`;
@@ -241,7 +223,9 @@ export function deadLettersPage(): Page {
       list = h('div', {}, h('p', { class: 'muted' }, 'Reading the dead letters…'));
       detail = h('div', { class: 'detail' });
       root.append(controls, message, h('div', { class: 'split' }, list, detail));
-      topic = (await api<Status>('/v1/status')).deadLetters.topic;
+      const status = await api<Status>('/v1/status');
+      topic = status.deadLetters.topic;
+      for (const p of status.pipelines) pipelines.add(p.name);
       await load();
     },
   };

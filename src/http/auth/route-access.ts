@@ -119,6 +119,18 @@ export const ROUTE_ACCESS: Array<{ method: string; url: RegExp; access: Access; 
     access: topicParam('consume'),
     scope: 'consume:<topic>',
   },
+  {
+    method: 'GET',
+    url: /^\/v1\/topics\/:topic\/dead-letters$/,
+    access: topicParam('consume'),
+    scope: 'consume:<topic>',
+  },
+  {
+    method: 'POST',
+    url: /^\/v1\/topics\/:topic\/dead-letters\/replay$/,
+    access: topicParam('consume'),
+    scope: 'consume:<topic>, and produce:<each source topic> (checked once the letters are read)',
+  },
   { method: 'POST', url: /^\/consumers\/:group$/, access: anyKey, scope: 'any key' },
   {
     method: 'POST',

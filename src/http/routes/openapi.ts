@@ -280,6 +280,80 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 200: json({ type: 'object' }), ...errors(401, 403, 404) },
         },
       },
+      '/v1/topics/{topic}/dead-letters': {
+        get: {
+          summary:
+            "A page of a dead-letter topic's letters (read from the headers pipelines write), oldest first, of one pipeline or reason if asked; `next` is where the following page starts, `end` the partition's end (consume:<topic>)",
+          parameters: [
+            { name: 'topic', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'partition', in: 'query', schema: { type: 'integer', default: 0 } },
+            { name: 'from', in: 'query', schema: { type: 'integer' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 1000 } },
+            { name: 'pipeline', in: 'query', schema: { type: 'string' } },
+            { name: 'reason', in: 'query', schema: { enum: ['decode', 'error', 'late'] } },
+          ],
+          responses: {
+            200: json({
+              type: 'object',
+              required: ['topic', 'partition', 'partitions', 'next', 'end', 'letters'],
+              properties: {
+                topic: { type: 'string' },
+                partition: { type: 'integer' },
+                partitions: { type: 'integer' },
+                next: { type: 'integer' },
+                end: { type: 'integer' },
+                letters: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      partition: { type: 'integer' },
+                      offset: { type: 'integer' },
+                      timestamp: { type: 'integer' },
+                      kind: { enum: ['record', 'result'] },
+                      reason: { enum: ['decode', 'error', 'late'] },
+                      pipeline: { type: 'string' },
+                      step: { type: 'string' },
+                      errorClass: { type: 'string' },
+                      message: { type: 'string' },
+                      source: { type: 'object' },
+                      key: { type: ['string', 'null'], contentEncoding: 'base64' },
+                      value: { type: ['string', 'null'], contentEncoding: 'base64' },
+                      headers: { type: 'array', items: { type: 'object' } },
+                    },
+                  },
+                },
+              },
+            }),
+            ...errors(400, 401, 403, 404),
+          },
+        },
+      },
+      '/v1/topics/{topic}/dead-letters/replay': {
+        post: {
+          summary:
+            "Sends the dead letters at `offsets` back to their source topics with their own headers; window results, letters of Kappa's own topics and offsets holding no letter are refused, each with why (consume:<topic>, and produce:<each source topic>)",
+          parameters: [{ name: 'topic', in: 'path', required: true, schema: { type: 'string' } }],
+          requestBody: json({
+            type: 'object',
+            required: ['offsets'],
+            properties: {
+              partition: { type: 'integer', default: 0 },
+              offsets: { type: 'array', items: { type: 'integer' }, minItems: 1, maxItems: 1000 },
+            },
+          }),
+          responses: {
+            200: json({
+              type: 'object',
+              properties: {
+                replayed: { type: 'array', items: { type: 'object' } },
+                refused: { type: 'array', items: { type: 'object' } },
+              },
+            }),
+            ...errors(401, 403, 404, 422),
+          },
+        },
+      },
       '/v1/topics/{topic}/records': {
         get: {
           summary: 'Records of a topic from an offset',

@@ -1,0 +1,92 @@
+import { UnknownPartitionError } from '../../core/index.ts';
+import { type Bus, readRange } from '../../log/index.ts';
+import type { DeadLetter, DeadLetterReason } from './dead-letter.ts';
+import { readDeadLetter } from './dead-letter-record.ts';
+
+/** A dead letter and where it sits in the dead-letter topic. */
+export interface StoredDeadLetter {
+  partition: number;
+  offset: number;
+  timestamp: number;
+  letter: DeadLetter;
+}
+
+export interface DeadLetterQuery {
+  partition: number;
+  /** The first offset to look at; default the partition's start. */
+  from?: number;
+  /** Letters answered at most. */
+  limit: number;
+  pipeline?: string;
+  reason?: DeadLetterReason;
+}
+
+export interface DeadLetterPage {
+  letters: StoredDeadLetter[];
+  /** Where the next page starts: the end offset when nothing is left to look at. */
+  next: number;
+  /** The partition's end offset when the page was read. */
+  end: number;
+}
+
+/**
+ * Records looked at per page, at most: a filter that few letters match over a long topic answers
+ * in bounded time, with `next` to go on from.
+ */
+export const MAX_SCANNED_RECORDS = 10_000;
+
+/**
+ * A page of the dead letters of one partition (committed records only, in offset order), those of
+ * one pipeline or reason when asked; records that are not dead letters are passed over.
+ */
+export async function readDeadLetters(bus: Bus, topic: string, q: DeadLetterQuery): Promise<DeadLetterPage> {
+  const ranges = await bus.partitionOffsets(topic);
+  const range = ranges.find((r) => r.partition === q.partition);
+  if (!range) throw new UnknownPartitionError(topic, q.partition, ranges.length);
+  const from = Math.max(q.from ?? range.start, range.start);
+  const letters: StoredDeadLetter[] = [];
+  let next = from;
+  let scanned = 0;
+  for await (const { records, position } of readRange(bus, topic, q.partition, from, range.end)) {
+    for (const r of records) {
+      scanned++;
+      next = r.offset + 1;
+      const letter = readDeadLetter(r);
+      if (
+        letter &&
+        (q.pipeline === undefined || letter.pipeline === q.pipeline) &&
+        (q.reason === undefined || letter.reason === q.reason)
+      )
+        letters.push({ partition: r.partition, offset: r.offset, timestamp: r.timestamp, letter });
+      if (letters.length >= q.limit || scanned >= MAX_SCANNED_RECORDS)
+        return { letters, next, end: range.end };
+    }
+    next = position;
+  }
+  // readRange stops early only when a poll brings nothing: what is left is aborted or compacted away.
+  return { letters, next: Math.max(next, range.end), end: range.end };
+}
+
+/** The dead letters at these offsets of one partition, by offset (an offset holding none is absent). */
+export async function deadLettersAt(
+  bus: Bus,
+  topic: string,
+  partition: number,
+  offsets: readonly number[],
+): Promise<Map<number, StoredDeadLetter>> {
+  const ranges = await bus.partitionOffsets(topic);
+  const range = ranges.find((r) => r.partition === partition);
+  if (!range) throw new UnknownPartitionError(topic, partition, ranges.length);
+  const found = new Map<number, StoredDeadLetter>();
+  const wanted = new Set(offsets);
+  const first = Math.max(range.start, Math.min(...offsets));
+  const end = Math.min(range.end, Math.max(...offsets) + 1);
+  if (first >= end) return found;
+  for await (const { records } of readRange(bus, topic, partition, first, end))
+    for (const r of records) {
+      if (!wanted.has(r.offset)) continue;
+      const letter = readDeadLetter(r);
+      if (letter) found.set(r.offset, { partition, offset: r.offset, timestamp: r.timestamp, letter });
+    }
+  return found;
+}
