@@ -75,6 +75,11 @@ export function buildProgram(): Command {
     .command('worker')
     .description('run pipelines without the HTTP API: several workers on Kafka share their partitions')
     .option('--pipelines <names>', 'run only these pipelines (names separated by commas)')
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /v1/status, /healthz and /readyz on this port, 0 picks a free one (default: none)',
+    )
+    .option('--host <host>', 'the address of --metrics-port (default: 127.0.0.1, or http.host)')
     .option('--data-dir <dir>', `where to keep local state (default: ${defaults.dataDir}, or dataDir)`)
     .option('--config <file>', 'config file (default: kappa.config.{ts,js,mjs,yaml,yml,json} if present)')
     .option(

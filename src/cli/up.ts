@@ -1,13 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Assembly, assemble, loadConfig, readKeysFile, watchKeysFile } from '../config/index.ts';
-import { ConfigError, createLogger, KeyRing, toMillis } from '../core/index.ts';
+import { assemble, loadConfig } from '../config/index.ts';
+import { ConfigError, createLogger, toMillis } from '../core/index.ts';
 import { createServer, isLoopback } from '../http/index.ts';
-import { PostgresSource } from '../ingest/index.ts';
-import { Metrics, readStatus } from '../ops/index.ts';
 import { PgServer } from '../serve/index.ts';
 import { PAYMENTS_PARTITIONS, PAYMENTS_TOPIC, startPaymentGenerator } from './demo/payments.ts';
 import { demoPipelines } from './demo/pipelines.ts';
+import { cdcSources, readinessOf } from './readiness.ts';
+import { observe, portFlag, prepareServing, statusOf, watchKeys } from './serving.ts';
 import { stopOnSignal } from './stop-on-signal.ts';
 
 export interface UpOptions {
@@ -26,13 +25,8 @@ export interface UpOptions {
 
 /** `kappa up`: the whole slice in this process, on the embedded log or on Kafka, until SIGINT or SIGTERM. */
 export async function up(options: UpOptions): Promise<void> {
-  const port = options.port === undefined ? undefined : Number(options.port);
-  const pgFlag = options.pgPort === undefined ? undefined : Number(options.pgPort);
-  if (pgFlag !== undefined && (!Number.isInteger(pgFlag) || pgFlag < 0 || pgFlag > 65535))
-    throw new Error(`--pg-port must be a port number (0 turns it off), got '${options.pgPort}'`);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    throw new Error(`--port must be a port number (0 picks a free one), got '${options.port}'`);
-  }
+  const port = portFlag('--port', options.port, 'picks a free one');
+  const pgFlag = portFlag('--pg-port', options.pgPort, 'turns it off');
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined))
     throw new ConfigError('--tls-cert and --tls-key go together: give both, or neither');
   const tls =
@@ -49,14 +43,8 @@ export async function up(options: UpOptions): Promise<void> {
     },
   });
   const logger = createLogger();
-  // The server refuses a non-loopback host without keys (server.ts), before anything listens.
-  const keys = new KeyRing([...config.auth.keys, ...(await readKeysFile(config.auth.keysFile))]);
-  const certificate = config.http.tls && {
-    cert: await readTlsFile(config.http.tls.certFile, 'certificate'),
-    key: await readTlsFile(config.http.tls.keyFile, 'key'),
-  };
-  // Listening before anything starts: a pipeline's restore at start is an event.
-  const metrics = config.http.metrics ? new Metrics().start() : null;
+  const serving = await prepareServing(config);
+  const { keys, metrics } = serving;
   const assembly = await assemble(config, logger, {
     sources: true,
     ...(options.demo
@@ -68,29 +56,16 @@ export async function up(options: UpOptions): Promise<void> {
         }
       : {}),
   });
-  metrics?.readFrom({
-    bus: assembly.bus,
-    changelogs: () => assembly.pipelines.flatMap((p) => p.changelogs),
-    views: () => assembly.views.materializers,
-    rowCount: (view) => assembly.views.rowCount(view),
-  });
+  observe(serving, assembly);
   const server = await createServer({
     bus: assembly.bus,
     ...(metrics ? { metrics } : {}),
-    status: () =>
-      readStatus({
-        bus: assembly.bus,
-        busDescription: assembly.busDescription,
-        pipelines: assembly.pipelines,
-        views: assembly.views,
-        deadLetterTopic: config.pipelines.deadLetterTopic,
-        registryTopic: config.registry.topic,
-      }),
+    status: statusOf(assembly, config),
     registry: assembly.registry,
     registryTopic: config.registry.topic,
     logger,
     keys,
-    ...(certificate ? { tls: certificate } : {}),
+    ...(serving.tls ? { tls: serving.tls } : {}),
     maxBodyBytes: config.http.maxBodyBytes,
     maxRecordsPerRequest: config.http.maxRecordsPerRequest,
     maxJsonDepth: config.http.maxJsonDepth,
@@ -106,42 +81,10 @@ export async function up(options: UpOptions): Promise<void> {
     maxQueryRows: config.views.maxQueryRows,
     queryTimeoutMs: toMillis(config.views.queryTimeout),
     maxLiveStreams: config.views.maxLiveStreams,
-    readiness: () => ({
-      notReady: [
-        ...assembly.pipelines.flatMap((p) =>
-          p.restoring > 0
-            ? [`pipeline ${p.pipeline.name} is restoring the state of ${p.restoring} task(s)`]
-            : [],
-        ),
-        ...cdcSources(assembly).flatMap((s) => {
-          const status = s.status();
-          return status.phase === 'failed' ? [`CDC source ${s.name} stopped: ${status.lastError}`] : [];
-        }),
-      ],
-      notes: [
-        ...assembly.pipelines.flatMap((p) =>
-          p.idlePartitions.map(
-            (partition) =>
-              `pipeline ${p.pipeline.name}: source ${p.pipeline.source.topic} partition ${partition} is idle`,
-          ),
-        ),
-        ...cdcSources(assembly).flatMap((s) => {
-          const { phase, snapshot, lastError } = s.status();
-          if (snapshot)
-            return [
-              `CDC source ${s.name}: snapshot of ${snapshot.table}, ${snapshot.rows} rows${snapshot.estimate > 0 ? ` of about ${snapshot.estimate}` : ''}`,
-            ];
-          return phase === 'retrying' ? [`CDC source ${s.name} is retrying: ${lastError}`] : [];
-        }),
-      ],
-    }),
+    readiness: readinessOf(assembly),
     cdc: () => cdcSources(assembly).map((s) => s.status()),
   });
-  const unwatch = watchKeysFile(
-    config.auth.keysFile,
-    (changed) => keys.replace([...config.auth.keys, ...changed]),
-    logger,
-  );
+  const unwatch = watchKeys(config, serving, logger);
   let url: string;
   const pg =
     config.views.pgPort === null
@@ -180,7 +123,7 @@ export async function up(options: UpOptions): Promise<void> {
     }
     throw error;
   }
-  if (!certificate && !isLoopback(config.http.host))
+  if (!serving.tls && !isLoopback(config.http.host))
     logger.warn(
       { host: config.http.host },
       'API keys cross the network in clear text: serve HTTPS with --tls-cert and --tls-key',
@@ -215,10 +158,6 @@ export async function up(options: UpOptions): Promise<void> {
   });
 }
 
-function cdcSources(assembly: Assembly): PostgresSource[] {
-  return assembly.sources.filter((s): s is PostgresSource => s instanceof PostgresSource);
-}
-
 function demoHelp(url: string, withKeys: boolean, psql: string | null): string {
   const auth = withKeys ? ' -H "Authorization: Bearer $KAPPA_API_KEY"' : '';
   return [
@@ -240,10 +179,4 @@ function demoHelp(url: string, withKeys: boolean, psql: string | null): string {
       : []),
     '',
   ].join('\n');
-}
-
-async function readTlsFile(file: string, what: string): Promise<string> {
-  return readFile(file, 'utf8').catch((error: Error) => {
-    throw new ConfigError(`Cannot read the TLS ${what} ${file}: ${error.message}`);
-  });
 }

@@ -90,6 +90,11 @@ export interface ServerOptions {
   status?: () => Promise<object>;
   /** The built dashboard served at `/`: its folder (default dist/dashboard), or false for none. */
   dashboard?: string | false;
+  /**
+   * False: only health, metrics and status (`kappa worker --metrics-port`), no produce, records,
+   * registry, views or dashboard. Default true.
+   */
+  api?: boolean;
 }
 
 export interface KappaServer {
@@ -150,14 +155,55 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
     reply.code(404).send({ error_code: 404, message: `No route for ${request.method} ${request.url}` }),
   );
 
-  const producer = options.bus.producer();
-  const serde = options.registry ? new WireSerde(options.registry) : undefined;
-  const instances = new ConsumerInstances(options.bus, options.consumerIdleMs);
   healthRoutes(app, {
     bus: options.bus,
     ...(options.registry ? { registryTopic: options.registryTopic ?? '_schemas' } : {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
   });
+  opsRoutes(app, {
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.status ? { status: options.status } : {}),
+  });
+  const api =
+    options.api === false ? null : await apiRoutes(app, options, { owned, maxJsonDepth, logger, keys });
+  await app.ready();
+
+  return {
+    app,
+    routes,
+    async listen(port, host) {
+      if (!keys.enabled && !isLoopback(host))
+        throw new ConfigError(
+          `Refusing to listen on ${host} without API keys: every route would be open to the network. ` +
+            'Create a key with `kappa keys create <name> --scope admin` (it is stored hashed in the keys file) and start again, or listen on 127.0.0.1',
+        );
+      await app.listen({ port, host });
+      const address = app.server.address();
+      const actual = typeof address === 'object' && address ? address.port : port;
+      const scheme = options.tls ? 'https' : 'http';
+      return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${actual}`;
+    },
+    async close() {
+      await api?.close();
+      await app.close();
+    },
+  };
+}
+
+/**
+ * Every route but health, metrics and status: REST Proxy produce, consumers and topic admin, record
+ * reads, dead letters, CDC, the query API, the registry and the dashboard. Returns what closes
+ * what they hold (consumer instances, the producer).
+ */
+async function apiRoutes(
+  app: FastifyInstance,
+  options: ServerOptions,
+  shared: { owned: (topic: string) => boolean; maxJsonDepth: number; logger: Logger; keys: KeyRing },
+): Promise<{ close(): Promise<void> }> {
+  const { owned, maxJsonDepth, logger, keys } = shared;
+  const producer = options.bus.producer();
+  const serde = options.registry ? new WireSerde(options.registry) : undefined;
+  const instances = new ConsumerInstances(options.bus, options.consumerIdleMs);
   const idempotence = new IdempotentProduce(options.bus);
   produceRoutes(app, {
     bus: options.bus,
@@ -192,10 +238,6 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   recordsRoutes(app, options.bus, serde);
   deadLetterRoutes(app, { bus: options.bus, producer, owned });
   cdcRoutes(app, options.cdc ?? (() => []));
-  opsRoutes(app, {
-    ...(options.metrics ? { metrics: options.metrics } : {}),
-    ...(options.status ? { status: options.status } : {}),
-  });
   openApiRoute(app);
   if (options.views)
     viewRoutes(app, {
@@ -207,28 +249,11 @@ export async function createServer(options: ServerOptions): Promise<KappaServer>
   if (options.registry) await app.register(registryRoutes(options.registry, logger, maxJsonDepth));
   if (options.dashboard !== false)
     await dashboardRoutes(app, { dir: options.dashboard, keysRequired: () => keys.enabled });
-  await app.ready();
-
   return {
-    app,
-    routes,
-    async listen(port, host) {
-      if (!keys.enabled && !isLoopback(host))
-        throw new ConfigError(
-          `Refusing to listen on ${host} without API keys: every route would be open to the network. ` +
-            'Create a key with `kappa keys create <name> --scope admin` (it is stored hashed in the keys file) and start again, or listen on 127.0.0.1',
-        );
-      await app.listen({ port, host });
-      const address = app.server.address();
-      const actual = typeof address === 'object' && address ? address.port : port;
-      const scheme = options.tls ? 'https' : 'http';
-      return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${actual}`;
-    },
     async close() {
       await instances.close();
       await producer.close();
       await idempotence.close();
-      await app.close();
     },
   };
 }
