@@ -120,12 +120,11 @@ export class Metrics {
         if (s.kind === 'window' && s.out > 0) fired.inc({ pipeline: e.pipeline, step: s.step }, s.out);
         if (s.late > 0) late.inc({ pipeline: e.pipeline, step: s.step }, s.late);
       }
-      if (e.watermark !== null)
-        this.#watermarks.set(`${e.pipeline}\0${stage}`, {
-          pipeline: e.pipeline,
-          stage,
-          watermark: e.watermark,
-        });
+      // A stage with no watermark (its partitions moved to another worker, or it stopped) has no
+      // delay to show: a kept value would grow, and page someone for a watermark that is not stalled.
+      const at = `${e.pipeline}\0${stage}`;
+      if (e.watermark === null) this.#watermarks.delete(at);
+      else this.#watermarks.set(at, { pipeline: e.pipeline, stage, watermark: e.watermark });
     });
     const watermarks = this.#watermarks;
     new Gauge({

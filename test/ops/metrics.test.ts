@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appended, openEmbeddedBus } from '../../src/log/index.ts';
 import { Metrics } from '../../src/ops/index.ts';
+import { count, PipelineRunner, pipeline, tumbling } from '../../src/stream/index.ts';
 import { sample } from '../support/prometheus-text.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -48,6 +49,44 @@ describe('metrics', () => {
     await produce('clicks', 50, 100);
     text = await metrics.text();
     expect(sample(text, 'kappa_log_appended_records_total', { topic: 'clicks' })).toBe(1234);
+  });
+
+  it('show a stage’s watermark delay while it runs, and none once it stops (no stalled watermark to page for)', async () => {
+    await bus.createTopic('taps', { partitions: 2 });
+    const metrics = new Metrics().start();
+    const runner = new PipelineRunner({
+      bus,
+      pipeline: pipeline('taps')
+        .source<{ ts: number }>('taps', { eventTime: (t) => t.ts })
+        .keyBy(() => 'all')
+        .window(tumbling(1000))
+        .aggregate({ n: count() })
+        .toTopic('taps-out'),
+      tickMs: 20,
+    });
+    try {
+      await runner.start();
+      await bus
+        .producer()
+        .send([0, 1].map((partition) => ({ topic: 'taps', partition, value: Buffer.from('{"ts":5000}') })));
+      const delay = async () =>
+        sample(await metrics.text(), 'kappa_pipeline_watermark_delay_seconds', {
+          pipeline: 'taps',
+          stage: '0',
+        });
+      const deadline = Date.now() + 30_000;
+      while ((await delay()) === undefined) {
+        if (Date.now() > deadline) throw new Error('no watermark delay for stage 0');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Event time 5 s after 1970: the delay is the wall clock's age.
+      expect(await delay()).toBeGreaterThan(1e9);
+      await runner.stop();
+      expect(await delay()).toBeUndefined();
+    } finally {
+      await runner.stop();
+      metrics.stop();
+    }
   });
 
   it('name only metrics Kappa serves in the Grafana dashboard and the alert rules', async () => {

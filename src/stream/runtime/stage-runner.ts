@@ -226,6 +226,8 @@ export class StageRunner {
     await this.#release([...this.#owned.keys()]);
     await this.#releaseLocal();
     await this.#producer?.close();
+    // Its tasks gone, the stage says it has no watermark any more.
+    this.#publish(0);
   }
 
   /** The steps this stage runs: the pipeline's, or a join's other input. */
