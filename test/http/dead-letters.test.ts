@@ -174,6 +174,19 @@ describe('GET /v1/topics/{topic}/dead-letters and its replay', () => {
     const rest = await read(`pipeline=rare&from=${page.next}`);
     expect(rest.letters.map((l) => l.offset)).toEqual([MAX_SCANNED_RECORDS + 10]);
     expect(rest.next).toBe(rest.end);
+    // Offsets far apart are each found (that letter's source topic is not on this server).
+    const replayed = await open.app.inject({
+      method: 'POST',
+      url: '/v1/topics/long-letters/dead-letters/replay',
+      payload: { offsets: [MAX_SCANNED_RECORDS + 10, 5] },
+    });
+    expect(replayed.json()).toEqual({
+      replayed: [],
+      refused: [
+        { offset: MAX_SCANNED_RECORDS + 10, why: 'its source topic payments does not exist (any more)' },
+        { offset: 5, why: 'no dead letter at offset 5 of long-letters/0' },
+      ],
+    });
   });
 
   it('refuses malformed queries with a clear error, and goes on serving', async () => {

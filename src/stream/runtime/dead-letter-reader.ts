@@ -67,6 +67,12 @@ export async function readDeadLetters(bus: Bus, topic: string, q: DeadLetterQuer
   return { letters, next: Math.max(next, range.end), end: range.end };
 }
 
+/**
+ * Records read past a wanted offset before the next one is sought instead: offsets close together
+ * are read in one go, far apart ones each on their own, so the records read stay near the number asked.
+ */
+const MAX_GAP = 100;
+
 /** The dead letters at these offsets of one partition, by offset (an offset holding none is absent). */
 export async function deadLettersAt(
   bus: Bus,
@@ -78,15 +84,17 @@ export async function deadLettersAt(
   const range = ranges.find((r) => r.partition === partition);
   if (!range) throw new UnknownPartitionError(topic, partition, ranges.length);
   const found = new Map<number, StoredDeadLetter>();
-  const wanted = new Set(offsets);
-  const first = Math.max(range.start, Math.min(...offsets));
-  const end = Math.min(range.end, Math.max(...offsets) + 1);
-  if (first >= end) return found;
-  for await (const { records } of readRange(bus, topic, partition, first, end))
-    for (const r of records) {
-      if (!wanted.has(r.offset)) continue;
-      const letter = readDeadLetter(r);
-      if (letter) found.set(r.offset, { partition, offset: r.offset, timestamp: r.timestamp, letter });
-    }
+  const wanted = [...new Set(offsets)].filter((o) => o >= range.start && o < range.end).sort((a, b) => a - b);
+  for (let i = 0; i < wanted.length; ) {
+    let j = i;
+    while (j + 1 < wanted.length && wanted[j + 1]! - wanted[j]! <= MAX_GAP) j++;
+    const within = new Set(wanted.slice(i, j + 1));
+    for await (const { records } of readRange(bus, topic, partition, wanted[i]!, wanted[j]! + 1))
+      for (const r of records) {
+        const letter = within.has(r.offset) ? readDeadLetter(r) : null;
+        if (letter) found.set(r.offset, { partition, offset: r.offset, timestamp: r.timestamp, letter });
+      }
+    i = j + 1;
+  }
   return found;
 }
