@@ -88,11 +88,10 @@ export function deadLetterRoutes(
       ...(q.pipeline ? { pipeline: q.pipeline } : {}),
       ...(reason ? { reason: reason as DeadLetterReason } : {}),
     });
-    const partitions = (await bus.partitionOffsets(topic)).length;
     return {
       topic,
       partition,
-      partitions,
+      partitions: page.partitions,
       next: page.next,
       end: page.end,
       letters: page.letters.map(letterJson),

@@ -27,6 +27,8 @@ export interface DeadLetterPage {
   next: number;
   /** The partition's end offset when the page was read. */
   end: number;
+  /** Partitions of the topic. */
+  partitions: number;
 }
 
 /**
@@ -59,12 +61,12 @@ export async function readDeadLetters(bus: Bus, topic: string, q: DeadLetterQuer
       )
         letters.push({ partition: r.partition, offset: r.offset, timestamp: r.timestamp, letter });
       if (letters.length >= q.limit || scanned >= MAX_SCANNED_RECORDS)
-        return { letters, next, end: range.end };
+        return { letters, next, end: range.end, partitions: ranges.length };
     }
     next = position;
   }
   // readRange stops early only when a poll brings nothing: what is left is aborted or compacted away.
-  return { letters, next: Math.max(next, range.end), end: range.end };
+  return { letters, next: Math.max(next, range.end), end: range.end, partitions: ranges.length };
 }
 
 /**
