@@ -27,11 +27,11 @@ export function dlqCommand(program: Command, client: () => KappaClient): void {
     .option('--pipeline <name>', 'only this pipeline')
     .option('--reason <reason>', 'only this reason: decode, error or late')
     .action(async (options: Filters & { topic: string }) => {
-      const many = (await partitions(client(), options.topic)) > 1;
-      for await (const l of letters(client(), options.topic, options))
-        process.stdout.write(
-          `${many ? `${l.partition}/` : ''}${l.offset}\t${l.reason}\t${l.pipeline}/${l.step}\t${l.errorClass}: ${l.message}\t${l.source.topic}/${l.source.partition}@${l.source.offset}\n`,
-        );
+      for await (const page of pages(client(), options.topic, options))
+        for (const l of page.letters)
+          process.stdout.write(
+            `${page.partitions > 1 ? `${l.partition}/` : ''}${l.offset}\t${l.reason}\t${l.pipeline}/${l.step}\t${l.errorClass}: ${l.message}\t${l.source.topic}/${l.source.partition}@${l.source.offset}\n`,
+          );
     });
 
   dlq
@@ -60,7 +60,7 @@ export function dlqCommand(program: Command, client: () => KappaClient): void {
     .option('--from <offset>', 'only dead letters at or after this offset')
     .action(async (options: Filters & { topic: string }) => {
       const chosen: Letter[] = [];
-      for await (const l of letters(client(), options.topic, options)) chosen.push(l);
+      for await (const page of pages(client(), options.topic, options)) chosen.push(...page.letters);
       const results = chosen.filter((l) => l.kind === 'result');
       const records = chosen.filter((l) => l.kind === 'record');
       if (results.length > 0)
@@ -98,34 +98,23 @@ export function dlqCommand(program: Command, client: () => KappaClient): void {
     });
 }
 
-async function partitions(client: KappaClient, topic: string): Promise<number> {
-  return (await page(client, topic, 0, 0, {})).partitions;
-}
-
-function page(
-  client: KappaClient,
-  topic: string,
-  partition: number,
-  from: number,
-  f: Filters,
-): Promise<Page> {
-  const query = new URLSearchParams({ partition: String(partition), from: String(from), limit: '1000' });
-  if (f.pipeline) query.set('pipeline', f.pipeline);
-  if (f.reason) query.set('reason', f.reason);
-  return client.request<Page>('GET', `/v1/topics/${encodeURIComponent(topic)}/dead-letters?${query}`);
-}
-
-/** Every dead letter of every partition matching the filters, a page at a time. */
-async function* letters(client: KappaClient, topic: string, f: Filters): AsyncGenerator<Letter> {
+/** The dead letters of every partition matching the filters, a page at a time. */
+async function* pages(client: KappaClient, topic: string, f: Filters): AsyncGenerator<Page> {
   const start = f.from === undefined ? 0 : Number(f.from);
   if (!Number.isSafeInteger(start) || start < 0)
     throw new Error(`--from must be an offset (an integer of at least 0), got '${f.from}'`);
   let count = 1;
   for (let partition = 0; partition < count; partition++)
     for (let from = start; ; ) {
-      const p = await page(client, topic, partition, from, f);
+      const query = new URLSearchParams({ partition: String(partition), from: String(from), limit: '1000' });
+      if (f.pipeline) query.set('pipeline', f.pipeline);
+      if (f.reason) query.set('reason', f.reason);
+      const p = await client.request<Page>(
+        'GET',
+        `/v1/topics/${encodeURIComponent(topic)}/dead-letters?${query}`,
+      );
       count = p.partitions;
-      yield* p.letters;
+      yield p;
       if (p.next >= p.end) break;
       from = p.next;
     }

@@ -49,7 +49,13 @@ export {
   type WindowResult,
 } from './operators/window-operator.ts';
 export { type WindowSteps, windowSteps } from './operators/window-steps.ts';
-export { type DeadLetter, type DeadLetterReason, describeError, letterValue } from './runtime/dead-letter.ts';
+export {
+  DEAD_LETTER_REASONS,
+  type DeadLetter,
+  type DeadLetterReason,
+  describeError,
+  letterValue,
+} from './runtime/dead-letter.ts';
 export {
   type DeadLetterPage,
   type DeadLetterQuery,

@@ -1,4 +1,5 @@
 import type { DeadLetterJson, DeadLetterPageJson, ReplayAnswerJson } from '../../../src/http/index.ts';
+import { DEAD_LETTER_REASONS } from '../../../src/stream/runtime/dead-letter.ts';
 import { api, type Status } from '../api.ts';
 import { h, table } from '../dom.ts';
 import type { Page } from '../page.ts';
@@ -7,7 +8,6 @@ import type { Page } from '../page.ts';
 const PAGE_LETTERS = 200;
 /** Offsets per replay request, as `kappa dlq replay`. */
 const REPLAY_BATCH = 500;
-const REASONS = ['decode', 'error', 'late'];
 
 function fromBase64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -72,7 +72,7 @@ export function deadLettersPage(): Page {
   function draw(): void {
     controls.replaceChildren(
       select('pipeline', [...pipelines].sort()),
-      select('reason', REASONS),
+      select('reason', [...DEAD_LETTER_REASONS]),
       h('button', { 'data-testid': 'reload', onclick: () => void load() }, 'Reload'),
       h('button', { 'data-testid': 'replay', onclick: () => void replay() }, 'Replay selected'),
     );

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { allowsTopic, ForbiddenError, type ProducerRecord } from '../../core/index.ts';
 import type { Bus, Producer } from '../../log/index.ts';
 import {
+  DEAD_LETTER_REASONS,
   type DeadLetterReason,
   deadLettersAt,
   readDeadLetters,
@@ -12,7 +13,6 @@ import { intParam } from './records.ts';
 
 /** Letters a page answers at most, and offsets one replay takes. */
 const MAX_LETTERS = 1000;
-const REASONS: readonly DeadLetterReason[] = ['decode', 'error', 'late'];
 
 /** A dead letter as the API answers it: bytes in base64, the source record's headers as produce takes them. */
 export type DeadLetterJson = ReturnType<typeof letterJson>;
@@ -79,8 +79,12 @@ export function deadLetterRoutes(
     const limit = intParam('limit', q.limit, 100, 1, MAX_LETTERS);
     const from = q.from === undefined ? undefined : intParam('from', q.from, 0, 0, Number.MAX_SAFE_INTEGER);
     const reason = q.reason || undefined;
-    if (reason !== undefined && !REASONS.includes(reason as DeadLetterReason))
-      throw new RequestError(400, 400, `reason must be one of ${REASONS.join(', ')}, got '${reason}'`);
+    if (reason !== undefined && !DEAD_LETTER_REASONS.includes(reason as DeadLetterReason))
+      throw new RequestError(
+        400,
+        400,
+        `reason must be one of ${DEAD_LETTER_REASONS.join(', ')}, got '${reason}'`,
+      );
     const page = await readDeadLetters(bus, topic, {
       partition,
       limit,
@@ -133,7 +137,7 @@ export function deadLetterRoutes(
         topic: letter.topic,
         key: letter.key,
         value: letter.value,
-        ...(letter.headers && Object.keys(letter.headers).length > 0 ? { headers: letter.headers } : {}),
+        headers: letter.headers ?? {},
       }));
       const written = records.length > 0 ? await producer.send(records) : [];
       return {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { DEAD_LETTER_REASONS } from '../../stream/index.ts';
 
 const error = { $ref: '#/components/schemas/Error' };
 const errors = (...codes: number[]) =>
@@ -290,7 +291,7 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'from', in: 'query', schema: { type: 'integer' } },
             { name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 1000 } },
             { name: 'pipeline', in: 'query', schema: { type: 'string' } },
-            { name: 'reason', in: 'query', schema: { enum: ['decode', 'error', 'late'] } },
+            { name: 'reason', in: 'query', schema: { enum: [...DEAD_LETTER_REASONS] } },
           ],
           responses: {
             200: json({
@@ -311,7 +312,7 @@ export function openApiDocument(): Record<string, unknown> {
                       offset: { type: 'integer' },
                       timestamp: { type: 'integer' },
                       kind: { enum: ['record', 'result'] },
-                      reason: { enum: ['decode', 'error', 'late'] },
+                      reason: { enum: [...DEAD_LETTER_REASONS] },
                       pipeline: { type: 'string' },
                       step: { type: 'string' },
                       errorClass: { type: 'string' },

@@ -42,9 +42,7 @@ export const MAX_SCANNED_RECORDS = 10_000;
  * one pipeline or reason when asked; records that are not dead letters are passed over.
  */
 export async function readDeadLetters(bus: Bus, topic: string, q: DeadLetterQuery): Promise<DeadLetterPage> {
-  const ranges = await bus.partitionOffsets(topic);
-  const range = ranges.find((r) => r.partition === q.partition);
-  if (!range) throw new UnknownPartitionError(topic, q.partition, ranges.length);
+  const { range, partitions } = await partitionRange(bus, topic, q.partition);
   const from = Math.max(q.from ?? range.start, range.start);
   const letters: StoredDeadLetter[] = [];
   let next = from;
@@ -61,12 +59,12 @@ export async function readDeadLetters(bus: Bus, topic: string, q: DeadLetterQuer
       )
         letters.push({ partition: r.partition, offset: r.offset, timestamp: r.timestamp, letter });
       if (letters.length >= q.limit || scanned >= MAX_SCANNED_RECORDS)
-        return { letters, next, end: range.end, partitions: ranges.length };
+        return { letters, next, end: range.end, partitions };
     }
     next = position;
   }
   // readRange stops early only when a poll brings nothing: what is left is aborted or compacted away.
-  return { letters, next: Math.max(next, range.end), end: range.end, partitions: ranges.length };
+  return { letters, next: Math.max(next, range.end), end: range.end, partitions };
 }
 
 /**
@@ -82,9 +80,7 @@ export async function deadLettersAt(
   partition: number,
   offsets: readonly number[],
 ): Promise<Map<number, StoredDeadLetter>> {
-  const ranges = await bus.partitionOffsets(topic);
-  const range = ranges.find((r) => r.partition === partition);
-  if (!range) throw new UnknownPartitionError(topic, partition, ranges.length);
+  const { range } = await partitionRange(bus, topic, partition);
   const found = new Map<number, StoredDeadLetter>();
   const wanted = [...new Set(offsets)].filter((o) => o >= range.start && o < range.end).sort((a, b) => a - b);
   for (let i = 0; i < wanted.length; ) {
@@ -99,4 +95,12 @@ export async function deadLettersAt(
     i = j + 1;
   }
   return found;
+}
+
+/** One partition's offsets and how many the topic has; an unknown partition is a typed error. */
+async function partitionRange(bus: Bus, topic: string, partition: number) {
+  const ranges = await bus.partitionOffsets(topic);
+  const range = ranges.find((r) => r.partition === partition);
+  if (!range) throw new UnknownPartitionError(topic, partition, ranges.length);
+  return { range, partitions: ranges.length };
 }

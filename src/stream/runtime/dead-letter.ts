@@ -11,7 +11,8 @@ export function letterValue(value: Buffer): { value: Buffer; truncated?: true } 
 }
 
 /** Why a record left the pipeline for the dead-letter topic. */
-export type DeadLetterReason = 'decode' | 'error' | 'late';
+export const DEAD_LETTER_REASONS = ['decode', 'error', 'late'] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 /** A record that could not be processed, with where it came from and what went wrong. */
 export interface DeadLetter {
